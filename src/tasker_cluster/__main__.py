@@ -1,0 +1,3 @@
+from tasker_cluster.cli.app import main
+
+main()
