@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from tasker_cluster.cli import db, lifecycle, logs, runner
+from tasker_cluster.cli import db, environment, lifecycle, logs, runner
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
 
@@ -45,6 +45,7 @@ def root(
     ctx.obj = CliContext(project=Project.discover(project_dir), debug=debug)
 
 
+environment.register(app)
 lifecycle.register(app)
 logs.register(app)
 app.add_typer(db.app, name="db")
