@@ -45,6 +45,12 @@ class Project:
         """Git-ignored folder for local state such as the database data folder."""
         return self.root / ".data"
 
+    def pid_file(self, instance: str) -> Path:
+        return self.pids_dir / f"{instance}.pid"
+
+    def log_file(self, instance: str) -> Path:
+        return self.logs_dir / f"{instance}.log"
+
     @property
     def start_lock(self) -> Path:
         return self.pids_dir / ".start.lock"
