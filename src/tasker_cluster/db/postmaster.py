@@ -1,0 +1,68 @@
+"""Reading `postmaster.pid`: is the server of a data folder running, and where? No psycopg, no network.
+
+`cluster status-quick` relies on this module alone, so it imports only psutil.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+PID_FILE = "postmaster.pid"
+_SERVER_NAMES = {"postgres", "postmaster"}
+
+
+@dataclass(frozen=True)
+class PostmasterRecord:
+    """What postmaster.pid (PostgreSQL >= 10) says: lines 1, 3, 4 and 8 of it."""
+
+    pid: int
+    started_at: float
+    port: int
+    status: str
+
+
+def read_pid_file(data_dir: Path) -> PostmasterRecord | None:
+    try:
+        lines = (data_dir / PID_FILE).read_text().splitlines()
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None
+    try:
+        return PostmasterRecord(
+            pid=int(lines[0]),
+            started_at=float(lines[2]),
+            port=int(lines[3]),
+            status=lines[7].strip() if len(lines) > 7 else "",
+        )
+    except (IndexError, ValueError):
+        # A half-written file while the server starts: treat it as not yet running.
+        return None
+
+
+def is_server_process(pid: int) -> bool:
+    """The pid belongs to a live PostgreSQL postmaster (after a reboot the stale pid may be any other process; after
+    a kill -9 the postmaster lingers as a zombie until its adoptive parent reaps it)."""
+    try:
+        process = psutil.Process(pid)
+        return process.name() in _SERVER_NAMES and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def running_postmaster(data_dir: Path) -> PostmasterRecord | None:
+    """The record of this data folder's live postmaster, or None when it is not running."""
+    record = read_pid_file(data_dir)
+    if record is None or not is_server_process(record.pid):
+        return None
+    return record
+
+
+def server_processes(pid: int) -> list[psutil.Process]:
+    """The postmaster and its backends: what must all be gone after a stop."""
+    try:
+        postmaster = psutil.Process(pid)
+        return [postmaster, *postmaster.children(recursive=True)]
+    except psutil.Error:
+        return []

@@ -1,0 +1,170 @@
+"""One PostgreSQL server in one data folder: initdb, start, stop. Knows nothing about projects or .env."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, read_pid_file, running_postmaster
+from tasker_cluster.db.server_user import as_server_user, give_to_server_user
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.ports import LOOPBACK, is_port_free
+
+SUPERUSER = "postgres"
+SETTINGS_FILE = "tasker_cluster.conf"
+LOG_FILE = "server.log"
+# sun_path holds 108 bytes; a deep project folder would make the socket path too long to bind.
+_MAX_SOCKET_PATH = 100
+_START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A server the CLI owns. `durable=False` trades crash safety for speed (throwaway test servers only)."""
+
+    bindir: Path
+    data_dir: Path
+    port: int
+    max_connections: int = 500
+    durable: bool = True
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / LOG_FILE
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/{database}"
+
+    def is_initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def running(self) -> PostmasterRecord | None:
+        return running_postmaster(self.data_dir)
+
+    def _run(self, argv: list[str], what: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(as_server_user(argv), capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+            raise ClusterError(
+                f"{what} failed (exit {result.returncode}): {' | '.join(detail)}",
+                f"see the messages above; the server log is {self.log_file}",
+            )
+        return result
+
+    def initialize(self) -> None:
+        """initdb into an empty data folder owned by the server's account, mode 0700."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        give_to_server_user(self.data_dir)
+        argv = [
+            str(self.bindir / "initdb"),
+            "--pgdata",
+            str(self.data_dir),
+            "--username",
+            SUPERUSER,
+            # Trust is safe only because the server listens on loopback and a socket inside its own 0700 folder.
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+        ]
+        if not self.durable:
+            argv.append("--no-sync")
+        self._run(argv, "initdb")
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write(f"\n# Written by tasker-cluster at every start.\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+
+    def _socket_dir(self) -> str:
+        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
+        return str(self.data_dir) if len(str(socket_path)) <= _MAX_SOCKET_PATH else ""
+
+    def _write_settings(self) -> None:
+        lines = [
+            f"listen_addresses = '{LOOPBACK}'",
+            f"port = {self.port}",
+            f"unix_socket_directories = '{self._socket_dir()}'",
+            f"max_connections = {self.max_connections}",
+        ]
+        if not self.durable:
+            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        path = self.data_dir / SETTINGS_FILE
+        path.write_text("\n".join(lines) + "\n")
+        give_to_server_user(path)
+
+    def _prepare_log(self) -> None:
+        self.log_file.touch()
+        give_to_server_user(self.log_file)
+
+    def _log_tail(self, lines: int = 8) -> str:
+        try:
+            return "\n    ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _check_port(self) -> None:
+        if is_port_free(self.port):
+            return
+        holder = _port_holder(self.port)
+        raise ClusterError(
+            f"port {self.port} on {LOOPBACK} is already taken{holder}, so the database cannot listen there",
+            "stop what holds the port, or choose another `port` in the [database] table of config/cluster.toml",
+        )
+
+    def _clear_stale_pid_file(self) -> None:
+        """After a reboot the pid in a leftover postmaster.pid may belong to an unrelated live process, which makes
+        postgres refuse to start; a pid that is not a postmaster proves the file stale."""
+        record = read_pid_file(self.data_dir)
+        pid_file = self.data_dir / PID_FILE
+        if pid_file.exists() and (record is None or running_postmaster(self.data_dir) is None):
+            pid_file.unlink(missing_ok=True)
+
+    def start(self) -> PostmasterRecord:
+        """Start and wait until it accepts connections (pg_ctl -w polls the server's own ready flag: no sleeps)."""
+        running = self.running()
+        if running is not None:
+            return running
+        self._clear_stale_pid_file()
+        self._check_port()
+        self._write_settings()
+        self._prepare_log()
+        argv = [str(self.bindir / "pg_ctl"), "start", "--pgdata", str(self.data_dir), "--log", str(self.log_file)]
+        argv += ["--wait", "--timeout", str(_START_TIMEOUT_S), "--silent"]
+        result = subprocess.run(as_server_user(argv), capture_output=True, text=True, timeout=_START_TIMEOUT_S + 10)
+        record = self.running()
+        if result.returncode != 0 or record is None:
+            raise ClusterError(
+                f"PostgreSQL in {self.data_dir} failed to start; its log ends with:\n    {self._log_tail()}",
+                f"fix what the log names (full log: {self.log_file}), then run `cluster db up` again",
+            )
+        return record
+
+    def stop(self, grace_s: float = 10) -> bool:
+        """Fast shutdown (disconnects clients, checkpoints); immediate after `grace_s`. True when it was running."""
+        record = self.running()
+        if record is None:
+            return False
+        pg_ctl = str(self.bindir / "pg_ctl")
+        base = [pg_ctl, "stop", "--pgdata", str(self.data_dir), "--wait", "--silent"]
+        fast = subprocess.run(
+            as_server_user([*base, "--mode", "fast", "--timeout", str(max(1, int(grace_s)))]),
+            capture_output=True,
+            text=True,
+            timeout=grace_s + 30,
+        )
+        if fast.returncode != 0 and self.running() is not None:
+            self._run([*base, "--mode", "immediate", "--timeout", "30"], "pg_ctl stop --mode immediate", 60)
+        return True
+
+
+def _port_holder(port: int) -> str:
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+    except psutil.Error:
+        pass
+    return ""
