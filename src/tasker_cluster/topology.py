@@ -12,13 +12,21 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from tasker_cluster.counts import COUNT_ENV, ROLES, Role, resolve_role_counts, split_evenly
 from tasker_cluster.db.settings import DatabaseSettings
 from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.layout import (
+    DEFAULT_BASE_PORTS,
+    RANGE_SIZE,
+    ROLES,
+    Overrides,
+    Placement,
+    Role,
+    ServiceShape,
+    place_services,
+    resolve_role_counts,
+)
 from tasker_cluster.project import Project
 
-RANGE_SIZE = 10
-DEFAULT_BASE_PORTS: dict[Role, int] = {"orchestration": 8080, "worker": 8100}
 PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
 LOOPBACK_URL = "http://127.0.0.1:{port}"
 
@@ -124,7 +132,7 @@ def load_topology(project: Project, *, orchestration: int | None = None, workers
     parsed = _validate(path, _read_toml(path))
     _check_placeholders(path, parsed)
     overrides = resolve_role_counts(project.env_file, {"orchestration": orchestration, "worker": workers})
-    services = _assign_ports(path, parsed, overrides)
+    services = _place(path, parsed, overrides)
     instances = [instance for service in services for instance in _instances_of(service, project)]
     instances.sort(key=lambda instance: ROLES.index(instance.role))
     return Topology(config_file=path, database=parsed.database, services=services, instances=instances)
@@ -222,73 +230,53 @@ def _check_template(path: Path, key: str, template: str) -> None:
             )
 
 
-Overrides = Mapping[Role, tuple[int, str] | None]
-
-
-def _assign_ports(path: Path, parsed: TopologyFile, overrides: Overrides) -> list[ServiceSpec]:
-    counts = _counts(path, parsed, overrides)
-    cursor = dict(DEFAULT_BASE_PORTS)
+def _place(path: Path, parsed: TopologyFile, overrides: Overrides) -> list[ServiceSpec]:
+    shapes = [ServiceShape(name, table.role, table.count, table.base_port) for name, table in parsed.services.items()]
     owners: dict[int, str] = {}
     services = []
-    for name, table in parsed.services.items():
-        count, source = counts[name]
-        base = table.base_port if table.base_port is not None else cursor[table.role]
-        if table.base_port is None:
-            cursor[table.role] += count
-        _check_range(path, name, table, base, count, source)
-        for offset in range(count):
-            port = base + offset
+    for placement in place_services(path, shapes, overrides):
+        table = parsed.services[placement.service]
+        _check_range(path, placement, table.base_port)
+        for name, port in zip(placement.instance_names(), _ports(placement), strict=True):
             if port in owners:
                 raise ConfigError(
-                    f"{path}: services.{name}.base_port: port {port} of {name}-{offset + 1} "
+                    f"{path}: services.{placement.service}.base_port: port {port} of {name} "
                     f"is also given to {owners[port]}",
-                    f"give services.{name} a base_port whose {RANGE_SIZE}-port range overlaps no other service",
+                    f"give each service a base_port whose {RANGE_SIZE}-port range overlaps no other service",
                 )
-            owners[port] = f"{name}-{offset + 1}"
-        services.append(_spec(name, table, base, count))
+            owners[port] = name
+        services.append(_spec(placement, table))
     return services
 
 
-def _counts(path: Path, parsed: TopologyFile, overrides: Overrides) -> dict[str, tuple[int, str]]:
-    counts = {name: (table.count, f"services.{name}.count") for name, table in parsed.services.items()}
-    for role in ROLES:
-        override = overrides.get(role)
-        if override is None:
-            continue
-        total, source = override
-        names = [name for name, table in parsed.services.items() if table.role == role]
-        if total and not names:
-            raise ConfigError(
-                f"{source} asks for {total} {role} instances but {path} defines no {role} service",
-                f'add a [services.NAME] table with role = "{role}", or unset {COUNT_ENV[role]}',
-            )
-        for name, share in zip(names, split_evenly(total, len(names)), strict=True):
-            counts[name] = (share, source)
-    return counts
+def _ports(placement: Placement) -> range:
+    return range(placement.base_port, placement.base_port + placement.count)
 
 
-def _check_range(path: Path, name: str, table: ServiceTable, base: int, count: int, source: str) -> None:
-    if table.base_port is None:
-        low = DEFAULT_BASE_PORTS[table.role]
+def _check_range(path: Path, placement: Placement, own_base: int | None) -> None:
+    name = placement.service
+    if own_base is None:
+        low = DEFAULT_BASE_PORTS[placement.role]
         fix = f"lower the count, or give services.{name} its own base_port"
     else:
-        low = table.base_port
+        low = own_base
         fix = f"lower the count: at most {RANGE_SIZE} instances per base_port; add another service for more"
     high = low + RANGE_SIZE - 1
-    if count and base + count - 1 > high:
+    last = placement.base_port + placement.count - 1
+    if placement.count and last > high:
         raise ConfigError(
-            f"{path}: services.{name}.count: {count} instances (from {source}) at ports {base}-{base + count - 1} "
-            f"overflow the {table.role} range {low}-{high}",
+            f"{path}: services.{name}.count: {placement.count} instances (from {placement.count_source}) "
+            f"at ports {placement.base_port}-{last} overflow the {placement.role} range {low}-{high}",
             fix,
         )
 
 
-def _spec(name: str, table: ServiceTable, base: int, count: int) -> ServiceSpec:
+def _spec(placement: Placement, table: ServiceTable) -> ServiceSpec:
     return ServiceSpec(
-        name=name,
+        name=placement.service,
         role=table.role,
-        count=count,
-        base_port=base,
+        count=placement.count,
+        base_port=placement.base_port,
         command=list(table.command),
         env=dict(table.env),
         health_path=table.health_path,
