@@ -1,0 +1,173 @@
+"""PID records in `.pids/<name>.pid`, the identity check that keeps us from signalling strangers, the start lock.
+
+A bare PID is not enough: after a reboot or PID reuse it names someone else's process. A record also holds the
+process's create time and command line, and a process is ours only when all three still match.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.project import Project
+
+PID_SUFFIX = ".pid"
+# psutil derives create_time from clock ticks since boot, so it is exact to 1/100 s and equal on every read.
+_CREATE_TIME_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """What `.pids/<name>.pid` holds: enough to find, verify, probe and stop an instance without the topology."""
+
+    name: str
+    pid: int
+    create_time: float
+    cmdline: list[str]
+    port: int
+    url: str
+    service: str
+    role: str
+    log: str
+    started_at: str
+
+
+class Liveness(Enum):
+    ALIVE = "alive"
+    DEAD = "dead"
+    REUSED = "reused"
+
+
+@dataclass(frozen=True)
+class Records:
+    """The readable records, and the names of PID files that hold no valid record (e.g. a bare PID)."""
+
+    valid: dict[str, InstanceRecord]
+    unreadable: list[str]
+
+
+def write_record(project: Project, record: InstanceRecord) -> None:
+    """Write atomically, so a reader never sees half a record."""
+    project.pids_dir.mkdir(parents=True, exist_ok=True)
+    target = project.pid_file(record.name)
+    fd, temp = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".tmp", dir=project.pids_dir)
+    with os.fdopen(fd, "w") as file:
+        json.dump(asdict(record), file, indent=2)
+    os.replace(temp, target)
+
+
+def read_record(project: Project, name: str) -> InstanceRecord | None:
+    """The record, or None when there is no PID file; ValueError when the file holds no valid record."""
+    try:
+        text = project.pid_file(name).read_text()
+    except FileNotFoundError:
+        return None
+    return _parse(text)
+
+
+def read_records(project: Project) -> Records:
+    valid: dict[str, InstanceRecord] = {}
+    unreadable: list[str] = []
+    try:
+        paths = sorted(project.pids_dir.glob(f"*{PID_SUFFIX}"))
+    except FileNotFoundError:
+        paths = []
+    for path in paths:
+        name = path.name.removesuffix(PID_SUFFIX)
+        try:
+            valid[name] = _parse(path.read_text())
+        except FileNotFoundError:
+            continue
+        except ValueError:
+            unreadable.append(name)
+    return Records(valid, unreadable)
+
+
+def remove_record(project: Project, name: str) -> None:
+    project.pid_file(name).unlink(missing_ok=True)
+
+
+def liveness(record: InstanceRecord) -> Liveness:
+    """ALIVE only when the PID runs, is not a zombie, and has the recorded create time and command line."""
+    try:
+        process = psutil.Process(record.pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return Liveness.DEAD
+            same = (
+                abs(process.create_time() - record.create_time) < _CREATE_TIME_TOLERANCE
+                and process.cmdline() == record.cmdline
+            )
+    except psutil.NoSuchProcess:
+        return Liveness.DEAD
+    except psutil.AccessDenied:
+        return Liveness.REUSED
+    return Liveness.ALIVE if same else Liveness.REUSED
+
+
+@contextmanager
+def start_lock(project: Project, *, timeout: float, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Serialise starts: a second `start-all` waits here, then finds the first one's instances running."""
+    project.pids_dir.mkdir(parents=True, exist_ok=True)
+    with open(project.start_lock, "a+") as lock:
+        _acquire(lock, project.start_lock, timeout, on_wait)
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _acquire(lock: IO[str], path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _lock_holder(path)
+        if not waiting:
+            on_wait(f"waiting for another start ({holder}) to finish")
+            waiting = True
+        if time.monotonic() >= deadline:
+            raise ClusterError(
+                f"another `cluster start` ({holder}) has held {path} for over {timeout:g} s",
+                "wait for it to finish, or stop it, then run the command again",
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        text = ""
+    return f"pid {text}" if text.isdigit() else "unknown pid"
+
+
+def _parse(text: str) -> InstanceRecord:
+    try:
+        record = InstanceRecord(**json.loads(text))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"not a PID record: {error}") from None
+    if not isinstance(record.pid, int) or not isinstance(record.create_time, int | float):
+        raise ValueError("not a PID record: pid or create_time has the wrong type")
+    return record
