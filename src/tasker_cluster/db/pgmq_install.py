@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
+
+from tasker_cluster.db.queries import query
 
 # Any fixed 64-bit key works; it only has to be the same for every process that installs PGMQ.
 _INSTALL_LOCK_KEY = 0x7461736B65720001
 
-_INSTALLED_QUERY = "SELECT 1 FROM pg_namespace WHERE nspname = 'pgmq'"
-
 
 def pgmq_installed(conn: psycopg.Connection) -> bool:
-    return conn.execute(_INSTALLED_QUERY).fetchone() is not None
+    return conn.execute(query("pgmq_installed")).fetchone() is not None
 
 
 def ensure_pgmq(conninfo: str) -> bool:
@@ -26,10 +27,13 @@ def ensure_pgmq(conninfo: str) -> bool:
         if pgmq_installed(conn):
             return False
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK_KEY,))
+            conn.execute(query("install_lock"), (_INSTALL_LOCK_KEY,))
             if pgmq_installed(conn):
                 return False
             conn.execute(get_embedded_install_sql())
+            # A SQL install has no pg_extension row: the schema comment is where `db status` finds the version.
+            note = f"PGMQ {pgmq_version()}, installed from SQL by tasker-cluster"
+            conn.execute(sql.SQL("COMMENT ON SCHEMA pgmq IS {}").format(sql.Literal(note)))
         return True
 
 

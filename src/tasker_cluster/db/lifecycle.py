@@ -1,0 +1,308 @@
+"""The project's database, local or external: what `cluster db ...`, `start-all`, `stop` and `status` call.
+
+Top-level imports stay free of psycopg and pydantic so that `quick_database_row` (status-quick) stays cheap; the
+functions that talk to a server import what they need.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+from tasker_cluster.db.location import choose_data_dir, existing_data_dir
+from tasker_cluster.db.quick import QuickDatabaseRow, quick_database_row
+from tasker_cluster.db.urls import external_url, local_url, record_local_url, redact
+from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.project import Project
+
+if TYPE_CHECKING:
+    from tasker_cluster.db.server import LocalServer
+    from tasker_cluster.db.settings import DatabaseSettings
+    from tasker_cluster.db.status import DatabaseStatus
+
+__all__ = [
+    "QuickDatabaseRow",
+    "database_status",
+    "database_url",
+    "ensure_database",
+    "external_database_url",
+    "load_settings",
+    "quick_database_row",
+    "reset_database",
+    "stop_database",
+]
+
+Announce = Callable[[str], None]
+_LOCK_FILE = "db.lock"
+
+
+def _silent(_message: str) -> None:
+    """The default announcer: library callers that pass none hear nothing."""
+
+
+def load_settings(project: Project) -> DatabaseSettings:
+    from tasker_cluster.db.settings import load_database_settings
+
+    return load_database_settings(project.config_file)
+
+
+def external_database_url(project: Project) -> str | None:
+    """DATABASE_URL from the environment or .env when it names a server this project did not provision."""
+    settings = load_settings(project)
+    if settings.mode == "none":
+        return None
+    return external_url(project.env_file, settings.port, settings.name)
+
+
+def database_url(project: Project) -> str | None:
+    """The URL instances should use: external first, else the local server's; None when mode is "none"."""
+    settings = load_settings(project)
+    if settings.mode == "none":
+        return None
+    return external_url(project.env_file, settings.port, settings.name) or local_url(settings.port, settings.name)
+
+
+@contextmanager
+def _exclusive(project: Project) -> Iterator[None]:
+    """One `db up/down/reset` per project at a time: two racing `start-all`s must not both initdb one folder."""
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    with (project.state_dir / _LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _probe(url: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ClusterError(
+            f"cannot connect to the external database {redact(url)}: {reason}",
+            "start that server or correct DATABASE_URL (environment or .env); "
+            "unset it to let the project run its own local PostgreSQL",
+        ) from None
+
+
+def _server(project: Project, settings: DatabaseSettings, announce: Announce) -> LocalServer:
+    from tasker_cluster.db.binaries import find_bindir
+    from tasker_cluster.db.server import LocalServer
+
+    bindir = find_bindir()
+    data_dir = existing_data_dir(project)
+    if data_dir is None:
+        data_dir, fell_back = choose_data_dir(project)
+        if fell_back:
+            announce(f"the postgres user cannot enter {project.root}, so the data folder is {data_dir}")
+    return LocalServer(bindir, data_dir, settings.port, settings.max_connections)
+
+
+def _bring_up(server: LocalServer, settings: DatabaseSettings, announce: Announce) -> None:
+    from tasker_cluster.db.server_user import running_as_root
+
+    if not server.is_initialized():
+        server.initialize()
+        announce(f"created the data folder {server.data_dir}")
+    running = server.running()
+    if running is not None:
+        if running.port != settings.port:
+            raise ClusterError(
+                f"the local database runs on port {running.port}, but config/cluster.toml now says {settings.port}",
+                "run `cluster db down`, then `cluster db up` to restart it on the new port",
+            )
+        return
+    if running_as_root():
+        announce("running as root: the server runs as the `postgres` system user (PostgreSQL refuses root)")
+    record = server.start()
+    announce(f"started PostgreSQL on 127.0.0.1:{record.port} (pid {record.pid}), data folder {server.data_dir}")
+
+
+def _ensure_named_database(server: LocalServer, name: str) -> None:
+    from psycopg import errors
+
+    from tasker_cluster.db.scratch import create_database, database_exists
+
+    admin_url = server.url("postgres")
+    if database_exists(admin_url, name):
+        return
+    # Held lock or not, another tool may create it between our check and our CREATE.
+    with suppress(errors.DuplicateDatabase):
+        create_database(admin_url, name)
+
+
+def _install_pgmq(url: str, announce: Announce) -> None:
+    from tasker_cluster.db.pgmq_install import ensure_pgmq, pgmq_version
+
+    if ensure_pgmq(url):
+        announce(f"installed PGMQ {pgmq_version()} into {redact(url)}")
+
+
+def ensure_database(project: Project, announce: Announce | None = None) -> str:
+    """Make the project's database usable and return its URL. Idempotent: a running server is reused.
+
+    External (DATABASE_URL): probe it and install PGMQ if missing; it is never started. Local: initdb when needed,
+    start, create the database, install PGMQ, record DATABASE_URL in .env.
+    """
+    say = announce or _silent
+    settings = load_settings(project)
+    if settings.mode == "none":
+        raise ConfigError(
+            f'the [database] mode in {project.config_file} is "none": this cluster uses no database',
+            'set mode = "local" in the [database] table (or set DATABASE_URL) to use one',
+        )
+    external = external_url(project.env_file, settings.port, settings.name)
+    if external is not None:
+        _probe(external)
+        _install_pgmq(external, say)
+        return external
+    with _exclusive(project):
+        server = _server(project, settings, say)
+        _bring_up(server, settings, say)
+        _ensure_named_database(server, settings.name)
+        url = server.url(settings.name)
+        _install_pgmq(url, say)
+        record_local_url(project.env_file, url)
+    return url
+
+
+def stop_database(project: Project, *, force_external: bool = False) -> bool:
+    """Stop the project's server; True when one was running and is now stopped.
+
+    An external server is left alone (False) unless `force_external`, and then only one on this machine's loopback
+    that we can shut down with pg_ctl.
+    """
+    external = external_database_url(project)
+    if external is not None:
+        return _stop_external(external) if force_external else False
+    data_dir = existing_data_dir(project)
+    if data_dir is None:
+        return False
+    from tasker_cluster.db.postmaster import running_postmaster
+
+    if running_postmaster(data_dir) is None:
+        return False
+    from tasker_cluster.db.binaries import find_bindir
+    from tasker_cluster.db.server import LocalServer
+
+    settings = load_settings(project)
+    with _exclusive(project):
+        return LocalServer(find_bindir(), data_dir, settings.port, settings.max_connections).stop()
+
+
+def _stop_external(url: str) -> bool:
+    """Shut down a loopback server given only its URL: ask it for its data folder, then pg_ctl stop that folder."""
+    from pathlib import Path
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tasker_cluster.db.binaries import find_bindir
+    from tasker_cluster.db.queries import query
+    from tasker_cluster.db.server import LocalServer
+
+    params = conninfo_to_dict(url)
+    if params.get("host") not in ("127.0.0.1", "localhost", "::1"):
+        raise ClusterError(
+            f"DATABASE_URL points at {params.get('host')}, another machine: this command cannot stop it",
+            "stop that server where it runs",
+        )
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(query("data_directory")).fetchone()
+    except psycopg.OperationalError:
+        return False  # not running: nothing to stop
+    except psycopg.Error as error:
+        raise ClusterError(
+            f"cannot find the data folder of {redact(url)}: {error}",
+            "connect as a superuser in DATABASE_URL, or stop that server with its own tools",
+        ) from None
+    assert row is not None
+    server = LocalServer(find_bindir(), Path(row[0]), int(params.get("port", 5432)))
+    return server.stop()
+
+
+def reset_database(project: Project, *, force_external: bool = False, announce: Announce | None = None) -> str:
+    """Drop and recreate the project's database with PGMQ; an external one only with `force_external`."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from tasker_cluster.db.scratch import create_database, drop_database, with_database
+
+    external = external_database_url(project)
+    if external is not None and not force_external:
+        raise ClusterError(
+            f"DATABASE_URL points at an external server ({redact(external)}); reset would drop its database",
+            "pass --yes to drop and recreate it anyway, or unset DATABASE_URL to reset the local database",
+        )
+    url = ensure_database(project, announce)
+    name = conninfo_to_dict(url)["dbname"]
+    admin_url = with_database(url, "postgres")
+    drop_database(admin_url, str(name))
+    create_database(admin_url, str(name))
+    _install_pgmq(url, announce or _silent)
+    return url
+
+
+def database_status(project: Project) -> DatabaseStatus:
+    """Everything `db status` shows; a server that is down or unreachable is a status, not an error."""
+    import psycopg
+
+    from tasker_cluster.db.postmaster import running_postmaster
+    from tasker_cluster.db.status import DatabaseStatus, read_server_facts
+
+    settings = load_settings(project)
+    external = external_url(project.env_file, settings.port, settings.name) if settings.mode != "none" else None
+    data_dir = existing_data_dir(project)
+    record = running_postmaster(data_dir) if data_dir is not None else None
+    if external is not None:
+        url, kind = external, "external"
+    elif settings.mode == "none" and record is None:
+        return DatabaseStatus(kind="none", external=False, running=False, url=None, database=None)
+    else:
+        url, kind = local_url(record.port if record else settings.port, settings.name), "local"
+    base = {
+        "kind": kind,
+        "external": kind == "external",
+        "url": redact(url),
+        "database": _database_name(url),
+        "data_dir": None if kind == "external" else data_dir,
+        "pid": record.pid if kind == "local" and record else None,
+    }
+    if kind == "local" and record is None:
+        return DatabaseStatus(running=False, port=settings.port, **base)
+    try:
+        facts = read_server_facts(url)
+    except psycopg.Error as error:
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return DatabaseStatus(running=kind == "local", port=_port(url), problem=problem, **base)
+    return DatabaseStatus(
+        running=True,
+        port=_port(url),
+        version=facts.version,
+        size_bytes=facts.size_bytes,
+        connections=facts.connections,
+        max_connections=facts.max_connections,
+        started_at=facts.started_at,
+        pgmq_version=facts.pgmq_version,
+        queue_depths=facts.queue_depths,
+        **base,
+    )
+
+
+def _database_name(url: str) -> str | None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(url).get("dbname")
+    return str(name) if name is not None else None
+
+
+def _port(url: str) -> int:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return int(conninfo_to_dict(url).get("port") or 5432)
