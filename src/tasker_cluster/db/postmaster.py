@@ -59,10 +59,12 @@ def running_postmaster(data_dir: Path) -> PostmasterRecord | None:
     return record
 
 
-def server_processes(pid: int) -> list[psutil.Process]:
-    """The postmaster and its backends: what must all be gone after a stop."""
-    try:
-        postmaster = psutil.Process(pid)
-        return [postmaster, *postmaster.children(recursive=True)]
-    except psutil.Error:
-        return []
+def processes_in(data_dir: Path) -> list[psutil.Process]:
+    """Live PostgreSQL processes working in this data folder: the postmaster and every backend chdir into it, so
+    this finds orphans of a killed postmaster too, which no pid file names."""
+    found = []
+    for process in psutil.process_iter(["name", "cwd", "status"]):
+        info = process.info
+        if info["name"] in _SERVER_NAMES and info["status"] != psutil.STATUS_ZOMBIE and info["cwd"] == str(data_dir):
+            found.append(process)
+    return found

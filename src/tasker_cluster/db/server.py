@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, read_pid_file, running_postmaster
+from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, processes_in, running_postmaster
 from tasker_cluster.db.server_user import as_server_user, give_to_server_user
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.ports import LOOPBACK, is_port_free
@@ -19,6 +19,7 @@ LOG_FILE = "server.log"
 # sun_path holds 108 bytes; a deep project folder would make the socket path too long to bind.
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT_S = 60
+_ORPHAN_WAIT_S = 10
 
 
 @dataclass(frozen=True)
@@ -114,20 +115,31 @@ class LocalServer:
             "stop what holds the port, or choose another `port` in the [database] table of config/cluster.toml",
         )
 
-    def _clear_stale_pid_file(self) -> None:
-        """After a reboot the pid in a leftover postmaster.pid may belong to an unrelated live process, which makes
-        postgres refuse to start; a pid that is not a postmaster proves the file stale."""
-        record = read_pid_file(self.data_dir)
+    def _clear_stale_lock_files(self) -> None:
+        """After a kill -9 or a reboot, postmaster.pid and the socket lock name a pid that is a zombie (until init
+        reaps it) or an unrelated process; postgres takes either as a live server and refuses to start. Once no
+        process works in the folder any more, those files are provably stale."""
         pid_file = self.data_dir / PID_FILE
-        if pid_file.exists() and (record is None or running_postmaster(self.data_dir) is None):
-            pid_file.unlink(missing_ok=True)
+        if not pid_file.exists() or self.running() is not None:
+            return
+        # Backends orphaned by a killed postmaster exit on their own within moments; wait for them, never signal.
+        _gone, alive = psutil.wait_procs(processes_in(self.data_dir), timeout=_ORPHAN_WAIT_S)
+        if alive:
+            pids = " ".join(str(process.pid) for process in alive)
+            raise ClusterError(
+                f"processes of a crashed PostgreSQL still work in {self.data_dir} (pids {pids})",
+                f"wait for them to exit or stop them (kill {pids}), then run `cluster db up` again",
+            )
+        pid_file.unlink(missing_ok=True)
+        for lock in self.data_dir.glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
 
     def start(self) -> PostmasterRecord:
         """Start and wait until it accepts connections (pg_ctl -w polls the server's own ready flag: no sleeps)."""
         running = self.running()
         if running is not None:
             return running
-        self._clear_stale_pid_file()
+        self._clear_stale_lock_files()
         self._check_port()
         self._write_settings()
         self._prepare_log()
