@@ -87,16 +87,16 @@ def service_urls_key(service: str) -> str:
 
 
 def resolve_database_url(project: Project, topology: Topology) -> tuple[str | None, str]:
-    """The URL instances use and where it comes from: "environment" or ".env" (external, kept as is), "local" (the
-    project's own server, from [database]), or "none"."""
+    """The URL instances use and where it comes from, by the same rules as `tasker_cluster.db.lifecycle`:
+    "none" ([database] mode), "environment" or ".env" (external, kept as is), or "local" (the project's server)."""
     from tasker_cluster.db.urls import external_url, local_url
 
     settings = topology.database
+    if settings.mode == "none":
+        return None, "none"
     external = external_url(project.env_file, settings.port, settings.name)
     if external is not None:
         return external, "environment" if os.environ.get(DATABASE_URL_KEY) == external else ".env"
-    if settings.mode == "none":
-        return None, "none"
     return local_url(settings.port, settings.name), "local"
 
 

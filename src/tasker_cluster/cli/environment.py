@@ -39,25 +39,18 @@ def setup_env(
 def _print_summary(project: Project, written: EnvironmentWritten) -> None:
     from rich.console import Console
 
-    console = Console(highlight=False, soft_wrap=True)
+    from tasker_cluster.db.urls import redact
+
+    console = Console(markup=False, highlight=False, soft_wrap=True)
     changed = f"{len(written.changed)} changed" if written.changed else "unchanged"
-    console.print(f"{_relative(project, written.env_file)}: {len(written.values)} keys, {changed}", markup=False)
+    console.print(f"{_relative(project, written.env_file)}: {len(written.values)} keys, {changed}")
     for key, value in written.values.items():
         marker = "*" if key in written.changed else " "
-        console.print(f"  {marker} {key}={_redact(value)}", markup=False)
+        console.print(f"  {marker} {key}={redact(value)}")
     if written.database_source in ("environment", ".env") and written.database_url:
-        console.print(f"    DATABASE_URL kept from the {written.database_source}: {_redact(written.database_url)}")
+        console.print(f"    DATABASE_URL kept from the {written.database_source}: {redact(written.database_url)}")
     removed = f", removed {len(written.removed)} stale" if written.removed else ""
-    console.print(
-        f"{_relative(project, project.generated_dir)}/: {len(written.generated)} instance files{removed}", markup=False
-    )
-
-
-def _redact(value: str) -> str:
-    """Hide a password in a URL (scheme://user:password@host): the summary is often pasted into chats and CI logs."""
-    import re
-
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+    console.print(f"{_relative(project, project.generated_dir)}/: {len(written.generated)} instance files{removed}")
 
 
 def _relative(project: Project, path: Path) -> str:

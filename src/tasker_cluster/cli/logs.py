@@ -41,12 +41,14 @@ def logs(
     topology = load_topology(project)
     roles = [role for role, wanted in (("orchestration", orchestration), ("worker", workers)) if wanted]
     sources = select_sources(project, topology, names or (), roles)
+    # Before the first line is printed: whoever has seen output may press Ctrl-C and must get a clean exit.
+    stop = _stop_on_interrupt() if follow else None
     printer = LogPrinter(Console(), [source.instance for source in sources])
     notices = Console(stderr=True)
     tails = _print_tails(sources, lines, printer, notices, project, keep_partial=follow)
-    if follow:
+    if stop is not None:
         try:
-            _follow(sources, tails, printer, lambda: select_sources(project, topology, names or (), roles))
+            _follow(sources, tails, printer, stop, lambda: select_sources(project, topology, names or (), roles))
         except BrokenPipeError:
             # `cluster logs -f | head` closing the pipe is a normal way to stop reading.
             _silence_stdout()
@@ -98,11 +100,11 @@ def _follow(
     sources: Sequence[LogSource],
     tails: dict[str, Tail],
     printer: LogPrinter,
+    stop: threading.Event,
     discover: Callable[[], Sequence[LogSource]],
 ) -> None:
     from tasker_cluster.logs import LogMultiplexer, start_following
 
-    stop = _stop_on_interrupt()
     multiplexer = LogMultiplexer(start_following(sources, tails), discover=discover)
     for batch in multiplexer.follow(stop):
         printer.print(batch)
