@@ -1,0 +1,145 @@
+"""A small, real orchestration API server (stdlib http.server on a free loopback port) whose answers a test
+scripts: 503 with Retry-After, a dropped connection after the task was created, tasks that finish after N reads.
+
+It keeps the one server-side fact the harness must never break: an idempotency key maps to exactly one task.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tasker_cluster.ports import LOOPBACK
+
+
+@dataclass
+class ServerScript:
+    """What the server does next. Each deque is consumed one entry per request of that kind; empty means "ok"."""
+
+    post: deque[str] = field(default_factory=deque)  # "ok" | "503" | "503-retry-after-1" | "drop" | "422"
+    get: deque[str] = field(default_factory=deque)  # "ok" | "503"
+    reads_until_complete: int = 1
+    ready: bool = True
+    status_override: str | None = None
+
+
+class ScriptedOrchestration:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.script = ServerScript()
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[str, str] = {}
+        self.reads: dict[str, int] = {}
+        self.post_times: list[float] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
+        self._server.daemon_threads = True
+        # A short poll interval: shutdown() waits up to one interval, which would dominate every test's teardown.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+
+    def start(self) -> ScriptedOrchestration:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def create(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        with self._lock:
+            key = body.get("idempotency_key")
+            if key and key in self.by_key:
+                return self.tasks[self.by_key[key]], False
+            task_uuid = str(uuid.uuid4())
+            task = {
+                "task_uuid": task_uuid,
+                "namespace": body["namespace"],
+                "name": body["name"],
+                "version": body.get("version", "1.0.0"),
+                "context": body.get("context", {}),
+                "status": "pending",
+                "created_by": self.name,
+                "steps": [{"name": "a", "status": "pending", "attempts": 0}],
+            }
+            self.tasks[task_uuid] = task
+            if key:
+                self.by_key[key] = task_uuid
+            return task, True
+
+    def read(self, task_uuid: str) -> dict[str, Any] | None:
+        with self._lock:
+            task = self.tasks.get(task_uuid)
+            if task is None:
+                return None
+            self.reads[task_uuid] = self.reads.get(task_uuid, 0) + 1
+            if self.reads[task_uuid] >= self.script.reads_until_complete:
+                task["status"] = "complete"
+                task["steps"] = [{"name": "a", "status": "complete", "attempts": 1, "result": 2}]
+            view = json.loads(json.dumps(task))
+        if self.script.status_override:
+            view["status"] = self.script.status_override
+        return view
+
+
+def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the test's output is the assertions."""
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self._send(200, {"status": "ok", "instance": server.name})
+            elif self.path == "/health/ready":
+                self._send(200 if server.script.ready else 503, {"ready": server.script.ready})
+            elif self.path.startswith("/v1/tasks/"):
+                action = server.script.get.popleft() if server.script.get else "ok"
+                if action == "503":
+                    self._send(503, {"detail": "busy"}, {"Retry-After": "0"})
+                    return
+                task = server.read(self.path.removeprefix("/v1/tasks/"))
+                self._send(200, task) if task else self._send(404, {"detail": "unknown task"})
+            else:
+                self._send(404, {"detail": "no such path"})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            server.post_times.append(time.monotonic())
+            action = server.script.post.popleft() if server.script.post else "ok"
+            if action == "503":
+                self._send(503, {"detail": "pool exhausted"}, {"Retry-After": "0"})
+            elif action == "503-retry-after-1":
+                self._send(503, {"detail": "pool exhausted"}, {"Retry-After": "1"})
+            elif action == "422":
+                self._send(422, {"detail": "invalid body"})
+            elif action == "drop":
+                # The task is created, then the answer is lost: the client cannot know whether it worked.
+                server.create(body)
+                self.close_connection = True
+                self.connection.close()
+            else:
+                task, created = server.create(body)
+                self._send(201 if created else 200, task)
+
+        def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
