@@ -1,0 +1,137 @@
+"""`cluster db up|down|status|url|reset` against a real local server, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import psutil
+import psycopg
+import pytest
+
+from tasker_cluster.db.location import existing_data_dir, fallback_data_dir
+from tasker_cluster.db.postmaster import processes_in, running_postmaster
+from tasker_cluster.project import Project
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.db
+
+
+def _up(project: Project) -> str:
+    result = run_cli(project, "db", "up")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().removeprefix("database ready: ")
+
+
+def _postmaster_pid(project: Project) -> int:
+    data_dir = existing_data_dir(project)
+    assert data_dir is not None
+    record = running_postmaster(data_dir)
+    assert record is not None
+    return record.pid
+
+
+def test_up_starts_a_server_with_pgmq_and_records_the_url_in_dotenv(db_project: Project) -> None:
+    db_project.env_file.write_text("# kept by db up\nTASKER_OTHER=1\n")
+    url = _up(db_project)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
+    env_text = db_project.env_file.read_text()
+    assert f"DATABASE_URL={url}" in env_text
+    assert "# kept by db up" in env_text and "TASKER_OTHER=1" in env_text
+
+
+def test_second_up_reuses_the_running_server(db_project: Project) -> None:
+    _up(db_project)
+    first_pid = _postmaster_pid(db_project)
+    second = run_cli(db_project, "db", "up")
+    assert second.returncode == 0, second.stderr
+    assert "started PostgreSQL" not in second.stderr
+    assert _postmaster_pid(db_project) == first_pid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the postgres-user path only exists when the CLI runs as root")
+def test_as_root_the_server_runs_as_postgres_with_its_data_in_the_tmp_fallback(db_project: Project) -> None:
+    result = run_cli(db_project, "db", "up")
+    assert result.returncode == 0, result.stderr
+    assert "runs as the `postgres` system user" in result.stderr
+    assert "cannot enter" in result.stderr  # pytest's 0700 temp folder: the fallback is announced
+    assert existing_data_dir(db_project) == fallback_data_dir(db_project)
+    assert psutil.Process(_postmaster_pid(db_project)).username() == "postgres"
+    assert fallback_data_dir(db_project).stat().st_mode & 0o777 == 0o700
+
+
+def test_down_leaves_no_server_process_behind(db_project: Project) -> None:
+    _up(db_project)
+    data_dir = existing_data_dir(db_project)
+    assert data_dir is not None
+    before = processes_in(data_dir)
+    assert len(before) >= 2  # the postmaster and its background workers
+
+    result = run_cli(db_project, "db", "down")
+
+    assert result.returncode == 0, result.stderr
+    assert "database stopped" in result.stdout
+    assert processes_in(data_dir) == []
+    assert not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE for process in before)
+
+
+def test_status_reports_running_then_stopped_in_json(db_project: Project) -> None:
+    url = _up(db_project)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pgmq.create('status_probe')")
+        conn.execute("SELECT pgmq.send('status_probe', '{}'::jsonb)")
+    running = json.loads(run_cli(db_project, "db", "status", "--json").stdout)
+    assert running["running"] is True and running["kind"] == "local"
+    assert running["pid"] == _postmaster_pid(db_project)
+    assert running["pgmq_version"] and running["queue_depths"] == {"status_probe": 1}
+    assert running["connections"] >= 1 and running["size_bytes"] > 0
+
+    run_cli(db_project, "db", "down")
+    stopped = json.loads(run_cli(db_project, "db", "status", "--json").stdout)
+    assert stopped["running"] is False and stopped["pid"] is None and stopped["version"] is None
+
+
+def test_status_table_names_the_state(db_project: Project) -> None:
+    assert "stopped" in run_cli(db_project, "db", "status").stdout
+    _up(db_project)
+    table = run_cli(db_project, "db", "status").stdout
+    assert "running" in table and "pgmq" in table
+
+
+def test_up_after_the_postmaster_was_killed_starts_a_new_server(db_project: Project) -> None:
+    _up(db_project)
+    old_pid = _postmaster_pid(db_project)
+    os.kill(old_pid, signal.SIGKILL)  # our own server: started by this test
+
+    url = _up(db_project)
+
+    assert _postmaster_pid(db_project) != old_pid
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_url_prints_the_local_url_without_starting_anything(db_project: Project) -> None:
+    result = run_cli(db_project, "db", "url")
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("postgresql://postgres@127.0.0.1:")
+    assert existing_data_dir(db_project) is None
+
+
+def test_reset_with_yes_drops_queues_and_reinstalls_pgmq(db_project: Project) -> None:
+    url = _up(db_project)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pgmq.create('doomed')")
+    result = run_cli(db_project, "db", "reset", "--yes")
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
+
+
+def test_reset_without_yes_and_without_a_terminal_refuses(db_project: Project) -> None:
+    result = run_cli(db_project, "db", "reset")
+    assert result.returncode == 1
+    assert "needs confirmation" in result.stderr and "--yes" in result.stderr
+    assert "Traceback" not in result.stderr
