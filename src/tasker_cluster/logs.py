@@ -53,7 +53,6 @@ class Tail:
     lines: list[str]
     partial: str
     offset: int
-    identity: FileIdentity
 
 
 def decode(raw: bytes) -> str:
@@ -61,40 +60,49 @@ def decode(raw: bytes) -> str:
 
 
 def read_tail(path: Path, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
-    """The last `count` complete lines of `path`, read backwards block by block so a large log costs little."""
+    """The last `count` complete lines of `path` (FileNotFoundError when it does not exist)."""
     with path.open("rb") as file:
-        identity = _identity(os.fstat(file.fileno()))
-        position = file.seek(0, os.SEEK_END)
-        data = b""
-        newlines = 0
-        # count + 1 newlines guarantee that the earliest wanted line is whole; the partial tail needs none.
-        while position > 0 and newlines <= count:
-            step = min(block_size, position)
-            position -= step
-            file.seek(position)
-            block = file.read(step)
-            newlines += block.count(b"\n")
-            data = block + data
+        return tail_of(file, count, block_size=block_size)
+
+
+def tail_of(file: BinaryIO, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
+    """The last `count` complete lines of an open file, read backwards block by block so a large log costs little."""
+    position = file.seek(0, os.SEEK_END)
+    data = b""
+    newlines = 0
+    # count + 1 newlines guarantee that the earliest wanted line is whole; the partial tail needs none.
+    while position > 0 and newlines <= count:
+        step = min(block_size, position)
+        position -= step
+        file.seek(position)
+        block = file.read(step)
+        newlines += block.count(b"\n")
+        data = block + data
     complete = data.rfind(b"\n") + 1
     lines = data[:complete].split(b"\n")[:-1]
     wanted = lines[len(lines) - count :] if count else []
-    return Tail([decode(line) for line in wanted], decode(data[complete:]), position + complete, identity)
+    return Tail([decode(line) for line in wanted], decode(data[complete:]), position + complete)
 
 
 class LogFollower:
     """Follows one log path: reads only new bytes; reopens from the start when the file is replaced or truncated."""
 
-    def __init__(self, source: LogSource, *, offset: int = 0, identity: FileIdentity | None = None) -> None:
+    def __init__(self, source: LogSource) -> None:
         self.source = source
         self._file: BinaryIO | None = None
         self._identity: FileIdentity | None = None
-        self._resume = (offset, identity)
         self._pending = b""
         self.behind = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._file is not None
+    def start_at_tail(self, count: int) -> Tail | None:
+        """Open the log and return its last `count` lines; polls continue right after them, from the same open
+        file, so a rotation between the tail and the first poll loses no line. None when there is no log yet."""
+        if not self._open():
+            return None
+        assert self._file is not None
+        tail = tail_of(self._file, count)
+        self._file.seek(tail.offset)
+        return tail
 
     def poll(self) -> list[LogLine]:
         """Complete lines written since the last poll (none while the file does not exist)."""
@@ -123,11 +131,6 @@ class LogFollower:
             return False
         self._file = file
         self._identity = _identity(os.fstat(file.fileno()))
-        offset, identity = self._resume
-        # The offset from a tail only applies to the very file the tail read: after a rotation, start over.
-        if identity == self._identity and offset <= os.fstat(file.fileno()).st_size:
-            file.seek(offset)
-        self._resume = (0, None)
         self._pending = b""
         return True
 
@@ -259,18 +262,6 @@ def _known_instances(project: Project, topology: Topology) -> list[_KnownInstanc
         order, role = services[service]
         unlisted.append((order, int(index), _KnownInstance(path.stem, service, role)))
     return listed + [instance for *_, instance in sorted(unlisted)]
-
-
-def start_following(sources: Sequence[LogSource], tails: dict[str, Tail]) -> list[LogFollower]:
-    """Followers that resume where each tail ended, so no line is shown twice or skipped."""
-    followers = []
-    for source in sources:
-        tail = tails.get(source.instance)
-        if tail is None:
-            followers.append(LogFollower(source))
-        else:
-            followers.append(LogFollower(source, offset=tail.offset, identity=tail.identity))
-    return followers
 
 
 def _identity(status: os.stat_result) -> FileIdentity:

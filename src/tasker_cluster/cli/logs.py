@@ -8,12 +8,10 @@ import typer
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Callable, Sequence
-
-    from rich.console import Console
+    from collections.abc import Sequence
 
     from tasker_cluster.log_render import LogPrinter
-    from tasker_cluster.logs import LogSource, Tail
+    from tasker_cluster.logs import LogFollower
     from tasker_cluster.project import Project
 
 
@@ -31,10 +29,12 @@ def logs(
     lines: int = typer.Option(20, "--lines", "-n", min=0, help="Lines to show from the end of each log."),
 ) -> None:
     """Show instance logs behind an instance prefix; -f follows them and picks up logs that appear later."""
+    import functools
+
     from rich.console import Console
 
     from tasker_cluster.log_render import LogPrinter
-    from tasker_cluster.logs import select_sources
+    from tasker_cluster.logs import LogFollower, LogMultiplexer, select_sources
     from tasker_cluster.topology import load_topology
 
     project: Project = ctx.obj.project
@@ -44,70 +44,52 @@ def logs(
     # Before the first line is printed: whoever has seen output may press Ctrl-C and must get a clean exit.
     stop = _stop_on_interrupt() if follow else None
     printer = LogPrinter(Console(), [source.instance for source in sources])
-    notices = Console(stderr=True)
-    tails = _print_tails(sources, lines, printer, notices, project, keep_partial=follow)
-    if stop is not None:
-        try:
-            _follow(sources, tails, printer, stop, lambda: select_sources(project, topology, names or (), roles))
-        except BrokenPipeError:
-            # `cluster logs -f | head` closing the pipe is a normal way to stop reading.
-            _silence_stdout()
+    followers = [LogFollower(source) for source in sources]
+    try:
+        _print_tails(followers, lines, printer, project, keep_partial=follow)
+        if stop is not None:
+            discover = functools.partial(select_sources, project, topology, names or (), roles)
+            for batch in LogMultiplexer(followers, discover=discover).follow(stop):
+                printer.print(batch)
+    except BrokenPipeError:
+        # `cluster logs -f | head` closing the pipe is a normal way to stop reading.
+        _silence_stdout()
+    finally:
+        for follower in followers:
+            follower.close()
 
 
 def _print_tails(
-    sources: Sequence[LogSource],
-    count: int,
-    printer: LogPrinter,
-    notices: Console,
-    project: Project,
-    *,
-    keep_partial: bool,
-) -> dict[str, Tail]:
-    """Print the end of every log that exists; note each that does not. Without -f, none at all is an error."""
-    from tasker_cluster.errors import ClusterError
-    from tasker_cluster.logs import LogLine, read_tail
+    followers: Sequence[LogFollower], count: int, printer: LogPrinter, project: Project, *, keep_partial: bool
+) -> None:
+    """Print the end of every log that exists and one line naming those that do not; without -f, a selection
+    with no log at all is an error."""
+    from rich.console import Console
 
-    tails: dict[str, Tail] = {}
+    from tasker_cluster.errors import ClusterError
+    from tasker_cluster.logs import LogLine
+
     missing = []
-    for source in sources:
-        try:
-            tail = read_tail(source.path, count)
-        except FileNotFoundError:
-            missing.append(source)
+    for follower in followers:
+        instance = follower.source.instance
+        tail = follower.start_at_tail(count)
+        if tail is None:
+            missing.append(instance)
             continue
-        tails[source.instance] = tail
         shown = tail.lines
         if not keep_partial and tail.partial:
             # Nothing follows, so the unfinished last line (often a crash message) is shown as it is.
             shown = [*shown, tail.partial][-count:] if count else []
-        printer.print(LogLine(source.instance, text) for text in shown)
-    if not tails and not keep_partial:
+        printer.print(LogLine(instance, text) for text in shown)
+    if len(missing) == len(followers) and not keep_partial:
         raise ClusterError(
-            f"no log file for {_listing(sources)} in {project.logs_dir}",
+            f"no log file for {_listing(missing)} in {project.logs_dir}",
             "start the instances first: cluster start-all",
         )
     if missing:
-        notices.print(
-            f"no log yet for {_listing(missing)} in {project.logs_dir} (a log starts with its instance)",
-            soft_wrap=True,
-            markup=False,
-            highlight=False,
+        Console(stderr=True, markup=False, highlight=False, soft_wrap=True).print(
+            f"no log yet for {_listing(missing)} in {project.logs_dir} (a log starts with its instance)"
         )
-    return tails
-
-
-def _follow(
-    sources: Sequence[LogSource],
-    tails: dict[str, Tail],
-    printer: LogPrinter,
-    stop: threading.Event,
-    discover: Callable[[], Sequence[LogSource]],
-) -> None:
-    from tasker_cluster.logs import LogMultiplexer, start_following
-
-    multiplexer = LogMultiplexer(start_following(sources, tails), discover=discover)
-    for batch in multiplexer.follow(stop):
-        printer.print(batch)
 
 
 def _stop_on_interrupt() -> threading.Event:
@@ -120,10 +102,8 @@ def _stop_on_interrupt() -> threading.Event:
     return stop
 
 
-def _listing(sources: Sequence[LogSource]) -> str:
-    if not sources:
-        return "any instance (none selected)"
-    return ", ".join(source.instance for source in sources)
+def _listing(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "any instance (none selected)"
 
 
 def _silence_stdout() -> None:
