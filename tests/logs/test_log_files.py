@@ -1,0 +1,220 @@
+"""The log-reading core on real files: tails, followers, the multiplexer, selection and prefix colors."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.log_render import PALETTE, prefix_color
+from tasker_cluster.logs import MAX_PENDING, LogFollower, LogLine, LogMultiplexer, LogSource, read_tail, select_sources
+from tasker_cluster.project import Project
+from tasker_cluster.topology import load_topology
+
+from .conftest import append
+
+
+def _follower(path: Path, name: str = "worker-a-1") -> LogFollower:
+    return LogFollower(LogSource(name, path))
+
+
+def _texts(lines: list[LogLine]) -> list[str]:
+    return [line.text for line in lines]
+
+
+def test_tail_reads_the_last_lines_across_many_blocks(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    log.write_text("".join(f"line {number}\n" for number in range(1, 10001)))
+
+    tail = read_tail(log, 3, block_size=64)
+
+    assert tail.lines == ["line 9998", "line 9999", "line 10000"]
+    assert tail.partial == ""
+    assert tail.offset == log.stat().st_size
+
+
+def test_tail_of_a_short_file_is_the_whole_file(tmp_path: Path) -> None:
+    log = tmp_path / "short.log"
+    log.write_text("only\ntwo\n")
+
+    assert read_tail(log, 20, block_size=4).lines == ["only", "two"]
+
+
+def test_tail_keeps_the_unfinished_last_line_apart_and_resumes_before_it(tmp_path: Path) -> None:
+    log = tmp_path / "partial.log"
+    log.write_bytes(b"one\r\ntwo\nthr")
+
+    tail = read_tail(log, 5)
+
+    assert tail.lines == ["one", "two"]
+    assert tail.partial == "thr"
+    assert tail.offset == len(b"one\r\ntwo\n")
+
+
+def test_tail_of_zero_lines_shows_nothing_and_resumes_at_the_end(tmp_path: Path) -> None:
+    log = tmp_path / "zero.log"
+    log.write_text("a\nb\n")
+
+    tail = read_tail(log, 0)
+
+    assert tail.lines == []
+    assert tail.offset == 4
+
+
+def test_tail_replaces_invalid_utf8_instead_of_failing(tmp_path: Path) -> None:
+    log = tmp_path / "binary.log"
+    log.write_bytes(b"caf\xc3\xa9 \xff\n")
+
+    assert read_tail(log, 1).lines == ["caf\xe9 \ufffd"]
+
+
+def test_follower_returns_only_lines_appended_after_the_tail(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("old 1\nold 2\n")
+    follower = _follower(log)
+    follower.start_at_tail(1)
+
+    append_text(log, "new 1\nnew 2\n")
+
+    assert _texts(follower.poll()) == ["new 1", "new 2"]
+    assert follower.poll() == []
+
+
+def test_follower_holds_a_line_until_its_newline_arrives(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("")
+    follower = _follower(log)
+    follower.start_at_tail(0)
+
+    append_text(log, "written in ")
+    first = follower.poll()
+    append_text(log, "two pieces\n")
+
+    assert first == []
+    assert _texts(follower.poll()) == ["written in two pieces"]
+
+
+def test_follower_shows_an_endless_line_once_it_outgrows_the_pending_limit(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("")
+    follower = _follower(log)
+    follower.start_at_tail(0)
+
+    append_text(log, "x" * (MAX_PENDING + 10))
+
+    assert [len(text) for text in _texts(follower.poll())] == [MAX_PENDING + 10]
+
+
+def test_follower_starts_reading_a_file_that_appears_later_from_its_first_line(tmp_path: Path) -> None:
+    log = tmp_path / "late.log"
+    follower = _follower(log)
+
+    assert follower.start_at_tail(5) is None
+    assert follower.poll() == []
+    append_text(log, "hello\n")
+    assert _texts(follower.poll()) == ["hello"]
+
+
+def test_follower_finishes_the_rotated_file_then_reads_the_new_one_from_its_start(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("before\n")
+    follower = _follower(log)
+    follower.start_at_tail(1)
+
+    append_text(log, "last old line\nunfinished")
+    os.replace(log, tmp_path / "w.log.1")
+    append_text(log, "first new line\n")
+
+    assert _texts(follower.poll()) == ["last old line", "unfinished", "first new line"]
+
+
+def test_follower_survives_the_file_being_missing_between_rotation_and_restart(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("before\n")
+    follower = _follower(log)
+    follower.start_at_tail(1)
+
+    os.replace(log, tmp_path / "w.log.1")
+    gone = follower.poll()
+    append_text(log, "restarted\n")
+
+    assert gone == []
+    assert _texts(follower.poll()) == ["restarted"]
+
+
+def test_follower_restarts_from_the_top_when_the_file_is_truncated_in_place(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("a long first generation of this log\n")
+    follower = _follower(log)
+    follower.start_at_tail(1)
+
+    with log.open("w") as file:
+        file.write("new\n")
+
+    follower.poll()
+    assert _texts(follower.poll()) == ["new"]
+
+
+def test_multiplexer_interleaves_logs_and_adds_discovered_ones_until_stopped(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("a1\n")
+    followers = [_follower(first, "a")]
+    followers[0].start_at_tail(0)
+    discovered = [LogSource("a", first), LogSource("b", second)]
+    stop = threading.Event()
+    multiplexer = LogMultiplexer(followers, discover=lambda: discovered, interval=0.01)
+    append_text(second, "b1\n")
+    append_text(first, "a2\n")
+
+    batches = multiplexer.follow(stop)
+    batch = next(batches)
+    stop.set()
+
+    assert [(line.instance, line.text) for line in batch] == [("a", "a2"), ("b", "b1")]
+    assert list(batches) == []
+    assert [follower.source.instance for follower in multiplexer.followers] == ["a", "b"]
+
+
+def test_select_sources_filters_by_role_and_service_in_topology_order(project: Project) -> None:
+    topology = load_topology(project)
+
+    workers = select_sources(project, topology, roles=["worker"])
+    by_name = select_sources(project, topology, names=["worker-b", "orchestration-2"])
+
+    assert [source.instance for source in workers] == ["worker-a-1", "worker-a-2", "worker-b-1"]
+    assert [source.instance for source in by_name] == ["orchestration-2", "worker-b-1"]
+    assert by_name[0].path == project.log_file("orchestration-2")
+
+
+def test_select_sources_adds_logs_of_instances_beyond_the_count_but_not_foreign_files(project: Project) -> None:
+    for name in ("worker-a-7", "worker-a-3", "postgres", "worker-c-1"):
+        append(project, name, "x\n")
+
+    names = [source.instance for source in select_sources(project, load_topology(project))]
+
+    assert names[-2:] == ["worker-a-3", "worker-a-7"]
+    assert "postgres" not in names
+    assert "worker-c-1" not in names
+
+
+def test_select_sources_rejects_unknown_names_listing_the_valid_ones(project: Project) -> None:
+    with pytest.raises(ClusterError) as raised:
+        select_sources(project, load_topology(project), names=["orchestration-1", "nope"])
+
+    assert raised.value.message == "unknown instance nope"
+    assert "orchestration-1, orchestration-2, worker-a-1, worker-a-2, worker-b-1" in raised.value.fix
+
+
+def test_prefix_colors_differ_between_siblings_and_avoid_red() -> None:
+    siblings = [prefix_color(f"worker-a-{index}") for index in range(1, len(PALETTE) + 1)]
+
+    assert len(set(siblings)) == len(PALETTE)
+    assert all("red" not in color for color in siblings)
+
+
+def append_text(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
