@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import IO
@@ -42,6 +42,21 @@ class InstanceRecord:
     role: str
     log: str
     started_at: str
+    health_path: str = "/health"
+    ready_path: str = "/health/ready"
+    startup_timeout: float = 30.0
+    stop_grace: float = 10.0
+
+    @property
+    def health_url(self) -> str:
+        return self.url + self.health_path
+
+    @property
+    def ready_url(self) -> str:
+        return self.url + self.ready_path
+
+
+_FIELDS = frozenset(field.name for field in fields(InstanceRecord))
 
 
 class Liveness(Enum):
@@ -165,8 +180,10 @@ def _lock_holder(path: Path) -> str:
 
 def _parse(text: str) -> InstanceRecord:
     try:
-        record = InstanceRecord(**json.loads(text))
-    except (json.JSONDecodeError, TypeError) as error:
+        data = json.loads(text)
+        # Keys this version does not know are ignored, so a newer CLI's records stay readable.
+        record = InstanceRecord(**{key: value for key, value in data.items() if key in _FIELDS})
+    except (json.JSONDecodeError, TypeError, AttributeError) as error:
         raise ValueError(f"not a PID record: {error}") from None
     if not isinstance(record.pid, int) or not isinstance(record.create_time, int | float):
         raise ValueError("not a PID record: pid or create_time has the wrong type")

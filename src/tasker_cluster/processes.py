@@ -57,13 +57,22 @@ def rotate_log(path: Path, max_bytes: int = LOG_ROTATE_BYTES, keep: int = LOG_KE
     os.replace(path, path.with_name(f"{path.name}.1"))
 
 
-def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Spawned:
+    """A started process, and where its output starts in the log, so an early exit shows only this run's lines."""
+
+    popen: subprocess.Popen[bytes]
+    log_offset: int
+
+
+def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> Spawned:
     """Start `argv` in a new session (so its whole group can be signalled), output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     rotate_log(log_path)
     with log_path.open("ab") as log:
+        offset = log.tell()
         try:
-            return subprocess.Popen(
+            popen = subprocess.Popen(
                 list(argv),
                 cwd=cwd,
                 env=dict(env),
@@ -77,6 +86,7 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: P
                 f"cannot run {argv[0]!r}: {error.strerror or error}",
                 "check the service's `command` in config/cluster.toml: the program must exist and be executable",
             ) from None
+    return Spawned(popen, offset)
 
 
 def track(leader: int, *, since: float) -> list[psutil.Process]:

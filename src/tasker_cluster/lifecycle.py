@@ -1,0 +1,304 @@
+"""Starting instances: lock, skip what runs, refuse taken ports, spawn, record, wait until ready.
+
+The core never prints: progress goes to an `on_event` callback and the outcome comes back as a StartReport.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import psutil
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.pidfiles import (
+    InstanceRecord,
+    Liveness,
+    liveness,
+    read_record,
+    remove_record,
+    start_lock,
+    write_record,
+)
+from tasker_cluster.ports import is_port_free, port_owner
+from tasker_cluster.processes import spawn
+from tasker_cluster.project import Project
+from tasker_cluster.topology import Instance, Topology
+
+if TYPE_CHECKING:
+    from tasker_cluster.probes import ReadyResult
+
+# A start that waits longer than this for another start's lock gives up with a clear message.
+LOCK_TIMEOUT = 120.0
+LOG_TAIL_LINES = 10
+_LOG_TAIL_BYTES = 64 * 1024
+
+StartOutcome = Literal["ready", "started", "running", "port-taken", "spawn-failed", "exited", "timeout"]
+EventKind = Literal[
+    "lock-wait", "stale", "running", "spawned", "port-taken", "spawn-failed", "ready", "exited", "timeout"
+]
+SUCCESSFUL: frozenset[StartOutcome] = frozenset({"ready", "started", "running"})
+
+
+@dataclass(frozen=True)
+class StartEvent:
+    kind: EventKind
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class InstanceStart:
+    name: str
+    outcome: StartOutcome
+    pid: int | None = None
+    detail: str = ""
+    log: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    elapsed: float | None = None
+
+
+@dataclass(frozen=True)
+class StartReport:
+    instances: list[InstanceStart]
+
+    @property
+    def ok(self) -> bool:
+        return all(instance.outcome in SUCCESSFUL for instance in self.instances)
+
+    @property
+    def failed(self) -> list[InstanceStart]:
+        return [instance for instance in self.instances if instance.outcome not in SUCCESSFUL]
+
+
+@dataclass(frozen=True)
+class _Live:
+    """An instance to wait for: spawned now (`popen` set) or found running from an earlier start."""
+
+    instance: Instance
+    pid: int
+    log: Path
+    log_offset: int
+    popen: subprocess.Popen[bytes] | None = None
+    record: InstanceRecord | None = None
+
+
+def start_instances(
+    project: Project,
+    topology: Topology,
+    instances: Sequence[Instance],
+    *,
+    wait: bool = True,
+    timeout: float | None = None,
+    on_event: Callable[[StartEvent], None] = lambda event: None,
+) -> StartReport:
+    """Start each instance not already running; with `wait`, return once all answer their ready path or fail."""
+    with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: on_event(StartEvent("lock-wait", "", text))):
+        running, missing = _partition(project, instances, on_event)
+        refused, free = _refuse_taken_ports(missing, on_event)
+        database = database_url(project) if free and topology.database.mode == "local" else None
+        spawned, spawn_failed = _spawn_all(project, free, database, on_event)
+    if wait:
+        outcomes = _wait_until_ready(project, [*running, *spawned], timeout, on_event)
+    else:
+        outcomes = [InstanceStart(live.instance.name, "running", live.pid, log=str(live.log)) for live in running]
+        outcomes += [InstanceStart(live.instance.name, "started", live.pid, log=str(live.log)) for live in spawned]
+    by_name = {outcome.name: outcome for outcome in [*outcomes, *refused, *spawn_failed]}
+    return StartReport([by_name[instance.name] for instance in instances])
+
+
+def database_url(project: Project) -> str:
+    """The URL instances get as DATABASE_URL: the local server (started if needed) or the external one."""
+    try:
+        from tasker_cluster.db.lifecycle import ensure_database
+    except ModuleNotFoundError as error:
+        if error.name != "tasker_cluster.db.lifecycle":
+            raise
+        raise ClusterError(
+            "this build has no local database support yet (tasker_cluster.db.lifecycle is missing)",
+            'set mode = "none" under [database] in config/cluster.toml',
+        ) from None
+    return ensure_database(project)
+
+
+def instance_env(project: Project, instance: Instance, database: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    # Output goes to a log file; unbuffered Python makes `cluster logs -f` show lines as they are written.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(instance.env)
+    env.update(
+        TASKER_INSTANCE_ID=instance.name,
+        TASKER_INSTANCE_PORT=str(instance.port),
+        TASKER_BIND_ADDRESS="127.0.0.1",
+        TASKER_PROJECT_DIR=str(project.root),
+    )
+    if database is not None:
+        env["DATABASE_URL"] = database
+    return env
+
+
+def log_tail_since(path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last `lines` lines written at or after `offset`: only this run's output, not an earlier run's."""
+    try:
+        with path.open("rb") as file:
+            end = file.seek(0, os.SEEK_END)
+            file.seek(max(offset, end - _LOG_TAIL_BYTES))
+            data = file.read()
+    except FileNotFoundError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
+
+
+def _partition(
+    project: Project, instances: Sequence[Instance], on_event: Callable[[StartEvent], None]
+) -> tuple[list[_Live], list[Instance]]:
+    """Instances already running (verified by identity), and the rest; stale PID files are removed on the way."""
+    running: list[_Live] = []
+    missing: list[Instance] = []
+    for instance in instances:
+        try:
+            record = read_record(project, instance.name)
+        except ValueError:
+            record = None
+            remove_record(project, instance.name)
+            on_event(StartEvent("stale", instance.name, "removed an unreadable PID file"))
+        if record is not None and liveness(record) is Liveness.ALIVE:
+            log = Path(record.log)
+            running.append(_Live(instance, record.pid, log, _size(log), record=record))
+            on_event(StartEvent("running", instance.name, f"pid {record.pid}"))
+            continue
+        if record is not None:
+            remove_record(project, instance.name)
+            on_event(StartEvent("stale", instance.name, f"removed the stale PID file of pid {record.pid}"))
+        missing.append(instance)
+    return running, missing
+
+
+def _refuse_taken_ports(
+    instances: Sequence[Instance], on_event: Callable[[StartEvent], None]
+) -> tuple[list[InstanceStart], list[Instance]]:
+    refused: list[InstanceStart] = []
+    free: list[Instance] = []
+    for instance in instances:
+        if is_port_free(instance.port):
+            free.append(instance)
+            continue
+        holder = port_owner(instance.port) or "a process this user cannot see"
+        detail = f"port {instance.port} is taken by {holder}"
+        refused.append(InstanceStart(instance.name, "port-taken", detail=detail))
+        on_event(StartEvent("port-taken", instance.name, detail))
+    return refused, free
+
+
+def _spawn_all(
+    project: Project, instances: Sequence[Instance], database: str | None, on_event: Callable[[StartEvent], None]
+) -> tuple[list[_Live], list[InstanceStart]]:
+    spawned: list[_Live] = []
+    failed: list[InstanceStart] = []
+    for instance in instances:
+        log = project.log_file(instance.name)
+        try:
+            started = spawn(
+                instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
+            )
+        except ClusterError as error:
+            failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
+            on_event(StartEvent("spawn-failed", instance.name, error.message))
+            continue
+        record = _record_of(instance, started.popen.pid, log)
+        # No record when the process is already gone: the readiness wait reports it as exited, with its log.
+        if record is not None:
+            write_record(project, record)
+        spawned.append(_Live(instance, started.popen.pid, log, started.log_offset, started.popen, record))
+        on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
+    return spawned, failed
+
+
+def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:
+    """The PID record, identity read back from /proc; None when the process has already exited."""
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            create_time = process.create_time()
+            cmdline = process.cmdline()
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+    except psutil.Error:
+        return None
+    return InstanceRecord(
+        name=instance.name,
+        pid=pid,
+        create_time=create_time,
+        cmdline=cmdline,
+        port=instance.port,
+        url=instance.url,
+        service=instance.service,
+        role=instance.role,
+        log=str(log),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        health_path=instance.health_path,
+        ready_path=instance.ready_path,
+        startup_timeout=instance.startup_timeout,
+        stop_grace=instance.stop_grace,
+    )
+
+
+def _wait_until_ready(
+    project: Project, items: Sequence[_Live], timeout: float | None, on_event: Callable[[StartEvent], None]
+) -> list[InstanceStart]:
+    if not items:
+        return []
+    from tasker_cluster.probes import ReadyTarget, wait_ready
+
+    def report(result: ReadyResult) -> None:
+        on_event(StartEvent(result.outcome, result.name, f"{result.elapsed:.2f} s"))
+
+    targets = [
+        ReadyTarget(
+            name=live.instance.name,
+            url=live.instance.url + live.instance.ready_path,
+            timeout=timeout if timeout is not None else live.instance.startup_timeout,
+            exit_code=_exit_code_of(live),
+        )
+        for live in items
+    ]
+    results = wait_ready(targets, report)
+    return [_outcome(project, live, result) for live, result in zip(items, results, strict=True)]
+
+
+def _exit_code_of(live: _Live) -> Callable[[], int | None]:
+    if live.popen is not None:
+        return live.popen.poll
+    record = live.record
+    return lambda: None if record is not None and liveness(record) is Liveness.ALIVE else -1
+
+
+def _outcome(project: Project, live: _Live, result: ReadyResult) -> InstanceStart:
+    name, pid, log = live.instance.name, live.pid, str(live.log)
+    if result.outcome == "ready":
+        return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed)
+    tail = log_tail_since(live.log, live.log_offset)
+    if result.outcome == "exited":
+        remove_record(project, name)
+        code = live.popen.poll() if live.popen is not None else None
+        detail = "exited before it was ready" if code is None else f"exited with code {code} before it was ready"
+        return InstanceStart(name, "exited", pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed)
+    probe = result.last_probe
+    if probe is not None and probe.answered:
+        last = f"its ready path last answered {probe.status_code}"
+    else:
+        last = f"its ready path never answered ({probe.error if probe else 'not probed'})"
+    detail = f"not ready after {result.elapsed:.1f} s: {last}; it is still running"
+    return InstanceStart(name, "timeout", pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -1,0 +1,128 @@
+"""Stopping instances: verify each PID record, stop verified groups with escalation, drop stale records unsignalled.
+
+The PID records, not the topology, say what runs: an instance started with a larger count is still found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import psutil
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.pidfiles import InstanceRecord, Liveness, Records, liveness, read_records, remove_record, start_lock
+from tasker_cluster.processes import StopResult, StopTarget, stop_groups, track
+from tasker_cluster.project import Project
+from tasker_cluster.topology import Topology
+
+# Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
+LOCK_TIMEOUT = 120.0
+
+StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived"]
+SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale"})
+
+
+@dataclass(frozen=True)
+class InstanceStop:
+    name: str
+    outcome: StopOutcome
+    pid: int | None = None
+    detail: str = ""
+
+
+def stop_instances(
+    project: Project, names: Sequence[str] = (), *, topology: Topology | None = None, timeout: float | None = None
+) -> list[InstanceStop]:
+    """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace."""
+    with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
+        records = read_records(project)
+        wanted = _resolve(names, records, topology)
+        results: dict[str, InstanceStop] = {}
+        targets: list[StopTarget] = []
+        for name in wanted:
+            target, result = _classify(project, name, records, timeout)
+            if target is not None:
+                targets.append(target)
+            if result is not None:
+                results[name] = result
+        for stopped in stop_groups(targets):
+            results[stopped.name] = _finish(project, stopped, records.valid[stopped.name], results.get(stopped.name))
+    return [results[name] for name in wanted]
+
+
+def _resolve(names: Sequence[str], records: Records, topology: Topology | None) -> list[str]:
+    recorded = [*records.valid, *records.unreadable]
+    if not names:
+        return sorted(recorded, key=_topology_order(topology))
+    known = topology.names() if topology else []
+    services = {instance.service for instance in topology.instances} if topology else set()
+    services |= {record.service for record in records.valid.values()}
+    unknown = [name for name in names if name not in recorded and name not in known and name not in services]
+    if unknown:
+        valid = sorted({*known, *recorded}, key=_topology_order(topology))
+        raise ClusterError(
+            f"unknown instance {', '.join(unknown)}",
+            f"use instance or service names: {', '.join(valid) or '(none configured or running)'}",
+            exit_code=2,
+        )
+    chosen = {name for name in names if name in recorded or name in known}
+    chosen |= {name for name, record in records.valid.items() if record.service in names}
+    if topology:
+        chosen |= {instance.name for instance in topology.instances if instance.service in names}
+    return sorted(chosen, key=_topology_order(topology))
+
+
+def _topology_order(topology: Topology | None) -> Callable[[str], tuple[int, str]]:
+    order = {name: position for position, name in enumerate(topology.names())} if topology else {}
+    return lambda name: (order.get(name, len(order)), name)
+
+
+def _classify(
+    project: Project, name: str, records: Records, timeout: float | None
+) -> tuple[StopTarget | None, InstanceStop | None]:
+    """A group to stop, or an outcome settled without signalling anything (not running, stale record)."""
+    if name in records.unreadable:
+        remove_record(project, name)
+        return None, InstanceStop(name, "stale", None, "removed a PID file that holds no valid record; not signalled")
+    record = records.valid.get(name)
+    if record is None:
+        return None, InstanceStop(name, "not-running")
+    grace = timeout if timeout is not None else record.stop_grace
+    state = liveness(record)
+    if state is Liveness.ALIVE:
+        return StopTarget(name, record.pid, True, grace, track(record.pid, since=record.create_time)), None
+    if state is Liveness.REUSED:
+        remove_record(project, name)
+        detail = f"pid {record.pid} now belongs to another program; removed the stale PID file, not signalled"
+        return None, InstanceStop(name, "stale", record.pid, detail)
+    leftovers = _leftovers_of_dead_leader(record)
+    stale = InstanceStop(name, "stale", record.pid, f"pid {record.pid} is gone; removed the stale PID file")
+    if not leftovers:
+        remove_record(project, name)
+        return None, stale
+    return StopTarget(name, record.pid, False, grace, leftovers), stale
+
+
+def _leftovers_of_dead_leader(record: InstanceRecord) -> list[psutil.Process]:
+    """Processes of the session our instance created, still running after the instance itself died.
+
+    Linux never hands out a PID while a session or group still uses it as its id, so members of session
+    `record.pid` created after the instance are its children. A record from before the last boot has none.
+    """
+    if record.create_time < psutil.boot_time():
+        return []
+    return [process for process in track(record.pid, since=record.create_time) if process.pid != record.pid]
+
+
+def _finish(project: Project, stopped: StopResult, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:
+    if stopped.outcome == "survived":
+        pids = ", ".join(str(pid) for pid in stopped.survivors)
+        return InstanceStop(stopped.name, "survived", record.pid, f"still running after SIGKILL: pid {pids}")
+    remove_record(project, stopped.name)
+    if stale is not None:
+        return InstanceStop(stale.name, "stale", stale.pid, f"{stale.detail}; killed the processes it left behind")
+    if stopped.outcome == "killed":
+        return InstanceStop(stopped.name, "killed", record.pid, "did not exit after SIGTERM; sent SIGKILL")
+    return InstanceStop(stopped.name, "stopped", record.pid)

@@ -1,0 +1,96 @@
+"""A tiny real HTTP server used as the instance command in lifecycle tests (stdlib only, starts fast).
+
+GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
+then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
+child deaf to SIGTERM, or dying at start-up with a message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_CHILD_CODE = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with open(sys.argv[1] + ".tmp", "w") as file:
+    file.write(str(os.getpid()))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    time.sleep(60)
+"""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TASKER_INSTANCE_PORT", "0")))
+    parser.add_argument("--name", default=os.environ.get("TASKER_INSTANCE_ID", "test-server"))
+    parser.add_argument("--ready-after", type=float, default=0.0, help="seconds of 503 on the ready path")
+    parser.add_argument("--listen-after", type=float, default=0.0, help="seconds before binding the port")
+    parser.add_argument("--health-status", type=int, default=200)
+    parser.add_argument("--hang", action="store_true", help="accept connections but never answer")
+    parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
+    parser.add_argument("--child-ignoring-term", type=Path, help="spawn a child deaf to SIGTERM, its pid in this file")
+    parser.add_argument("--exit-early", metavar="MESSAGE", help="print MESSAGE on stderr and exit 3 before listening")
+    return parser.parse_args()
+
+
+def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if args.hang:
+                threading.Event().wait()
+            if self.path == "/health":
+                self._answer(args.health_status)
+            elif self.path == "/health/ready":
+                self._answer(200 if time.monotonic() - started >= args.ready_after else 503)
+            else:
+                self._answer(404)
+
+        def _answer(self, code: int) -> None:
+            body = f'{{"name": "{args.name}", "code": {code}}}'.encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *values: object) -> None:
+            return
+
+    return Handler
+
+
+def spawn_deaf_child(pid_file: Path) -> None:
+    subprocess.Popen([sys.executable, "-c", _CHILD_CODE, str(pid_file)])
+    # Become ready only once the child ignores SIGTERM, so a test that stops us really needs SIGKILL.
+    while not pid_file.exists():
+        time.sleep(0.005)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.exit_early:
+        sys.stderr.write(args.exit_early + "\n")
+        sys.exit(3)
+    if args.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.child_ignoring_term:
+        spawn_deaf_child(args.child_ignoring_term)
+    started = time.monotonic()
+    time.sleep(args.listen_after)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_class(args, started))
+    server.daemon_threads = True
+    print(f"{args.name} listening on 127.0.0.1:{args.port} pid {os.getpid()}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
