@@ -125,6 +125,7 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
         "TASKER_INSTANCE_ID": instance.name,
         "TASKER_INSTANCE_PORT": str(instance.port),
         "TASKER_BIND_ADDRESS": LOOPBACK,
+        "TASKER_PROJECT_DIR": str(project.root),
     }
     if database_url is not None:
         env[DATABASE_URL_KEY] = database_url

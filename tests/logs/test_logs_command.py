@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from tasker_cluster.project import Project
@@ -152,6 +153,8 @@ def test_prefix_colors_are_the_same_every_run_and_only_when_forced_or_on_a_tty(
     assert first.stdout.splitlines()[0] != first.stdout.splitlines()[1].replace("worker-a-1     ", "orchestration-1")
     assert ANSI_ESCAPE not in plain.stdout
     assert ANSI_ESCAPE not in no_color.stdout
+    # The colored and the plain (pipe) renderings lay lines out identically.
+    assert re.sub(r"\x1b\[[0-9;]*m", "", first.stdout) == plain.stdout == no_color.stdout
 
 
 def test_follow_prints_appended_lines_and_joins_a_line_written_in_pieces(
