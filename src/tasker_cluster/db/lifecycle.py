@@ -76,21 +76,6 @@ def _exclusive(project: Project) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _probe(url: str) -> None:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=5):
-            pass
-    except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ClusterError(
-            f"cannot connect to the external database {redact(url)}: {reason}",
-            "start that server or correct DATABASE_URL (environment or .env); "
-            "unset it to let the project run its own local PostgreSQL",
-        ) from None
-
-
 def _server(project: Project, settings: DatabaseSettings, announce: Announce) -> LocalServer:
     from tasker_cluster.db.binaries import find_bindir
     from tasker_cluster.db.server import LocalServer
@@ -159,7 +144,9 @@ def ensure_database(project: Project, announce: Announce | None = None) -> str:
         )
     external = external_url(project.env_file, settings.port, settings.name)
     if external is not None:
-        _probe(external)
+        from tasker_cluster.db.external import probe
+
+        probe(external)
         _install_pgmq(external, say)
         return external
     with _exclusive(project):
@@ -180,7 +167,9 @@ def stop_database(project: Project, *, force_external: bool = False) -> bool:
     """
     external = external_database_url(project)
     if external is not None:
-        return _stop_external(external) if force_external else False
+        from tasker_cluster.db.external import stop_external
+
+        return stop_external(external) if force_external else False
     data_dir = existing_data_dir(project)
     if data_dir is None:
         return False
@@ -194,38 +183,6 @@ def stop_database(project: Project, *, force_external: bool = False) -> bool:
     settings = load_settings(project)
     with _exclusive(project):
         return LocalServer(find_bindir(), data_dir, settings.port, settings.max_connections).stop()
-
-
-def _stop_external(url: str) -> bool:
-    """Shut down a loopback server given only its URL: ask it for its data folder, then pg_ctl stop that folder."""
-    from pathlib import Path
-
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    from tasker_cluster.db.binaries import find_bindir
-    from tasker_cluster.db.queries import query
-    from tasker_cluster.db.server import LocalServer
-
-    params = conninfo_to_dict(url)
-    if params.get("host") not in ("127.0.0.1", "localhost", "::1"):
-        raise ClusterError(
-            f"DATABASE_URL points at {params.get('host')}, another machine: this command cannot stop it",
-            "stop that server where it runs",
-        )
-    try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(query("data_directory")).fetchone()
-    except psycopg.OperationalError:
-        return False  # not running: nothing to stop
-    except psycopg.Error as error:
-        raise ClusterError(
-            f"cannot find the data folder of {redact(url)}: {error}",
-            "connect as a superuser in DATABASE_URL, or stop that server with its own tools",
-        ) from None
-    assert row is not None
-    server = LocalServer(find_bindir(), Path(row[0]), int(params.get("port", 5432)))
-    return server.stop()
 
 
 def reset_database(project: Project, *, force_external: bool = False, announce: Announce | None = None) -> str:
@@ -251,58 +208,6 @@ def reset_database(project: Project, *, force_external: bool = False, announce: 
 
 def database_status(project: Project) -> DatabaseStatus:
     """Everything `db status` shows; a server that is down or unreachable is a status, not an error."""
-    import psycopg
+    from tasker_cluster.db.status import project_status
 
-    from tasker_cluster.db.postmaster import running_postmaster
-    from tasker_cluster.db.status import DatabaseStatus, read_server_facts
-
-    settings = load_settings(project)
-    external = external_url(project.env_file, settings.port, settings.name) if settings.mode != "none" else None
-    data_dir = existing_data_dir(project)
-    record = running_postmaster(data_dir) if data_dir is not None else None
-    if external is not None:
-        url, kind = external, "external"
-    elif settings.mode == "none" and record is None:
-        return DatabaseStatus(kind="none", external=False, running=False, url=None, database=None)
-    else:
-        url, kind = local_url(record.port if record else settings.port, settings.name), "local"
-    base = {
-        "kind": kind,
-        "external": kind == "external",
-        "url": redact(url),
-        "database": _database_name(url),
-        "data_dir": None if kind == "external" else data_dir,
-        "pid": record.pid if kind == "local" and record else None,
-    }
-    if kind == "local" and record is None:
-        return DatabaseStatus(running=False, port=settings.port, **base)
-    try:
-        facts = read_server_facts(url)
-    except psycopg.Error as error:
-        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return DatabaseStatus(running=kind == "local", port=_port(url), problem=problem, **base)
-    return DatabaseStatus(
-        running=True,
-        port=_port(url),
-        version=facts.version,
-        size_bytes=facts.size_bytes,
-        connections=facts.connections,
-        max_connections=facts.max_connections,
-        started_at=facts.started_at,
-        pgmq_version=facts.pgmq_version,
-        queue_depths=facts.queue_depths,
-        **base,
-    )
-
-
-def _database_name(url: str) -> str | None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    name = conninfo_to_dict(url).get("dbname")
-    return str(name) if name is not None else None
-
-
-def _port(url: str) -> int:
-    from psycopg.conninfo import conninfo_to_dict
-
-    return int(conninfo_to_dict(url).get("port") or 5432)
+    return project_status(project, load_settings(project))

@@ -6,8 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
+from tasker_cluster.db.external import first_line
+from tasker_cluster.db.location import existing_data_dir
+from tasker_cluster.db.postmaster import running_postmaster
 from tasker_cluster.db.queries import query
+from tasker_cluster.db.settings import DatabaseSettings
+from tasker_cluster.db.urls import external_url, local_url, redact
+from tasker_cluster.project import Project
 
 CONNECT_TIMEOUT_S = 3
 
@@ -64,3 +71,33 @@ def read_server_facts(url: str) -> ServerFacts:
     return ServerFacts(
         version, int(size_bytes), int(connections), int(max_connections), float(started_at), pgmq, depths
     )
+
+
+def project_status(project: Project, settings: DatabaseSettings) -> DatabaseStatus:
+    external = external_url(project.env_file, settings.port, settings.name) if settings.mode != "none" else None
+    data_dir = existing_data_dir(project)
+    record = running_postmaster(data_dir) if data_dir is not None else None
+    if external is None and settings.mode == "none" and record is None:
+        return DatabaseStatus(kind="none", external=False, running=False, url=None, database=None)
+    if external is not None:
+        url, kind = external, "external"
+    else:
+        url, kind = local_url(record.port if record else settings.port, settings.name), "local"
+    params = conninfo_to_dict(url)
+    known = {
+        "kind": kind,
+        "external": kind == "external",
+        "url": redact(url),
+        "database": params.get("dbname"),
+        "port": int(params.get("port") or 5432),
+        "data_dir": None if kind == "external" else data_dir,
+        "pid": record.pid if kind == "local" and record else None,
+    }
+    if kind == "local" and record is None:
+        return DatabaseStatus(running=False, **known)
+    try:
+        facts = read_server_facts(url)
+    except psycopg.Error as error:
+        # A local postmaster that refuses queries is still running; an external one we cannot reach is not known to.
+        return DatabaseStatus(running=kind == "local", problem=first_line(error), **known)
+    return DatabaseStatus(running=True, **known, **facts.__dict__)
