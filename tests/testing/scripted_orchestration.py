@@ -30,7 +30,7 @@ class ServerScript:
 
 
 class ScriptedOrchestration:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, port: int = 0) -> None:
         self.name = name
         self.script = ServerScript()
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -38,7 +38,7 @@ class ScriptedOrchestration:
         self.reads: dict[str, int] = {}
         self.post_times: list[float] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval: shutdown() waits up to one interval, which would dominate every test's teardown.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
@@ -143,3 +143,23 @@ def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+def main() -> None:
+    """Run as a cluster instance: `python scripted_orchestration.py --port N --name NAME` (a topology's command)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--name", required=True)
+    args = parser.parse_args()
+    server = ScriptedOrchestration(args.name, port=args.port).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    stop.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

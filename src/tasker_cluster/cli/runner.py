@@ -1,7 +1,107 @@
-"""Placeholder: filled in by its issue."""
+"""`cluster test TIER [-- PYTEST_ARGS...]`: run the tier's pytest phases, then a per-tier summary."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasker_cluster.runner import Phase, PhaseResult
+
+_TIER_HELP = "unit | db | messaging | services | cluster | all (each tier includes the ones before it)"
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `cluster test` to the root app."""
+
+    @app.command("test")
+    def test(
+        ctx: typer.Context,
+        tier: str = typer.Argument(..., metavar="TIER", help=_TIER_HELP),
+        pytest_args: list[str] | None = typer.Argument(
+            None, metavar="[-- PYTEST_ARGS...]", help="Passed to pytest as is, after `--`."
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", "-n", min=0, help="xdist workers below the cluster tier (default: one per core)."
+        ),
+        keep: bool = typer.Option(False, "--keep", help="Leave a cluster the tests started running afterwards."),
+        report_dir: Path | None = typer.Option(
+            None, "--report-dir", help="Keep the JUnit XML reports here (default: a temporary folder)."
+        ),
+    ) -> None:
+        """Run the test suite up to TIER with pytest and print a summary per tier."""
+        from rich.console import Console
+
+        from tasker_cluster.runner import overall_exit_code, plan, run_phases
+
+        phases = plan(tier, workers)
+        console = Console(highlight=False)
+        root = ctx.obj.project.root
+        with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
+            results = run_phases(
+                root,
+                phases,
+                report_dir or Path(scratch),
+                pytest_args or [],
+                keep_cluster=keep,
+                on_phase=lambda phase, argv: _announce(console, phase, argv),
+            )
+        _summarize(console, tier, results)
+        raise typer.Exit(overall_exit_code(results))
+
+
+def _announce(console: Console, phase: Phase, argv: list[str]) -> None:
+    shown = " ".join(argv[1:])
+    console.print(f"[bold]== cluster test: {phase.label}[/bold]  ({shown})", soft_wrap=True)
+
+
+def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
+    from rich.table import Table
+
+    from tasker_cluster.runner import NO_TESTS_COLLECTED
+
+    table = Table(title=f"cluster test {tier}", title_justify="left")
+    for column in ("TIER", "PASSED", "FAILED", "ERRORS", "SKIPPED", "TEST TIME"):
+        table.add_column(column, justify="left" if column == "TIER" else "right")
+    for result in results:
+        for counts in result.tiers:
+            table.add_row(
+                counts.tier,
+                _count(counts.passed, "green"),
+                _count(counts.failed, "red"),
+                _count(counts.errors, "red"),
+                _count(counts.skipped, "yellow"),
+                f"{counts.duration:.1f} s",
+            )
+    console.print(table)
+    for result in results:
+        verdict = "[green]passed[/green]" if result.ok else f"[red]failed (pytest exit {result.exit_code})[/red]"
+        console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
+        if result.exit_code == NO_TESTS_COLLECTED:
+            console.print(
+                f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
+                "a tier with no tests is a failure; check the markers and the paths given to pytest"
+            )
+    figures = [figure for result in results for figure in result.figures]
+    if figures:
+        _print_figures(console, figures)
+
+
+def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="scenario figures", title_justify="left")
+    table.add_column("TEST")
+    table.add_column("FIGURES")
+    for name, text in figures:
+        table.add_row(name, text)
+    console.print(table)
+
+
+def _count(value: int, style: str) -> str:
+    return f"[{style}]{value}[/{style}]" if value else "0"

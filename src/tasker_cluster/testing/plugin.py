@@ -1,1 +1,145 @@
-"""pytest plugin: cluster fixtures. Filled in by the harness issue."""
+"""pytest plugin (entry point `tasker_cluster`): tier markers, the `cluster` and `manager` fixtures, figures.
+
+Loaded by every pytest run in an environment where this package is installed, so module level stays cheap: the
+harness is imported only when a fixture is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tasker_cluster.testing.blocking import BlockingManager
+    from tasker_cluster.testing.provision import ClusterUnderTest
+
+# Highest tier first: a test's tier is its highest tier marker.
+TIER_MARKERS: tuple[str, ...] = ("cluster", "services", "messaging", "db")
+MARKERS = {
+    "db": "needs a PostgreSQL server",
+    "messaging": "needs PostgreSQL with PGMQ",
+    "services": "needs one orchestration and one worker instance running",
+    "cluster": "needs a multi-instance cluster running",
+    "not_cluster": "skipped when the suite targets a cluster",
+}
+SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
+TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
+FIGURES_PROPERTY = "figures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tasker-cluster", "tasker-cluster test harness")
+    group.addoption(
+        "--target-cluster",
+        action="store_true",
+        default=os.environ.get(TARGET_ENV, "") not in ("", "0"),
+        help=f"the suite targets a multi-instance cluster: skip `not_cluster` tests (env {TARGET_ENV}=1)",
+    )
+    group.addoption(
+        "--keep-cluster",
+        action="store_true",
+        default=False,
+        help="leave a cluster the session started running after the tests (its folder is printed)",
+    )
+    group.addoption(
+        "--cluster-source",
+        choices=("auto", "env", "start"),
+        default=os.environ.get(SOURCE_ENV, "auto"),
+        help="auto: the cluster named by TASKER_TEST_ORCHESTRATION_URLS if it answers, else start one; "
+        f"env: only the named one; start: always a throwaway one (env {SOURCE_ENV})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def tier_of(item: pytest.Item) -> str:
+    return next((marker for marker in TIER_MARKERS if item.get_closest_marker(marker)), "unit")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    target = config.getoption("target_cluster")
+    skip = pytest.mark.skip(reason="not_cluster: skipped because the suite targets a cluster")
+    for item in items:
+        # A JUnit property, so `cluster test` can count results per tier without re-deriving markers.
+        item.user_properties.append(("tier", tier_of(item)))
+        if target and item.get_closest_marker("not_cluster"):
+            item.add_marker(skip)
+
+
+class ScenarioFigures:
+    """Key figures of a scenario (tasks, duration, rate): shown in the terminal summary and the JUnit report."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._item = item
+
+    def report(self, **values: object) -> str:
+        text = ", ".join(f"{key}={value}" for key, value in values.items())
+        self._item.user_properties.append((FIGURES_PROPERTY, text))
+        return text
+
+    def throughput(self, tasks: int, seconds: float, **extra: object) -> str:
+        rate = tasks / seconds if seconds > 0 else float("inf")
+        return self.report(tasks=tasks, duration_s=f"{seconds:.2f}", tasks_per_s=f"{rate:.1f}", **extra)
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> ScenarioFigures:
+    return ScenarioFigures(request.node)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    shown = [
+        (report.nodeid, str(value))
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for name, value in report.user_properties
+        if name == FIGURES_PROPERTY
+    ]
+    if shown:
+        terminalreporter.section("scenario figures")
+        for nodeid, text in sorted(shown):
+            terminalreporter.write_line(f"{nodeid}: {text}")
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterUnderTest]:
+    """The cluster under test, for the whole session: the one the environment names if it answers, else a
+    throwaway one started with the project's topology on free ports (stopped at the end unless --keep-cluster)."""
+    from tasker_cluster.testing.session_cluster import acquire_cluster
+
+    config = request.config
+    target = acquire_cluster(Path(config.rootpath), config.getoption("cluster_source"))
+    try:
+        yield target
+    finally:
+        if target.started_here and config.getoption("keep_cluster"):
+            _report_kept(config, target)
+        else:
+            target.shutdown()
+
+
+def _report_kept(config: pytest.Config, target: ClusterUnderTest) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and target.project is not None:
+        reporter.write_line(
+            f"kept the test cluster in {target.project.root}; stop it with "
+            f"`cluster --project-dir {target.project.root} stop --with-db`"
+        )
+
+
+@pytest.fixture
+def manager(cluster: ClusterUnderTest) -> Iterator[BlockingManager]:
+    """A MultiInstanceTestManager on the session's cluster, as plain (blocking) calls; fresh per test, so its
+    record of which instance served what covers this test only."""
+    from tasker_cluster.testing.blocking import BlockingManager
+
+    with BlockingManager.open(cluster.config) as opened:
+        yield opened

@@ -1,0 +1,176 @@
+"""Test tiers -> pytest invocations, and what their JUnit reports say per tier.
+
+Tiers nest (unit < db < messaging < services < cluster): selecting one runs every tier below it. The runner plans
+one or two pytest runs ("phases") per request: everything below `cluster` runs under pytest-xdist, while the
+cluster tier runs in a single process, because its tests share one session-scoped cluster and two xdist workers
+would each start their own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasker_cluster.errors import ClusterError
+
+TIERS: tuple[str, ...] = ("unit", "db", "messaging", "services", "cluster")
+TIER_CHOICES: tuple[str, ...] = (*TIERS, "all")
+# The JUnit property the pytest plugin stamps on every test, naming its tier.
+TIER_PROPERTY = "tier"
+NO_TESTS_COLLECTED = 5
+_STOP_EARLY_CODES = frozenset({2, 3, 4})  # interrupted, internal error, usage error: later phases would fail alike
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One pytest invocation."""
+
+    label: str
+    marker: str
+    workers: int
+    target_cluster: bool = False
+
+
+@dataclass
+class TierCounts:
+    tier: str
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duration: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors + self.skipped
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    phase: Phase
+    argv: list[str]
+    exit_code: int
+    wall_seconds: float
+    tiers: list[TierCounts] = field(default_factory=list)
+    figures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def marker_expression(tier: str) -> str:
+    """The `-m` expression selecting `tier` and every tier below it ("" selects everything)."""
+    check_tier(tier)
+    above = TIERS[TIERS.index(tier) + 1 :]
+    return f"not ({' or '.join(above)})" if above else ""
+
+
+def check_tier(tier: str) -> None:
+    if tier not in TIER_CHOICES:
+        raise ClusterError(f"unknown test tier {tier!r}", f"use one of: {', '.join(TIER_CHOICES)}", exit_code=2)
+
+
+def default_workers() -> int:
+    """xdist workers for the non-cluster tiers: one per core, none on a single core (xdist's start-up is pure cost)."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
+def plan(tier: str, workers: int | None = None) -> list[Phase]:
+    """The pytest runs for a tier. `cluster` targets the cluster in both runs (so `not_cluster` tests are skipped,
+    as the seed's `test-cluster` feature did); `all` runs `not_cluster` tests in the first run."""
+    check_tier(tier)
+    count = default_workers() if workers is None else workers
+    if tier in ("cluster", "all"):
+        targeted = tier == "cluster"
+        return [
+            Phase("unit..services", marker_expression("services"), count, target_cluster=targeted),
+            Phase("cluster", "cluster", 0, target_cluster=True),
+        ]
+    return [Phase(tier, marker_expression(tier), count)]
+
+
+def pytest_argv(
+    phase: Phase,
+    junit_path: Path,
+    extra_args: Sequence[str] = (),
+    *,
+    keep_cluster: bool = False,
+    python: str = sys.executable,
+) -> list[str]:
+    argv = [python, "-m", "pytest", "-o", "junit_family=xunit1", f"--junitxml={junit_path}"]
+    if phase.marker:
+        argv += ["-m", phase.marker]
+    if phase.workers:
+        argv += ["-p", "xdist", "-n", str(phase.workers)]
+    if phase.target_cluster:
+        argv.append("--target-cluster")
+    if keep_cluster:
+        argv.append("--keep-cluster")
+    return [*argv, *extra_args]
+
+
+def run_phases(
+    root: Path,
+    phases: Sequence[Phase],
+    report_dir: Path,
+    extra_args: Sequence[str] = (),
+    *,
+    keep_cluster: bool = False,
+    on_phase: Callable[[Phase, list[str]], None] = lambda phase, argv: None,
+) -> list[PhaseResult]:
+    """Run each phase's pytest in `root`, its output going straight to this process's terminal."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    results: list[PhaseResult] = []
+    for number, phase in enumerate(phases, start=1):
+        junit = report_dir / f"phase-{number}-{phase.label.replace('.', '_')}.xml"
+        junit.unlink(missing_ok=True)
+        argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster)
+        on_phase(phase, argv)
+        started = time.monotonic()
+        # stdin closed: CI runs with none, and a test must never wait for a keyboard.
+        code = subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, check=False).returncode
+        tiers, figures = read_junit(junit) if junit.is_file() else ([], [])
+        results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures))
+        if code in _STOP_EARLY_CODES:
+            break
+    return results
+
+
+def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:
+    """Counts per tier (in tier order) and the scenario figures ("figures" properties) from a JUnit XML report."""
+    counts: dict[str, TierCounts] = {}
+    figures: list[tuple[str, str]] = []
+    for case in ElementTree.parse(path).getroot().iter("testcase"):
+        properties = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        tier = properties.get(TIER_PROPERTY, "collection")
+        entry = counts.setdefault(tier, TierCounts(tier))
+        entry.duration += float(case.get("time", "0") or 0)
+        outcome = _outcome(case)
+        setattr(entry, outcome, getattr(entry, outcome) + 1)
+        if "figures" in properties:
+            figures.append((case.get("name", ""), properties["figures"]))
+    order = {tier: index for index, tier in enumerate(TIERS)}
+    return sorted(counts.values(), key=lambda entry: order.get(entry.tier, len(order))), figures
+
+
+def _outcome(case: ElementTree.Element) -> str:
+    if case.find("failure") is not None:
+        return "failed"
+    if case.find("error") is not None:
+        return "errors"
+    if case.find("skipped") is not None:
+        return "skipped"
+    return "passed"
+
+
+def overall_exit_code(results: Sequence[PhaseResult]) -> int:
+    """The first failing phase's pytest code, 0 when every phase passed."""
+    return next((result.exit_code for result in results if result.exit_code != 0), 0)
