@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 
 def logs(
     ctx: typer.Context,
-    names: list[str] | None = typer.Argument(None, help="Instances or services (default: all).", show_default=False),
+    names: list[str] | None = typer.Argument(
+        None, metavar="[NAME]...", help="Instances or services (default: all).", show_default=False
+    ),
     orchestration: bool = typer.Option(False, "--orchestration", help="Orchestration instances only."),
     workers: bool = typer.Option(False, "--workers", help="Worker instances only."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
