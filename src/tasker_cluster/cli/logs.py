@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 def logs(
     ctx: typer.Context,
     names: list[str] | None = typer.Argument(
-        None, metavar="[NAME]...", help="Instances or services (default: all).", show_default=False
+        None, metavar="NAME", help="Instances or services (default: all).", show_default=False
     ),
     orchestration: bool = typer.Option(False, "--orchestration", help="Orchestration instances only."),
     workers: bool = typer.Option(False, "--workers", help="Worker instances only."),
