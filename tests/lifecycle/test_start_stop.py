@@ -1,0 +1,287 @@
+"""Starting and stopping real server processes: records, readiness, refusals, early exits, escalation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lifecycle.sandbox import Sandbox, running, service
+from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, write_record
+from tasker_cluster.processes import rotate_log
+from tasker_cluster.stopping import stop_instances
+
+
+def test_start_all_starts_every_instance_ready_and_records_its_identity(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=2)
+
+    report = sandbox.start()
+
+    assert report.ok
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("orchestration-2", "ready"),
+        ("worker-1", "ready"),
+        ("worker-2", "ready"),
+    ]
+    record = sandbox.record("worker-2")
+    process = psutil.Process(record.pid)
+    assert record.cmdline == process.cmdline()
+    assert record.create_time == pytest.approx(process.create_time(), abs=0.01)
+    assert record.port == sandbox.base + 11 and record.url == f"http://127.0.0.1:{sandbox.base + 11}"
+    assert os.getpgid(record.pid) == record.pid and os.getsid(record.pid) == record.pid
+    assert process.cwd() == str(sandbox.root)
+    environ = process.environ()
+    assert environ["TASKER_INSTANCE_ID"] == "worker-2" and environ["TASKER_BIND_ADDRESS"] == "127.0.0.1"
+    assert environ["TASKER_INSTANCE_PORT"] == str(record.port) and "DATABASE_URL" not in environ
+    assert "worker-2 listening" in Path(record.log).read_text()
+
+
+def test_stop_ends_every_instance_removes_pid_files_and_is_idempotent(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=1)
+    assert sandbox.start().ok
+    pids = [sandbox.record(name).pid for name in ("orchestration-1", "orchestration-2", "worker-1")]
+
+    first = stop_instances(sandbox.project)
+    second = stop_instances(sandbox.project)
+
+    assert [(r.name, r.outcome) for r in first] == [
+        ("orchestration-1", "stopped"),
+        ("orchestration-2", "stopped"),
+        ("worker-1", "stopped"),
+    ]
+    assert not any(running(pid) for pid in pids)
+    assert list(sandbox.project.pids_dir.glob("*.pid")) == []
+    assert second == []
+
+
+def test_start_all_on_a_running_cluster_starts_only_what_is_missing(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=2)
+    assert sandbox.start().ok
+    kept = sandbox.record("worker-1").pid
+    stop_instances(sandbox.project, ["worker-2"])
+
+    report = sandbox.start()
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "ready"),
+        ("worker-2", "ready"),
+    ]
+    assert sandbox.record("worker-1").pid == kept
+    assert Path(sandbox.record("orchestration-1").log).read_text().count("listening") == 1
+
+
+def test_stop_escalates_to_sigkill_when_a_child_ignores_sigterm_and_leaves_nothing_behind(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    child_file = tmp_path / "child.pid"
+    sandbox.write_topology(
+        {"orchestration": service("orchestration", 1, sandbox.base, "--child-ignoring-term", str(child_file))}
+    )
+    assert sandbox.start().ok
+    leader = sandbox.record("orchestration-1").pid
+    child = int(child_file.read_text())
+    assert os.getpgid(child) == leader
+
+    results = stop_instances(sandbox.project, timeout=0.3)
+
+    assert [(r.name, r.outcome) for r in results] == [("orchestration-1", "killed")]
+    assert not running(child) and not running(leader)
+
+
+def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ignore-term")})
+    assert sandbox.start().ok
+    leader = sandbox.record("orchestration-1").pid
+
+    result = sandbox.cli("stop", "--timeout", "0.2")
+
+    assert result.returncode == 0, result.stderr
+    assert "killed" in result.stdout
+    assert not running(leader)
+
+
+def test_stop_of_a_dead_instance_kills_the_children_it_left_behind(sandbox: Sandbox, tmp_path: Path) -> None:
+    child_file = tmp_path / "child.pid"
+    sandbox.write_topology(
+        {"orchestration": service("orchestration", 1, sandbox.base, "--child-ignoring-term", str(child_file))}
+    )
+    assert sandbox.start().ok
+    leader = sandbox.record("orchestration-1").pid
+    child = int(child_file.read_text())
+    os.kill(leader, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(leader)], timeout=10)
+
+    results = stop_instances(sandbox.project, timeout=0.2)
+
+    assert results[0].outcome == "stale"
+    assert "killed the processes it left behind" in results[0].detail
+    assert not running(child)
+
+
+def test_a_stale_pid_file_naming_an_unrelated_live_process_is_removed_and_never_signalled(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        write_record(sandbox.project, _record_claiming(stranger.pid, sandbox))
+
+        result = sandbox.cli("stop")
+
+        assert result.returncode == 0, result.stderr
+        assert "stale" in result.stdout and "not signalled" in result.stdout
+        assert stranger.poll() is None
+        assert read_record(sandbox.project, "orchestration-1") is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_identity_check_tells_a_recycled_pid_from_our_process(sandbox: Sandbox) -> None:
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        process = psutil.Process(stranger.pid)
+        # /proc/PID/cmdline reads empty for a moment after Popen returns.
+        while process.cmdline() != ["sleep", "60"]:
+            time.sleep(0.001)
+        ours = _record_claiming(stranger.pid, sandbox, ["sleep", "60"], process.create_time())
+        other_time = _record_claiming(stranger.pid, sandbox, ["sleep", "60"], process.create_time() - 5)
+        other_command = _record_claiming(stranger.pid, sandbox, ["sleep", "61"], process.create_time())
+
+        assert liveness(ours) is Liveness.ALIVE
+        assert liveness(other_time) is Liveness.REUSED
+        assert liveness(other_command) is Liveness.REUSED
+    finally:
+        stranger.kill()
+        stranger.wait()
+    assert liveness(ours) is Liveness.DEAD
+
+
+def _record_claiming(
+    pid: int, sandbox: Sandbox, cmdline: list[str] | None = None, create_time: float = 1.0
+) -> InstanceRecord:
+    return InstanceRecord(
+        name="orchestration-1",
+        pid=pid,
+        create_time=create_time,
+        cmdline=cmdline or ["python", "server.py"],
+        port=sandbox.base,
+        url=f"http://127.0.0.1:{sandbox.base}",
+        service="orchestration",
+        role="orchestration",
+        log=str(sandbox.project.log_file("orchestration-1")),
+        started_at="2024-01-01T00:00:00+00:00",
+    )
+
+
+def test_a_port_held_by_another_process_is_refused_naming_its_owner(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", sandbox.base + 10))
+        holder.listen()
+
+        result = sandbox.cli("start-all", "--timeout", "20")
+
+    assert result.returncode == 1
+    assert f"worker-1: port-taken: port {sandbox.base + 10} is taken by pid {os.getpid()}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert read_record(sandbox.project, "worker-1") is None
+    assert liveness(sandbox.record("orchestration-1")) is Liveness.ALIVE
+
+
+def test_an_instance_that_exits_early_is_reported_at_once_with_its_log_tail(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "worker": service("worker", 1, sandbox.base + 10, "--exit-early", "boom: cannot read settings.toml"),
+        }
+    )
+    sandbox.project.logs_dir.mkdir()
+    sandbox.project.log_file("worker-1").write_text("an earlier run's line\n")
+
+    result = sandbox.cli("start-all", "--timeout", "60")
+
+    assert result.returncode == 1
+    assert "worker-1: exited: exited with code 3 before it was ready" in result.stderr
+    assert "| boom: cannot read settings.toml" in result.stderr
+    assert "an earlier run's line" not in result.stderr
+    assert read_record(sandbox.project, "worker-1") is None
+
+
+def test_a_command_that_does_not_exist_fails_that_instance_only(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "worker": {"role": "worker", "count": 1, "base_port": sandbox.base + 10, "command": ["no-such-program-x"]},
+        }
+    )
+
+    report = sandbox.start()
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "spawn-failed"),
+    ]
+    assert "no-such-program-x" in report.failed[0].detail
+
+
+def test_readiness_timeout_names_the_instance_and_leaves_it_running(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ready-after", "600")})
+
+    report = sandbox.start(timeout=0.3)
+
+    [instance] = report.failed
+    assert instance.outcome == "timeout"
+    assert "its ready path last answered 503" in instance.detail
+    assert liveness(sandbox.record("orchestration-1")) is Liveness.ALIVE
+
+
+def test_no_wait_returns_started_instances_without_probing(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--listen-after", "600")})
+
+    report = sandbox.start(wait=False)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [("orchestration-1", "started")]
+
+
+def test_two_concurrent_start_alls_start_each_instance_once(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=2)
+    results: list[subprocess.CompletedProcess[str]] = []
+
+    def start_all() -> None:
+        results.append(sandbox.cli("start-all", "--timeout", "30"))
+
+    threads = [threading.Thread(target=start_all) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [result.returncode for result in results] == [0, 0], [r.stderr for r in results]
+    spawned = sum(result.stdout.count(" spawned ") for result in results)
+    already = sum(result.stdout.count(" running ") for result in results)
+    assert (spawned, already) == (4, 4)
+    for name in ("orchestration-1", "orchestration-2", "worker-1", "worker-2"):
+        assert sandbox.project.log_file(name).read_text().count("listening") == 1
+
+
+def test_logs_rotate_at_spawn_keeping_three_old_files(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    for generation in range(5):
+        log.write_text(f"generation {generation}\n" * 10)
+        rotate_log(log, max_bytes=50)
+
+    assert not log.exists()
+    assert [(tmp_path / f"a.log.{i}").read_text().split("\n")[0] for i in (1, 2, 3)] == [
+        "generation 4",
+        "generation 3",
+        "generation 2",
+    ]
+    assert not (tmp_path / "a.log.4").exists()
