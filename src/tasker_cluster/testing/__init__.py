@@ -1,24 +1,61 @@
 """The cluster test harness, importable by any test suite: configuration, clients, the test manager.
 
-Import what you need from here; the pytest plugin (`tasker_cluster.testing.plugin`) builds on the same pieces.
+Import what you need from here. Names load on first use (PEP 562): the pytest plugin lives in this package and is
+imported by every pytest run, which should not pay for httpx and pydantic unless a test uses the harness.
 """
 
-from tasker_cluster.testing.balancing import FirstHealthy, LoadBalancingStrategy, Random, RoundRobin, Sticky
-from tasker_cluster.testing.blocking import BlockingManager
-from tasker_cluster.testing.client import OrchestrationClient, Probe, ServiceClient
-from tasker_cluster.testing.cluster import OrchestrationCluster
-from tasker_cluster.testing.config import ClusterConfig
-from tasker_cluster.testing.consistency import CREATION_FIELDS, FieldDifference, compare_tasks
-from tasker_cluster.testing.errors import (
-    ClusterNotHealthyError,
-    HarnessError,
-    InconsistentTaskError,
-    TaskApiError,
-    TaskTimeoutError,
-)
-from tasker_cluster.testing.manager import MultiInstanceTestManager, ServedRequest
-from tasker_cluster.testing.models import TERMINAL_TASK_STATES, CreatedTask, Step, Task, TaskRequest
-from tasker_cluster.testing.retry import RetryPolicy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tasker_cluster.testing.balancing import FirstHealthy, LoadBalancingStrategy, Random, RoundRobin, Sticky
+    from tasker_cluster.testing.blocking import BlockingManager
+    from tasker_cluster.testing.client import OrchestrationClient, Probe, ServiceClient
+    from tasker_cluster.testing.cluster import OrchestrationCluster
+    from tasker_cluster.testing.config import ClusterConfig
+    from tasker_cluster.testing.consistency import CREATION_FIELDS, FieldDifference, compare_tasks
+    from tasker_cluster.testing.errors import (
+        ClusterNotHealthyError,
+        HarnessError,
+        InconsistentTaskError,
+        TaskApiError,
+        TaskTimeoutError,
+    )
+    from tasker_cluster.testing.manager import MultiInstanceTestManager, ServedRequest
+    from tasker_cluster.testing.models import TERMINAL_TASK_STATES, CreatedTask, Step, Task, TaskRequest
+    from tasker_cluster.testing.retry import RetryPolicy
+
+_EXPORTS: dict[str, str] = {
+    "BlockingManager": "blocking",
+    "CREATION_FIELDS": "consistency",
+    "ClusterConfig": "config",
+    "ClusterNotHealthyError": "errors",
+    "CreatedTask": "models",
+    "FieldDifference": "consistency",
+    "FirstHealthy": "balancing",
+    "HarnessError": "errors",
+    "InconsistentTaskError": "errors",
+    "LoadBalancingStrategy": "balancing",
+    "MultiInstanceTestManager": "manager",
+    "OrchestrationClient": "client",
+    "OrchestrationCluster": "cluster",
+    "Probe": "client",
+    "Random": "balancing",
+    "RetryPolicy": "retry",
+    "RoundRobin": "balancing",
+    "ServedRequest": "manager",
+    "ServiceClient": "client",
+    "Step": "models",
+    "Sticky": "balancing",
+    "TERMINAL_TASK_STATES": "models",
+    "Task": "models",
+    "TaskApiError": "errors",
+    "TaskRequest": "models",
+    "TaskTimeoutError": "errors",
+    "compare_tasks": "consistency",
+}
 
 __all__ = [
     "CREATION_FIELDS",
@@ -49,3 +86,12 @@ __all__ = [
     "TaskTimeoutError",
     "compare_tasks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,125 @@
+"""`cluster test` end to end: a real pytest subprocess on a small project whose tests are marked by tier."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TIERED_TESTS = """
+import pytest
+
+def test_plain():
+    pass
+
+@pytest.mark.db
+def test_needs_db():
+    pass
+
+@pytest.mark.messaging
+def test_needs_messaging():
+    pass
+
+@pytest.mark.services
+def test_needs_services():
+    pass
+
+@pytest.mark.cluster
+def test_needs_cluster(figures):
+    figures.throughput(tasks=10, seconds=2.0)
+
+@pytest.mark.not_cluster
+def test_single_instance_only():
+    pass
+"""
+
+
+def _project(root: Path, tests: dict[str, str]) -> Path:
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    (root / "tests").mkdir()
+    for name, text in tests.items():
+        (root / "tests" / name).write_text(text)
+    return root
+
+
+def _cluster_test(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The outer pytest's own variables must not steer the inner run.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TASKER_TEST_"))}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "tasker_cluster", "--project-dir", str(project), "test", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=100,
+    )
+
+
+def _summary_row(output: str, tier: str) -> list[str]:
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip("│┃|").split("│")]
+        if cells and cells[0] == tier:
+            return cells
+    raise AssertionError(f"no summary row for {tier} in:\n{output}")
+
+
+def test_a_tier_runs_itself_and_the_tiers_below_and_counts_each(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "db", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _summary_row(result.stdout, "unit")[1:5] == ["2", "0", "0", "0"]
+    assert _summary_row(result.stdout, "db")[1:5] == ["1", "0", "0", "0"]
+    assert "test_needs_messaging" not in result.stdout
+    assert "phase db: passed" in result.stdout
+
+
+def test_a_failing_test_gives_pytests_exit_code_and_is_counted(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_fails.py": "def test_broken():\n    assert 1 == 2\n"})
+    result = _cluster_test(project, "unit", "--workers", "0")
+    assert result.returncode == 1
+    assert _summary_row(result.stdout, "unit")[1:3] == ["0", "1"]
+    assert "failed (pytest exit 1)" in result.stdout
+
+
+def test_no_tests_collected_is_reported_as_a_failure(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_db_only.py": "import pytest\n\n@pytest.mark.db\ndef test_x():\n    pass\n"})
+    result = _cluster_test(project, "unit", "--workers", "0")
+    assert result.returncode == 5
+    assert "no tests were collected for unit" in result.stdout
+
+
+def test_arguments_after_the_double_dash_reach_pytest(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "unit", "--workers", "0", "--", "-k", "plain")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _summary_row(result.stdout, "unit")[1] == "1"
+
+
+def test_all_runs_every_tier_and_shows_the_scenario_figures(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "all", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for tier in ("unit", "db", "messaging", "services", "cluster"):
+        assert _summary_row(result.stdout, tier)[1] != "0"
+    # `all` runs the single-instance test in the first phase instead of skipping it.
+    assert _summary_row(result.stdout, "unit")[1:5] == ["2", "0", "0", "0"]
+    assert "tasks=10, duration_s=2.00, tasks_per_s=5.0" in result.stdout
+
+
+def test_the_cluster_tier_skips_tests_marked_not_cluster(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "cluster", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _summary_row(result.stdout, "unit")[1:5] == ["1", "0", "0", "1"]
+
+
+@pytest.mark.parametrize("tier", ["e2e"])
+def test_an_unknown_tier_exits_2_with_the_valid_tiers(tmp_path: Path, tier: str) -> None:
+    result = _cluster_test(tmp_path, tier)
+    assert result.returncode == 2
+    assert "unknown test tier 'e2e'" in result.stderr
+    assert "Traceback" not in result.stderr
