@@ -1,0 +1,176 @@
+"""`status` probes concurrently and maps answers to states; `status-quick` reads PID files only."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from lifecycle.sandbox import Sandbox, service
+from tasker_cluster.quick_status import quick_status
+from tasker_cluster.status import cluster_status
+
+
+def _by_name(rows: list) -> dict[str, str]:
+    return {row.name: row.status for row in rows}
+
+
+def test_status_reports_healthy_instances_and_a_kill_9ed_one_as_dead(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=2)
+    assert sandbox.start().ok
+    victim = sandbox.record("worker-2").pid
+    os.kill(victim, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(victim)], timeout=10)
+
+    result = sandbox.cli("status", "--json")
+
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["healthy"] is False
+    rows = {row["name"]: row for row in document["instances"]}
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "orchestration-1": "healthy",
+        "worker-1": "healthy",
+        "worker-2": "dead",
+    }
+    assert list(rows["worker-1"]) == [
+        "name",
+        "service",
+        "role",
+        "status",
+        "pid",
+        "port",
+        "url",
+        "uptime_s",
+        "http_status",
+        "latency_ms",
+    ]
+    assert rows["worker-1"]["http_status"] == 200 and rows["worker-1"]["latency_ms"] >= 0
+    assert rows["worker-2"]["pid"] == victim and rows["worker-2"]["http_status"] is None
+
+
+def test_status_exits_0_with_a_table_when_every_instance_is_healthy(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+
+    result = sandbox.cli("status")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert header.split() == ["INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH"]
+    assert [line.split()[:2] for line in lines] == [["orchestration-1", "healthy"], ["worker-1", "healthy"]]
+    assert " ms" in lines[0]
+
+
+@pytest.mark.timeout(30)
+def test_status_with_a_hung_instance_returns_after_one_probe_timeout_and_reports_it(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "hung": service("worker", 3, sandbox.base + 10, "--hang"),
+        }
+    )
+    assert sandbox.start(wait=False).ok
+    assert sandbox.start(["orchestration"]).ok
+
+    rows = cluster_status(sandbox.project, sandbox.topology(), timeout=0.5)
+
+    assert _by_name(rows) == {
+        "orchestration-1": "healthy",
+        "hung-1": "starting",
+        "hung-2": "starting",
+        "hung-3": "starting",
+    }
+    assert "timeout" in rows[1].detail
+
+
+def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "slow": service("orchestration", 1, sandbox.base, "--ready-after", "600"),
+            "sick": service("worker", 1, sandbox.base + 10, "--health-status", "500"),
+        }
+    )
+    assert sandbox.start(wait=False).ok
+    sandbox.start(timeout=0.5)
+
+    rows = {row.name: row for row in cluster_status(sandbox.project, sandbox.topology())}
+
+    assert (rows["slow-1"].status, rows["slow-1"].http_status) == ("starting", 503)
+    assert (rows["sick-1"].status, rows["sick-1"].http_status) == ("unhealthy", 500)
+
+
+def test_status_lists_configured_instances_without_pid_files_as_stopped(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+
+    rows = cluster_status(sandbox.project, sandbox.topology())
+
+    assert _by_name(rows) == {"orchestration-1": "stopped", "worker-1": "stopped"}
+    assert rows[1].port == sandbox.base + 10
+
+
+def test_status_quick_shows_running_dead_and_stopped_from_pid_files_alone(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=2)
+    assert sandbox.start(["orchestration-1", "worker-1"]).ok
+    victim = sandbox.record("worker-1").pid
+    os.kill(victim, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(victim)], timeout=10)
+
+    rows = quick_status(sandbox.project)
+
+    assert _by_name(rows) == {"orchestration-1": "running", "worker-1": "dead", "worker-2": "stopped"}
+    assert rows[0].uptime_s is not None and rows[0].http_status is None
+
+
+def test_status_keeps_listing_instances_started_with_a_larger_count(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    result = sandbox.cli("start-all", "--workers", "2", "--no-wait")
+    assert result.returncode == 0, result.stderr
+
+    quick = sandbox.cli("status-quick")
+    stopped = sandbox.cli("stop")
+
+    assert [line.split()[:2] for line in quick.stdout.splitlines()[1:]] == [
+        ["orchestration-1", "running"],
+        ["worker-1", "running"],
+        ["worker-2", "running"],
+    ]
+    assert quick.returncode == 0
+    assert "worker-2" in stopped.stdout and stopped.returncode == 0
+
+
+def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    # pydantic itself is loaded by typer's own parameter adapters; its cost is in building models, which we skip.
+    heavy = ("httpx", "anyio", "tasker_cluster.topology", "tasker_cluster.db.settings", "tasker_cluster.probes")
+    probe = (
+        "import sys\n"
+        "from tasker_cluster.cli.app import main\n"
+        "sys.argv = ['cluster', '--project-dir', sys.argv[1], 'status-quick']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED', [name for name in {heavy!r} if name in sys.modules])\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(sandbox.root)], capture_output=True, text=True, check=False
+    )
+
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+
+
+def test_unknown_instance_names_are_refused_listing_the_valid_ones(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+
+    start = sandbox.cli("start", "worker-7")
+    stop = sandbox.cli("stop", "worker-7")
+
+    for result in (start, stop):
+        assert result.returncode == 2
+        assert "unknown instance worker-7" in result.stderr
+        assert "orchestration-1, worker-1" in result.stderr
+        assert "Traceback" not in result.stderr
