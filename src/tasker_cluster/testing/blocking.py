@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
@@ -51,6 +52,11 @@ class BlockingManager:
     def call(self, function: Callable[..., Awaitable[T]], *args: object) -> T:
         """Run any coroutine function on the manager's event loop, e.g. `call(cluster.fetch_from_all, uuid)`."""
         return self._portal.call(function, *args)
+
+    def submit(self, function: Callable[..., Awaitable[T]], *args: object) -> Future[T]:
+        """Start a coroutine function on the manager's loop and return at once, e.g. a burst of creations to
+        interrupt with a fault: `future = manager.submit(manager.manager.create_tasks_concurrent, requests)`."""
+        return self._portal.start_task_soon(function, *args)
 
     def orchestration_count(self) -> int:
         return self.manager.orchestration_count()

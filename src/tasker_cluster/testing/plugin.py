@@ -29,6 +29,8 @@ MARKERS = {
 SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
 TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
 FIGURES_PROPERTY = "figures"
+# An earlier test may have just restarted instances; a healthy cluster passes this at the first probe.
+_READY_TIMEOUT = 60.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,9 +139,10 @@ def _report_kept(config: pytest.Config, target: ClusterUnderTest) -> None:
 
 @pytest.fixture
 def manager(cluster: ClusterUnderTest) -> Iterator[BlockingManager]:
-    """A MultiInstanceTestManager on the session's cluster, as plain (blocking) calls; fresh per test, so its
-    record of which instance served what covers this test only."""
+    """A MultiInstanceTestManager on the session's cluster, as plain (blocking) calls, once every instance is
+    ready; fresh per test, so its record of which instance served what covers this test only."""
     from tasker_cluster.testing.blocking import BlockingManager
 
     with BlockingManager.open(cluster.config) as opened:
+        opened.wait_for_healthy(_READY_TIMEOUT)
         yield opened
