@@ -1,0 +1,91 @@
+"""The loop every queue consumer runs: read a batch, handle it, and sleep only when the queue is empty."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+
+import psycopg
+
+from tasker_cluster.services.common.wakeup import Wakeup
+
+log = logging.getLogger("tasker.consumer")
+
+_ERROR_BACKOFF_S = 0.5
+
+
+class QueueConsumer(ABC):
+    """A loop over one queue. Subclasses say how to take and handle one batch; this class owns the rhythm."""
+
+    def __init__(self, name: str, queue: str, wakeup: Wakeup, poll_interval: float) -> None:
+        self.name = name
+        self.queue = queue
+        self.wakeup = wakeup
+        self.poll_interval = poll_interval
+        self.iterations = 0
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    async def poll_once(self) -> int:
+        """Take and handle (or hand off) one batch; the number of messages taken."""
+
+    async def wait_for_capacity(self) -> None:
+        """Block while the consumer may not take more work (a worker with every slot busy); by default, never."""
+        return None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.wakeup.ring()
+
+    async def join(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def release_unfinished(self) -> None:
+        """Called when the grace period ran out: stop at once, handing back whatever is unfinished."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            await self.wait_for_capacity()
+            if self._stopping.is_set():
+                break
+            # Cleared before reading: a message committed after the read started rings it again.
+            self.wakeup.clear()
+            try:
+                taken = await self.poll_once()
+            except (psycopg.OperationalError, OSError) as error:
+                self._failed(str(error).strip() or type(error).__name__)
+                await asyncio.sleep(_ERROR_BACKOFF_S)
+                continue
+            except Exception as error:
+                log.exception("%s: unexpected error, carrying on", self.name)
+                self._failed(f"{type(error).__name__}: {error}")
+                await asyncio.sleep(_ERROR_BACKOFF_S)
+                continue
+            self.iterations += 1
+            self.last_success = time.monotonic()
+            self.last_error = None
+            if taken == 0 and not self._stopping.is_set():
+                await self.wakeup.wait(self.poll_interval)
+
+    def _failed(self, error: str) -> None:
+        if error != self.last_error:
+            log.warning("%s: %s", self.name, error)
+        self.last_error = error

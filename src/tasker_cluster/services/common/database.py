@@ -1,0 +1,123 @@
+"""The service's database: the start-up check, PGMQ and the schema, the connection pool, retried transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from tasker_cluster.db.pgmq_install import ensure_pgmq, pgmq_installed
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.services.common.migrations import apply_migrations
+from tasker_cluster.services.common.queries import query
+from tasker_cluster.services.common.settings import ServiceSettings
+
+log = logging.getLogger("tasker.database")
+T = TypeVar("T")
+
+_CONNECT_TIMEOUT_S = 3
+# Deadlocks cannot always be ruled out by lock ordering (a worker's batch claim and a cancel touch the same steps
+# in whatever order each plan visits them); PostgreSQL breaks them by aborting one side, which simply runs again.
+_RETRIABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_TRANSACTION_ATTEMPTS = 5
+
+
+def require_database_url(settings: ServiceSettings) -> str:
+    if not settings.database_url:
+        raise ClusterError(
+            "DATABASE_URL is not set",
+            "start the database with `cluster db up` and the instance with `cluster start`, "
+            "or set DATABASE_URL (or pass --database-url)",
+        )
+    return settings.database_url
+
+
+def describe_database(url: str) -> str:
+    """host:port/dbname of a connection string, without credentials, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(unparseable DATABASE_URL)"
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def session_conninfo(settings: ServiceSettings) -> str:
+    """The connection string every service connection uses: it names the instance to the database.
+
+    `tasker.instance` is what the transition triggers record as the instance that made each change; UTC makes
+    the JSON timestamps every instance returns byte-identical.
+    """
+    url = require_database_url(settings)
+    try:
+        existing = conninfo_to_dict(url).get("options") or ""
+    except psycopg.ProgrammingError as error:
+        raise ClusterError(f"DATABASE_URL is not a valid connection string: {error}", "correct DATABASE_URL") from error
+    options = f"{existing} -c tasker.instance={settings.name} -c timezone=UTC".strip()
+    return make_conninfo(url, options=options, application_name=settings.name)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[-1].strip() if text else type(error).__name__
+
+
+def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
+    """Fail fast when the database is unreachable; install PGMQ and apply migrations if needed; create queues."""
+    conninfo = session_conninfo(settings)
+    where = describe_database(conninfo)
+    try:
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as error:
+        raise ClusterError(
+            f"cannot connect to the database at {where}: {_first_line(error)}",
+            "start it with `cluster db up`, or set DATABASE_URL to a running PostgreSQL",
+        ) from error
+    try:
+        with conn:
+            # Checked here first because importing PGMQ's installer costs start-up time it rarely needs.
+            if not pgmq_installed(conn):
+                ensure_pgmq(conninfo)
+            applied = apply_migrations(conn)
+            for migration in applied:
+                log.info("applied migration %03d_%s", migration.version, migration.name)
+            conn.execute(query("ensure_queues"), {"queues": list(queues)})
+    except psycopg.Error as error:
+        raise ClusterError(
+            f"cannot prepare the database at {where}: {_first_line(error)}",
+            "check that DATABASE_URL names a database this user may create schemas in",
+        ) from error
+
+
+def create_pool(settings: ServiceSettings) -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        session_conninfo(settings),
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        kwargs={"autocommit": True},
+        open=False,
+        name=settings.name,
+        timeout=settings.pool_timeout,
+    )
+
+
+async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) -> T:
+    """Run `operation` (which opens its own transaction) again when PostgreSQL aborted it to break a deadlock."""
+    for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+        try:
+            return await operation()
+        except _RETRIABLE as error:
+            if attempt == _TRANSACTION_ATTEMPTS:
+                raise
+            log.warning("%s: %s, running it again (attempt %d)", what, type(error).__name__, attempt + 1)
+            await asyncio.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
+
+
+def row_to_dict(cursor: psycopg.AsyncCursor[Any], row: Sequence[Any]) -> dict[str, Any]:
+    return {column.name: value for column, value in zip(cursor.description or (), row, strict=True)}

@@ -1,0 +1,99 @@
+"""Run a service instance: bind its port, prepare the database, serve HTTP, and exit 0 after a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Generator, Sequence
+
+import uvicorn
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.services.common.logs import configure_logging
+from tasker_cluster.services.common.service import Service
+from tasker_cluster.services.common.settings import ServiceSettings
+
+log = logging.getLogger("tasker.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal capture.
+
+    uvicorn re-raises a captured SIGTERM once it has shut down, so the process would die with 143 after a clean
+    stop; signals are routed to `handle_exit` by `serve_service` instead, which also covers the start-up window.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind_socket(settings: ServiceSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ClusterError(
+                f"port {settings.port} on {settings.host} is already in use",
+                "stop what holds it (`cluster status` shows the cluster's instances) or use another --port",
+            ) from error
+        raise ClusterError(
+            f"cannot bind {settings.host}:{settings.port}: {error.strerror}", "use another --host or --port"
+        ) from error
+    return sock
+
+
+async def serve_service(service: Service, sock: socket.socket) -> int:
+    settings = service.settings
+    config = uvicorn.Config(
+        service.app,
+        lifespan="off",
+        log_config=None,
+        access_log=settings.access_log,
+        http="h11",
+        loop="asyncio",
+        ws="none",
+        server_header=False,
+        # Half the grace for open HTTP requests; the rest is the consumers' (Service.stop).
+        timeout_graceful_shutdown=max(1, int(settings.stop_grace / 2)),
+    )
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    await service.start()
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        await service.stop(grace=settings.stop_grace / 2)
+    return 0 if server.started else 1
+
+
+def run_service(
+    parse_settings: Callable[[Sequence[str] | None], ServiceSettings],
+    make_service: Callable[[ServiceSettings], Service],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The whole life of an instance; an expected failure is one line on stderr and a non-zero exit code."""
+    try:
+        settings = parse_settings(argv)
+        configure_logging(settings.log_level)
+        sock = bind_socket(settings)
+        service = make_service(settings)
+        service.prepare()
+        return asyncio.run(serve_service(service, sock))
+    except ClusterError as error:
+        fix = f"; fix: {error.fix}" if error.fix else ""
+        sys.stderr.write(f"error: {error.message}{fix}\n")
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,166 @@
+"""What every service instance is: a pool, a notification listener, queue consumers and an HTTP app around them.
+
+The service is a plain object with start() and stop(): the entry point serves it over uvicorn, and tests can
+drive the same object in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.services.common.consumer import QueueConsumer
+from tasker_cluster.services.common.database import create_pool, prepare_database, session_conninfo
+from tasker_cluster.services.common.migrations import latest_version
+from tasker_cluster.services.common.settings import ServiceSettings
+from tasker_cluster.services.common.wakeup import NotificationListener
+
+log = logging.getLogger("tasker.service")
+
+_POOL_OPEN_TIMEOUT_S = 10.0
+_RETRY_AFTER_S = "1"
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "detail": self.detail}
+
+
+class Service(ABC):
+    """The parts both roles share. A subclass names its queues, its consumers and its extra routes."""
+
+    role: str
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.started_at = time.monotonic()
+        self.schema_version = 0
+        self.pool = create_pool(settings)
+        self.listener = NotificationListener(session_conninfo(settings), self.consumed_queues())
+        self.consumers: list[QueueConsumer] = []
+
+    @abstractmethod
+    def consumed_queues(self) -> list[str]:
+        """The queues this instance reads (and listens for)."""
+
+    def created_queues(self) -> list[str]:
+        """The queues to create at start-up if missing: at least the ones read."""
+        return self.consumed_queues()
+
+    @abstractmethod
+    def make_consumers(self) -> list[QueueConsumer]: ...
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    def prepare(self) -> None:
+        """Blocking start-up work before the event loop serves anything: database check, PGMQ, migrations."""
+        prepare_database(self.settings, self.created_queues())
+        self.schema_version = latest_version()
+
+    async def start(self) -> None:
+        try:
+            await self.pool.open(wait=True, timeout=_POOL_OPEN_TIMEOUT_S)
+        except PoolTimeout as error:
+            raise ClusterError(
+                f"could not open {self.settings.pool_min} database connections within {_POOL_OPEN_TIMEOUT_S:.0f} s",
+                "check the server's max_connections against every instance's --pool-max",
+            ) from error
+        await self.listener.start()
+        self.consumers = self.make_consumers()
+        for consumer in self.consumers:
+            consumer.start()
+        log.info("%s ready to consume %s", self.settings.name, ", ".join(self.consumed_queues()))
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop reading, let in-flight work finish (or release it) within `grace` seconds, close the pool."""
+        grace = self.settings.stop_grace if grace is None else grace
+        for consumer in self.consumers:
+            consumer.request_stop()
+        joins = asyncio.gather(*(consumer.join() for consumer in self.consumers))
+        try:
+            await asyncio.wait_for(joins, grace)
+        except TimeoutError:
+            log.warning("%s: work still in flight after %.1f s, releasing it", self.settings.name, grace)
+        for consumer in self.consumers:
+            await consumer.release_unfinished()
+        await self.listener.stop()
+        await self.pool.close()
+
+    # --- health -------------------------------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, Check]:
+        return {
+            "database": self._database_check(),
+            "migrations": Check(
+                self.schema_version >= latest_version(), f"schema version {self.schema_version} of {latest_version()}"
+            ),
+            "consumers": self._consumers_check(),
+        }
+
+    def _database_check(self) -> Check:
+        if self.pool.closed:
+            return Check(False, "connection pool is closed")
+        size = self.pool.get_stats().get("pool_size", 0)
+        if size < self.settings.pool_min:
+            return Check(False, f"pool has {size} of its minimum {self.settings.pool_min} connections")
+        stale_after = max(5.0, 4 * self.settings.poll_interval)
+        now = time.monotonic()
+        for consumer in self.consumers:
+            if consumer.last_success is not None and now - consumer.last_success > stale_after:
+                silent_s = now - consumer.last_success
+                return Check(False, f"no successful query for {silent_s:.1f} s: {consumer.last_error}")
+        return Check(True, f"pool open with {size} connections")
+
+    def _consumers_check(self) -> Check:
+        if not self.consumers:
+            return Check(False, "consumers not started")
+        waiting = [c.name for c in self.consumers if not c.running or c.iterations == 0]
+        if waiting:
+            return Check(False, f"not yet consuming: {', '.join(waiting)}")
+        return Check(True, f"{len(self.consumers)} consuming")
+
+    def uptime_s(self) -> float:
+        return round(time.monotonic() - self.started_at, 3)
+
+    @cached_property
+    def app(self) -> Starlette:
+        from tasker_cluster.services.common.health import health_routes
+
+        return Starlette(
+            routes=[*health_routes(self), *self.routes()],
+            exception_handlers={PoolTimeout: _pool_exhausted, psycopg.OperationalError: _database_unavailable},
+        )
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"error": "every database connection is busy", "fix": "retry after the Retry-After delay"},
+        status_code=503,
+        headers={"Retry-After": _RETRY_AFTER_S},
+    )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"error": f"database unavailable: {str(exc).strip()}", "fix": "retry after the Retry-After delay"},
+        status_code=503,
+        headers={"Retry-After": _RETRY_AFTER_S},
+    )

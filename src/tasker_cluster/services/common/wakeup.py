@@ -1,0 +1,103 @@
+"""Wake consumers the moment a queue gets a message (LISTEN/NOTIFY), with polling as the fallback.
+
+queries.sql calls pg_notify('tasker_<queue>') in the transaction that sends to a queue, so the notification
+arrives only once the message is committed and readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+from tasker_cluster.services.common.queues import wake_channel
+
+log = logging.getLogger("tasker.wakeup")
+
+_RECONNECT_DELAY_S = 1.0
+
+
+class Wakeup:
+    """A queue's doorbell: consumers clear it before reading and wait on it after an empty read."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when rung, False when the timeout (the polling fallback) passed first."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class NotificationListener:
+    """One dedicated connection LISTENing on the channels of the queues this process consumes."""
+
+    def __init__(self, conninfo: str, queues: Iterable[str]) -> None:
+        self._conninfo = conninfo
+        self.wakeups: dict[str, Wakeup] = {wake_channel(queue): Wakeup() for queue in queues}
+        self._by_queue = {queue: self.wakeups[wake_channel(queue)] for queue in queues}
+        self._task: asyncio.Task[None] | None = None
+        self.connected = False
+
+    def wakeup_for(self, queue: str) -> Wakeup:
+        return self._by_queue[queue]
+
+    async def start(self) -> None:
+        """Listen before returning, so that nothing sent after start() can go unnoticed."""
+        conn = await self._connect()
+        self._task = asyncio.create_task(self._run(conn), name="notification-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        for channel in self.wakeups:
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        self.connected = True
+        return conn
+
+    async def _run(self, conn: psycopg.AsyncConnection | None) -> None:
+        while True:
+            try:
+                if conn is None:
+                    conn = await self._connect()
+                    # Anything sent while we were away got no doorbell: let every consumer look once.
+                    for wakeup in self.wakeups.values():
+                        wakeup.ring()
+                async for notification in conn.notifies():
+                    wakeup = self.wakeups.get(notification.channel)
+                    if wakeup is not None:
+                        wakeup.ring()
+            except psycopg.OperationalError as error:
+                self.connected = False
+                log.warning("notification connection lost (%s); polling until it is back", error)
+                await _close_quietly(conn)
+                conn = None
+                await asyncio.sleep(_RECONNECT_DELAY_S)
+            except asyncio.CancelledError:
+                await _close_quietly(conn)
+                raise
+
+
+async def _close_quietly(conn: psycopg.AsyncConnection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()

@@ -1,0 +1,115 @@
+"""Tasks in the database, as the HTTP API needs them: create, read, list, cancel. Views are JSON text from SQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from tasker_cluster.services.common.database import retry_transaction
+from tasker_cluster.services.common.queries import query
+from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
+from tasker_cluster.services.workflow.templates import TaskTemplate
+
+TASK_STATUSES = ("pending", "steps_in_process", "complete", "error", "cancelled")
+
+CancelOutcome = Literal["cancelled", "not_found", "already_finished"]
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    outcome: CancelOutcome
+    status: str | None
+    view: str | None
+
+
+class TaskStore:
+    def __init__(self, pool: AsyncConnectionPool, instance: str) -> None:
+        self.pool = pool
+        self.instance = instance
+
+    async def create(self, request: CreateTaskRequest, template: TaskTemplate) -> tuple[str, bool]:
+        """The new task's view and True, or the view of the task its idempotency key created before and False."""
+        task_uuid = uuid.uuid4()
+        params = {
+            "task_uuid": task_uuid,
+            "namespace": template.namespace,
+            "name": template.name,
+            "version": template.version,
+            "context": Jsonb(request.context),
+            "initiator": request.initiator,
+            "source_system": request.source_system,
+            "reason": request.reason,
+            "tags": Jsonb(request.tags),
+            "priority": request.priority,
+            "idempotency_key": request.idempotency_key,
+            "instance": self.instance,
+            "queue": template.queue,
+            "steps": template.steps_json,
+        }
+
+        async def insert() -> str | None:
+            async with self.pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(query("insert_task"), params)
+                if cursor.rowcount == 0:
+                    return None
+                await conn.execute(query("start_task"), {"task_uuid": task_uuid})
+                cursor = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+                row = await cursor.fetchone()
+                assert row is not None
+                return str(row[0])
+
+        view = await retry_transaction(insert, "create task")
+        if view is not None:
+            return view, True
+        # ON CONFLICT waited for the key's first task to commit, so it is visible to this next statement.
+        existing = await self.find_by_idempotency_key(request.idempotency_key or "")
+        if existing is None:
+            raise RuntimeError(f"idempotency key {request.idempotency_key!r} conflicted but names no task")
+        return existing, False
+
+    async def find_by_idempotency_key(self, key: str) -> str | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query("find_task_by_idempotency_key"), {"idempotency_key": key})
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            return await self._view(conn, row[0])
+
+    async def get(self, task_uuid: uuid.UUID) -> str | None:
+        async with self.pool.connection() as conn:
+            return await self._view(conn, task_uuid)
+
+    async def list(self, *, status: str | None, namespace: str | None, limit: int, offset: int) -> str:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                query("list_tasks"), {"status": status, "namespace": namespace, "limit": limit, "offset": offset}
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    async def cancel(self, task_uuid: uuid.UUID) -> Cancellation:
+        async def cancel_in_transaction() -> Cancellation:
+            async with self.pool.connection() as conn, conn.transaction():
+                cursor = await conn.execute(query("cancel_task"), {"task_uuid": task_uuid})
+                row = await cursor.fetchone()
+                if row is None:
+                    return Cancellation("not_found", None, None)
+                cancelled_now, previous_status = row
+                if not cancelled_now:
+                    return Cancellation("already_finished", previous_status, await self._view(conn, task_uuid))
+                await conn.execute(query("cancel_open_steps"), {"task_uuids": [task_uuid]})
+                return Cancellation("cancelled", "cancelled", await self._view(conn, task_uuid))
+
+        return await retry_transaction(cancel_in_transaction, "cancel task")
+
+    @staticmethod
+    async def _view(conn: AsyncConnection[Any], task_uuid: uuid.UUID) -> str | None:
+        cursor = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+        row = await cursor.fetchone()
+        return None if row is None else str(row[0])

@@ -1,0 +1,308 @@
+-- Every query the services run, each under a `-- name: x --` header, loaded by name (see common/queries.py).
+-- State changes are guarded compare-and-set UPDATEs (`WHERE state = expected`): the database decides who wins a
+-- race, and the loser's statement simply changes nothing. Triggers (migrations/001) record each change.
+--
+-- Snapshot rule: a statement that decides from step states must run AFTER the statement that read the queue
+-- messages naming those steps. pgmq's functions are volatile and take a newer snapshot than the statement that
+-- calls them, so reading a message and judging its step in one statement could miss the step's committed state.
+
+-- name: schema_version --
+-- The highest applied migration, or NULL before the first one.
+SELECT max(version) FROM tasker.schema_migrations;
+
+-- name: ensure_queues --
+-- Create the PGMQ queues that do not exist yet (pgmq.create takes its own lock, so racing creators are safe).
+SELECT pgmq.create(q.name)
+FROM unnest(%(queues)s::text[]) AS q(name)
+WHERE NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = q.name);
+
+-- name: read_messages --
+-- Take up to qty visible messages from a queue, hiding them from other readers for vt seconds.
+SELECT msg_id, read_ct, extract(epoch FROM clock_timestamp() - enqueued_at)::float8 AS waited_s, message
+FROM pgmq.read(%(queue)s, %(vt)s, %(qty)s);
+
+-- name: extend_visibility --
+-- Keep messages hidden while their steps still run (a heartbeat), or release them now with vt = 0.
+SELECT count(*) FROM pgmq.set_vt(%(queue)s, %(msg_ids)s::bigint[], %(vt)s);
+
+-- name: queue_depths --
+-- Messages waiting in each queue, and the age of the oldest one.
+SELECT m.queue_name, m.queue_length, m.oldest_msg_age_sec
+FROM unnest(%(queues)s::text[]) AS q(name), LATERAL pgmq.metrics(q.name) AS m;
+
+-- name: insert_task --
+-- Create a task and all its steps as pending, unless its idempotency key was used before (then nothing happens).
+WITH task AS (
+    INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, initiator, source_system,
+                              reason, tags, priority, idempotency_key, created_by)
+    VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'pending', %(context)s, %(initiator)s,
+            %(source_system)s, %(reason)s, %(tags)s, %(priority)s, %(idempotency_key)s, %(instance)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING task_uuid
+)
+INSERT INTO tasker.steps (step_uuid, task_uuid, name, position, handler, depends_on, queue, max_attempts,
+                          backoff_ms, backoff_factor, state)
+SELECT gen_random_uuid(), task.task_uuid, s.name, s.position, s.handler, s.depends_on, %(queue)s,
+       s.max_attempts, s.backoff_ms, s.backoff_factor, 'pending'
+FROM task,
+     jsonb_to_recordset(%(steps)s::jsonb) AS s(name text, position integer, handler text, depends_on text[],
+                                               max_attempts integer, backoff_ms integer,
+                                               backoff_factor double precision);
+
+-- name: start_task --
+-- pending -> steps_in_process, and enqueue the steps without dependencies (pending -> enqueued + a message each).
+WITH started AS (
+    UPDATE tasker.tasks
+    SET status = 'steps_in_process', updated_at = clock_timestamp()
+    WHERE task_uuid = %(task_uuid)s AND status = 'pending'
+    RETURNING task_uuid
+),
+enqueued AS (
+    UPDATE tasker.steps s
+    SET state = 'enqueued', updated_at = clock_timestamp()
+    FROM started
+    WHERE s.task_uuid = started.task_uuid AND s.state = 'pending' AND cardinality(s.depends_on) = 0
+    RETURNING s.step_uuid, s.task_uuid, s.queue
+),
+sent AS (
+    SELECT pgmq.send_batch(e.queue, array_agg(jsonb_build_object('task_uuid', e.task_uuid,
+                                                                'step_uuid', e.step_uuid)))
+    FROM enqueued e
+    GROUP BY e.queue
+),
+notified AS (
+    SELECT pg_notify('tasker_' || q.queue, '') FROM (SELECT DISTINCT queue FROM enqueued) AS q
+)
+SELECT (SELECT count(*) FROM sent) AS sent, (SELECT count(*) FROM notified) AS notified;
+
+-- name: get_task --
+-- One task with its steps as JSON text, so every instance answers with identical bytes.
+SELECT json_build_object(
+    'task_uuid', t.task_uuid,
+    'namespace', t.namespace,
+    'name', t.name,
+    'version', t.version,
+    'status', t.status,
+    'context', t.context,
+    'initiator', t.initiator,
+    'source_system', t.source_system,
+    'reason', t.reason,
+    'tags', t.tags,
+    'priority', t.priority,
+    'idempotency_key', t.idempotency_key,
+    'created_by', t.created_by,
+    'created_at', t.created_at,
+    'updated_at', greatest(t.updated_at, max(s.updated_at)),
+    'completed_at', t.completed_at,
+    'total_steps', count(*),
+    'completed_steps', count(*) FILTER (WHERE s.state = 'complete'),
+    'failed_steps', count(*) FILTER (WHERE s.state = 'error'),
+    'completion_percentage', round(100.0 * count(*) FILTER (WHERE s.state = 'complete') / count(*), 1),
+    'steps', json_agg(json_build_object(
+        'name', s.name,
+        'status', s.state,
+        'attempts', s.attempts,
+        'max_attempts', s.max_attempts,
+        'depends_on', s.depends_on,
+        'result', s.result,
+        'error', s.error,
+        'processed_by', s.processed_by) ORDER BY s.position)
+)::text
+FROM tasker.tasks t
+JOIN tasker.steps s ON s.task_uuid = t.task_uuid
+WHERE t.task_uuid = %(task_uuid)s
+GROUP BY t.task_uuid;
+
+-- name: find_task_by_idempotency_key --
+-- The task an idempotency key created.
+SELECT task_uuid FROM tasker.tasks WHERE idempotency_key = %(idempotency_key)s;
+
+-- name: list_tasks --
+-- A page of tasks, newest first, without their steps, as JSON text.
+SELECT json_build_object(
+    'tasks', coalesce(json_agg(page ORDER BY page.created_at DESC, page.task_uuid), '[]'::json),
+    'limit', %(limit)s::integer,
+    'offset', %(offset)s::integer
+)::text
+FROM (
+    SELECT task_uuid, namespace, name, version, status, created_by, created_at, updated_at, completed_at
+    FROM tasker.tasks
+    WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
+      AND (%(namespace)s::text IS NULL OR namespace = %(namespace)s::text)
+    ORDER BY created_at DESC, task_uuid
+    LIMIT %(limit)s OFFSET %(offset)s
+) AS page;
+
+-- name: cancel_task --
+-- pending|steps_in_process -> cancelled; returns whether this call cancelled it and the status it had before,
+-- or no row when the task does not exist.
+WITH cancelled AS (
+    UPDATE tasker.tasks
+    SET status = 'cancelled', completed_at = clock_timestamp(), updated_at = clock_timestamp()
+    WHERE task_uuid = %(task_uuid)s AND status IN ('pending', 'steps_in_process')
+    RETURNING task_uuid
+)
+SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled_now, t.status AS previous_status
+FROM tasker.tasks t
+WHERE t.task_uuid = %(task_uuid)s;
+
+-- name: cancel_open_steps --
+-- After a task was cancelled or failed: its steps not yet running will never run (-> cancelled).
+-- A separate statement from the task update, so that it sees the steps as they are once the task row is locked.
+UPDATE tasker.steps
+SET state = 'cancelled', updated_at = clock_timestamp()
+WHERE task_uuid = ANY(%(task_uuids)s::uuid[]) AND state IN ('pending', 'enqueued', 'waiting_for_retry');
+
+-- name: lock_tasks --
+-- Lock the tasks a batch of results will advance, in one order, so that two orchestrators never deadlock.
+SELECT task_uuid FROM tasker.tasks
+WHERE task_uuid = ANY(%(task_uuids)s::uuid[])
+ORDER BY task_uuid
+FOR NO KEY UPDATE;
+
+-- name: advance_tasks --
+-- Advance the tasks of a batch of step results (their rows are locked by lock_tasks):
+--   all steps complete -> task complete; a step in error -> task error and its open steps cancelled;
+--   otherwise pending steps whose dependencies are all complete, and steps waiting for a retry, are enqueued
+--   (the retry with its backoff as the message delay). Consumes the result messages in the same statement.
+WITH task AS (
+    SELECT t.task_uuid, t.status
+    FROM tasker.tasks t
+    WHERE t.task_uuid = ANY(%(task_uuids)s::uuid[])
+),
+tally AS (
+    SELECT s.task_uuid,
+           count(*) AS total,
+           count(*) FILTER (WHERE s.state = 'complete') AS complete,
+           count(*) FILTER (WHERE s.state = 'error') AS failed
+    FROM tasker.steps s
+    JOIN task ON task.task_uuid = s.task_uuid
+    GROUP BY s.task_uuid
+),
+finished AS (
+    UPDATE tasker.tasks t
+    SET status = CASE WHEN tally.failed > 0 THEN 'error' ELSE 'complete' END,
+        completed_at = clock_timestamp(),
+        updated_at = clock_timestamp()
+    FROM tally
+    WHERE t.task_uuid = tally.task_uuid
+      AND t.status = 'steps_in_process'
+      AND (tally.failed > 0 OR tally.complete = tally.total)
+    RETURNING t.task_uuid, t.status
+),
+abandoned AS (
+    UPDATE tasker.steps s
+    SET state = 'cancelled', updated_at = clock_timestamp()
+    FROM task
+    LEFT JOIN finished ON finished.task_uuid = task.task_uuid
+    WHERE s.task_uuid = task.task_uuid
+      AND coalesce(finished.status, task.status) IN ('error', 'cancelled')
+      AND s.state IN ('pending', 'enqueued', 'waiting_for_retry')
+    RETURNING s.step_uuid
+),
+ready AS (
+    SELECT s.step_uuid, s.state,
+           CASE WHEN s.state = 'waiting_for_retry'
+                THEN s.backoff_ms * power(s.backoff_factor, greatest(s.attempts - 1, 0))
+                ELSE 0 END AS delay_ms
+    FROM tasker.steps s
+    JOIN task ON task.task_uuid = s.task_uuid
+    JOIN tally ON tally.task_uuid = s.task_uuid
+    WHERE task.status = 'steps_in_process'
+      AND tally.failed = 0
+      AND (s.state = 'waiting_for_retry'
+           OR (s.state = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM tasker.steps d
+                               WHERE d.task_uuid = s.task_uuid
+                                 AND d.name = ANY (s.depends_on)
+                                 AND d.state <> 'complete')))
+),
+enqueued AS (
+    UPDATE tasker.steps s
+    SET state = 'enqueued', updated_at = clock_timestamp()
+    FROM ready
+    WHERE s.step_uuid = ready.step_uuid AND s.state = ready.state
+    RETURNING s.step_uuid, s.task_uuid, s.queue, ready.delay_ms
+),
+sent AS (
+    SELECT pgmq.send_batch(e.queue, array_agg(jsonb_build_object('task_uuid', e.task_uuid,
+                                                                'step_uuid', e.step_uuid))) AS msg_id
+    FROM enqueued e
+    WHERE e.delay_ms = 0
+    GROUP BY e.queue
+    UNION ALL
+    SELECT pgmq.send(e.queue, jsonb_build_object('task_uuid', e.task_uuid, 'step_uuid', e.step_uuid),
+                     clock_timestamp() + make_interval(secs => e.delay_ms / 1000.0)) AS msg_id
+    FROM enqueued e
+    WHERE e.delay_ms > 0
+),
+notified AS (
+    SELECT pg_notify('tasker_' || q.queue, '') FROM (SELECT DISTINCT queue FROM enqueued WHERE delay_ms = 0) AS q
+),
+consumed AS (
+    SELECT pgmq.delete(%(queue)s, %(msg_ids)s::bigint[]) AS msg_id
+)
+SELECT (SELECT count(*) FROM enqueued) AS enqueued,
+       (SELECT count(*) FROM sent) AS sent,
+       array(SELECT task_uuid FROM finished WHERE status = 'complete') AS completed,
+       array(SELECT task_uuid FROM finished WHERE status = 'error') AS failed,
+       (SELECT count(*) FROM abandoned) AS cancelled_steps,
+       (SELECT count(*) FROM notified) AS notified,
+       (SELECT count(*) FROM consumed) AS consumed;
+
+-- name: claim_steps --
+-- Claim the steps named by freshly read messages: enqueued -> in_progress starts the next attempt, and
+-- in_progress -> in_progress takes over an attempt whose worker died (its message became visible again: a live
+-- worker keeps extending the visibility of what it runs). Steps in any other state were messages left behind
+-- (cancelled, finished); the caller deletes those. Returns what the handler needs.
+WITH msg AS (
+    SELECT * FROM unnest(%(msg_ids)s::bigint[], %(step_uuids)s::uuid[]) AS m(msg_id, step_uuid)
+)
+UPDATE tasker.steps s
+SET state = 'in_progress',
+    attempts = s.attempts + 1,
+    processed_by = %(instance)s,
+    msg_id = msg.msg_id,
+    updated_at = clock_timestamp()
+FROM msg
+WHERE s.step_uuid = msg.step_uuid AND s.state IN ('enqueued', 'in_progress')
+RETURNING s.msg_id, s.step_uuid, s.task_uuid, s.name, s.handler, s.attempts, s.max_attempts,
+          (SELECT t.context FROM tasker.tasks t WHERE t.task_uuid = s.task_uuid) AS context,
+          (SELECT coalesce(jsonb_object_agg(d.name, d.result), '{}'::jsonb)
+           FROM tasker.steps d
+           WHERE d.task_uuid = s.task_uuid AND d.name = ANY (s.depends_on)) AS dependencies;
+
+-- name: record_outcomes --
+-- Record attempts' outcomes (in_progress -> complete | waiting_for_retry | error), guarded by the attempt number
+-- so that an attempt taken over by another worker cannot record anything. In the same statement: report each
+-- recorded outcome to the orchestration and delete the messages of the recorded attempts and of left-behind
+-- messages (stale_msg_ids).
+WITH outcome AS (
+    SELECT *
+    FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS o(step_uuid uuid, attempt integer, state text, result jsonb,
+                                                       error text)
+),
+recorded AS (
+    UPDATE tasker.steps s
+    SET state = outcome.state, result = outcome.result, error = outcome.error, updated_at = clock_timestamp()
+    FROM outcome
+    WHERE s.step_uuid = outcome.step_uuid AND s.state = 'in_progress' AND s.attempts = outcome.attempt
+    RETURNING s.step_uuid, s.task_uuid, s.state, s.attempts, s.msg_id
+),
+reported AS (
+    SELECT pgmq.send_batch(%(results_queue)s,
+                           array_agg(jsonb_build_object('task_uuid', r.task_uuid, 'step_uuid', r.step_uuid,
+                                                        'state', r.state, 'attempt', r.attempts))) AS msg_id
+    FROM recorded r
+    HAVING count(*) > 0
+),
+notified AS (
+    SELECT pg_notify('tasker_' || %(results_queue)s, '') FROM recorded LIMIT 1
+),
+consumed AS (
+    SELECT pgmq.delete(%(queue)s, array(SELECT msg_id FROM recorded) || %(stale_msg_ids)s::bigint[]) AS msg_id
+)
+SELECT (SELECT count(*) FROM recorded) AS recorded,
+       (SELECT count(*) FROM reported) AS reported,
+       (SELECT count(*) FROM notified) AS notified,
+       (SELECT count(*) FROM consumed) AS consumed;

@@ -1,0 +1,1 @@
+"""The worker: runs the steps of the namespaces it serves."""

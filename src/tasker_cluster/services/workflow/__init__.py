@@ -1,0 +1,1 @@
+"""Task templates (DAGs of named steps) and the step handlers they name."""
