@@ -42,7 +42,7 @@ _CMDLINE_WAIT = 2.0
 
 StartOutcome = Literal["ready", "started", "running", "port-taken", "spawn-failed", "exited", "timeout"]
 EventKind = Literal[
-    "lock-wait", "stale", "running", "spawned", "port-taken", "spawn-failed", "ready", "exited", "timeout"
+    "lock-wait", "database", "stale", "running", "spawned", "port-taken", "spawn-failed", "ready", "exited", "timeout"
 ]
 SUCCESSFUL: frozenset[StartOutcome] = frozenset({"ready", "started", "running"})
 
@@ -103,7 +103,9 @@ def start_instances(
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: on_event(StartEvent("lock-wait", "", text))):
         running, missing = _partition(project, instances, on_event)
         refused, free = _refuse_taken_ports(missing, on_event)
-        database = database_url(project) if free and topology.database.mode == "local" else None
+        database = None
+        if free and topology.database.mode == "local":
+            database = database_url(project, lambda text: on_event(StartEvent("database", "", text)))
         spawned, spawn_failed = _spawn_all(project, free, database, on_event)
     if wait:
         outcomes = _wait_until_ready(project, [*running, *spawned], timeout, on_event)
@@ -114,7 +116,7 @@ def start_instances(
     return StartReport([by_name[instance.name] for instance in instances])
 
 
-def database_url(project: Project) -> str:
+def database_url(project: Project, announce: Callable[[str], None] | None = None) -> str:
     """The URL instances get as DATABASE_URL: the local server (started if needed) or the external one."""
     try:
         from tasker_cluster.db.lifecycle import ensure_database
@@ -125,7 +127,7 @@ def database_url(project: Project) -> str:
             "this build has no local database support yet (tasker_cluster.db.lifecycle is missing)",
             'set mode = "none" under [database] in config/cluster.toml',
         ) from None
-    return ensure_database(project)
+    return ensure_database(project, announce)
 
 
 def instance_env(project: Project, instance: Instance, database: str | None) -> dict[str, str]:

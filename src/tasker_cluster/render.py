@@ -118,10 +118,10 @@ class StartProgress:
             self._states[event.name] = (event.kind, event.detail)
         if self._live is not None:
             self._live.update(self._table())
-            if event.kind == "lock-wait":
+            if event.kind in ("lock-wait", "database"):
                 self._live.console.print(event.detail)
             return
-        name = event.name or "cluster"
+        name = event.name or ("database" if event.kind == "database" else "cluster")
         self._console.print(f"{name:<18} {event.kind:<12} {event.detail}".rstrip())
 
     def _table(self) -> Table:
