@@ -1,0 +1,41 @@
+-- What the cluster scenarios read straight from the services' database, to assert on server-side records rather
+-- than on HTTP responses. Each query under a `-- name: x --` header, loaded by name (records.py).
+
+-- name: tasks --
+-- The task rows for the given task UUIDs.
+SELECT task_uuid::text, status, created_by, idempotency_key
+FROM tasker.tasks
+WHERE task_uuid = ANY(%(uuids)s::uuid[]);
+
+-- name: tasks_per_key --
+-- How many tasks exist for each idempotency key: exactly one each, however often a creation was retried.
+SELECT k.key, count(t.task_uuid)::int AS tasks
+FROM unnest(%(keys)s::text[]) AS k(key)
+LEFT JOIN tasker.tasks t ON t.idempotency_key = k.key
+GROUP BY k.key;
+
+-- name: steps --
+-- The step rows of the given tasks.
+SELECT task_uuid::text, name, state, attempts, processed_by
+FROM tasker.steps
+WHERE task_uuid = ANY(%(uuids)s::uuid[]);
+
+-- name: step_transitions --
+-- Every recorded step state change of the given tasks, in the order they were made.
+SELECT step_uuid::text, task_uuid::text, step_name, attempt, from_state, to_state, instance
+FROM tasker.step_transitions
+WHERE task_uuid = ANY(%(uuids)s::uuid[])
+ORDER BY id;
+
+-- name: task_transitions --
+-- Every recorded task status change of the given tasks, in the order they were made.
+SELECT task_uuid::text, from_status, to_status, instance
+FROM tasker.task_transitions
+WHERE task_uuid = ANY(%(uuids)s::uuid[])
+ORDER BY id;
+
+-- name: claims_by_instance --
+-- Steps of the given tasks an instance has claimed (moved to in_progress) so far.
+SELECT count(*)::int
+FROM tasker.step_transitions
+WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'in_progress' AND instance = %(instance)s;
