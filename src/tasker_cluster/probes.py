@@ -85,14 +85,20 @@ async def _probe_into(
 
 async def probe(client: httpx.AsyncClient, url: str, timeout: float) -> ProbeResult:
     started = time.perf_counter()
+    response = None
     try:
-        response = await client.get(url, timeout=timeout)
+        # httpx applies `timeout` to each phase (connect, write, read); the outer bound caps their sum, so a
+        # server that drips its answer still costs one timeout.
+        with anyio.move_on_after(timeout):
+            response = await client.get(url, timeout=timeout)
     except httpx.ConnectError:
         return ProbeResult(None, None, "refused")
     except httpx.TimeoutException:
         return ProbeResult(None, None, "timeout")
     except httpx.HTTPError as error:
         return ProbeResult(None, None, type(error).__name__)
+    if response is None:
+        return ProbeResult(None, None, "timeout")
     return ProbeResult(response.status_code, (time.perf_counter() - started) * 1000, None)
 
 
