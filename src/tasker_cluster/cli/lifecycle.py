@@ -42,7 +42,9 @@ def start_all(
 
 def start(
     ctx: typer.Context,
-    names: list[str] = typer.Argument(..., help="Instance names (orchestration-1) or service names (worker-a)."),
+    names: list[str] = typer.Argument(
+        ..., metavar="NAME", help="Instance names (orchestration-1) or service names (worker-a)."
+    ),
     wait: bool = WAIT_OPTION,
     timeout: float | None = START_TIMEOUT_OPTION,
     orchestration: int | None = ORCHESTRATION_OPTION,
@@ -87,7 +89,9 @@ def status_quick(
 
 def stop(
     ctx: typer.Context,
-    names: list[str] | None = typer.Argument(None, help="Instance or service names (default: every running one)."),
+    names: list[str] | None = typer.Argument(
+        None, metavar="NAME", help="Instance or service names (default: every running one)."
+    ),
     timeout: float | None = typer.Option(
         None, "--timeout", min=0.0, help="Seconds between SIGTERM and SIGKILL (default: each service's stop_grace)."
     ),
