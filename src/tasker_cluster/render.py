@@ -46,7 +46,14 @@ def print_status(rows: Sequence[InstanceStatus], *, as_json: bool, summary_key: 
         document = {"instances": [row.as_json() for row in rows], summary_key: ok}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
-    console().print(status_table(rows))
+    out = console()
+    if out.is_terminal:
+        out.print(status_table(rows))
+        return
+    # Rich pads the last column to its width; piped output should not end its lines in spaces.
+    with out.capture() as captured:
+        out.print(status_table(rows))
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def status_table(rows: Sequence[InstanceStatus]) -> Table:
@@ -60,7 +67,7 @@ def status_table(rows: Sequence[InstanceStatus]) -> Table:
             "" if row.pid is None else str(row.pid),
             "" if row.port is None else str(row.port),
             format_uptime(row.uptime_s),
-            _health_text(row),
+            Text(_health_text(row)),
         )
     return table
 
@@ -119,10 +126,10 @@ class StartProgress:
         if self._live is not None:
             self._live.update(self._table())
             if event.kind in ("lock-wait", "database"):
-                self._live.console.print(event.detail)
+                self._live.console.print(Text(event.detail))
             return
         name = event.name or ("database" if event.kind == "database" else "cluster")
-        self._console.print(f"{name:<18} {event.kind:<12} {event.detail}".rstrip())
+        self._console.print(Text(f"{name:<18} {event.kind:<12} {event.detail}".rstrip()), soft_wrap=True)
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -130,7 +137,8 @@ class StartProgress:
         table.add_column(no_wrap=True)
         table.add_column()
         for name, (state, detail) in self._states.items():
-            table.add_row(name, Text(state, style=STATUS_STYLES.get(state, "red" if _failed(state) else "")), detail)
+            style = STATUS_STYLES.get(state, "red" if _failed(state) else "")
+            table.add_row(name, Text(state, style=style), Text(detail))
         return table
 
 
@@ -156,6 +164,15 @@ def start_failure_message(failed: Sequence[InstanceStart]) -> str:
     return f"{len(failed)} {noun} failed to start:\n" + "\n".join(blocks)
 
 
+def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
+    fixes = []
+    if any(instance.outcome == "port-taken" for instance in failed):
+        fixes.append("stop the process named as holding the port, or give the service another base_port")
+    if any(instance.outcome in ("exited", "timeout", "spawn-failed") for instance in failed):
+        fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")
+    return "; ".join(fixes) + ", then run the command again"
+
+
 def print_stop(results: Sequence[InstanceStop]) -> None:
     out = console()
     if not results:
@@ -167,7 +184,7 @@ def print_stop(results: Sequence[InstanceStop]) -> None:
         line = Text(f"{result.name:<18} ")
         line.append(f"{result.outcome:<12}", style=style or None)
         line.append(f" {pid:<11} {result.detail}".rstrip())
-        out.print(line)
+        out.print(line, soft_wrap=True)
 
 
 def _failed(state: str) -> bool:

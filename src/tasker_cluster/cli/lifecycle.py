@@ -129,7 +129,13 @@ def _start(
 ) -> None:
     from tasker_cluster.errors import ClusterError
     from tasker_cluster.lifecycle import start_instances
-    from tasker_cluster.render import StartProgress, print_status, start_failure_message, start_summary
+    from tasker_cluster.render import (
+        StartProgress,
+        print_status,
+        start_failure_fix,
+        start_failure_message,
+        start_summary,
+    )
     from tasker_cluster.topology import load_topology
 
     project = ctx.obj.project
@@ -140,7 +146,7 @@ def _start(
     if not report.ok:
         raise ClusterError(
             start_failure_message(report.failed),
-            "read the log lines above (or `cluster logs NAME`), fix the cause, then run the command again",
+            start_failure_fix(report.failed),
         )
     typer.echo(start_summary(report))
     if wait:
