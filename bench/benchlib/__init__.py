@@ -1,0 +1,1 @@
+"""Shared pieces of the benchmark scripts: sandbox projects, peers, floors, readiness observer, statistics, reports."""
