@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,18 @@ class Sandbox:
             timeout=timeout,
             check=False,
         )
+
+
+def wait_listening(port: int) -> None:
+    """Until something accepts connections on `port`; pytest-timeout bounds the wait."""
+    pause = 0.005
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def running(pid: int) -> bool:

@@ -233,13 +233,13 @@ def test_a_command_that_does_not_exist_fails_that_instance_only(sandbox: Sandbox
 
 
 def test_readiness_timeout_names_the_instance_and_leaves_it_running(sandbox: Sandbox) -> None:
-    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ready-after", "600")})
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--listen-after", "600")})
 
     report = sandbox.start(timeout=0.3)
 
     [instance] = report.failed
     assert instance.outcome == "timeout"
-    assert "its ready path last answered 503" in instance.detail
+    assert "not ready after" in instance.detail and "its ready path never answered (refused)" in instance.detail
     assert liveness(sandbox.record("orchestration-1")) is Liveness.ALIVE
 
 

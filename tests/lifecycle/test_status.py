@@ -11,7 +11,7 @@ import sys
 import psutil
 import pytest
 
-from lifecycle.sandbox import Sandbox, service
+from lifecycle.sandbox import Sandbox, service, wait_listening
 from tasker_cluster.quick_status import quick_status
 from tasker_cluster.status import cluster_status
 
@@ -68,7 +68,7 @@ def test_status_exits_0_with_a_table_when_every_instance_is_healthy(sandbox: San
 
 
 @pytest.mark.timeout(30)
-def test_status_with_a_hung_instance_returns_after_one_probe_timeout_and_reports_it(sandbox: Sandbox) -> None:
+def test_status_with_hung_instances_returns_after_one_probe_timeout_and_reports_them(sandbox: Sandbox) -> None:
     sandbox.write_topology(
         {
             "orchestration": service("orchestration", 1, sandbox.base),
@@ -77,16 +77,14 @@ def test_status_with_a_hung_instance_returns_after_one_probe_timeout_and_reports
     )
     assert sandbox.start(wait=False).ok
     assert sandbox.start(["orchestration"]).ok
+    for offset in range(3):
+        wait_listening(sandbox.base + 10 + offset)
 
-    rows = cluster_status(sandbox.project, sandbox.topology(), timeout=0.5)
+    rows = cluster_status(sandbox.project, sandbox.topology(), timeout=1.5)
 
-    assert _by_name(rows) == {
-        "orchestration-1": "healthy",
-        "hung-1": "starting",
-        "hung-2": "starting",
-        "hung-3": "starting",
-    }
-    assert "timeout" in rows[1].detail
+    statuses = _by_name(rows)
+    assert statuses == {"orchestration-1": "healthy", "hung-1": "starting", "hung-2": "starting", "hung-3": "starting"}
+    assert [row.detail for row in rows[1:]] == ["health: timeout"] * 3
 
 
 def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None:
@@ -94,15 +92,19 @@ def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None
         {
             "slow": service("orchestration", 1, sandbox.base, "--ready-after", "600"),
             "sick": service("worker", 1, sandbox.base + 10, "--health-status", "500"),
+            # Listening takes a Python start-up, far longer than this startup window.
+            "stuck": service("worker", 1, sandbox.base + 11, "--ready-after", "600", startup_timeout=0.01),
         }
     )
     assert sandbox.start(wait=False).ok
-    sandbox.start(timeout=0.5)
+    for port in (sandbox.base, sandbox.base + 10, sandbox.base + 11):
+        wait_listening(port)
 
     rows = {row.name: row for row in cluster_status(sandbox.project, sandbox.topology())}
 
     assert (rows["slow-1"].status, rows["slow-1"].http_status) == ("starting", 503)
     assert (rows["sick-1"].status, rows["sick-1"].http_status) == ("unhealthy", 500)
+    assert (rows["stuck-1"].status, rows["stuck-1"].http_status) == ("unhealthy", 503)
 
 
 def test_status_lists_configured_instances_without_pid_files_as_stopped(sandbox: Sandbox) -> None:
