@@ -100,7 +100,7 @@ def track(leader: int, *, since: float) -> list[psutil.Process]:
         try:
             if os.getpgid(pid) == leader or os.getsid(pid) == leader:
                 found[pid] = psutil.Process(pid)
-        except (ProcessLookupError, psutil.NoSuchProcess):
+        except (OSError, psutil.Error):
             continue
     try:
         for child in psutil.Process(leader).children(recursive=True):
@@ -144,7 +144,7 @@ def _result(target: StopTarget, killed: set[str]) -> StopResult:
 
 
 def _signal(target: StopTarget, signum: signal.Signals) -> None:
-    if target.leader_alive:
+    if target.leader_alive and _group_still_ours(target):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(target.leader, signum)
     for process in target.members:
@@ -153,6 +153,18 @@ def _signal(target: StopTarget, signum: signal.Signals) -> None:
             process.send_signal(signum)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+
+
+def _group_still_ours(target: StopTarget) -> bool:
+    """True while a tracked, still running process is in the group: only then can its id not have been reused.
+
+    Once every member is gone the kernel may hand the number to a new process that starts its own group.
+    """
+    for process in _alive(target.members):
+        with contextlib.suppress(OSError):
+            if os.getpgid(process.pid) == target.leader:
+                return True
+    return False
 
 
 def _late_joiners(target: StopTarget) -> list[psutil.Process]:
