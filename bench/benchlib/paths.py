@@ -11,7 +11,7 @@ BENCH = REPO / "bench"
 RESULTS = BENCH / "results"
 PROGRAMS = BENCH / "programs"
 INSTANCE = PROGRAMS / "instance.py"
-FLOOR = PROGRAMS / "floor.py"
+FLOOR = BENCH / "benchlib" / "floor.py"
 
 PYTHON = sys.executable
 _BIN = Path(PYTHON).parent
