@@ -79,3 +79,6 @@ class ServerRecords:
 
     def claims_by(self, instance: str, uuids: Sequence[str]) -> int:
         return self._rows("claims_by_instance", instance=instance, uuids=list(uuids))[0][0]
+
+    def unsettled_steps(self, uuids: Sequence[str]) -> int:
+        return self._rows("unsettled_steps", uuids=list(uuids))[0][0]

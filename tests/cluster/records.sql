@@ -39,3 +39,9 @@ ORDER BY id;
 SELECT count(*)::int
 FROM tasker.step_transitions
 WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'in_progress' AND instance = %(instance)s;
+
+-- name: unsettled_steps --
+-- Steps of the given tasks still queued or running (a cancelled task's running step finishes after the cancel).
+SELECT count(*)::int
+FROM tasker.steps
+WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND state IN ('enqueued', 'in_progress');
