@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from tasker_cluster.project import Project
-from tasker_cluster.testing import BlockingManager, RetryPolicy, TaskRequest
+from tasker_cluster.testing import BlockingManager, MultiInstanceTestManager, RetryPolicy, TaskRequest
 from tasker_cluster.testing.provision import ClusterUnderTest, start_throwaway_cluster
 
 SCRIPTED = Path(__file__).with_name("scripted_orchestration.py")
@@ -98,3 +99,16 @@ def test_a_killed_orchestration_instance_is_passed_over_then_rejoins_after_resta
         manager.create_tasks_concurrent(_requests(4))
         assert manager.served_by_instance() == {"orchestration-1": 4, "orchestration-2": 10}
     assert throwaway.records()["orchestration-1"].pid != killed
+
+
+@pytest.mark.anyio
+async def test_setup_starts_a_cluster_of_the_asked_size_and_aclose_removes_it(source_project: Project) -> None:
+    manager = await MultiInstanceTestManager.setup(3, 2, project=source_project, timeout=30)
+    async with manager:
+        assert (manager.orchestration_count(), manager.worker_count()) == (3, 2)
+        created = await manager.create_tasks_concurrent(_requests(6))
+        assert manager.served_by_instance() == {"orchestration-1": 2, "orchestration-2": 2, "orchestration-3": 2}
+        urls = {task.sent_to for task in created}
+    for url in urls:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/health")

@@ -13,6 +13,7 @@ from typing import Self
 
 import anyio
 
+from tasker_cluster.project import Project
 from tasker_cluster.testing.cluster import OrchestrationCluster
 from tasker_cluster.testing.concurrency import gather
 from tasker_cluster.testing.config import ClusterConfig
@@ -68,22 +69,34 @@ class MultiInstanceTestManager:
 
     @classmethod
     async def setup(
-        cls, orchestration_count: int = 2, worker_count: int = 2, *, timeout: float = 60.0, **options: object
+        cls,
+        orchestration_count: int = 2,
+        worker_count: int = 2,
+        *,
+        project: Project | None = None,
+        timeout: float = 60.0,
+        **options: object,
     ) -> MultiInstanceTestManager:
-        """Start a throwaway cluster (own folder, ports and database) through the lifecycle core; `aclose()` stops
-        it and removes its folder."""
+        """Start a throwaway cluster of `project`'s topology (default: the current project) with these counts, on
+        its own folder, ports and database, through the lifecycle core; `aclose()` stops it and removes it all."""
         from tasker_cluster.testing.provision import start_throwaway_cluster
 
         started = await anyio.to_thread.run_sync(
-            partial(start_throwaway_cluster, orchestration=orchestration_count, workers=worker_count, timeout=timeout)
+            partial(
+                start_throwaway_cluster,
+                project,
+                orchestration=orchestration_count,
+                workers=worker_count,
+                timeout=timeout,
+            )
         )
         try:
             manager = cls.from_config(started.config, **options)
             await manager.wait_for_healthy(timeout)
         except BaseException:
-            await anyio.to_thread.run_sync(started.stop)
+            await anyio.to_thread.run_sync(started.shutdown)
             raise
-        manager._on_close = partial(anyio.to_thread.run_sync, started.stop)
+        manager._on_close = partial(anyio.to_thread.run_sync, started.shutdown)
         return manager
 
     async def __aenter__(self) -> Self:

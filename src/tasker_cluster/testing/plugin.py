@@ -7,6 +7,8 @@ harness is imported only when a fixture is used.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +120,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterUnderTest]:
     from tasker_cluster.testing.session_cluster import acquire_cluster
 
     config = request.config
+    _unwind_on_sigterm()
     target = acquire_cluster(Path(config.rootpath), config.getoption("cluster_source"))
     try:
         yield target
@@ -126,6 +129,13 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterUnderTest]:
             _report_kept(config, target)
         else:
             target.shutdown()
+
+
+def _unwind_on_sigterm() -> None:
+    """A CI job killed with SIGTERM would otherwise die on the spot and leave the cluster it started running (its
+    instances live in their own sessions). Raising KeyboardInterrupt instead lets pytest run the teardown."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _report_kept(config: pytest.Config, target: ClusterUnderTest) -> None:
