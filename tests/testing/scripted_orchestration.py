@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tasker_cluster.ports import LOOPBACK
@@ -143,6 +144,29 @@ def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+def scripted_topology(orchestration: int = 2, workers: int = 1) -> str:
+    """A config/cluster.toml whose instances are this program: no database, starts in a fraction of a second."""
+    command = f'["{{python}}", "{Path(__file__).resolve()}", "--port", "{{port}}", "--name", "{{name}}"]'
+    return f"""
+[database]
+mode = "none"
+
+[services.orchestration]
+role = "orchestration"
+count = {orchestration}
+command = {command}
+startup_timeout = 20
+stop_grace = 5
+
+[services.worker-a]
+role = "worker"
+count = {workers}
+command = {command}
+startup_timeout = 20
+stop_grace = 5
+"""
 
 
 def main() -> None:

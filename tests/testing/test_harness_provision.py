@@ -9,41 +9,19 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from scripted_orchestration import scripted_topology
 
 from tasker_cluster.project import Project
 from tasker_cluster.testing import BlockingManager, MultiInstanceTestManager, RetryPolicy, TaskRequest
 from tasker_cluster.testing.provision import ClusterUnderTest, start_throwaway_cluster
 
-SCRIPTED = Path(__file__).with_name("scripted_orchestration.py")
 USER_PORTS = {*range(8080, 8090), *range(8100, 8110), 5432, 5433}
-
-
-def _topology(script: Path) -> str:
-    command = f'["{{python}}", "{script}", "--port", "{{port}}", "--name", "{{name}}"]'
-    return f"""
-[database]
-mode = "none"
-
-[services.orchestration]
-role = "orchestration"
-count = 2
-command = {command}
-startup_timeout = 20
-stop_grace = 5
-
-[services.worker-a]
-role = "worker"
-count = 1
-command = {command}
-startup_timeout = 20
-stop_grace = 5
-"""
 
 
 @pytest.fixture
 def source_project(tmp_path: Path) -> Project:
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "cluster.toml").write_text(_topology(SCRIPTED))
+    (tmp_path / "config" / "cluster.toml").write_text(scripted_topology())
     return Project(tmp_path)
 
 
