@@ -18,23 +18,28 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 # Between polling rounds; small enough to add little lag, large enough not to starve the instances of CPU.
 POLL_PAUSE = 0.002
 
 
-def spawn(argvs: Sequence[Sequence[str]]) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for argv in argvs
-    ]
+def spawn(argvs: Sequence[Sequence[str]], logs: Sequence[Path] | None = None) -> list[subprocess.Popen[bytes]]:
+    """Each argv in its own session; output to the matching log file (truncated), or discarded."""
+    processes = []
+    for position, argv in enumerate(argvs):
+        with open(logs[position], "wb") if logs else open(os.devnull, "wb") as output:
+            processes.append(
+                subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    return processes
 
 
 def answers_ok(url: str, timeout: float = 1.0) -> bool:

@@ -1,8 +1,9 @@
 """The instance program every contender starts: a stdlib HTTP server that starts fast and can misbehave.
 
 GET /health answers 200; GET /health/ready answers 503 until --ready-after seconds have passed, then 200. The
-first 200 on the ready path prints `first-ready <CLOCK_MONOTONIC seconds>`: the clock is system-wide on Linux,
-so the bench compares it with the moment a lifecycle tool noticed readiness.
+moment it could first answer 200 is printed as `ready-at <CLOCK_MONOTONIC seconds>` once it listens, and the first 200
+it sends as `first-ready <seconds>`: the clock is system-wide on Linux, so the bench compares both with the moment a
+lifecycle tool noticed readiness.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def main() -> None:
     started = time.monotonic()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_class(args, started))
     server.daemon_threads = True
-    sys.stdout.write(f"{args.name} listening on 127.0.0.1:{args.port} pid {os.getpid()}\n")
+    ready_at = max(time.monotonic(), started + args.ready_after)
+    sys.stdout.write(f"{args.name} listening on 127.0.0.1:{args.port} pid {os.getpid()}\nready-at {ready_at:.6f}\n")
     sys.stdout.flush()
     server.serve_forever()
 

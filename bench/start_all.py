@@ -1,0 +1,157 @@
+"""Question 3: how long from launch until every instance is ready: `cluster start-all` vs the floor and the peers?
+
+For N=6 and N=20 instances (database not involved), each contender starts the same instance program on its own
+ports, in rotated order, repetition after repetition. The Popen floor spawns the commands itself and polls the
+ready urls; the command floor does the same from a fresh interpreter, as every tool must. The detection lag is the
+time from the moment an instance could first answer 200 on its ready path to start-all printing it ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from benchlib.contestants import (
+    ClusterCli,
+    Contestant,
+    FloorCommand,
+    FloorInProcess,
+    HonchoManager,
+    SupervisordManager,
+    shut_down_all,
+)
+from benchlib.fleet import members_of, split_roles
+from benchlib.paths import peers_installed
+from benchlib.report import Result, publish
+from benchlib.stats import paired_ratio, percentile, summarize
+from tasker_cluster.ports import find_free_port_block
+
+SIZES = (6, 20)
+PHASES = (
+    "launch -> first `spawned` line (CLI start, topology, lock, port checks)",
+    "first -> last `spawned` line",
+    "last `spawned` -> last `ready` line",
+    "last `ready` line -> exit (status table)",
+    "CPU time of the start-all process itself",
+)
+FLOOR_FACTOR = 1.1
+LAG_BAR = 0.050
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few repetitions")
+    args = parser.parse_args()
+    result = Result("start_all", (__doc__ or "").splitlines()[0], args.quick)
+    missing = peers_installed()
+    if missing:
+        result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
+            for count in SIZES:
+                measure(Path(folder) / f"n{count}", count, 3 if args.quick else 10, result)
+    publish(result)
+
+
+def contestants_for(folder: Path, count: int) -> list[Contestant]:
+    base = find_free_port_block(100)
+    return [
+        ClusterCli(folder / "cluster", split_roles(count, base)),
+        FloorInProcess(folder / "floor", members_of(split_roles(count, base + 20))),
+        FloorCommand(members_of(split_roles(count, base + 40))),
+        HonchoManager(folder / "honcho", members_of(split_roles(count, base + 60))),
+        SupervisordManager(folder / "supervisord", members_of(split_roles(count, base + 80))),
+    ]
+
+
+def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
+    contestants = contestants_for(folder, count)
+    cluster, floor = contestants[0], contestants[1]
+    assert isinstance(cluster, ClusterCli) and isinstance(floor, FloorInProcess)
+    times: dict[str, list[float]] = {contestant.label: [] for contestant in contestants}
+    phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    lags: list[float] = []
+    floor_lags: list[float] = []
+    probe_gaps: list[float] = []
+    try:
+        for repetition in range(repetitions + 1):
+            shift = repetition % len(contestants)
+            for contestant in [*contestants[shift:], *contestants[:shift]]:
+                elapsed = contestant.start()
+                if repetition > 0:  # the first round only warms caches
+                    times[contestant.label].append(elapsed)
+                if contestant is cluster and repetition > 0:
+                    marks = cluster.readiness_marks()
+                    for phase, value in timeline(cluster, elapsed).items():
+                        phases[phase].append(value)
+                    lags += [cluster.noticed.at[name] - ready_at for name, (ready_at, _) in marks.items()]
+                    probe_gaps += [first - ready_at for ready_at, first in marks.values() if first is not None]
+                if contestant is floor and repetition > 0:
+                    floor_lags += floor.lags()
+                contestant.stop()
+                contestant.wait_ports_free()
+    finally:
+        shut_down_all(contestants)
+    report(result, count, repetitions, times, phases, {"cluster": lags, "floor": floor_lags, "gaps": probe_gaps})
+
+
+def timeline(cluster: ClusterCli, elapsed: float) -> dict[str, float]:
+    """Where one start-all run spent its time, from the moments its progress lines arrived."""
+    noticed, launched = cluster.noticed, cluster.launched
+    first_spawn, last_spawn = min(noticed.spawned.values()), max(noticed.spawned.values())
+    last_ready = max(noticed.at.values())
+    return {
+        PHASES[0]: first_spawn - launched,
+        PHASES[1]: last_spawn - first_spawn,
+        PHASES[2]: last_ready - last_spawn,
+        PHASES[3]: launched + elapsed - last_ready,
+        PHASES[4]: cluster.cpu,
+    }
+
+
+def report(
+    result: Result,
+    count: int,
+    repetitions: int,
+    times: dict[str, list[float]],
+    phases: dict[str, list[float]],
+    lag_samples: dict[str, list[float]],
+) -> None:
+    reference = times["cluster"]
+    table = result.section(
+        f"N={count}: launch -> every instance ready, {repetitions} rotated repetitions",
+        ["contender", "median (min-max)", "cluster / contender"],
+    )
+    for label, values in times.items():
+        table.rows.append([label, summarize(values).seconds(), paired_ratio(reference, values).times()])
+    breakdown = result.section(f"N={count}: where start-all spends its time", ["phase", "median (min-max)"])
+    for phase, values in phases.items():
+        breakdown.rows.append([phase, summarize(values).seconds()])
+    floor_ratio = paired_ratio(reference, times["Popen floor"])
+    command_ratio = paired_ratio(reference, times["Popen floor, as a command"])
+    bar = f"<= {FLOOR_FACTOR}x"
+    result.target(f"start-all N={count} / Popen floor", bar, floor_ratio.times(), floor_ratio.median <= FLOOR_FACTOR)
+    result.target(f"start-all N={count} / command floor", bar, command_ratio.times(),
+                  command_ratio.median <= FLOOR_FACTOR)
+    for peer in ("honcho", "supervisord"):
+        ratio = paired_ratio(reference, times[peer])
+        result.target(f"start-all N={count} faster than {peer}", "< 1.0x", ratio.times(), ratio.median < 1.0)
+    lags = lag_samples["cluster"]
+    lag = summarize(lags)
+    p95 = percentile(lags, 0.95)
+    lag_text = f"p95 {p95 * 1000:.1f} ms, median {lag.median * 1000:.1f} ms, max {lag.high * 1000:.1f} ms"
+    result.target(f"readiness detection lag N={count}", f"p95 <= {LAG_BAR * 1000:.0f} ms", lag_text, p95 <= LAG_BAR)
+    gaps = summarize(lag_samples["gaps"])
+    floor_lag = lag_samples["floor"]
+    result.notes.append(
+        f"N={count}: of start-all's lag, ready -> first 200 sent (waiting for its next probe) is median "
+        f"{gaps.median * 1000:.1f} ms, max {gaps.high * 1000:.1f} ms; the rest is reading the answer and printing. "
+        f"The Popen floor's poller (http.client, 2 ms pauses) on the same machine: p95 "
+        f"{percentile(floor_lag, 0.95) * 1000:.1f} ms, median {summarize(floor_lag).median * 1000:.1f} ms"
+    )
+    result.raw[f"n{count}"] = {"times": times, "phases": phases, "lags": lag_samples}
+
+
+if __name__ == "__main__":
+    main()
