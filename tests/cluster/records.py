@@ -55,9 +55,6 @@ class ServerRecords:
     def tasks_per_key(self, keys: Sequence[str]) -> dict[str, int]:
         return {row.key: row.tasks for row in self._rows("tasks_per_key", keys=list(keys))}
 
-    def steps(self, uuids: Sequence[str]) -> list[Any]:
-        return self._rows("steps", uuids=list(uuids))
-
     def step_histories(self, uuids: Sequence[str]) -> list[StepHistory]:
         grouped: dict[str, list[Any]] = defaultdict(list)
         for row in self._rows("step_transitions", uuids=list(uuids)):
@@ -77,8 +74,8 @@ class ServerRecords:
             histories[row.task_uuid].append(row.to_status)
         return dict(histories)
 
-    def claims_by(self, instance: str, uuids: Sequence[str]) -> int:
-        return self._rows("claims_by_instance", instance=instance, uuids=list(uuids))[0][0]
+    def claims_per_instance(self, uuids: Sequence[str]) -> Counter[str]:
+        return Counter({row.instance: row.claims for row in self._rows("claims_per_instance", uuids=list(uuids))})
 
     def unsettled_steps(self, uuids: Sequence[str]) -> int:
         return self._rows("unsettled_steps", uuids=list(uuids))[0][0]

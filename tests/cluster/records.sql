@@ -14,12 +14,6 @@ FROM unnest(%(keys)s::text[]) AS k(key)
 LEFT JOIN tasker.tasks t ON t.idempotency_key = k.key
 GROUP BY k.key;
 
--- name: steps --
--- The step rows of the given tasks.
-SELECT task_uuid::text, name, state, attempts, processed_by
-FROM tasker.steps
-WHERE task_uuid = ANY(%(uuids)s::uuid[]);
-
 -- name: step_transitions --
 -- Every recorded step state change of the given tasks, in the order they were made.
 SELECT step_uuid::text, task_uuid::text, step_name, attempt, from_state, to_state, instance
@@ -34,14 +28,15 @@ FROM tasker.task_transitions
 WHERE task_uuid = ANY(%(uuids)s::uuid[])
 ORDER BY id;
 
--- name: claims_by_instance --
--- Steps of the given tasks an instance has claimed (moved to in_progress) so far.
-SELECT count(*)::int
-FROM tasker.step_transitions
-WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'in_progress' AND instance = %(instance)s;
-
 -- name: unsettled_steps --
 -- Steps of the given tasks still queued or running (a cancelled task's running step finishes after the cancel).
 SELECT count(*)::int
 FROM tasker.steps
 WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND state IN ('enqueued', 'in_progress');
+
+-- name: claims_per_instance --
+-- How many steps of the given tasks each instance has claimed (moved to in_progress) so far.
+SELECT instance, count(*)::int AS claims
+FROM tasker.step_transitions
+WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'in_progress'
+GROUP BY instance;
