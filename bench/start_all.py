@@ -34,6 +34,7 @@ PHASES = (
     "last `spawned` -> last `ready` line",
     "last `ready` line -> exit (status table)",
     "CPU time of the start-all process itself",
+    "for comparison: the Popen floor's spawn loop",
 )
 FLOOR_FACTOR = 1.1
 LAG_BAR = 0.050
@@ -89,6 +90,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
                     probe_gaps += [first - ready_at for ready_at, first in marks.values() if first is not None]
                 if contestant is floor and repetition > 0:
                     floor_lags += floor.lags()
+                    phases[PHASES[5]].append(floor.spawn_time)
                 contestant.stop()
                 contestant.wait_ports_free()
     finally:

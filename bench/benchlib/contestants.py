@@ -128,12 +128,14 @@ class FloorInProcess(Contestant):
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
         self.seen: dict[str, float] = {}
+        self.spawn_time = 0.0
 
     def start(self) -> float:
         self.folder.mkdir(parents=True, exist_ok=True)
         logs = [self.folder / f"{member.name}.log" for member in self.members]
         started = time.monotonic()
         self.processes = floor.spawn([member.argv for member in self.members], logs)
+        self.spawn_time = time.monotonic() - started
         self.seen = floor.wait_ready([member.ready_url for member in self.members], READY_TIMEOUT)
         return time.monotonic() - started
 

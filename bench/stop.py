@@ -1,0 +1,114 @@
+"""Question 4: how long does `cluster stop` take next to the killpg floor and the peers, and with a deaf instance?
+
+For N=6 and N=20, each contender first starts the same instances (untimed), then stops them (timed), in rotated
+order. The floor signals each process group and reaps its own children; the command floor does it from a fresh
+interpreter, polling /proc since it is not the parent. Then one instance that ignores SIGTERM, stop grace 1 s:
+`cluster stop` must escalate to SIGKILL within grace + 0.3 s; supervisord (stopwaitsecs=1) runs the same case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from benchlib.contestants import ClusterCli, Contestant, SupervisordManager, shut_down_all
+from benchlib.fleet import ClusterProject, Group, members_of
+from benchlib.paths import peers_installed
+from benchlib.peers import Supervisord
+from benchlib.report import Result, publish
+from benchlib.stats import paired_ratio, summarize
+from benchlib.timing import run_once
+from start_all import contestants_for
+from tasker_cluster.ports import find_free_port_block
+
+SIZES = (6, 20)
+FLOOR_FACTOR = 1.1
+GRACE = 1.0
+SLACK = 0.3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few repetitions")
+    args = parser.parse_args()
+    result = Result("stop", (__doc__ or "").splitlines()[0], args.quick)
+    missing = peers_installed()
+    if missing:
+        result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
+    else:
+        repetitions = 3 if args.quick else 10
+        with tempfile.TemporaryDirectory(prefix="bench-stop-") as folder:
+            for count in SIZES:
+                measure(Path(folder) / f"n{count}", count, repetitions, result)
+            measure_deaf(Path(folder) / "deaf", repetitions, result)
+    publish(result)
+
+
+def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
+    contestants: list[Contestant] = contestants_for(folder, count)
+    times: dict[str, list[float]] = {contestant.label: [] for contestant in contestants}
+    try:
+        for repetition in range(repetitions):
+            shift = repetition % len(contestants)
+            for contestant in [*contestants[shift:], *contestants[:shift]]:
+                contestant.start()
+                times[contestant.label].append(contestant.stop())
+                contestant.wait_ports_free()
+    finally:
+        shut_down_all(contestants)
+    reference = times["cluster"]
+    table = result.section(
+        f"N={count}: stop request -> every instance gone, {repetitions} rotated repetitions",
+        ["contender", "median (min-max)", "cluster / contender"],
+    )
+    for label, values in times.items():
+        table.rows.append([label, summarize(values).seconds(), paired_ratio(reference, values).times()])
+    for label in ("Popen floor", "Popen floor, as a command"):
+        ratio = paired_ratio(reference, times[label])
+        result.target(f"stop N={count} / {label.replace('Popen floor', 'killpg floor')}", f"<= {FLOOR_FACTOR}x",
+                      ratio.times(), ratio.median <= FLOOR_FACTOR)
+    for peer in ("honcho", "supervisord"):
+        ratio = paired_ratio(reference, times[peer])
+        result.target(f"stop N={count} faster than {peer}", "< 1.0x", ratio.times(), ratio.median < 1.0)
+    result.raw[f"n{count}"] = times
+
+
+def measure_deaf(folder: Path, repetitions: int, result: Result) -> None:
+    """One SIGTERM-ignoring instance, grace 1 s: cluster stop vs supervisorctl stop with stopwaitsecs=1."""
+    base = find_free_port_block(20)
+    deaf = ("--ignore-term",)
+    project = ClusterProject(folder / "cluster", [Group("deaf", "worker", 1, base, deaf, stop_grace=GRACE)])
+    cluster = ClusterCli(folder / "cluster", project.groups)
+    members = members_of([Group("deaf", "worker", 1, base + 10, deaf)])
+    supervisor = SupervisordManager(folder / "supervisord", members)
+    supervisor.supervisor = Supervisord(folder / "supervisord", members, stop_wait=GRACE)
+    walls: dict[str, list[float]] = {"cluster stop": [], "supervisorctl stop all": []}
+    cpu: list[float] = []
+    try:
+        for _ in range(repetitions):
+            cluster.start()
+            run = run_once(project.argv("stop"))
+            walls["cluster stop"].append(run.wall)
+            cpu.append(run.cpu)
+            cluster.wait_ports_free()
+            supervisor.start()
+            walls["supervisorctl stop all"].append(supervisor.stop())
+            supervisor.wait_ports_free()
+    finally:
+        shut_down_all([cluster, supervisor])
+    table = result.section(
+        f"one instance ignoring SIGTERM, grace {GRACE:.0f} s, {repetitions} repetitions",
+        ["contender", "median (min-max)", f"bar (grace + {SLACK} s)"],
+    )
+    for label, values in walls.items():
+        table.rows.append([label, summarize(values).seconds(), f"{GRACE + SLACK:.1f} s"])
+    stopped = summarize(walls["cluster stop"])
+    result.target("stop of a SIGTERM-ignoring instance", f"<= grace + {SLACK} s = {GRACE + SLACK:.1f} s",
+                  stopped.seconds(), stopped.median <= GRACE + SLACK)
+    result.notes.append(f"cluster stop CPU time with the deaf instance: {summarize(cpu).seconds()}")
+    result.raw["deaf"] = {"walls": walls, "cpu": cpu}
+
+
+if __name__ == "__main__":
+    main()
