@@ -134,8 +134,9 @@ def report(
     command_ratio = paired_ratio(reference, times["Popen floor, as a command"])
     bar = f"<= {FLOOR_FACTOR}x"
     result.target(f"start-all N={count} / Popen floor", bar, floor_ratio.times(), floor_ratio.median <= FLOOR_FACTOR)
-    result.target(f"start-all N={count} / command floor", bar, command_ratio.times(),
-                  command_ratio.median <= FLOOR_FACTOR)
+    result.target(
+        f"start-all N={count} / command floor", bar, command_ratio.times(), command_ratio.median <= FLOOR_FACTOR
+    )
     for peer in ("honcho", "supervisord"):
         ratio = paired_ratio(reference, times[peer])
         result.target(f"start-all N={count} faster than {peer}", "< 1.0x", ratio.times(), ratio.median < 1.0)

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from benchlib.fleet import ClusterProject, Group
+from benchlib.floor import wait_ready
 from benchlib.report import Result, publish
 from benchlib.stats import summarize
 from benchlib.timing import Contender, interleaved
-from benchlib.floor import wait_ready
 from tasker_cluster.ports import find_free_port_block
 
 HEALTHY, HUNG = 15, 5
@@ -66,13 +66,25 @@ def measure(folder: Path, runs: int, result: Result) -> None:
     for timeout, contender in zip(TIMEOUTS, contenders, strict=True):
         wall = summarize(samples.wall[contender.label])
         passed = wall.median <= timeout + SLACK
-        table.rows.append([contender.label, wall.seconds(), summarize(samples.cpu[contender.label]).seconds(),
-                           f"{timeout + SLACK:.1f} s", "pass" if passed else "miss"])
-        result.target(f"status, {HUNG} of 20 hung, --timeout {timeout}", f"<= {timeout + SLACK:.1f} s",
-                      wall.seconds(), passed)
+        table.rows.append(
+            [
+                contender.label,
+                wall.seconds(),
+                summarize(samples.cpu[contender.label]).seconds(),
+                f"{timeout + SLACK:.1f} s",
+                "pass" if passed else "miss",
+            ]
+        )
+        result.target(
+            f"status, {HUNG} of 20 hung, --timeout {timeout}", f"<= {timeout + SLACK:.1f} s", wall.seconds(), passed
+        )
     expected = sorted(member.name for member in hung)
-    result.target("status reports exactly the hung instances as not healthy", ", ".join(expected),
-                  ", ".join(not_healthy), not_healthy == expected)
+    result.target(
+        "status reports exactly the hung instances as not healthy",
+        ", ".join(expected),
+        ", ".join(not_healthy),
+        not_healthy == expected,
+    )
     result.raw = {"wall": samples.wall, "cpu": samples.cpu, "status_json": document}
 
 

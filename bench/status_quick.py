@@ -62,34 +62,50 @@ def measure(folder: Path, count: int, runs: int, result: Result) -> None:
         supervisor.shutdown()
     table = result.section(
         f"N={count} running instances, {runs} interleaved runs each",
-        ["command", "wall median (min-max)", "CPU median (min-max)", "wall / supervisorctl", "CPU / supervisorctl",
-         "hyperfine median"],
+        [
+            "command",
+            "wall median (min-max)",
+            "CPU median (min-max)",
+            "wall / supervisorctl",
+            "CPU / supervisorctl",
+            "hyperfine median",
+        ],
     )
     for label, walls in samples.wall.items():
         cpus = samples.cpu[label]
-        table.rows.append([
-            label,
-            summarize(walls).ms(),
-            summarize(cpus).ms(),
-            paired_ratio(walls, samples.wall[REFERENCE]).times(),
-            paired_ratio(cpus, samples.cpu[REFERENCE]).times(),
-            f"{cross_check[label] * 1000:.1f} ms" if cross_check else "(no hyperfine)",
-        ])
+        table.rows.append(
+            [
+                label,
+                summarize(walls).ms(),
+                summarize(cpus).ms(),
+                paired_ratio(walls, samples.wall[REFERENCE]).times(),
+                paired_ratio(cpus, samples.cpu[REFERENCE]).times(),
+                f"{cross_check[label] * 1000:.1f} ms" if cross_check else "(no hyperfine)",
+            ]
+        )
     wall_ratio = paired_ratio(samples.wall["cluster status-quick"], samples.wall[REFERENCE])
     cpu_ratio = paired_ratio(samples.cpu["cluster status-quick"], samples.cpu[REFERENCE])
     result.target("status-quick / supervisorctl status (wall)", "<= 1.0", wall_ratio.times(), wall_ratio.median <= 1.0)
     result.notes.append(f"the same ratio in CPU time: {cpu_ratio.times()}")
     heavy = loaded(costs, FORBIDDEN)
-    result.target("status-quick loads no httpx, pydantic or services", "none imported",
-                  ", ".join(heavy) or "none", not heavy)
-    imports = result.section("status-quick: costliest imports made by the program itself (-X importtime, one run)",
-                             ["module", "cumulative ms", "self ms"])
+    result.target(
+        "status-quick loads no httpx, pydantic or services", "none imported", ", ".join(heavy) or "none", not heavy
+    )
+    imports = result.section(
+        "status-quick: costliest imports made by the program itself (-X importtime, one run)",
+        ["module", "cumulative ms", "self ms"],
+    )
     for cost in top_level(costs, 10):
         imports.rows.append([cost.module, f"{cost.cumulative_us / 1000:.1f}", f"{cost.self_us / 1000:.1f}"])
     total = sum(cost.self_us for cost in costs) / 1000
     result.notes.append(f"status-quick imported {len(costs)} modules for {total:.0f} ms in the -X importtime run")
-    result.raw = {"instances": count, "wall": samples.wall, "cpu": samples.cpu, "hyperfine_median": cross_check,
-                  "imports": [cost.__dict__ for cost in costs]}
+    result.raw = {
+        "instances": count,
+        "wall": samples.wall,
+        "cpu": samples.cpu,
+        "hyperfine_median": cross_check,
+        "imports": [cost.__dict__ for cost in costs],
+    }
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         table.rows.append([label, summarize(values).seconds(), paired_ratio(reference, values).times()])
     for label in ("Popen floor", "Popen floor, as a command"):
         ratio = paired_ratio(reference, times[label])
-        result.target(f"stop N={count} / {label.replace('Popen floor', 'killpg floor')}", f"<= {FLOOR_FACTOR}x",
-                      ratio.times(), ratio.median <= FLOOR_FACTOR)
+        result.target(
+            f"stop N={count} / {label.replace('Popen floor', 'killpg floor')}",
+            f"<= {FLOOR_FACTOR}x",
+            ratio.times(),
+            ratio.median <= FLOOR_FACTOR,
+        )
     for peer in ("honcho", "supervisord"):
         ratio = paired_ratio(reference, times[peer])
         result.target(f"stop N={count} faster than {peer}", "< 1.0x", ratio.times(), ratio.median < 1.0)
@@ -104,8 +108,12 @@ def measure_deaf(folder: Path, repetitions: int, result: Result) -> None:
     for label, values in walls.items():
         table.rows.append([label, summarize(values).seconds(), f"{GRACE + SLACK:.1f} s"])
     stopped = summarize(walls["cluster stop"])
-    result.target("stop of a SIGTERM-ignoring instance", f"<= grace + {SLACK} s = {GRACE + SLACK:.1f} s",
-                  stopped.seconds(), stopped.median <= GRACE + SLACK)
+    result.target(
+        "stop of a SIGTERM-ignoring instance",
+        f"<= grace + {SLACK} s = {GRACE + SLACK:.1f} s",
+        stopped.seconds(),
+        stopped.median <= GRACE + SLACK,
+    )
     result.notes.append(f"cluster stop CPU time with the deaf instance: {summarize(cpu).seconds()}")
     result.raw["deaf"] = {"walls": walls, "cpu": cpu}
 

@@ -242,4 +242,3 @@ def shut_down_all(contestants: Sequence[Contestant]) -> None:
                 contestant.supervisor.shutdown()
         except (OSError, RuntimeError, subprocess.SubprocessError):
             continue
-
