@@ -6,6 +6,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from psycopg import sql
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 QUERIES_FILE = SQL_DIR / "queries.sql"
 
@@ -33,3 +35,13 @@ def _all_queries() -> dict[str, str]:
 def query(name: str) -> str:
     """The query called `name` in queries.sql."""
     return _all_queries()[name]
+
+
+@cache
+def queue_query(name: str, queue: str) -> str:
+    """A query written for any queue, with `{queue_table}` bound to `queue`'s PGMQ table (quoted by psycopg).
+
+    Such a query's text doubles its literal braces (`{{`), as `str.format` does.
+    """
+    composed = sql.SQL(query(name)).format(queue_table=sql.Identifier(f"q_{queue}"))  # type: ignore[arg-type]
+    return composed.as_string(None)

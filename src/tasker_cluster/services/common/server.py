@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Generator, Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -22,15 +23,31 @@ log = logging.getLogger("tasker.server")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server without its signal capture.
+    """uvicorn's server, with two changes to how it stops.
 
     uvicorn re-raises a captured SIGTERM once it has shut down, so the process would die with 143 after a clean
-    stop; signals are routed to `handle_exit` by `serve_service` instead, which also covers the start-up window.
+    stop: signals are routed to `handle_exit` by `serve_service` instead (which also covers the start-up window).
+    And uvicorn notices a stop request on its next 100 ms tick: here the request itself wakes the loop.
     """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit_requested = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._exit_requested.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit_requested.wait(), 0.1)
 
 
 def bind_socket(settings: ServiceSettings) -> socket.socket:

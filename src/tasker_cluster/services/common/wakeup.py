@@ -1,7 +1,8 @@
 """Wake consumers the moment a queue gets a message (LISTEN/NOTIFY), with polling as the fallback.
 
-queries.sql calls pg_notify('tasker_<queue>') in the transaction that sends to a queue, so the notification
-arrives only once the message is committed and readable.
+Whoever sends to a queue calls `wake_consumers` once the sending transaction has committed (queries.sql says why
+not inside it). An empty payload means "readable now"; a number is the delay in milliseconds after which a
+delayed message (a retry's backoff) becomes readable.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from tasker_cluster.services.common.queries import query
 from tasker_cluster.services.common.queues import wake_channel
 
 log = logging.getLogger("tasker.wakeup")
@@ -30,6 +33,9 @@ class Wakeup:
     def ring(self) -> None:
         self._event.set()
 
+    def ring_after(self, delay_s: float) -> None:
+        asyncio.get_running_loop().call_later(delay_s, self._event.set)
+
     def clear(self) -> None:
         self._event.clear()
 
@@ -40,6 +46,12 @@ class Wakeup:
         except TimeoutError:
             return False
         return True
+
+
+async def wake_consumers(conn: psycopg.AsyncConnection[Any], queues: Sequence[str], payloads: Sequence[str]) -> None:
+    """Ring the consumers of `queues`; call it after the transaction that sent to them has committed."""
+    if queues:
+        await conn.execute(query("wake_consumers"), {"queues": list(queues), "payloads": list(payloads)})
 
 
 class NotificationListener:
@@ -85,7 +97,7 @@ class NotificationListener:
                 async for notification in conn.notifies():
                     wakeup = self.wakeups.get(notification.channel)
                     if wakeup is not None:
-                        wakeup.ring()
+                        _ring(wakeup, notification.payload)
             except psycopg.OperationalError as error:
                 self.connected = False
                 log.warning("notification connection lost (%s); polling until it is back", error)
@@ -95,6 +107,17 @@ class NotificationListener:
             except asyncio.CancelledError:
                 await _close_quietly(conn)
                 raise
+
+
+def _ring(wakeup: Wakeup, payload: str) -> None:
+    try:
+        delay_ms = int(payload) if payload else 0
+    except ValueError:
+        delay_ms = 0
+    if delay_ms > 0:
+        wakeup.ring_after(delay_ms / 1000)
+    else:
+        wakeup.ring()
 
 
 async def _close_quietly(conn: psycopg.AsyncConnection | None) -> None:

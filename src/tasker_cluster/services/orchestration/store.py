@@ -11,7 +11,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from tasker_cluster.services.common.database import retry_transaction
-from tasker_cluster.services.common.queries import query
+from tasker_cluster.services.common.queries import query, queue_query
+from tasker_cluster.services.common.wakeup import wake_consumers
 from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
 from tasker_cluster.services.workflow.templates import TaskTemplate
 
@@ -53,15 +54,19 @@ class TaskStore:
         }
 
         async def insert() -> str | None:
-            async with self.pool.connection() as conn, conn.transaction():
-                cursor = await conn.execute(query("insert_task"), params)
-                if cursor.rowcount == 0:
-                    return None
-                await conn.execute(query("start_task"), {"task_uuid": task_uuid})
-                cursor = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
-                row = await cursor.fetchone()
-                assert row is not None
-                return str(row[0])
+            # One round trip: create, start, read back, commit, wake the workers. When the idempotency key was
+            # used before, nothing is inserted and the statements after it find no task to act on.
+            async with self.pool.connection() as conn, conn.pipeline():
+                async with conn.transaction():
+                    inserted = await conn.execute(query("insert_task"), params)
+                    await conn.execute(queue_query("start_task", template.queue), {"task_uuid": task_uuid})
+                    view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+                await wake_consumers(conn, [template.queue], [""])
+            if inserted.rowcount == 0:
+                return None
+            row = await view.fetchone()
+            assert row is not None
+            return str(row[0])
 
         view = await retry_transaction(insert, "create task")
         if view is not None:

@@ -1,7 +1,7 @@
 """The worker's consumer: claim steps from a namespace queue, run their handlers, record each attempt's outcome.
 
-Per batch, two statements: read + claim (one transaction), then the outcomes, the results sent to the
-orchestration and the consumed messages deleted (one statement). While a batch runs, the loop claims the next.
+Per batch, two statements: read + claim, then the outcomes with the results sent to the orchestration and the
+consumed messages deleted (plus a wake-up for the orchestration). While a batch runs, the loop claims the next.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from psycopg_pool import AsyncConnectionPool
 from tasker_cluster.services.common.consumer import QueueConsumer
 from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEP_DURATION, STEPS_PROCESSED, TRANSITION_CONFLICTS
-from tasker_cluster.services.common.queries import query
+from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import RESULTS_QUEUE
-from tasker_cluster.services.common.wakeup import Wakeup
+from tasker_cluster.services.common.wakeup import Wakeup, wake_consumers
 from tasker_cluster.services.workflow.handlers import HandlerRegistry, PermanentStepError, StepInput
 
 log = logging.getLogger("tasker.worker")
@@ -70,13 +70,6 @@ class Slots:
             await self._freed.wait_for(lambda: self.busy < self.size)
 
 
-def _step_uuid(message: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(message["step_uuid"])
-    except (TypeError, KeyError, ValueError):
-        return None
-
-
 class StepConsumer(QueueConsumer):
     def __init__(
         self,
@@ -100,6 +93,8 @@ class StepConsumer(QueueConsumer):
         self._batches: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
         self._latency = QUEUE_LATENCY.labels(queue)
+        self._claim_query = queue_query("claim_steps", queue)
+        self._record_query = queue_query("record_outcomes", queue)
 
     # --- the loop -----------------------------------------------------------------------------------------------
 
@@ -130,32 +125,21 @@ class StepConsumer(QueueConsumer):
         return taken
 
     async def _claim(self, qty: int) -> tuple[int, list[Claim], list[int]]:
-        async with self.pool.connection(timeout=30) as conn, conn.transaction():
-            cursor = await conn.execute(
-                query("read_messages"), {"queue": self.queue, "vt": self.visibility_timeout, "qty": qty}
-            )
-            messages = await cursor.fetchall()
-            if not messages:
-                return 0, [], []
-            by_step: dict[uuid.UUID, int] = {}
-            stale: list[int] = []
-            for msg_id, _read_ct, waited_s, message in messages:
-                self._latency.observe(waited_s)
-                step_uuid = _step_uuid(message)
-                if step_uuid is None or step_uuid in by_step:
-                    stale.append(msg_id)
-                else:
-                    by_step[step_uuid] = msg_id
-            cursor = await conn.execute(
-                query("claim_steps"),
-                {"msg_ids": list(by_step.values()), "step_uuids": list(by_step), "instance": self.instance},
-            )
-            claims = [Claim(*row) for row in await cursor.fetchall()]
-        claimed = {claim.msg_id for claim in claims}
-        stale.extend(msg_id for msg_id in by_step.values() if msg_id not in claimed)
+        params = {"vt": self.visibility_timeout, "qty": qty, "instance": self.instance}
+        async with self.pool.connection(timeout=30) as conn:
+            cursor = await conn.execute(self._claim_query, params)
+            rows = await cursor.fetchall()
+        claims: list[Claim] = []
+        stale: list[int] = []
+        for msg_id, waited_s, *step in rows:
+            self._latency.observe(waited_s)
+            if step[0] is None:
+                stale.append(msg_id)
+            else:
+                claims.append(Claim(msg_id, *step))
         if stale:
             TRANSITION_CONFLICTS.labels("stale_message").inc(len(stale))
-        return len(messages), claims, stale
+        return len(rows), claims, stale
 
     # --- running a batch ----------------------------------------------------------------------------------------
 
@@ -215,13 +199,16 @@ class StepConsumer(QueueConsumer):
     async def _record(self, outcomes: list[dict[str, Any]], stale: list[int]) -> None:
         params = {
             "outcomes": json.dumps(outcomes),
+            "step_uuids": [outcome["step_uuid"] for outcome in outcomes],
             "stale_msg_ids": stale,
             "queue": self.queue,
-            "results_queue": RESULTS_QUEUE,
         }
-        async with self.pool.connection(timeout=30) as conn:
-            cursor = await conn.execute(query("record_outcomes"), params)
-            row = await cursor.fetchone()
+        # One round trip: the outcomes (committed on their own) and then the orchestration's wake-up.
+        async with self.pool.connection(timeout=30) as conn, conn.pipeline():
+            cursor = await conn.execute(self._record_query, params)
+            if outcomes:
+                await wake_consumers(conn, [RESULTS_QUEUE], [""])
+        row = await cursor.fetchone()
         recorded = row[0] if row else 0
         if recorded < len(outcomes):
             TRANSITION_CONFLICTS.labels("attempt_taken_over").inc(len(outcomes) - recorded)

@@ -1,0 +1,140 @@
+"""One orchestration and one worker, real processes over HTTP: every shipped template, and the API's answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ServicePair, wait_for_tasks
+
+pytestmark = pytest.mark.services
+
+SHIPPED = {"linear", "diamond", "fail_once", "always_fail", "slow"}
+
+
+def create(client: httpx.Client, name: str, context: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    body = {"namespace": "examples", "name": name, "context": context or {}, **fields}
+    response = client.post("/v1/tasks", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def steps_by_name(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["name"]: step for step in task["steps"]}
+
+
+def test_every_shipped_template_completes_end_to_end_over_http(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        assert {t["name"] for t in client.get("/v1/templates").json()["templates"]} == SHIPPED
+        created = {name: create(client, name, {"even_number": 2, "ms": 50}) for name in sorted(SHIPPED)}
+        done = wait_for_tasks(client, [task["task_uuid"] for task in created.values()])
+    task = {name: done[created[name]["task_uuid"]] for name in SHIPPED}
+
+    assert task["linear"]["status"] == "complete"
+    assert [step["result"] for step in task["linear"]["steps"]] == [4, 16, 256, 65536]
+    assert task["linear"]["completion_percentage"] == 100.0
+    assert task["diamond"]["status"] == "complete"
+    assert {name: step["result"] for name, step in steps_by_name(task["diamond"]).items()} == {
+        "start": 4,
+        "branch_b": 16,
+        "branch_c": 16,
+        "end": 256,
+    }
+    assert task["fail_once"]["status"] == "complete"
+    assert steps_by_name(task["fail_once"])["flaky"]["attempts"] == 2
+    assert task["always_fail"]["status"] == "error"
+    doomed, never_runs = task["always_fail"]["steps"]
+    assert (doomed["status"], doomed["attempts"], task["always_fail"]["failed_steps"]) == ("error", 3, 1)
+    assert (never_runs["status"], never_runs["attempts"]) == ("cancelled", 0)
+    assert task["slow"]["status"] == "complete"
+    assert task["slow"]["steps"][0]["result"] == {"slept_ms": 50}
+    for each in task.values():
+        assert each["created_by"] == "orchestration-1"
+        assert {s["processed_by"] for s in each["steps"] if s["attempts"]} == {"worker-1"}
+
+
+def test_a_task_reads_the_same_after_it_finished_as_the_list_reports_it(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        created = create(client, "linear", {"even_number": 4}, tags=["a"], initiator="tests", reason="listing")
+        wait_for_tasks(client, [created["task_uuid"]])
+        listed = client.get("/v1/tasks", params={"status": "complete", "namespace": "examples"}).json()
+        other_namespace = client.get("/v1/tasks", params={"namespace": "nowhere"}).json()
+        task = client.get(f"/v1/tasks/{created['task_uuid']}").json()
+    assert [t["task_uuid"] for t in listed["tasks"]] == [created["task_uuid"]]
+    assert other_namespace["tasks"] == []
+    assert (task["tags"], task["initiator"], task["reason"]) == (["a"], "tests", "listing")
+    assert task["steps"][-1]["result"] == 4**16
+
+
+def test_unknown_template_is_404_and_invalid_bodies_are_422(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        unknown = client.post("/v1/tasks", json={"namespace": "examples", "name": "nope"})
+        wrong_version = client.post("/v1/tasks", json={"namespace": "examples", "name": "linear", "version": "9.9"})
+        missing_name = client.post("/v1/tasks", json={"namespace": "examples"})
+        context_not_object = client.post("/v1/tasks", json={"namespace": "examples", "name": "linear", "context": 3})
+        misspelt_field = client.post("/v1/tasks", json={"namespace": "examples", "name": "linear", "contxt": {}})
+        not_json = client.post("/v1/tasks", content=b"{not json")
+    assert unknown.status_code == 404 and "examples/nope" in unknown.json()["error"]
+    assert wrong_version.status_code == 404
+    for response in (missing_name, context_not_object, misspelt_field, not_json):
+        assert response.status_code == 422, response.text
+        assert response.json()["fix"]
+    assert [d["loc"] for d in missing_name.json()["details"]] == [["name"]]
+
+
+def test_task_lookups_answer_404_for_unknown_and_422_for_malformed_ids(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        unknown = client.get(f"/v1/tasks/{uuid.uuid4()}")
+        malformed = client.get("/v1/tasks/not-a-uuid")
+        cancel_unknown = client.delete(f"/v1/tasks/{uuid.uuid4()}")
+        bad_status = client.get("/v1/tasks", params={"status": "finished"})
+        bad_limit = client.get("/v1/tasks", params={"limit": "0"})
+    assert (unknown.status_code, malformed.status_code, cancel_unknown.status_code) == (404, 422, 404)
+    assert (bad_status.status_code, bad_limit.status_code) == (422, 422)
+
+
+def test_the_same_idempotency_key_returns_the_first_task_and_never_creates_another(
+    service_pair: ServicePair,
+) -> None:
+    with service_pair.client() as client:
+        first = client.post(
+            "/v1/tasks", json={"namespace": "examples", "name": "linear", "context": {"even_number": 2},
+                               "idempotency_key": "order-42"},
+        )  # fmt: skip
+        again = client.post("/v1/tasks", json={"namespace": "examples", "name": "slow", "idempotency_key": "order-42"})
+        listed = client.get("/v1/tasks").json()["tasks"]
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["task_uuid"] == first.json()["task_uuid"]
+    assert again.json()["name"] == "linear"
+    assert len(listed) == 1
+
+
+def test_cancel_stops_an_unfinished_task_and_refuses_a_finished_one(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        running = create(client, "slow", {"ms": 5000})
+        cancelled = client.delete(f"/v1/tasks/{running['task_uuid']}")
+        again = client.delete(f"/v1/tasks/{running['task_uuid']}")
+        finished = create(client, "linear", {"even_number": 2})
+        wait_for_tasks(client, [finished["task_uuid"]])
+        too_late = client.delete(f"/v1/tasks/{finished['task_uuid']}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (again.status_code, again.json()["status"]) == (409, "cancelled")
+    assert (too_late.status_code, too_late.json()["status"]) == (409, "complete")
+
+
+def test_health_endpoints_name_the_instance_and_metrics_count_the_work(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        wait_for_tasks(client, [create(client, "linear", {"even_number": 2})["task_uuid"]])
+        health = client.get("/health").json()
+        detailed = client.get("/health/detailed").json()
+        orchestration_metrics = client.get("/metrics").text
+    worker_metrics = httpx.get(f"{service_pair.worker.url}/metrics").text
+    assert (health["status"], health["instance"]) == ("ok", "orchestration-1")
+    assert detailed["ready"] is True
+    assert set(detailed["queues"]) == {"orchestration_step_results", "worker_examples_queue"}
+    assert 'tasker_tasks_created_total{name="linear",namespace="examples"} 1.0' in orchestration_metrics
+    assert 'tasker_tasks_finished_total{status="complete"} 1.0' in orchestration_metrics
+    assert 'tasker_steps_processed_total{outcome="complete"} 4.0' in worker_metrics
