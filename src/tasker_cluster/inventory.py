@@ -1,4 +1,4 @@
-"""What `status` and `status-quick` list: the configured instances, then any other with a PID record.
+"""What `status` and `status-quick` list: the database first, the configured instances, then other recorded ones.
 
 An instance started with a larger count than the file's keeps its record, so it is listed until stopped.
 Import-light (no pydantic, no httpx): status-quick uses it.
@@ -14,6 +14,7 @@ from typing import Any
 from tasker_cluster.pidfiles import InstanceRecord, Records
 
 STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
+DATABASE_ROW_NAME = "database"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,37 @@ class InstanceStatus:
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class DatabaseRow:
+    """The database's own row, listed first: `kind` is "local" (this project's server) or "external" (DATABASE_URL).
+
+    `status` is healthy/unhealthy (probed), running (status-quick), dead (postmaster.pid outlived its server),
+    stopped, or unknown (an external server status-quick does not probe).
+    """
+
+    kind: str
+    status: str
+    pid: int | None
+    port: int | None
+    uptime_s: float | None
+    latency_ms: float | None = None
+    detail: str = ""
+    name: str = DATABASE_ROW_NAME
+
+    def as_json(self) -> dict[str, Any]:
+        """The `"database"` object of `status --json` and `status-quick --json`."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "pid": self.pid,
+            "port": self.port,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "detail": self.detail,
         }
 
 

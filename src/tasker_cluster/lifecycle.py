@@ -104,7 +104,8 @@ def start_instances(
         running, missing = _partition(project, instances, on_event)
         refused, free = _refuse_taken_ports(missing, on_event)
         database = None
-        if free and topology.database.mode == "local":
+        # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
+        if topology.database.mode == "local":
             database = database_url(project, lambda text: on_event(StartEvent("database", "", text)))
         spawned, spawn_failed = _spawn_all(project, free, database, on_event)
     if wait:
@@ -117,17 +118,20 @@ def start_instances(
 
 
 def database_url(project: Project, announce: Callable[[str], None] | None = None) -> str:
-    """The URL instances get as DATABASE_URL: the local server (started if needed) or the external one."""
+    """The URL instances get as DATABASE_URL: the local server (started if needed) or the external one (probed).
+
+    ClusterError when it cannot be had; the caller has spawned nothing yet, and the message says so.
+    """
+    from tasker_cluster.db.lifecycle import ensure_database
+
     try:
-        from tasker_cluster.db.lifecycle import ensure_database
-    except ModuleNotFoundError as error:
-        if error.name != "tasker_cluster.db.lifecycle":
-            raise
+        return ensure_database(project, announce)
+    except ClusterError as error:
         raise ClusterError(
-            "this build has no local database support yet (tasker_cluster.db.lifecycle is missing)",
-            'set mode = "none" under [database] in config/cluster.toml',
+            f"the database is not available, so no instance was started: {error.message}",
+            error.fix,
+            exit_code=error.exit_code,
         ) from None
-    return ensure_database(project, announce)
 
 
 def instance_env(project: Project, instance: Instance, database: str | None) -> dict[str, str]:

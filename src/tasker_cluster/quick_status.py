@@ -10,8 +10,11 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+from tasker_cluster.db.postmaster import read_pid_file
+from tasker_cluster.db.quick import quick_database_row
 from tasker_cluster.inventory import (
     Configured,
+    DatabaseRow,
     Entry,
     InstanceStatus,
     dead_detail,
@@ -30,6 +33,22 @@ _ROLE_ORDER = {role: position for position, role in enumerate(ROLES)}
 def quick_status(project: Project) -> list[InstanceStatus]:
     """`running`, `dead` or `stopped` for every configured or recorded instance."""
     return [_status_of(row) for row in entries(configured_instances(project), read_records(project))]
+
+
+def quick_database(project: Project) -> DatabaseRow | None:
+    """The database row from postmaster.pid and psutil alone; None when the cluster uses no database."""
+    row = quick_database_row(project)
+    if row.kind == "none":
+        return None
+    if row.kind == "external":
+        return DatabaseRow("external", "unknown", None, None, None, detail="external server: status-quick never probes")
+    if row.running:
+        return DatabaseRow("local", "running", row.pid, row.port, row.uptime_s)
+    # The pid file of a kill -9ed server stays behind, like an instance's PID file.
+    stale = read_pid_file(row.data_dir) if row.data_dir is not None else None
+    if stale is not None:
+        return DatabaseRow("local", "dead", stale.pid, stale.port, None, detail="postmaster.pid outlived its server")
+    return DatabaseRow("local", "stopped", None, row.port, None)
 
 
 def configured_instances(project: Project) -> list[Configured]:

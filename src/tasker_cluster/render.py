@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tasker_cluster.inventory import InstanceStatus
+from tasker_cluster.inventory import DATABASE_ROW_NAME, DatabaseRow, InstanceStatus
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -30,6 +30,8 @@ STATUS_STYLES = {
     "unhealthy": "red",
     "dead": "red",
     "stopped": "dim",
+    "left-running": "yellow",
+    "unknown": "dim",
 }
 # Wide enough for the status table when output is piped, where Rich would otherwise assume 80 columns.
 _PIPE_WIDTH = 140
@@ -40,34 +42,41 @@ def console(*, stderr: bool = False) -> Console:
     return Console(file=stream, width=None if stream.isatty() else _PIPE_WIDTH, highlight=False)
 
 
-def print_status(rows: Sequence[InstanceStatus], *, as_json: bool, summary_key: str, ok: bool) -> None:
-    """The INSTANCE STATUS PID PORT UPTIME HEALTH table, or the documented JSON document."""
+def print_status(
+    rows: Sequence[InstanceStatus], database: DatabaseRow | None, *, as_json: bool, summary_key: str, ok: bool
+) -> None:
+    """The INSTANCE STATUS PID PORT UPTIME HEALTH table (the database first), or the documented JSON document."""
     if as_json:
-        document = {"instances": [row.as_json() for row in rows], summary_key: ok}
+        document = {
+            "database": None if database is None else database.as_json(),
+            "instances": [row.as_json() for row in rows],
+            summary_key: ok,
+        }
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
     out = console()
     if out.is_terminal:
-        out.print(status_table(rows))
+        out.print(status_table(rows, database))
         return
     # Rich pads the last column to its width; piped output should not end its lines in spaces.
     with out.capture() as captured:
-        out.print(status_table(rows))
+        out.print(status_table(rows, database))
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
-def status_table(rows: Sequence[InstanceStatus]) -> Table:
+def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = None) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH"):
         table.add_column(column, justify="right" if column in ("PID", "PORT", "UPTIME") else "left", no_wrap=True)
-    for row in rows:
+    shown: list[DatabaseRow | InstanceStatus] = [database] if database is not None else []
+    for row in [*shown, *rows]:
         table.add_row(
             row.name,
             Text(row.status, style=STATUS_STYLES.get(row.status, "")),
             "" if row.pid is None else str(row.pid),
             "" if row.port is None else str(row.port),
             format_uptime(row.uptime_s),
-            Text(_health_text(row)),
+            Text(_health_text(row) if isinstance(row, InstanceStatus) else _database_health_text(row)),
         )
     return table
 
@@ -95,6 +104,12 @@ def _health_text(row: InstanceStatus) -> str:
     if row.detail:
         return f"{row.detail}{latency}"
     return ""
+
+
+def _database_health_text(row: DatabaseRow) -> str:
+    if row.status == "healthy" and row.latency_ms is not None:
+        return f"SQL {row.latency_ms:.0f} ms, {row.detail}"
+    return row.detail
 
 
 class StartProgress:
@@ -128,8 +143,12 @@ class StartProgress:
             if event.kind in ("lock-wait", "database"):
                 self._live.console.print(Text(event.detail))
             return
-        name = event.name or ("database" if event.kind == "database" else "cluster")
-        self._console.print(Text(f"{name:<18} {event.kind:<12} {event.detail}".rstrip()), soft_wrap=True)
+        if event.kind == "database":
+            # The database's announcements are whole sentences; a kind column would only repeat "database".
+            line = f"{DATABASE_ROW_NAME:<18} {event.detail}"
+        else:
+            line = f"{event.name or 'cluster':<18} {event.kind:<12} {event.detail}"
+        self._console.print(Text(line.rstrip()), soft_wrap=True)
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -173,17 +192,18 @@ def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
     return "; ".join(fixes) + ", then run the command again"
 
 
-def print_stop(results: Sequence[InstanceStop]) -> None:
+def print_stop(results: Sequence[InstanceStop], database: InstanceStop | None = None) -> None:
+    """One line per instance, then one for the database when it was stopped or deliberately left running."""
     out = console()
     if not results:
         out.print("nothing to stop: no instance has a PID file")
-        return
-    for result in results:
+    for result in [*results, *([database] if database is not None else [])]:
         style = "red" if result.outcome == "survived" else STATUS_STYLES.get(result.outcome, "")
         pid = f"pid {result.pid}" if result.pid is not None else ""
         line = Text(f"{result.name:<18} ")
         line.append(f"{result.outcome:<12}", style=style or None)
-        line.append(f" {pid:<11} {result.detail}".rstrip())
+        line.append(f" {pid:<11} {result.detail}")
+        line.rstrip()
         out.print(line, soft_wrap=True)
 
 

@@ -1,9 +1,15 @@
-"""`cluster status`: every instance's process state plus its health and ready answers, probed concurrently."""
+"""`cluster status`: the database and every instance, each with its process state and health, probed concurrently."""
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from tasker_cluster.db.settings import DatabaseSettings
 from tasker_cluster.inventory import (
     Configured,
+    DatabaseRow,
     Entry,
     InstanceStatus,
     dead_detail,
@@ -14,9 +20,29 @@ from tasker_cluster.inventory import (
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_records
 from tasker_cluster.probes import ProbeResult, probe_many
 from tasker_cluster.project import Project
+from tasker_cluster.quick_status import quick_database
 from tasker_cluster.topology import Topology
 
 DEFAULT_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    database: DatabaseRow | None
+    instances: list[InstanceStatus]
+
+    @property
+    def healthy(self) -> bool:
+        """Every instance healthy, and the database too: instances whose database is down cannot do their work."""
+        database_ok = self.database is None or self.database.status == "healthy"
+        return database_ok and bool(self.instances) and all(row.status == "healthy" for row in self.instances)
+
+
+def full_status(project: Project, topology: Topology, timeout: float = DEFAULT_TIMEOUT) -> ClusterStatus:
+    """The database row and the instance rows; the database is queried while the instances are probed."""
+    database = DatabaseProbe(project, topology.database, timeout)
+    instances = cluster_status(project, topology, timeout)
+    return ClusterStatus(database.result(), instances)
 
 
 def cluster_status(project: Project, topology: Topology, timeout: float = DEFAULT_TIMEOUT) -> list[InstanceStatus]:
@@ -28,6 +54,76 @@ def cluster_status(project: Project, topology: Topology, timeout: float = DEFAUL
     answers = probe_many([url for record in alive for url in (record.health_url, record.ready_url)], timeout)
     probed = {record.name: (answers[2 * position], answers[2 * position + 1]) for position, record in enumerate(alive)}
     return [_status_of(row, states[row.name], probed.get(row.name)) for row in rows]
+
+
+class DatabaseProbe:
+    """Queries the database in a thread started at construction, so that it overlaps the HTTP probes.
+
+    libpq will not give up a connect in under 2 s, so `result` stops waiting at `timeout` itself; a daemon thread
+    then finishes (or times out) unwatched instead of holding the command's exit.
+    """
+
+    def __init__(self, project: Project, settings: DatabaseSettings, timeout: float) -> None:
+        self._timeout = timeout
+        self._row = quick_database(project)
+        self._answer: DatabaseRow | None = None
+        self._thread: threading.Thread | None = None
+        url = _url_to_probe(project, settings, self._row)
+        if self._row is None or url is None:
+            return
+        # psycopg takes ~120 ms to import: done here, before the clock starts, so it never eats the probe's time.
+        from psycopg.conninfo import conninfo_to_dict
+
+        import tasker_cluster.db.status  # noqa: F401
+
+        if self._row.kind == "external":
+            self._row = replace(self._row, port=int(conninfo_to_dict(url).get("port") or 5432))
+        self._deadline = time.monotonic() + timeout
+        self._thread = threading.Thread(target=self._query, args=(self._row, url), daemon=True)
+        self._thread.start()
+
+    def result(self) -> DatabaseRow | None:
+        if self._thread is None or self._row is None:
+            return self._row
+        self._thread.join(max(self._deadline - time.monotonic(), 0.0))
+        if self._answer is not None:
+            return self._answer
+        return replace(self._row, status="unhealthy", detail=f"no answer within {self._timeout:g} s")
+
+    def _query(self, row: DatabaseRow, url: str) -> None:
+        self._answer = probe_database(row, url)
+
+
+def probe_database(row: DatabaseRow, url: str) -> DatabaseRow:
+    """`row` (what the files say) completed by one round of queries: healthy with latency, or unhealthy with why."""
+    import psycopg
+
+    from tasker_cluster.db.external import first_line
+    from tasker_cluster.db.status import read_server_facts
+
+    started = time.perf_counter()
+    try:
+        facts = read_server_facts(url)
+    except psycopg.Error as error:
+        return replace(row, status="unhealthy", detail=first_line(error))
+    latency_ms = (time.perf_counter() - started) * 1000
+    uptime = max(time.time() - facts.started_at, 0.0)
+    where = "external, " if row.kind == "external" else ""
+    detail = f"{where}{facts.connections}/{facts.max_connections} connections"
+    return replace(row, status="healthy", uptime_s=uptime, latency_ms=latency_ms, detail=detail)
+
+
+def _url_to_probe(project: Project, settings: DatabaseSettings, row: DatabaseRow | None) -> str | None:
+    """The URL of a server that should answer: a running local one, or the external one; None when none should."""
+    from tasker_cluster.db.urls import external_url, local_url
+
+    if row is None:
+        return None
+    if row.kind == "external":
+        return external_url(project.env_file, settings.port, settings.name)
+    if row.status == "running" and row.port is not None:
+        return local_url(row.port, settings.name)
+    return None
 
 
 def _status_of(row: Entry, state: Liveness | None, probes: tuple[ProbeResult, ProbeResult] | None) -> InstanceStatus:

@@ -1,6 +1,7 @@
 """Stopping instances: verify each PID record, stop verified groups with escalation, drop stale records unsignalled.
 
-The PID records, not the topology, say what runs: an instance started with a larger count is still found.
+The PID records, not the topology, say what runs: an instance started with a larger count is still found. The
+database is stopped only when asked, after the instances, and an external one only with an explicit force.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from tasker_cluster.topology import Topology
 # Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
 LOCK_TIMEOUT = 120.0
 
-StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived"]
-SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale"})
+StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "left-running"]
+SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale", "left-running"})
+DATABASE = "database"
 
 
 @dataclass(frozen=True)
@@ -37,19 +39,65 @@ def stop_instances(
 ) -> list[InstanceStop]:
     """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        records = read_records(project)
-        wanted = _resolve(names, records, topology)
-        results: dict[str, InstanceStop] = {}
-        targets: list[StopTarget] = []
-        for name in wanted:
-            target, result = _classify(project, name, records, timeout)
-            if target is not None:
-                targets.append(target)
-            if result is not None:
-                results[name] = result
-        for stopped in stop_groups(targets):
-            results[stopped.name] = _finish(project, stopped, records.valid[stopped.name], results.get(stopped.name))
+        return _stop_recorded(project, names, topology, timeout)
+
+
+def stop_with_database(
+    project: Project,
+    names: Sequence[str] = (),
+    *,
+    topology: Topology | None = None,
+    timeout: float | None = None,
+    force_external: bool = False,
+) -> tuple[list[InstanceStop], InstanceStop]:
+    """Stop the instances, then the project's database, under one start lock: no start slips in between to hand
+    new instances a server about to go down. An external server is stopped only with `force_external`."""
+    with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
+        instances = _stop_recorded(project, names, topology, timeout)
+        return instances, _stop_database(project, force_external)
+
+
+def database_left_running(project: Project) -> InstanceStop | None:
+    """The note for a plain `stop`: the local database still runs. None when there is no such server."""
+    from tasker_cluster.db.quick import quick_database_row
+
+    row = quick_database_row(project)
+    if row.kind != "local" or not row.running:
+        return None
+    return InstanceStop(DATABASE, "left-running", row.pid, "`cluster stop --with-db` stops it too")
+
+
+def _stop_recorded(
+    project: Project, names: Sequence[str], topology: Topology | None, timeout: float | None
+) -> list[InstanceStop]:
+    records = read_records(project)
+    wanted = _resolve(names, records, topology)
+    results: dict[str, InstanceStop] = {}
+    targets: list[StopTarget] = []
+    for name in wanted:
+        target, result = _classify(project, name, records, timeout)
+        if target is not None:
+            targets.append(target)
+        if result is not None:
+            results[name] = result
+    for stopped in stop_groups(targets):
+        results[stopped.name] = _finish(project, stopped, records.valid[stopped.name], results.get(stopped.name))
     return [results[name] for name in wanted]
+
+
+def _stop_database(project: Project, force_external: bool) -> InstanceStop:
+    from tasker_cluster.db.lifecycle import external_database_url, quick_database_row, stop_database
+    from tasker_cluster.db.urls import redact
+
+    external = external_database_url(project)
+    if external is not None and not force_external:
+        detail = f"external server {redact(external)}, not ours to stop; add --yes to stop it (loopback only)"
+        return InstanceStop(DATABASE, "left-running", None, detail)
+    pid = quick_database_row(project).pid
+    if not stop_database(project, force_external=force_external):
+        return InstanceStop(DATABASE, "not-running")
+    where = f"external server {redact(external)}" if external is not None else "local PostgreSQL"
+    return InstanceStop(DATABASE, "stopped", pid, where)
 
 
 def _resolve(names: Sequence[str], records: Records, topology: Topology | None) -> list[str]:

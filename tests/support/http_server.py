@@ -2,12 +2,14 @@
 
 GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
 then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
-child deaf to SIGTERM, or dying at start-up with a message on stderr.
+child deaf to SIGTERM, or dying at start-up with a message on stderr. With --echo-env NAME, GET /env answers the
+named variables of its environment as JSON, so a test can see what its start handed it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -39,6 +41,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     parser.add_argument("--child-ignoring-term", type=Path, help="spawn a child deaf to SIGTERM, its pid in this file")
     parser.add_argument("--exit-early", metavar="MESSAGE", help="print MESSAGE on stderr and exit 3 before listening")
+    parser.add_argument("--echo-env", metavar="NAME", action="append", default=[], help="variables GET /env answers")
     return parser.parse_args()
 
 
@@ -51,11 +54,13 @@ def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequ
                 self._answer(args.health_status)
             elif self.path == "/health/ready":
                 self._answer(200 if time.monotonic() - started >= args.ready_after else 503)
+            elif self.path == "/env" and args.echo_env:
+                self._answer(200, json.dumps({name: os.environ.get(name) for name in args.echo_env}))
             else:
                 self._answer(404)
 
-        def _answer(self, code: int) -> None:
-            body = f'{{"name": "{args.name}", "code": {code}}}'.encode()
+        def _answer(self, code: int, text: str | None = None) -> None:
+            body = (text or f'{{"name": "{args.name}", "code": {code}}}').encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

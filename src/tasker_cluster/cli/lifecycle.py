@@ -1,5 +1,7 @@
 """`cluster start-all | start | status | status-quick | stop`: parse, call the core, render.
 
+The database is part of the cluster here: started before the instances, shown first, stopped on `stop --with-db`.
+
 Only typer at module level: the core is imported inside each command, so status-quick loads neither httpx nor
 pydantic.
 """
@@ -59,16 +61,15 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     timeout: float = typer.Option(2.0, "--timeout", min=0.05, help="Seconds for all health probes together."),
 ) -> None:
-    """Probe every instance's health and ready paths; exit 0 only when all are healthy."""
+    """Query the database and probe every instance's health and ready paths; exit 0 only when all are healthy."""
     from tasker_cluster.render import print_status
-    from tasker_cluster.status import cluster_status
+    from tasker_cluster.status import full_status
     from tasker_cluster.topology import load_topology
 
     project = ctx.obj.project
-    rows = cluster_status(project, load_topology(project), timeout)
-    healthy = bool(rows) and all(row.status == "healthy" for row in rows)
-    print_status(rows, as_json=as_json, summary_key="healthy", ok=healthy)
-    if not healthy:
+    report = full_status(project, load_topology(project), timeout)
+    print_status(report.instances, report.database, as_json=as_json, summary_key="healthy", ok=report.healthy)
+    if not report.healthy:
         raise typer.Exit(1)
 
 
@@ -77,12 +78,15 @@ def status_quick(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Process states from PID files alone, no network; exit 0 only when all are running."""
-    from tasker_cluster.quick_status import quick_status
+    from tasker_cluster.quick_status import quick_database, quick_status
     from tasker_cluster.render import print_status
 
     rows = quick_status(ctx.obj.project)
-    running = bool(rows) and all(row.status == "running" for row in rows)
-    print_status(rows, as_json=as_json, summary_key="running", ok=running)
+    database = quick_database(ctx.obj.project)
+    # An external server's state needs the network, which this command never uses: it does not decide the exit.
+    database_ok = database is None or database.status in ("running", "unknown")
+    running = database_ok and bool(rows) and all(row.status == "running" for row in rows)
+    print_status(rows, database, as_json=as_json, summary_key="running", ok=running)
     if not running:
         raise typer.Exit(1)
 
@@ -95,21 +99,33 @@ def stop(
     timeout: float | None = typer.Option(
         None, "--timeout", min=0.0, help="Seconds between SIGTERM and SIGKILL (default: each service's stop_grace)."
     ),
+    with_db: bool = typer.Option(False, "--with-db", help="Then stop the project's local PostgreSQL too."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --with-db: also stop an external DATABASE_URL server (loopback only)."
+    ),
 ) -> None:
     """SIGTERM each instance's process group, SIGKILL what outlives the grace period, remove PID files."""
     from tasker_cluster.errors import ClusterError, ConfigError
     from tasker_cluster.render import print_stop
-    from tasker_cluster.stopping import SUCCESSFUL, stop_instances
+    from tasker_cluster.stopping import SUCCESSFUL, database_left_running, stop_instances, stop_with_database
     from tasker_cluster.topology import load_topology
 
+    if yes and not with_db:
+        raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
     project = ctx.obj.project
     try:
         topology = load_topology(project) if names else None
     except ConfigError:
         # A broken topology file must not keep anyone from stopping what runs: the PID records suffice.
         topology = None
-    results = stop_instances(project, names or [], topology=topology, timeout=timeout)
-    print_stop(results)
+    if with_db:
+        results, database = stop_with_database(
+            project, names or [], topology=topology, timeout=timeout, force_external=yes
+        )
+    else:
+        results = stop_instances(project, names or [], topology=topology, timeout=timeout)
+        database = None if names else database_left_running(project)
+    print_stop(results, database)
     survivors = [result for result in results if result.outcome not in SUCCESSFUL]
     if survivors:
         raise ClusterError(
@@ -150,6 +166,7 @@ def _start(
         )
     typer.echo(start_summary(report))
     if wait:
-        from tasker_cluster.status import cluster_status
+        from tasker_cluster.status import full_status
 
-        print_status(cluster_status(project, topology), as_json=False, summary_key="healthy", ok=True)
+        final = full_status(project, topology)
+        print_status(final.instances, final.database, as_json=False, summary_key="healthy", ok=final.healthy)
