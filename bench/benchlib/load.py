@@ -1,0 +1,192 @@
+"""Load on the reference cluster: `examples/linear` tasks created round-robin over the orchestration instances,
+then the database's own timestamps say when each finished, and whether any task was lost or duplicated.
+
+Tasks of one run share a `reason` (the run id), so runs never mix in one database. Every POST carries its own
+idempotency key, so a retried POST cannot create a second task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+
+LINEAR = {"namespace": "examples", "name": "linear", "context": {"even_number": 2}}
+LAST_RESULT = "65536"  # 2 squared four times
+STEPS_PER_TASK = 4
+_RETRIES = 3
+_POLL = 0.05
+
+COUNTS_SQL = """
+SELECT count(*) FILTER (WHERE status IN ('complete', 'error', 'cancelled')), count(*)
+FROM tasker.tasks WHERE reason = %(run)s
+"""
+TASKS_SQL = """
+SELECT count(*),
+       count(DISTINCT idempotency_key),
+       count(*) FILTER (WHERE status = 'complete'),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)),
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)),
+       max(extract(epoch FROM completed_at - created_at)),
+       extract(epoch FROM max(completed_at) - min(created_at))
+FROM tasker.tasks WHERE reason = %(run)s
+"""
+STEPS_SQL = """
+SELECT count(*),
+       count(*) FILTER (WHERE s.state = 'complete'),
+       count(*) FILTER (WHERE s.attempts > 1),
+       count(*) FILTER (WHERE s.name = 'square_4' AND s.result::text IS DISTINCT FROM %(last)s)
+FROM tasker.steps s JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+WHERE t.reason = %(run)s
+"""
+
+
+@dataclass(frozen=True)
+class Creation:
+    accepted: list[str]
+    failed: int
+    seconds: float
+    client_cpu: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the database says about one run."""
+
+    run: str
+    requested: int
+    accepted: int
+    failed_posts: int
+    tasks: int
+    distinct_keys: int
+    complete: int
+    steps: int
+    steps_complete: int
+    steps_retried: int
+    wrong_results: int
+    p50: float
+    p99: float
+    worst: float
+    span: float
+    create_seconds: float
+    client_cpu: float
+
+    @property
+    def tasks_per_second(self) -> float:
+        return self.complete / self.span if self.span else 0.0
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps_complete / self.span if self.span else 0.0
+
+    @property
+    def lost(self) -> int:
+        """Accepted tasks that did not complete, plus accepted ones the database does not have."""
+        return self.accepted - self.complete
+
+    @property
+    def duplicated(self) -> int:
+        return self.tasks - self.distinct_keys + max(0, self.tasks - self.accepted)
+
+
+def new_run_id() -> str:
+    return f"bench-{uuid.uuid4().hex[:12]}"
+
+
+async def _create(
+    urls: Sequence[str], count: int, run: str, concurrency: int, rate: float | None
+) -> tuple[list[str], int]:
+    accepted: list[str] = []
+    failed = 0
+    targets = itertools.cycle(urls)
+    gate = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30.0, limits=limits, trust_env=False) as client:
+
+        async def one(index: int, url: str) -> None:
+            nonlocal failed
+            if rate is not None:
+                await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+            body = {**LINEAR, "reason": run, "idempotency_key": f"{run}-{index}"}
+            async with gate:
+                for _ in range(_RETRIES):
+                    try:
+                        response = await client.post(f"{url}/v1/tasks", json=body)
+                    except httpx.TransportError:
+                        continue
+                    if response.status_code in (200, 201):
+                        accepted.append(response.json()["task_uuid"])
+                        return
+                    if response.status_code < 500:
+                        break
+                failed += 1
+
+        await asyncio.gather(*(one(index, next(targets)) for index in range(count)))
+    return accepted, failed
+
+
+def create_tasks(
+    urls: Sequence[str], count: int, run: str, *, concurrency: int = 32, rate: float | None = None
+) -> Creation:
+    """POST `count` linear tasks round-robin: as fast as accepted, or paced at `rate` per second."""
+    cpu = time.process_time()
+    started = time.monotonic()
+    accepted, failed = asyncio.run(_create(urls, count, run, concurrency, rate))
+    return Creation(accepted, failed, time.monotonic() - started, time.process_time() - cpu)
+
+
+def wait_finished(database_url: str, run: str, expected: int, timeout: float) -> None:
+    """Until the database holds `expected` finished tasks of `run`."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        while True:
+            row = connection.execute(COUNTS_SQL, {"run": run}).fetchone()
+            finished = row[0] if row else 0
+            if finished >= expected:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{run}: {finished} of {expected} tasks finished after {timeout:.0f} s")
+            time.sleep(_POLL)
+
+
+def outcome(database_url: str, run: str, requested: int, creation: Creation) -> Outcome:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        tasks = connection.execute(TASKS_SQL, {"run": run}).fetchone()
+        steps = connection.execute(STEPS_SQL, {"run": run, "last": LAST_RESULT}).fetchone()
+    assert tasks is not None and steps is not None
+    count, keys, complete, p50, p99, worst, span = tasks
+    return Outcome(
+        run=run,
+        requested=requested,
+        accepted=len(set(creation.accepted)),
+        failed_posts=creation.failed,
+        tasks=count,
+        distinct_keys=keys,
+        complete=complete,
+        steps=steps[0],
+        steps_complete=steps[1],
+        steps_retried=steps[2],
+        wrong_results=steps[3],
+        p50=float(p50 or 0),
+        p99=float(p99 or 0),
+        worst=float(worst or 0),
+        span=float(span or 0),
+        create_seconds=creation.seconds,
+        client_cpu=creation.client_cpu,
+    )
+
+
+def run_load(
+    urls: Sequence[str], database_url: str, count: int, *, rate: float | None = None, timeout: float = 300
+) -> Outcome:
+    run = new_run_id()
+    creation = create_tasks(urls, count, run, rate=rate)
+    wait_finished(database_url, run, len(set(creation.accepted)), timeout)
+    return outcome(database_url, run, count, creation)
