@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,8 +57,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _announce(console: Console, phase: Phase, argv: list[str]) -> None:
-    shown = " ".join(argv[1:])
-    console.print(f"[bold]== cluster test: {phase.label}[/bold]  ({shown})", soft_wrap=True)
+    from rich.text import Text
+
+    # Text, not markup: pytest arguments may hold brackets (`-k "x[1]"`).
+    shown = shlex.join(["python", *argv[1:]])
+    console.print(Text.assemble((f"== cluster test: {phase.label}", "bold"), f"  {shown}"), soft_wrap=True)
 
 
 def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
