@@ -108,9 +108,11 @@ class MultiInstanceTestManager:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self.cluster.aclose()
-        if self._on_close is not None:
-            await self._on_close()
+        try:
+            await self.cluster.aclose()
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
 
     def orchestration_count(self) -> int:
         return self.cluster.instance_count()
