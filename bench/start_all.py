@@ -51,7 +51,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             for count in SIZES:
-                measure(Path(folder) / f"n{count}", count, 3 if args.quick else 10, result)
+                measure(Path(folder) / f"n{count}", count, 2 if args.quick else 10, result)
     publish(result)
 
 

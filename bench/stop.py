@@ -37,7 +37,7 @@ def main() -> None:
     if missing:
         result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
     else:
-        repetitions = 3 if args.quick else 10
+        repetitions = 2 if args.quick else 10
         with tempfile.TemporaryDirectory(prefix="bench-stop-") as folder:
             for count in SIZES:
                 measure(Path(folder) / f"n{count}", count, repetitions, result)

@@ -13,17 +13,19 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchlib import pgbench
+from benchlib import cpu, pgbench
 from benchlib.load import Outcome, run_load
 from benchlib.paths import RESULTS
 from benchlib.refcluster import ReferenceCluster
 from benchlib.report import Result, publish
+from tasker_cluster.project import Project
 
 DEFAULT = (2, 4)
 RATE = 200.0
 TASKS_PER_SECOND_BAR = 200.0
 P99_BAR = 1.0
 PGBENCH_SHARE = 0.15
+CPU_GROUPS = ("orchestration", "worker", "postgres", "load generator", cpu.MACHINE)
 
 
 def main() -> None:
@@ -43,6 +45,8 @@ def main() -> None:
 
 def measure(folder: Path, configs: list[tuple[int, int]], tasks: int, paced: int, seconds: int, result: Result) -> None:
     cluster = ReferenceCluster(folder)
+    project = Project(folder)
+    spent: dict[tuple[int, int], dict[str, float]] = {}
     outcomes: dict[tuple[int, int], Outcome] = {}
     steady: Outcome | None = None
     tps: list[float] = []
@@ -54,7 +58,10 @@ def measure(folder: Path, configs: list[tuple[int, int]], tasks: int, paced: int
         for orchestration, workers in configs:
             cluster.start(orchestration, workers)
             urls = cluster.orchestration_urls()
-            outcomes[(orchestration, workers)] = run_load(urls, database, tasks)
+            before = cpu.snapshot(project, cluster.database_port)
+            outcomes[(orchestration, workers)] = run = run_load(urls, database, tasks)
+            spent[(orchestration, workers)] = cpu.used(before, cpu.snapshot(project, cluster.database_port))
+            spent[(orchestration, workers)]["load generator"] = run.client_cpu
             if (orchestration, workers) == DEFAULT:
                 steady = run_load(urls, database, paced, rate=RATE)
             cluster.stop()
@@ -64,6 +71,16 @@ def measure(folder: Path, configs: list[tuple[int, int]], tasks: int, paced: int
     finally:
         cluster.shut_down()
     report(result, outcomes, steady, tps, tasks)
+    split = result.section(
+        "CPU seconds during each saturated run (2 cores: at most 2 s per second)",
+        ["orch x workers", "wall s", "orchestration", "worker", "postgres", "load generator"],
+    )
+    for (orchestration, workers), seconds in spent.items():
+        wall = outcomes[(orchestration, workers)].span
+        split.rows.append(
+            [f"{orchestration} x {workers}", f"{wall:.2f}", *(f"{seconds.get(group, 0.0):.2f}" for group in CPU_GROUPS)]
+        )
+    result.raw["cpu_seconds"] = {f"{o}x{w}": seconds for (o, w), seconds in spent.items()}
 
 
 def report(
@@ -119,10 +136,6 @@ def report(
         "0 lost, 0 duplicated, 0 wrong",
         f"{lost} lost, {duplicated} duplicated, {wrong} wrong over {sum(run.accepted for run in runs)} tasks",
         lost == duplicated == wrong == 0,
-    )
-    result.notes.append(
-        "the load generator shares the 2 cores: it used "
-        + ", ".join(f"{run.client_cpu:.1f} s CPU for {run.requested} tasks" for run in runs[:1])
     )
     result.raw = {
         "runs": {f"{o}x{w}": run.__dict__ for (o, w), run in outcomes.items()},
