@@ -73,7 +73,7 @@ def measure(folder: Path, configs: list[tuple[int, int]], tasks: int, paced: int
     report(result, outcomes, steady, tps, tasks)
     split = result.section(
         "CPU seconds during each saturated run (2 cores: at most 2 s per second)",
-        ["orch x workers", "wall s", "orchestration", "worker", "postgres", "load generator"],
+        ["orch x workers", "wall s", *CPU_GROUPS],
     )
     for (orchestration, workers), seconds in spent.items():
         wall = outcomes[(orchestration, workers)].span
