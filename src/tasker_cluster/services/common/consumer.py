@@ -1,4 +1,4 @@
-"""The loop every queue consumer runs: read a batch, handle it, and sleep only when the queue is empty."""
+"""The loop every queue consumer runs: read a batch, handle it, and sleep only when the queue is drained."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ _ERROR_BACKOFF_S = 0.5
 class QueueConsumer(ABC):
     """A loop over one queue. Subclasses say how to take and handle one batch; this class owns the rhythm."""
 
-    def __init__(self, name: str, queue: str, wakeup: Wakeup, poll_interval: float) -> None:
+    def __init__(self, name: str, queue: str, wakeup: Wakeup, poll_interval: float, batch_window: float) -> None:
         self.name = name
         self.queue = queue
         self.wakeup = wakeup
         self.poll_interval = poll_interval
+        self.batch_window = batch_window
         self.iterations = 0
         self.last_success: float | None = None
         self.last_error: str | None = None
@@ -32,8 +33,8 @@ class QueueConsumer(ABC):
         self._task: asyncio.Task[None] | None = None
 
     @abstractmethod
-    async def poll_once(self) -> int:
-        """Take and handle (or hand off) one batch; the number of messages taken."""
+    async def poll_once(self) -> bool:
+        """Take and handle (or hand off) one batch; True when it was full, so more may be waiting right away."""
 
     async def wait_for_capacity(self) -> None:
         """Block while the consumer may not take more work (a worker with every slot busy); by default, never."""
@@ -69,7 +70,7 @@ class QueueConsumer(ABC):
             # Cleared before reading: a message committed after the read started rings it again.
             self.wakeup.clear()
             try:
-                taken = await self.poll_once()
+                full = await self.poll_once()
             except (psycopg.OperationalError, OSError) as error:
                 self._failed(str(error).strip() or type(error).__name__)
                 await asyncio.sleep(_ERROR_BACKOFF_S)
@@ -82,8 +83,15 @@ class QueueConsumer(ABC):
             self.iterations += 1
             self.last_success = time.monotonic()
             self.last_error = None
-            if taken == 0 and not self._stopping.is_set():
-                await self.wakeup.wait(self.poll_interval)
+            # A batch smaller than asked for emptied the queue: reading again at once would find nothing (measured:
+            # every other read came back empty). Anything sent since the read has rung the wake-up.
+            if not full and not self._stopping.is_set():
+                rung = await self.wakeup.wait(self.poll_interval)
+                # Every consumer of a queue hears every wake-up, and all but one then find the queue empty again.
+                # Pausing a moment lets the wake-ups of several commits share one read (measured: an empty read
+                # costs ~180 us of CPU, and 4 workers woken per commit spent most of their time on them).
+                if rung and self.batch_window > 0:
+                    await asyncio.sleep(self.batch_window)
 
     def _failed(self, error: str) -> None:
         if error != self.last_error:

@@ -80,6 +80,9 @@ async def serve_service(service: Service, sock: socket.socket) -> int:
         loop="asyncio",
         ws="none",
         server_header=False,
+        # Longer than clients keep idle connections (httpx: 5 s, uvicorn's default too): when both sides time out
+        # together, a client can send on a connection the server is closing and get a read error.
+        timeout_keep_alive=30,
         # Half the grace for open HTTP requests; the rest is the consumers' (Service.stop).
         timeout_graceful_shutdown=max(1, int(settings.stop_grace / 2)),
     )

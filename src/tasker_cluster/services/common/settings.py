@@ -33,13 +33,15 @@ class ServiceSettings:
     pool_timeout: float = 5.0
     # Consumers wake on NOTIFY; this is only the fallback (and how soon delayed retries are noticed).
     poll_interval: float = 0.5
+    # After a wake-up, how long a consumer waits for more messages before reading (seconds).
+    batch_window: float = 0.01
     batch_size: int = 50
     visibility_timeout: int = 30
     stop_grace: float = 8.0
     log_level: str = "info"
     access_log: bool = True
     templates_dir: Path | None = None
-    consumers: int = 2
+    consumers: int = 1
     namespaces: tuple[str, ...] = field(default=("examples",))
     concurrency: int = 16
 
@@ -88,6 +90,12 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
         default=_env("TASKER_POLL_INTERVAL", "0.5"),
         help="TASKER_POLL_INTERVAL",
     )
+    parser.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=_env("TASKER_BATCH_WINDOW_MS", "10"),
+        help="TASKER_BATCH_WINDOW_MS: after a wake-up, wait this long for more messages before reading",
+    )
     parser.add_argument("--stop-grace", type=float, default=_env("TASKER_STOP_GRACE", "8"), help="TASKER_STOP_GRACE")
     parser.add_argument("--log-level", default=_env("TASKER_LOG_LEVEL", "info"), help="TASKER_LOG_LEVEL")
     parser.add_argument("--no-access-log", action="store_true", help="do not log one line per HTTP request")
@@ -102,12 +110,12 @@ def _default_templates_dir() -> Path:
 def parse_orchestration_settings(argv: Sequence[str] | None = None) -> ServiceSettings:
     parser = _common_parser("orchestration")
     parser.add_argument("--templates", type=Path, default=_env("TASKER_TEMPLATES_DIR"), help="TASKER_TEMPLATES_DIR")
-    parser.add_argument("--consumers", type=int, default=2, help="result consumer loops")
+    parser.add_argument("--consumers", type=int, default=1, help="result consumer loops")
     parser.add_argument("--batch-size", type=int, default=50, help="step results read per round trip")
     parser.add_argument(
         "--visibility-timeout",
         type=int,
-        default=_env("TASKER_ORCHESTRATION_VISIBILITY_TIMEOUT", "30"),
+        default=_env("TASKER_ORCHESTRATION_VISIBILITY_TIMEOUT", "10"),
         help="TASKER_ORCHESTRATION_VISIBILITY_TIMEOUT",
     )
     args = parser.parse_args(argv)
@@ -164,6 +172,7 @@ def _common_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         "pool_max": args.pool_max,
         "pool_timeout": args.pool_timeout,
         "poll_interval": args.poll_interval,
+        "batch_window": max(0.0, args.batch_window_ms) / 1000,
         "stop_grace": args.stop_grace,
         "log_level": args.log_level.lower(),
         "access_log": not args.no_access_log,

@@ -1,8 +1,9 @@
 """The orchestration's consumer: read step results, advance their tasks' DAGs, finalize finished tasks.
 
-One transaction per batch: read the results, lock their tasks in one order, advance them (one statement per step
-queue, i.e. per namespace) and delete the results. If the instance dies mid-way, the transaction rolls back and
-the results are visible again at once.
+Per batch: read the results (hiding them for the visibility timeout), then one transaction that locks their tasks
+in one order, advances them (one statement per step queue, i.e. per namespace) and deletes the results. If the
+instance dies in between, the results become visible again after the timeout and another instance advances the
+tasks; advancing twice changes nothing, as every change is guarded.
 """
 
 from __future__ import annotations
@@ -34,48 +35,51 @@ class ResultConsumer(QueueConsumer):
         wakeup: Wakeup,
         batch_size: int,
         poll_interval: float,
+        batch_window: float,
         visibility_timeout: int,
     ) -> None:
-        super().__init__(f"results-{index}", RESULTS_QUEUE, wakeup, poll_interval)
+        super().__init__(f"results-{index}", RESULTS_QUEUE, wakeup, poll_interval, batch_window)
         self.pool = pool
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self._latency = QUEUE_LATENCY.labels(RESULTS_QUEUE)
 
-    async def poll_once(self) -> int:
-        return await retry_transaction(self._advance_batch, "advance tasks")
-
-    async def _advance_batch(self) -> int:
+    async def poll_once(self) -> bool:
         async with self.pool.connection(timeout=30) as conn:
-            return await self._advance_batch_on(conn)
-
-    async def _advance_batch_on(self, conn: AsyncConnection[Any]) -> int:
-        async with conn.transaction():
             cursor = await conn.execute(query("read_results"), {"vt": self.visibility_timeout, "qty": self.batch_size})
             messages = await cursor.fetchall()
             if not messages:
-                return 0
+                return False
             by_queue = self._tasks_by_queue(messages)
-            # The rest of the transaction in one round trip: its statements need nothing from each other.
-            async with conn.pipeline():
-                await conn.execute(query("lock_tasks"), {"task_uuids": sorted(set().union(*by_queue.values()))})
-                advanced = []
-                for queue, uuids in sorted(by_queue.items()):
-                    params = {"task_uuids": uuids, "queue": queue}
-                    advanced.append((queue, await conn.execute(queue_query("advance_tasks", queue), params)))
-                await conn.execute(query("delete_results"), {"msg_ids": [m[0] for m in messages]})
-        wakes: set[tuple[str, str]] = set()
-        for queue, cursor in advanced:
-            row = await cursor.fetchone()
-            assert row is not None
-            enqueued, enqueued_now, completed, failed, _cancelled_steps, retry_delays_ms = row
-            self._account(enqueued, completed, failed)
-            if enqueued_now:
-                wakes.add((queue, ""))
-            wakes.update((queue, str(delay_ms)) for delay_ms in retry_delays_ms)
-        ordered = sorted(wakes)
-        await wake_consumers(conn, [queue for queue, _ in ordered], [payload for _, payload in ordered])
-        return len(messages)
+            msg_ids = [message[0] for message in messages]
+            outcomes = await retry_transaction(lambda: self._advance(conn, by_queue, msg_ids), "advance tasks")
+            delayed: set[tuple[str, str]] = set()
+            for queue, (enqueued, completed, failed, _cancelled_steps, retry_delays_ms) in outcomes.items():
+                self._account(enqueued, completed, failed)
+                delayed.update((queue, str(delay_ms)) for delay_ms in retry_delays_ms)
+            if delayed:
+                ordered = sorted(delayed)
+                await wake_consumers(conn, [queue for queue, _ in ordered], [payload for _, payload in ordered])
+        return len(messages) == self.batch_size
+
+    async def _advance(
+        self, conn: AsyncConnection[Any], by_queue: dict[str, list[uuid.UUID]], msg_ids: list[int]
+    ) -> dict[str, tuple[Any, ...]]:
+        """One round trip, as these statements need nothing from each other: lock, advance, consume, commit, and
+        wake the workers of every queue touched (in vain when its tasks only finished, which costs less than
+        waiting for the outcome before ringing)."""
+        queues = sorted(by_queue)
+        task_uuids = sorted(set().union(*by_queue.values()))
+        async with conn.pipeline():
+            async with conn.transaction():
+                await conn.execute(query("lock_tasks"), {"task_uuids": task_uuids})
+                advanced = {}
+                for queue in queues:
+                    params = {"task_uuids": by_queue[queue], "queue": queue}
+                    advanced[queue] = await conn.execute(queue_query("advance_tasks", queue), params)
+                await conn.execute(query("delete_results"), {"msg_ids": msg_ids})
+            await wake_consumers(conn, queues, [""] * len(queues))
+        return {queue: tuple(await cursor.fetchone() or ()) for queue, cursor in advanced.items()}
 
     def _tasks_by_queue(self, messages: list[Any]) -> dict[str, list[uuid.UUID]]:
         """The tasks each result names, grouped by the step queue it came from."""

@@ -40,6 +40,7 @@ class OrchestrationService(Service):
                 wakeup=self.listener.wakeup_for(RESULTS_QUEUE),
                 batch_size=self.settings.batch_size,
                 poll_interval=self.settings.poll_interval,
+                batch_window=self.settings.batch_window,
                 visibility_timeout=self.settings.visibility_timeout,
             )
             for index in range(1, self.settings.consumers + 1)

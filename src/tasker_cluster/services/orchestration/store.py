@@ -54,19 +54,14 @@ class TaskStore:
         }
 
         async def insert() -> str | None:
-            # One round trip: create, start, read back, commit, wake the workers. When the idempotency key was
-            # used before, nothing is inserted and the statements after it find no task to act on.
+            # One round trip: create (one statement, so one transaction), read back, wake the workers. When the
+            # idempotency key was used before, nothing is created and the read finds nothing.
             async with self.pool.connection() as conn, conn.pipeline():
-                async with conn.transaction():
-                    inserted = await conn.execute(query("insert_task"), params)
-                    await conn.execute(queue_query("start_task", template.queue), {"task_uuid": task_uuid})
-                    view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+                await conn.execute(queue_query("create_task", template.queue), params)
+                view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
                 await wake_consumers(conn, [template.queue], [""])
-            if inserted.rowcount == 0:
-                return None
             row = await view.fetchone()
-            assert row is not None
-            return str(row[0])
+            return None if row is None else str(row[0])
 
         view = await retry_transaction(insert, "create task")
         if view is not None:

@@ -54,48 +54,38 @@ SELECT count(*) FROM pgmq.set_vt(%(queue)s, %(msg_ids)s::bigint[], %(vt)s);
 SELECT m.queue_name, m.queue_length, m.oldest_msg_age_sec
 FROM unnest(%(queues)s::text[]) AS q(name), LATERAL pgmq.metrics(q.name) AS m;
 
--- name: insert_task --
--- Create a task and all its steps as pending, unless its idempotency key was used before (then nothing happens).
+-- name: create_task --
+-- Create a task, started, with its steps: root steps enqueued (a message each in {queue_table}), the others
+-- pending. Nothing at all when its idempotency key was used before. The triggers record each row's path from
+-- pending (migrations/002).
 WITH task AS (
     INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, initiator, source_system,
                               reason, tags, priority, idempotency_key, created_by)
-    VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'pending', %(context)s, %(initiator)s,
+    VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'steps_in_process', %(context)s, %(initiator)s,
             %(source_system)s, %(reason)s, %(tags)s, %(priority)s, %(idempotency_key)s, %(instance)s)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING task_uuid
-)
-INSERT INTO tasker.steps (step_uuid, task_uuid, name, position, handler, depends_on, queue, max_attempts,
-                          backoff_ms, backoff_factor, state)
-SELECT gen_random_uuid(), task.task_uuid, s.name, s.position, s.handler, s.depends_on, %(queue)s,
-       s.max_attempts, s.backoff_ms, s.backoff_factor, 'pending'
-FROM task,
-     jsonb_to_recordset(%(steps)s::jsonb) AS s(name text, position integer, handler text, depends_on text[],
-                                               max_attempts integer, backoff_ms integer,
-                                               backoff_factor double precision);
-
--- name: start_task --
--- pending -> steps_in_process, and enqueue the steps without dependencies (pending -> enqueued + a message each
--- in the task's queue, {queue_table}).
-WITH started AS (
-    UPDATE tasker.tasks
-    SET status = 'steps_in_process', updated_at = clock_timestamp()
-    WHERE task_uuid = %(task_uuid)s AND status = 'pending'
-    RETURNING task_uuid
 ),
-enqueued AS (
-    UPDATE tasker.steps s
-    SET state = 'enqueued', updated_at = clock_timestamp()
-    FROM started
-    WHERE s.task_uuid = started.task_uuid AND s.state = 'pending' AND cardinality(s.depends_on) = 0
-    RETURNING s.step_uuid, s.task_uuid, s.queue
+steps AS (
+    INSERT INTO tasker.steps (step_uuid, task_uuid, name, position, handler, depends_on, queue, max_attempts,
+                              backoff_ms, backoff_factor, state)
+    SELECT gen_random_uuid(), task.task_uuid, s.name, s.position, s.handler, s.depends_on, %(queue)s,
+           s.max_attempts, s.backoff_ms, s.backoff_factor,
+           CASE WHEN cardinality(s.depends_on) = 0 THEN 'enqueued' ELSE 'pending' END
+    FROM task,
+         jsonb_to_recordset(%(steps)s::jsonb) AS s(name text, position integer, handler text, depends_on text[],
+                                                   max_attempts integer, backoff_ms integer,
+                                                   backoff_factor double precision)
+    RETURNING step_uuid, task_uuid, state
 ),
 sent AS (
     INSERT INTO pgmq.{queue_table} (vt, message)
-    SELECT clock_timestamp(), jsonb_build_object('task_uuid', e.task_uuid, 'step_uuid', e.step_uuid)
-    FROM enqueued e
+    SELECT clock_timestamp(), jsonb_build_object('task_uuid', steps.task_uuid, 'step_uuid', steps.step_uuid)
+    FROM steps
+    WHERE steps.state = 'enqueued'
     RETURNING msg_id
 )
-SELECT count(*) AS sent FROM sent;
+SELECT (SELECT count(*) FROM task) AS created, (SELECT count(*) FROM sent) AS enqueued;
 
 -- name: get_task --
 -- One task with its steps as JSON text, so every instance answers with identical bytes.
@@ -257,7 +247,6 @@ sent AS (
     RETURNING msg_id
 )
 SELECT (SELECT count(*) FROM sent) AS enqueued,
-       (SELECT count(*) FROM enqueued WHERE delay_ms = 0) AS enqueued_now,
        array(SELECT task_uuid FROM finished WHERE status = 'complete') AS completed,
        array(SELECT task_uuid FROM finished WHERE status = 'error') AS failed,
        (SELECT count(*) FROM abandoned) AS cancelled_steps,

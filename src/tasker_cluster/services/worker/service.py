@@ -35,6 +35,7 @@ class WorkerService(Service):
                 handlers=self.handlers,
                 slots=slots,
                 poll_interval=self.settings.poll_interval,
+                batch_window=self.settings.batch_window,
                 visibility_timeout=self.settings.visibility_timeout,
             )
             for queue in self.consumed_queues()

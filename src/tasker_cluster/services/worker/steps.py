@@ -81,9 +81,10 @@ class StepConsumer(QueueConsumer):
         handlers: HandlerRegistry,
         slots: Slots,
         poll_interval: float,
+        batch_window: float,
         visibility_timeout: int,
     ) -> None:
-        super().__init__(f"steps:{queue}", queue, wakeup, poll_interval)
+        super().__init__(f"steps:{queue}", queue, wakeup, poll_interval, batch_window)
         self.instance = instance
         self.pool = pool
         self.handlers = handlers
@@ -105,10 +106,10 @@ class StepConsumer(QueueConsumer):
     async def wait_for_capacity(self) -> None:
         await self.slots.wait_for_one()
 
-    async def poll_once(self) -> int:
+    async def poll_once(self) -> bool:
         reserved = self.slots.free()
         if reserved <= 0:
-            return 0
+            return False
         self.slots.take(reserved)
         try:
             taken, claims, stale = await retry_transaction(lambda: self._claim(reserved), "claim steps")
@@ -122,7 +123,7 @@ class StepConsumer(QueueConsumer):
             batch = asyncio.create_task(self._run_batch(claims, stale))
             self._batches.add(batch)
             batch.add_done_callback(self._batches.discard)
-        return taken
+        return taken == reserved
 
     async def _claim(self, qty: int) -> tuple[int, list[Claim], list[int]]:
         params = {"vt": self.visibility_timeout, "qty": qty, "instance": self.instance}

@@ -64,7 +64,7 @@ class TaskTemplate(BaseModel):
 
     @cached_property
     def steps_json(self) -> str:
-        """The step rows `insert_task` expands, serialized once per template rather than once per request."""
+        """The step rows `create_task` expands, serialized once per template rather than once per request."""
         return json.dumps(
             [
                 {
