@@ -148,8 +148,15 @@ def test_status_keeps_listing_instances_started_with_a_larger_count(sandbox: San
 
 def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
-    # pydantic itself is loaded by typer's own parameter adapters; its cost is in building models, which we skip.
-    heavy = ("httpx", "anyio", "tasker_cluster.topology", "tasker_cluster.db.settings", "tasker_cluster.probes")
+    heavy = (
+        "httpx",
+        "anyio",
+        "psycopg",
+        "pydantic",
+        "tasker_cluster.topology",
+        "tasker_cluster.db.settings",
+        "tasker_cluster.probes",
+    )
     probe = (
         "import sys\n"
         "from tasker_cluster.cli.app import main\n"
