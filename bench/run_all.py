@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="few repetitions: a couple of minutes in all")
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, help="run only these benchmarks")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     compile_sources()
     outcomes: dict[str, dict[str, Any]] = {}
     for name in args.only or SCRIPTS:
