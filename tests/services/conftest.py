@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,6 +117,27 @@ def wait_for_tasks(client: httpx.Client, uuids: Sequence[str], timeout: float = 
         time.sleep(0.05)
     pending = {u: client.get(f"/v1/tasks/{u}").json() for u in uuids if u not in finished}
     pytest.fail(f"{len(pending)} tasks unfinished after {timeout} s: {pending}")
+
+
+@pytest.fixture(scope="module")
+def migrated_database_url(pg_server: Any, _pgmq_template: str) -> Iterator[str]:
+    """One database per test module with the services' schema and queues; tests keep to their own tasks."""
+    from tasker_cluster.db.scratch import create_database, drop_database
+    from tasker_cluster.services.common.database import prepare_database
+    from tasker_cluster.services.common.queues import RESULTS_QUEUE, step_queue
+    from tasker_cluster.services.common.settings import ServiceSettings
+
+    name = f"t_services_{uuid.uuid4().hex[:12]}"
+    create_database(pg_server.admin_url, name, template=_pgmq_template)
+    url = pg_server.url_for(name)
+    try:
+        prepare_database(
+            ServiceSettings(role="worker", name="tests", port=1, database_url=url),
+            [step_queue("examples"), RESULTS_QUEUE],
+        )
+        yield url
+    finally:
+        drop_database(pg_server.admin_url, name)
 
 
 @dataclass
