@@ -21,7 +21,7 @@ from tasker_cluster.topology import Topology
 # Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
 LOCK_TIMEOUT = 120.0
 
-StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "left-running"]
+StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "left-running", "failed"]
 SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale", "left-running"})
 DATABASE = "database"
 
@@ -32,6 +32,7 @@ class InstanceStop:
     outcome: StopOutcome
     pid: int | None = None
     detail: str = ""
+    fix: str = ""
 
 
 def stop_instances(
@@ -86,6 +87,14 @@ def _stop_recorded(
 
 
 def _stop_database(project: Project, force_external: bool) -> InstanceStop:
+    """The database's outcome; its failure is an outcome too, so that the instances' results still get reported."""
+    try:
+        return _stop_database_or_raise(project, force_external)
+    except ClusterError as error:
+        return InstanceStop(DATABASE, "failed", None, error.message, error.fix)
+
+
+def _stop_database_or_raise(project: Project, force_external: bool) -> InstanceStop:
     from tasker_cluster.db.lifecycle import external_database_url, quick_database_row, stop_database
     from tasker_cluster.db.urls import redact
 

@@ -362,3 +362,20 @@ def test_a_cluster_without_a_database_has_no_database_row(fresh_box: Sandbox) ->
     assert code == 0 and document["database"] is None
     assert [line.split()[0] for line in table.stdout.splitlines()[1:]] == ["orchestration-1", "worker-1"]
     assert echoed_database_url(fresh_box.base) is None
+
+
+def test_stop_with_db_reports_the_stopped_instances_when_the_database_cannot_be_stopped(fresh_box: Sandbox) -> None:
+    write_cluster(fresh_box, mode="none")
+    assert fresh_box.start(timeout=30).ok
+    write_cluster(fresh_box, mode="local")
+    remote = {"DATABASE_URL": "postgresql://app@db.invalid:5432/app"}
+
+    result = fresh_box.cli("stop", "--with-db", "--yes", env=remote)
+
+    assert result.returncode == 1
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
+        ["orchestration-1", "stopped"],
+        ["worker-1", "stopped"],
+    ]
+    assert "the instances were stopped, but the database was not: DATABASE_URL points at db.invalid" in result.stderr
+    assert "fix: stop that server where it runs" in result.stderr and "Traceback" not in result.stderr

@@ -125,8 +125,12 @@ def stop(
     else:
         results = stop_instances(project, names or [], topology=topology, timeout=timeout)
         database = None if names else database_left_running(project)
-    print_stop(results, database)
+    failed = database if database is not None and database.outcome == "failed" else None
+    print_stop(results, None if failed else database)
     survivors = [result for result in results if result.outcome not in SUCCESSFUL]
+    if failed is not None:
+        done = "the instances were stopped" if not survivors else "some instances survived"
+        raise ClusterError(f"{done}, but the database was not: {failed.detail}", failed.fix)
     if survivors:
         raise ClusterError(
             f"{', '.join(result.name for result in survivors)} still running after SIGKILL",
