@@ -72,12 +72,10 @@ class DatabaseProbe:
         if self._row is None or url is None:
             return
         # psycopg takes ~120 ms to import: done here, before the clock starts, so it never eats the probe's time.
-        from psycopg.conninfo import conninfo_to_dict
-
         import tasker_cluster.db.status  # noqa: F401
 
         if self._row.kind == "external":
-            self._row = replace(self._row, port=int(conninfo_to_dict(url).get("port") or 5432))
+            self._row = replace(self._row, port=_port_of(url))
         self._deadline = time.monotonic() + timeout
         self._thread = threading.Thread(target=self._query, args=(self._row, url), daemon=True)
         self._thread.start()
@@ -88,7 +86,8 @@ class DatabaseProbe:
         self._thread.join(max(self._deadline - time.monotonic(), 0.0))
         if self._answer is not None:
             return self._answer
-        return replace(self._row, status="unhealthy", detail=f"no answer within {self._timeout:g} s")
+        detail = f"{_kind_prefix(self._row)}no answer within {self._timeout:g} s"
+        return replace(self._row, status="unhealthy", detail=detail)
 
     def _query(self, row: DatabaseRow, url: str) -> None:
         self._answer = probe_database(row, url)
@@ -105,12 +104,27 @@ def probe_database(row: DatabaseRow, url: str) -> DatabaseRow:
     try:
         facts = read_server_facts(url)
     except psycopg.Error as error:
-        return replace(row, status="unhealthy", detail=first_line(error))
+        return replace(row, status="unhealthy", detail=f"{_kind_prefix(row)}{first_line(error)}")
     latency_ms = (time.perf_counter() - started) * 1000
     uptime = max(time.time() - facts.started_at, 0.0)
-    where = "external, " if row.kind == "external" else ""
-    detail = f"{where}{facts.connections}/{facts.max_connections} connections"
+    detail = f"{_kind_prefix(row)}{facts.connections}/{facts.max_connections} connections"
     return replace(row, status="healthy", uptime_s=uptime, latency_ms=latency_ms, detail=detail)
+
+
+def _kind_prefix(row: DatabaseRow) -> str:
+    """Marks an external server's HEALTH cell: its pid and data folder are someone else's."""
+    return "external, " if row.kind == "external" else ""
+
+
+def _port_of(url: str) -> int | None:
+    """The port a DATABASE_URL names; None for one too malformed to parse, which the probe then reports."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return int(conninfo_to_dict(url).get("port") or 5432)
+    except (psycopg.Error, ValueError):
+        return None
 
 
 def _url_to_probe(project: Project, settings: DatabaseSettings, row: DatabaseRow | None) -> str | None:

@@ -13,6 +13,7 @@ from typing import Literal
 import psutil
 
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.inventory import DATABASE_ROW_NAME
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, Records, liveness, read_records, remove_record, start_lock
 from tasker_cluster.processes import StopResult, StopTarget, stop_groups, track
 from tasker_cluster.project import Project
@@ -23,7 +24,6 @@ LOCK_TIMEOUT = 120.0
 
 StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "left-running", "failed"]
 SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale", "left-running"})
-DATABASE = "database"
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def database_left_running(project: Project) -> InstanceStop | None:
     row = quick_database_row(project)
     if row.kind != "local" or not row.running:
         return None
-    return InstanceStop(DATABASE, "left-running", row.pid, "`cluster stop --with-db` stops it too")
+    return InstanceStop(DATABASE_ROW_NAME, "left-running", row.pid, "`cluster stop --with-db` stops it too")
 
 
 def _stop_recorded(
@@ -91,7 +91,7 @@ def _stop_database(project: Project, force_external: bool) -> InstanceStop:
     try:
         return _stop_database_or_raise(project, force_external)
     except ClusterError as error:
-        return InstanceStop(DATABASE, "failed", None, error.message, error.fix)
+        return InstanceStop(DATABASE_ROW_NAME, "failed", None, error.message, error.fix)
 
 
 def _stop_database_or_raise(project: Project, force_external: bool) -> InstanceStop:
@@ -101,12 +101,12 @@ def _stop_database_or_raise(project: Project, force_external: bool) -> InstanceS
     external = external_database_url(project)
     if external is not None and not force_external:
         detail = f"external server {redact(external)}, not ours to stop; add --yes to stop it (loopback only)"
-        return InstanceStop(DATABASE, "left-running", None, detail)
+        return InstanceStop(DATABASE_ROW_NAME, "left-running", None, detail)
     pid = quick_database_row(project).pid
     if not stop_database(project, force_external=force_external):
-        return InstanceStop(DATABASE, "not-running")
+        return InstanceStop(DATABASE_ROW_NAME, "not-running")
     where = f"external server {redact(external)}" if external is not None else "local PostgreSQL"
-    return InstanceStop(DATABASE, "stopped", pid, where)
+    return InstanceStop(DATABASE_ROW_NAME, "stopped", pid, where)
 
 
 def _resolve(names: Sequence[str], records: Records, topology: Topology | None) -> list[str]:

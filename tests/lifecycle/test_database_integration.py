@@ -349,7 +349,8 @@ def test_status_gives_up_on_a_hung_database_at_its_own_timeout(fresh_box: Sandbo
         code, document = status_json(fresh_box, "status", "--timeout", "0.3", env=env)
 
     assert code == 1
-    assert (document["database"]["status"], document["database"]["detail"]) == ("unhealthy", "no answer within 0.3 s")
+    database = document["database"]
+    assert (database["status"], database["detail"]) == ("unhealthy", "external, no answer within 0.3 s")
 
 
 def test_a_cluster_without_a_database_has_no_database_row(fresh_box: Sandbox) -> None:
