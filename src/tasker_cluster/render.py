@@ -66,17 +66,21 @@ def print_status(
 
 def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = None) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH"):
+    for column in ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME"):
         table.add_column(column, justify="right" if column in ("PID", "PORT", "UPTIME") else "left", no_wrap=True)
+    # The only column Rich may narrow: a long error (psycopg's run to 100+ characters) is cut with an ellipsis
+    # instead of squeezing the names and pids. Its cells refuse to wrap, so every row stays one line.
+    table.add_column("HEALTH", no_wrap=False)
     shown: list[DatabaseRow | InstanceStatus] = [database] if database is not None else []
     for row in [*shown, *rows]:
+        health = _health_text(row) if isinstance(row, InstanceStatus) else _database_health_text(row)
         table.add_row(
             row.name,
             Text(row.status, style=STATUS_STYLES.get(row.status, "")),
             "" if row.pid is None else str(row.pid),
             "" if row.port is None else str(row.port),
             format_uptime(row.uptime_s),
-            Text(_health_text(row) if isinstance(row, InstanceStatus) else _database_health_text(row)),
+            Text(health, no_wrap=True, overflow="ellipsis"),
         )
     return table
 
