@@ -7,6 +7,7 @@ back to /tmp/tasker-cluster-<hash>, which the fixture removes.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -25,14 +26,17 @@ import psycopg
 import pytest
 import tomli_w
 from psycopg.conninfo import conninfo_to_dict
+from rich.console import Console
 
 from lifecycle.sandbox import STEERING, Sandbox, server_command
 from tasker_cluster.db.lifecycle import ensure_database, stop_database
 from tasker_cluster.db.location import existing_data_dir, fallback_data_dir, fallback_state_dir
 from tasker_cluster.db.postmaster import processes_in
 from tasker_cluster.db.quick import quick_database_row
+from tasker_cluster.inventory import DatabaseRow
 from tasker_cluster.ports import find_free_port_block
 from tasker_cluster.project import Project
+from tasker_cluster.render import status_table
 from tasker_cluster.stopping import stop_instances
 
 
@@ -380,3 +384,15 @@ def test_stop_with_db_reports_the_stopped_instances_when_the_database_cannot_be_
     ]
     assert "the instances were stopped, but the database was not: DATABASE_URL points at db.invalid" in result.stderr
     assert "fix: stop that server where it runs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_long_database_error_is_cut_in_the_health_column_never_in_the_others() -> None:
+    row = DatabaseRow("external", "unhealthy", None, 5432, None, detail="external, connection failed: " + "x" * 200)
+    out = Console(width=80, file=io.StringIO())
+
+    with out.capture() as captured:
+        out.print(status_table([], row))
+
+    line = captured.get().splitlines()[1]
+    assert line.split()[:3] == ["database", "unhealthy", "5432"]
+    assert line.rstrip().endswith("…") and len(line) <= 80
