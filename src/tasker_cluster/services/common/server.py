@@ -87,9 +87,15 @@ async def serve_service(service: Service, sock: socket.socket) -> int:
         timeout_graceful_shutdown=max(1, int(settings.stop_grace / 2)),
     )
     server = _Server(config)
+
+    def handle_stop_signal(sig: int) -> None:
+        # Stop taking work at once; HTTP shuts down next, then in-flight work gets the rest of the grace period.
+        service.request_stop()
+        server.handle_exit(sig, None)
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+        loop.add_signal_handler(sig, handle_stop_signal, sig)
     await service.start()
     try:
         await server.serve(sockets=[sock])

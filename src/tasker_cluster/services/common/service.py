@@ -89,11 +89,15 @@ class Service(ABC):
             consumer.start()
         log.info("%s ready to consume %s", self.settings.name, ", ".join(self.consumed_queues()))
 
+    def request_stop(self) -> None:
+        """Take no more work from the queues (what is in flight carries on)."""
+        for consumer in self.consumers:
+            consumer.request_stop()
+
     async def stop(self, grace: float | None = None) -> None:
         """Stop reading, let in-flight work finish (or release it) within `grace` seconds, close the pool."""
         grace = self.settings.stop_grace if grace is None else grace
-        for consumer in self.consumers:
-            consumer.request_stop()
+        self.request_stop()
         joins = asyncio.gather(*(consumer.join() for consumer in self.consumers))
         try:
             await asyncio.wait_for(joins, grace)

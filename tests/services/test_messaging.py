@@ -1,0 +1,246 @@
+"""PGMQ flows: redelivery after the visibility timeout, retries, and the services driven in-process over ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from conftest import TEMPLATES
+from tasker_cluster.services.common.database import session_conninfo
+from tasker_cluster.services.common.queries import queue_query
+from tasker_cluster.services.common.queues import step_queue
+from tasker_cluster.services.common.service import Service
+from tasker_cluster.services.common.settings import ServiceSettings
+from tasker_cluster.services.orchestration.service import OrchestrationService
+from tasker_cluster.services.worker.service import WorkerService
+from tasker_cluster.services.workflow.handlers import HandlerRegistry, StepInput
+
+pytestmark = pytest.mark.messaging
+
+QUEUE = step_queue("examples")
+DEADLINE_S = 20.0
+
+
+def settings_for(url: str, role: str, name: str, **overrides: Any) -> ServiceSettings:
+    base = ServiceSettings(role=role, name=name, port=1, database_url=url, poll_interval=0.1)  # type: ignore[arg-type]
+    return replace(base, **overrides)
+
+
+@pytest.fixture
+def connect(migrated_database_url: str) -> Iterator[Any]:
+    """Connections that name themselves as an instance, as the services' connections do."""
+    opened: list[psycopg.Connection[Any]] = []
+
+    def open_as(instance: str) -> psycopg.Connection[Any]:
+        settings = settings_for(migrated_database_url, "worker", instance)
+        opened.append(psycopg.connect(session_conninfo(settings), autocommit=True))
+        return opened[-1]
+
+    yield open_as
+    for conn in opened:
+        conn.close()
+
+
+def new_task(conn: psycopg.Connection[Any], name: str = "slow") -> uuid.UUID:
+    from tasker_cluster.services.workflow.examples import EXAMPLE_HANDLERS
+    from tasker_cluster.services.workflow.templates import load_templates
+
+    template = load_templates(TEMPLATES, EXAMPLE_HANDLERS.names()).find("examples", name)
+    assert template is not None
+    task_uuid = uuid.uuid4()
+    params = {
+        "task_uuid": task_uuid, "namespace": "examples", "name": name, "version": template.version,
+        "context": Jsonb({}), "initiator": None, "source_system": None, "reason": None, "tags": Jsonb([]),
+        "priority": 0, "idempotency_key": None, "instance": "tests", "queue": QUEUE, "steps": template.steps_json,
+    }  # fmt: skip
+    conn.execute(queue_query("create_task", QUEUE), params)
+    return task_uuid
+
+
+def claim(conn: psycopg.Connection[Any], instance: str, vt: int) -> list[Any]:
+    params = {"vt": vt, "qty": 10, "instance": instance}
+    return conn.execute(queue_query("claim_steps", QUEUE), params).fetchall()
+
+
+def record(conn: psycopg.Connection[Any], step_uuid: uuid.UUID, attempt: int) -> int:
+    outcomes = [{"step_uuid": str(step_uuid), "attempt": attempt, "state": "complete", "result": 1, "error": None}]
+    params = {"outcomes": json.dumps(outcomes), "step_uuids": [str(step_uuid)], "stale_msg_ids": [], "queue": QUEUE}
+    row = conn.execute(queue_query("record_outcomes", QUEUE), params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_step_whose_worker_died_is_taken_over_once_its_visibility_timeout_passes(connect: Any) -> None:
+    dead, alive = connect("worker-dead"), connect("worker-alive")
+    task_uuid = new_task(connect("orchestration-1"))
+    (first,) = claim(dead, "worker-dead", vt=1)
+    msg_id, step_uuid = first[0], first[2]
+    assert claim(alive, "worker-alive", vt=30) == [], "a claimed message stays hidden while its timeout runs"
+
+    deadline = time.monotonic() + DEADLINE_S
+    taken_over: list[Any] = []
+    while not taken_over and time.monotonic() < deadline:
+        time.sleep(0.1)
+        taken_over = claim(alive, "worker-alive", vt=30)
+    assert [(row[0], row[2], row[6]) for row in taken_over] == [(msg_id, step_uuid, 2)]
+
+    assert record(dead, step_uuid, attempt=1) == 0, "the dead worker's attempt must not record anything"
+    assert record(alive, step_uuid, attempt=2) == 1
+    history = alive.execute(
+        "SELECT attempt, from_state, to_state, instance FROM tasker.step_transitions WHERE step_uuid = %s ORDER BY id",
+        (step_uuid,),
+    ).fetchall()
+    assert history == [
+        (0, None, "pending", "orchestration-1"),
+        (0, "pending", "enqueued", "orchestration-1"),
+        (1, "enqueued", "in_progress", "worker-dead"),
+        (2, "in_progress", "in_progress", "worker-alive"),
+        (2, "in_progress", "complete", "worker-alive"),
+    ]
+    results = alive.execute(
+        "SELECT message FROM pgmq.q_orchestration_step_results WHERE message->>'task_uuid' = %s", (str(task_uuid),)
+    ).fetchall()
+    assert [r[0]["attempt"] for r in results] == [2]
+    assert alive.execute(
+        "SELECT count(*) FROM pgmq.q_worker_examples_queue WHERE msg_id = %s", (msg_id,)
+    ).fetchone() == (0,)
+
+
+# --- the services in-process ------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(*services: Service) -> AsyncIterator[list[httpx.AsyncClient]]:
+    for service in services:
+        await service.start()
+    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=s.app), base_url="http://service") for s in services]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            await client.aclose()
+        for service in services:
+            await service.stop(grace=2)
+
+
+async def wait_for_status(client: httpx.AsyncClient, task_uuid: str, statuses: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        task = (await client.get(f"/v1/tasks/{task_uuid}")).json()
+        if task["status"] in statuses:
+            return task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_uuid} not {statuses} after {DEADLINE_S} s: {task}")
+
+
+def test_a_failing_handler_is_retried_with_backoff_then_fails_its_task(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    handlers = HandlerRegistry()
+
+    @handlers.register("boom")
+    def boom(step: StepInput) -> None:
+        raise ValueError(f"boom on attempt {step.attempt}")
+
+    handlers.register("never")(lambda step: None)
+    (tmp_path / "flaky.toml").write_text(
+        'namespace = "flaky"\nname = "boom"\n'
+        '[[steps]]\nname = "explode"\nhandler = "boom"\nmax_attempts = 3\nretry_backoff_ms = 20\n'
+        '[[steps]]\nname = "after"\nhandler = "never"\ndepends_on = ["explode"]\n'
+    )
+    orchestration = OrchestrationService(
+        settings_for(migrated_database_url, "orchestration", "orch-retry", templates_dir=tmp_path), handlers
+    )
+    worker = WorkerService(
+        settings_for(migrated_database_url, "worker", "worker-retry", namespaces=("flaky",)), handlers
+    )
+    for service in (orchestration, worker):
+        service.prepare()
+
+    async def scenario() -> dict[str, Any]:
+        async with serving(orchestration, worker) as (client, _):
+            created = await client.post("/v1/tasks", json={"namespace": "flaky", "name": "boom"})
+            assert created.status_code == 201, created.text
+            return await wait_for_status(client, created.json()["task_uuid"], {"error", "complete", "cancelled"})
+
+    task = asyncio.run(scenario())
+    explode, after = task["steps"]
+    assert task["status"] == "error"
+    assert (explode["status"], explode["attempts"], explode["error"]) == ("error", 3, "ValueError: boom on attempt 3")
+    assert (after["status"], after["attempts"]) == ("cancelled", 0)
+    with psycopg.connect(migrated_database_url) as conn:
+        states = conn.execute(
+            "SELECT attempt, to_state FROM tasker.step_transitions t JOIN tasker.steps s USING (step_uuid)"
+            " WHERE s.task_uuid = %s AND s.name = 'explode' ORDER BY t.id",
+            (task["task_uuid"],),
+        ).fetchall()
+    assert states == [
+        (0, "pending"), (0, "enqueued"),
+        (1, "in_progress"), (1, "waiting_for_retry"), (1, "enqueued"),
+        (2, "in_progress"), (2, "waiting_for_retry"), (2, "enqueued"),
+        (3, "in_progress"), (3, "error"),
+    ]  # fmt: skip
+
+
+def test_a_request_gets_503_with_retry_after_while_every_connection_is_busy(migrated_database_url: str) -> None:
+    settings = settings_for(
+        migrated_database_url, "orchestration", "orch-busy", templates_dir=TEMPLATES, pool_min=1, pool_max=2,
+        pool_timeout=0.2,
+    )  # fmt: skip
+    orchestration = OrchestrationService(settings)
+    orchestration.prepare()
+    body = {"namespace": "examples", "name": "linear", "context": {"even_number": 2}}
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        async with serving(orchestration) as (client,):
+            held = [await orchestration.pool.getconn(timeout=5) for _ in range(settings.pool_max)]
+            try:
+                refused = await client.post("/v1/tasks", json=body)
+            finally:
+                for conn in held:
+                    await orchestration.pool.putconn(conn)
+            accepted = await client.post("/v1/tasks", json=body)
+        return refused, accepted
+
+    refused, accepted = asyncio.run(scenario())
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert "busy" in refused.json()["error"]
+    assert accepted.status_code == 201
+
+
+def test_ready_answers_503_naming_each_missing_check_until_the_instance_really_runs(migrated_database_url: str) -> None:
+    worker = WorkerService(settings_for(migrated_database_url, "worker", "worker-ready", namespaces=("ready",)))
+    worker.prepare()
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=worker.app), base_url="http://w") as client:
+            before = await client.get("/health/ready")
+            await worker.start()
+            deadline = time.monotonic() + DEADLINE_S
+            running = await client.get("/health/ready")
+            while running.status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                running = await client.get("/health/ready")
+            await worker.stop(grace=2)
+            after = await client.get("/health/ready")
+        return before, running, after
+
+    before, running, after = asyncio.run(scenario())
+    assert before.status_code == 503
+    assert before.json()["failed"] == ["database", "consumers"]
+    assert before.json()["checks"]["database"]["detail"] == "connection pool is closed"
+    assert running.status_code == 200, running.text
+    assert after.status_code == 503 and "database" in after.json()["failed"]
