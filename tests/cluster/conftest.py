@@ -16,8 +16,12 @@ def records(cluster: ClusterUnderTest) -> ServerRecords:
 
 
 @pytest.fixture
-def faults(cluster: ClusterUnderTest) -> ClusterUnderTest:
-    """The cluster, when its PID records are at hand to kill and restart instances through."""
+def faults(cluster: ClusterUnderTest, pytestconfig: pytest.Config) -> ClusterUnderTest:
+    """The cluster, when its PID records are at hand to kill and restart instances through.
+
+    A cluster the session did not start is the user's: killing its instances needs their explicit consent."""
+    if not cluster.started_here and not pytestconfig.getoption("allow_faults"):
+        pytest.skip("fault scenarios kill -9 instances of the running cluster you named: pass --allow-faults")
     if not cluster.can_inject_faults:
         pytest.skip("fault scenarios need the PID records of the cluster: run from the project that started it")
     return cluster

@@ -30,6 +30,7 @@ MARKERS = {
 }
 SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
 TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
+ALLOW_FAULTS_ENV = "TASKER_TEST_ALLOW_FAULTS"
 FIGURES_PROPERTY = "figures"
 # An earlier test may have just restarted instances; a healthy cluster passes this at the first probe.
 _READY_TIMEOUT = 60.0
@@ -48,6 +49,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="leave a cluster the session started running after the tests (its folder is printed)",
+    )
+    group.addoption(
+        "--allow-faults",
+        action="store_true",
+        default=os.environ.get(ALLOW_FAULTS_ENV, "") not in ("", "0"),
+        help="let fault scenarios kill -9 and restart instances of a running cluster this session did not start "
+        f"(a throwaway cluster always allows them; env {ALLOW_FAULTS_ENV}=1)",
     )
     group.addoption(
         "--cluster-source",
