@@ -76,8 +76,9 @@ async def serve_service(service: Service, sock: socket.socket) -> int:
         lifespan="off",
         log_config=None,
         access_log=settings.access_log,
-        http="h11",
-        loop="asyncio",
+        # uvloop and httptools when installed (measurably less CPU per request), else asyncio and h11.
+        http="auto",
+        loop="auto",
         ws="none",
         server_header=False,
         # Longer than clients keep idle connections (httpx: 5 s, uvicorn's default too): when both sides time out

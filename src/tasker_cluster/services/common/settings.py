@@ -34,7 +34,7 @@ class ServiceSettings:
     # Consumers wake on NOTIFY; this is only the fallback (and how soon delayed retries are noticed).
     poll_interval: float = 0.5
     # After a wake-up, how long a consumer waits for more messages before reading (seconds).
-    batch_window: float = 0.01
+    batch_window: float = 0.025
     batch_size: int = 50
     visibility_timeout: int = 30
     stop_grace: float = 8.0
@@ -93,7 +93,7 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-window-ms",
         type=float,
-        default=_env("TASKER_BATCH_WINDOW_MS", "10"),
+        default=_env("TASKER_BATCH_WINDOW_MS", "25"),
         help="TASKER_BATCH_WINDOW_MS: after a wake-up, wait this long for more messages before reading",
     )
     parser.add_argument("--stop-grace", type=float, default=_env("TASKER_STOP_GRACE", "8"), help="TASKER_STOP_GRACE")
