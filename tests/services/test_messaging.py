@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
 from conftest import TEMPLATES
 from tasker_cluster.services.common.database import session_conninfo
@@ -23,6 +24,7 @@ from tasker_cluster.services.common.queries import queue_query
 from tasker_cluster.services.common.queues import step_queue
 from tasker_cluster.services.common.service import Service
 from tasker_cluster.services.common.settings import ServiceSettings
+from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.orchestration.service import OrchestrationService
 from tasker_cluster.services.worker.service import WorkerService
 from tasker_cluster.services.workflow.handlers import HandlerRegistry, StepInput
@@ -244,3 +246,29 @@ def test_ready_answers_503_naming_each_missing_check_until_the_instance_really_r
     assert before.json()["checks"]["database"]["detail"] == "connection pool is closed"
     assert running.status_code == 200, running.text
     assert after.status_code == 503 and "database" in after.json()["failed"]
+
+
+def test_wake_ups_asked_for_within_the_interval_become_one_later_wake_up(migrated_database_url: str) -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        listener = await psycopg.AsyncConnection.connect(migrated_database_url, autocommit=True)
+        await listener.execute('LISTEN "tasker_some_queue"')
+        pool = AsyncConnectionPool(
+            migrated_database_url, min_size=1, max_size=2, open=False, kwargs={"autocommit": True}
+        )
+        await pool.open(wait=True)
+        sender = WakeSender(pool, interval=0.2)
+        try:
+            async with pool.connection() as conn:
+                for _ in range(5):
+                    await sender.wake(conn, ["some_queue"])
+            heard = [n.channel async for n in listener.notifies(timeout=DEADLINE_S, stop_after=2)]
+            more = [n.channel async for n in listener.notifies(timeout=0.5)]
+        finally:
+            await sender.close()
+            await pool.close()
+            await listener.close()
+        return heard, more
+
+    heard, more = asyncio.run(scenario())
+    assert heard == ["tasker_some_queue", "tasker_some_queue"], "one at once, one deferred for the other four"
+    assert more == []

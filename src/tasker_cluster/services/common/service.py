@@ -26,6 +26,7 @@ from tasker_cluster.services.common.consumer import QueueConsumer
 from tasker_cluster.services.common.database import create_pool, prepare_database, session_conninfo
 from tasker_cluster.services.common.migrations import latest_version
 from tasker_cluster.services.common.settings import ServiceSettings
+from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.common.wakeup import NotificationListener
 
 log = logging.getLogger("tasker.service")
@@ -53,6 +54,7 @@ class Service(ABC):
         self.started_at = time.monotonic()
         self.schema_version = 0
         self.pool = create_pool(settings)
+        self.waker = WakeSender(self.pool, settings.wake_interval)
         self.listener = NotificationListener(session_conninfo(settings), self.consumed_queues())
         self.consumers: list[QueueConsumer] = []
 
@@ -105,6 +107,7 @@ class Service(ABC):
             log.warning("%s: work still in flight after %.1f s, releasing it", self.settings.name, grace)
         for consumer in self.consumers:
             await consumer.release_unfinished()
+        await self.waker.close()
         await self.listener.stop()
         await self.pool.close()
 

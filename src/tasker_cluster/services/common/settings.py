@@ -35,6 +35,8 @@ class ServiceSettings:
     poll_interval: float = 0.5
     # After a wake-up, how long a consumer waits for more messages before reading (seconds).
     batch_window: float = 0.025
+    # A queue's consumers are rung at most this often by one instance (seconds); later wake-ups are deferred.
+    wake_interval: float = 0.01
     batch_size: int = 50
     visibility_timeout: int = 30
     stop_grace: float = 8.0
@@ -95,6 +97,12 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
         type=float,
         default=_env("TASKER_BATCH_WINDOW_MS", "25"),
         help="TASKER_BATCH_WINDOW_MS: after a wake-up, wait this long for more messages before reading",
+    )
+    parser.add_argument(
+        "--wake-interval-ms",
+        type=float,
+        default=_env("TASKER_WAKE_INTERVAL_MS", "10"),
+        help="TASKER_WAKE_INTERVAL_MS: ring a queue's consumers at most this often",
     )
     parser.add_argument("--stop-grace", type=float, default=_env("TASKER_STOP_GRACE", "8"), help="TASKER_STOP_GRACE")
     parser.add_argument("--log-level", default=_env("TASKER_LOG_LEVEL", "info"), help="TASKER_LOG_LEVEL")
@@ -173,6 +181,7 @@ def _common_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         "pool_timeout": args.pool_timeout,
         "poll_interval": args.poll_interval,
         "batch_window": max(0.0, args.batch_window_ms) / 1000,
+        "wake_interval": max(0.0, args.wake_interval_ms) / 1000,
         "stop_grace": args.stop_grace,
         "log_level": args.log_level.lower(),
         "access_log": not args.no_access_log,

@@ -21,6 +21,7 @@ from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEPS_ENQUEUED, TASKS_FINISHED
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import RESULTS_QUEUE
+from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.common.wakeup import Wakeup, wake_consumers
 
 log = logging.getLogger("tasker.orchestration")
@@ -37,11 +38,13 @@ class ResultConsumer(QueueConsumer):
         poll_interval: float,
         batch_window: float,
         visibility_timeout: int,
+        waker: WakeSender,
     ) -> None:
         super().__init__(f"results-{index}", RESULTS_QUEUE, wakeup, poll_interval, batch_window)
         self.pool = pool
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
+        self.waker = waker
         self._latency = QUEUE_LATENCY.labels(RESULTS_QUEUE)
 
     async def poll_once(self) -> bool:
@@ -53,11 +56,16 @@ class ResultConsumer(QueueConsumer):
             by_queue = self._tasks_by_queue(messages)
             msg_ids = [message[0] for message in messages]
             outcomes = await retry_transaction(lambda: self._advance(conn, by_queue, msg_ids), "advance tasks")
+            ready_now: list[str] = []
             delayed: set[tuple[str, str]] = set()
-            for queue, (enqueued, completed, failed, _cancelled_steps, retry_delays_ms) in outcomes.items():
+            for queue, (enqueued, enqueued_now, completed, failed, _cancelled, retry_delays_ms) in outcomes.items():
                 self._account(enqueued, completed, failed)
+                if enqueued_now:
+                    ready_now.append(queue)
                 delayed.update((queue, str(delay_ms)) for delay_ms in retry_delays_ms)
+            await self.waker.wake(conn, ready_now)
             if delayed:
+                # Rare (retries), and each carries its own delay: sent as they are.
                 ordered = sorted(delayed)
                 await wake_consumers(conn, [queue for queue, _ in ordered], [payload for _, payload in ordered])
         return len(messages) == self.batch_size
@@ -65,20 +73,16 @@ class ResultConsumer(QueueConsumer):
     async def _advance(
         self, conn: AsyncConnection[Any], by_queue: dict[str, list[uuid.UUID]], msg_ids: list[int]
     ) -> dict[str, tuple[Any, ...]]:
-        """One round trip, as these statements need nothing from each other: lock, advance, consume, commit, and
-        wake the workers of every queue touched (in vain when its tasks only finished, which costs less than
-        waiting for the outcome before ringing)."""
+        """One round trip, as these statements need nothing from each other: lock, advance, consume, commit."""
         queues = sorted(by_queue)
         task_uuids = sorted(set().union(*by_queue.values()))
-        async with conn.pipeline():
-            async with conn.transaction():
-                await conn.execute(query("lock_tasks"), {"task_uuids": task_uuids})
-                advanced = {}
-                for queue in queues:
-                    params = {"task_uuids": by_queue[queue], "queue": queue}
-                    advanced[queue] = await conn.execute(queue_query("advance_tasks", queue), params)
-                await conn.execute(query("delete_results"), {"msg_ids": msg_ids})
-            await wake_consumers(conn, queues, [""] * len(queues))
+        async with conn.pipeline(), conn.transaction():
+            await conn.execute(query("lock_tasks"), {"task_uuids": task_uuids})
+            advanced = {}
+            for queue in queues:
+                params = {"task_uuids": by_queue[queue], "queue": queue}
+                advanced[queue] = await conn.execute(queue_query("advance_tasks", queue), params)
+            await conn.execute(query("delete_results"), {"msg_ids": msg_ids})
         return {queue: tuple(await cursor.fetchone() or ()) for queue, cursor in advanced.items()}
 
     def _tasks_by_queue(self, messages: list[Any]) -> dict[str, list[uuid.UUID]]:

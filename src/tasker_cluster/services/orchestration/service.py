@@ -24,7 +24,7 @@ class OrchestrationService(Service):
         # Before any connection exists: a bad template stops the instance without touching the database.
         self.catalog = load_templates(settings.templates_dir, handlers.names())
         super().__init__(settings)
-        self.store = TaskStore(self.pool, settings.name)
+        self.store = TaskStore(self.pool, settings.name, self.waker)
 
     def consumed_queues(self) -> list[str]:
         return [RESULTS_QUEUE]
@@ -41,6 +41,7 @@ class OrchestrationService(Service):
                 batch_size=self.settings.batch_size,
                 poll_interval=self.settings.poll_interval,
                 batch_window=self.settings.batch_window,
+                waker=self.waker,
                 visibility_timeout=self.settings.visibility_timeout,
             )
             for index in range(1, self.settings.consumers + 1)

@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.queries import query, queue_query
-from tasker_cluster.services.common.wakeup import wake_consumers
+from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
 from tasker_cluster.services.workflow.templates import TaskTemplate
 
@@ -29,9 +29,10 @@ class Cancellation:
 
 
 class TaskStore:
-    def __init__(self, pool: AsyncConnectionPool, instance: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, instance: str, waker: WakeSender) -> None:
         self.pool = pool
         self.instance = instance
+        self.waker = waker
 
     async def create(self, request: CreateTaskRequest, template: TaskTemplate) -> tuple[str, bool]:
         """The new task's view and True, or the view of the task its idempotency key created before and False."""
@@ -54,14 +55,17 @@ class TaskStore:
         }
 
         async def insert() -> str | None:
-            # One round trip: create (one statement, so one transaction), read back, wake the workers. When the
-            # idempotency key was used before, nothing is created and the read finds nothing.
-            async with self.pool.connection() as conn, conn.pipeline():
-                await conn.execute(queue_query("create_task", template.queue), params)
-                view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
-                await wake_consumers(conn, [template.queue], [""])
-            row = await view.fetchone()
-            return None if row is None else str(row[0])
+            # One round trip: create (one statement, so one transaction) and read back. When the idempotency key
+            # was used before, nothing is created and the read finds nothing.
+            async with self.pool.connection() as conn:
+                async with conn.pipeline():
+                    await conn.execute(queue_query("create_task", template.queue), params)
+                    view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+                row = await view.fetchone()
+                if row is None:
+                    return None
+                await self.waker.wake(conn, [template.queue])
+            return str(row[0])
 
         view = await retry_transaction(insert, "create task")
         if view is not None:

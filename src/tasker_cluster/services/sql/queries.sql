@@ -247,6 +247,7 @@ sent AS (
     RETURNING msg_id
 )
 SELECT (SELECT count(*) FROM sent) AS enqueued,
+       (SELECT count(*) FROM enqueued WHERE delay_ms = 0) AS enqueued_now,
        array(SELECT task_uuid FROM finished WHERE status = 'complete') AS completed,
        array(SELECT task_uuid FROM finished WHERE status = 'error') AS failed,
        (SELECT count(*) FROM abandoned) AS cancelled_steps,

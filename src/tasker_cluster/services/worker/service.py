@@ -36,6 +36,7 @@ class WorkerService(Service):
                 slots=slots,
                 poll_interval=self.settings.poll_interval,
                 batch_window=self.settings.batch_window,
+                waker=self.waker,
                 visibility_timeout=self.settings.visibility_timeout,
             )
             for queue in self.consumed_queues()

@@ -23,7 +23,8 @@ from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEP_DURATION, STEPS_PROCESSED, TRANSITION_CONFLICTS
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import RESULTS_QUEUE
-from tasker_cluster.services.common.wakeup import Wakeup, wake_consumers
+from tasker_cluster.services.common.wake_sender import WakeSender
+from tasker_cluster.services.common.wakeup import Wakeup
 from tasker_cluster.services.workflow.handlers import HandlerRegistry, PermanentStepError, StepInput
 
 log = logging.getLogger("tasker.worker")
@@ -83,6 +84,7 @@ class StepConsumer(QueueConsumer):
         poll_interval: float,
         batch_window: float,
         visibility_timeout: int,
+        waker: WakeSender,
     ) -> None:
         super().__init__(f"steps:{queue}", queue, wakeup, poll_interval, batch_window)
         self.instance = instance
@@ -90,6 +92,7 @@ class StepConsumer(QueueConsumer):
         self.handlers = handlers
         self.slots = slots
         self.visibility_timeout = visibility_timeout
+        self.waker = waker
         self._in_flight: dict[int, float] = {}
         self._batches: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -204,13 +207,12 @@ class StepConsumer(QueueConsumer):
             "stale_msg_ids": stale,
             "queue": self.queue,
         }
-        # One round trip: the outcomes (committed on their own) and then the orchestration's wake-up.
-        async with self.pool.connection(timeout=30) as conn, conn.pipeline():
+        async with self.pool.connection(timeout=30) as conn:
             cursor = await conn.execute(self._record_query, params)
-            if outcomes:
-                await wake_consumers(conn, [RESULTS_QUEUE], [""])
-        row = await cursor.fetchone()
-        recorded = row[0] if row else 0
+            row = await cursor.fetchone()
+            recorded = row[0] if row else 0
+            if recorded:
+                await self.waker.wake(conn, [RESULTS_QUEUE])
         if recorded < len(outcomes):
             TRANSITION_CONFLICTS.labels("attempt_taken_over").inc(len(outcomes) - recorded)
             log.warning(
