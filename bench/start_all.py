@@ -19,9 +19,10 @@ from benchlib.contestants import (
     FloorInProcess,
     HonchoManager,
     SupervisordManager,
+    attempt,
     shut_down_all,
 )
-from benchlib.fleet import members_of, split_roles
+from benchlib.fleet import split_roles
 from benchlib.paths import peers_installed
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, percentile, summarize
@@ -59,10 +60,10 @@ def contestants_for(folder: Path, count: int) -> list[Contestant]:
     base = find_free_port_block(100)
     return [
         ClusterCli(folder / "cluster", split_roles(count, base)),
-        FloorInProcess(folder / "floor", members_of(split_roles(count, base + 20))),
-        FloorCommand(members_of(split_roles(count, base + 40))),
-        HonchoManager(folder / "honcho", members_of(split_roles(count, base + 60))),
-        SupervisordManager(folder / "supervisord", members_of(split_roles(count, base + 80))),
+        FloorInProcess(folder / "floor", split_roles(count, base + 20)),
+        FloorCommand(split_roles(count, base + 40)),
+        HonchoManager(folder / "honcho", split_roles(count, base + 60)),
+        SupervisordManager(folder / "supervisord", split_roles(count, base + 80)),
     ]
 
 
@@ -79,7 +80,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         for repetition in range(repetitions + 1):
             shift = repetition % len(contestants)
             for contestant in [*contestants[shift:], *contestants[:shift]]:
-                elapsed = contestant.start()
+                elapsed = attempt(contestant, contestant.start, result.notes.append)
                 if repetition > 0:  # the first round only warms caches
                     times[contestant.label].append(elapsed)
                 if contestant is cluster and repetition > 0:

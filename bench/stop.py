@@ -12,10 +12,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchlib.contestants import ClusterCli, Contestant, SupervisordManager, shut_down_all
-from benchlib.fleet import ClusterProject, Group, members_of
+from benchlib.contestants import ClusterCli, Contestant, SupervisordManager, attempt, shut_down_all
+from benchlib.fleet import Group
 from benchlib.paths import peers_installed
-from benchlib.peers import Supervisord
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, summarize
 from benchlib.timing import run_once
@@ -52,7 +51,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         for repetition in range(repetitions):
             shift = repetition % len(contestants)
             for contestant in [*contestants[shift:], *contestants[:shift]]:
-                contestant.start()
+                attempt(contestant, contestant.start, result.notes.append)
                 times[contestant.label].append(contestant.stop())
                 contestant.wait_ports_free()
     finally:
@@ -82,21 +81,20 @@ def measure_deaf(folder: Path, repetitions: int, result: Result) -> None:
     """One SIGTERM-ignoring instance, grace 1 s: cluster stop vs supervisorctl stop with stopwaitsecs=1."""
     base = find_free_port_block(20)
     deaf = ("--ignore-term",)
-    project = ClusterProject(folder / "cluster", [Group("deaf", "worker", 1, base, deaf, stop_grace=GRACE)])
-    cluster = ClusterCli(folder / "cluster", project.groups)
-    members = members_of([Group("deaf", "worker", 1, base + 10, deaf)])
-    supervisor = SupervisordManager(folder / "supervisord", members)
-    supervisor.supervisor = Supervisord(folder / "supervisord", members, stop_wait=GRACE)
+    cluster = ClusterCli(folder / "cluster", [Group("deaf", "worker", 1, base, deaf, stop_grace=GRACE)])
+    supervisor = SupervisordManager(
+        folder / "supervisord", [Group("deaf", "worker", 1, base + 10, deaf)], stop_wait=GRACE
+    )
     walls: dict[str, list[float]] = {"cluster stop": [], "supervisorctl stop all": []}
     cpu: list[float] = []
     try:
         for _ in range(repetitions):
-            cluster.start()
-            run = run_once(project.argv("stop"))
+            attempt(cluster, cluster.start, result.notes.append)
+            run = run_once(cluster.project.argv("stop"))
             walls["cluster stop"].append(run.wall)
             cpu.append(run.cpu)
             cluster.wait_ports_free()
-            supervisor.start()
+            attempt(supervisor, supervisor.start, result.notes.append)
             walls["supervisorctl stop all"].append(supervisor.stop())
             supervisor.wait_ports_free()
     finally:

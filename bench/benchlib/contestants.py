@@ -3,7 +3,9 @@
 `start()` returns seconds from launch until the contender has every member ready: for a command that waits by
 itself (`cluster start-all`, the command floor) until it exits; for a manager that never exits (honcho,
 supervisord) and for the in-process floor, until the bench's own poller sees every ready url answer 200.
-`stop()` returns seconds from the stop request until the contender reports every member gone.
+`stop()` returns seconds from the stop request until the contender reports every member gone. `abort()` stops
+whatever a failed or interrupted trial left running, and `relocate()` moves the contender to fresh ports: other
+engineers' tests pick free ports from the same range, and may take one of ours between two trials.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from benchlib import floor
-from benchlib.fleet import ClusterProject, Group, Member, clean_env, members_of
+from benchlib.fleet import RANGE, ClusterProject, Group, Member, clean_env, members_of
 from benchlib.paths import FLOOR, PYTHON
 from benchlib.peers import Honcho, Supervisord, descendants
-from tasker_cluster.ports import is_port_free
+from tasker_cluster.ports import find_free_port_block, is_port_free
 
 READY_TIMEOUT = 60.0
 
@@ -37,8 +39,16 @@ class Noticed:
 class Contestant:
     label = ""
 
-    def __init__(self, members: Sequence[Member]) -> None:
-        self.members = list(members)
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.groups = list(groups)
+        self.configure()
+
+    @property
+    def members(self) -> list[Member]:
+        return members_of(self.groups)
+
+    def configure(self) -> None:
+        """Write whatever configuration the contender reads for the current groups."""
 
     def start(self) -> float:
         raise NotImplementedError
@@ -46,25 +56,54 @@ class Contestant:
     def stop(self) -> float:
         raise NotImplementedError
 
+    def abort(self) -> None:
+        """Best effort: stop everything this contender may still run."""
+
+    def relocate(self) -> None:
+        first = self.groups[0].base_port
+        base = find_free_port_block(2 * RANGE)
+        self.groups = [replace(group, base_port=base + group.base_port - first) for group in self.groups]
+        self.configure()
+
+    def ports_free(self) -> bool:
+        return all(is_port_free(member.port) for member in self.members)
+
     def wait_ports_free(self, timeout: float = 10.0) -> None:
         """Every member's port free again: nothing of this contender is left listening."""
         deadline = time.monotonic() + timeout
-        while not all(is_port_free(member.port) for member in self.members):
+        while not self.ports_free():
             if time.monotonic() > deadline:
                 taken = [member.port for member in self.members if not is_port_free(member.port)]
                 raise RuntimeError(f"{self.label}: ports still taken after stop: {taken}")
             time.sleep(0.01)
 
 
+def attempt(contestant: Contestant, action: Callable[[], float], on_retry: Callable[[str], None]) -> float:
+    """Run a timed action; if it fails (say, a stranger took one of our ports), clean up, move, and try once more."""
+    if not contestant.ports_free():
+        on_retry(f"{contestant.label}: a port of ours was taken by another process; moved to fresh ports")
+        contestant.relocate()
+    try:
+        return action()
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
+        on_retry(f"{contestant.label}: retried once after: {str(error).splitlines()[0][:200]}")
+        contestant.abort()
+        contestant.relocate()
+        return action()
+
+
 class ClusterCli(Contestant):
     label = "cluster"
 
     def __init__(self, folder: Path, groups: Sequence[Group]) -> None:
-        super().__init__(members_of(groups))
-        self.project = ClusterProject(folder, list(groups))
+        self.folder = folder
         self.noticed = Noticed()
         self.launched = 0.0
         self.cpu = 0.0
+        super().__init__(groups)
+
+    def configure(self) -> None:
+        self.project = ClusterProject(self.folder, self.groups)
 
     def start(self) -> float:
         self.project.clear_logs()
@@ -100,6 +139,9 @@ class ClusterCli(Contestant):
         self.project.run("stop")
         return time.monotonic() - started
 
+    def abort(self) -> None:
+        self.project.run("stop", "--timeout", "2", check=False)
+
     def readiness_marks(self) -> dict[str, tuple[float, float | None]]:
         """Per member, from its log: (ready-at, first-ready) CLOCK_MONOTONIC seconds of this run."""
         return {member.name: readiness_marks(self.project.logs / f"{member.name}.log") for member in self.members}
@@ -123,12 +165,12 @@ class FloorInProcess(Contestant):
 
     label = "Popen floor"
 
-    def __init__(self, folder: Path, members: Sequence[Member]) -> None:
-        super().__init__(members)
+    def __init__(self, folder: Path, groups: Sequence[Group]) -> None:
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
         self.seen: dict[str, float] = {}
         self.spawn_time = 0.0
+        super().__init__(groups)
 
     def start(self) -> float:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -153,19 +195,26 @@ class FloorInProcess(Contestant):
         self.processes = []
         return elapsed
 
+    def abort(self) -> None:
+        if self.processes:
+            floor.stop_reaping(self.processes)
+            self.processes = []
+
 
 class FloorCommand(Contestant):
     label = "Popen floor, as a command"
 
-    def __init__(self, members: Sequence[Member]) -> None:
-        super().__init__(members)
+    def __init__(self, groups: Sequence[Group]) -> None:
         self.pids: list[int] = []
+        super().__init__(groups)
 
     def start(self) -> float:
         spec = json.dumps([{"argv": member.argv, "url": member.ready_url} for member in self.members])
         started = time.monotonic()
-        completed = subprocess.run([PYTHON, str(FLOOR), "start", spec], capture_output=True, text=True, check=True)
+        completed = subprocess.run([PYTHON, str(FLOOR), "start", spec], capture_output=True, text=True, check=False)
         elapsed = time.monotonic() - started
+        if completed.returncode != 0:
+            raise RuntimeError(f"floor.py start exited {completed.returncode}: {completed.stderr[-2000:]}")
         self.pids = json.loads(completed.stdout)
         return elapsed
 
@@ -176,13 +225,22 @@ class FloorCommand(Contestant):
         self.pids = []
         return elapsed
 
+    def abort(self) -> None:
+        if self.pids:
+            floor.signal_groups(self.pids)
+            floor.wait_gone(self.pids, timeout=10.0)
+            self.pids = []
+
 
 class HonchoManager(Contestant):
     label = "honcho"
 
-    def __init__(self, folder: Path, members: Sequence[Member]) -> None:
-        super().__init__(members)
-        self.honcho = Honcho(folder, members)
+    def __init__(self, folder: Path, groups: Sequence[Group]) -> None:
+        self.folder = folder
+        super().__init__(groups)
+
+    def configure(self) -> None:
+        self.honcho = Honcho(self.folder, self.members)
 
     def start(self) -> float:
         started = time.monotonic()
@@ -200,13 +258,20 @@ class HonchoManager(Contestant):
         floor.wait_gone([child.pid for child in children], timeout=10.0)
         return elapsed
 
+    def abort(self) -> None:
+        self.honcho.shutdown()
+
 
 class SupervisordManager(Contestant):
     label = "supervisord"
 
-    def __init__(self, folder: Path, members: Sequence[Member]) -> None:
-        super().__init__(members)
-        self.supervisor = Supervisord(folder, members)
+    def __init__(self, folder: Path, groups: Sequence[Group], stop_wait: float = 10.0) -> None:
+        self.folder = folder
+        self.stop_wait = stop_wait
+        super().__init__(groups)
+
+    def configure(self) -> None:
+        self.supervisor = Supervisord(self.folder, self.members, stop_wait=self.stop_wait)
 
     def start(self) -> float:
         started = time.monotonic()
@@ -222,23 +287,14 @@ class SupervisordManager(Contestant):
         self.supervisor.shutdown()
         return elapsed
 
-    def shutdown(self) -> None:
+    def abort(self) -> None:
         self.supervisor.shutdown()
 
 
 def shut_down_all(contestants: Sequence[Contestant]) -> None:
-    """Best-effort cleanup after an error: whatever each contender still runs is stopped."""
+    """Cleanup after an error or at the end: whatever each contender still runs is stopped."""
     for contestant in contestants:
         try:
-            if isinstance(contestant, ClusterCli):
-                contestant.project.run("stop", "--timeout", "2", check=False)
-            elif isinstance(contestant, FloorInProcess) and contestant.processes:
-                floor.stop_reaping(contestant.processes)
-            elif isinstance(contestant, FloorCommand) and contestant.pids:
-                floor.signal_groups(contestant.pids)
-            elif isinstance(contestant, HonchoManager) and contestant.honcho.process is not None:
-                contestant.honcho.shutdown()
-            elif isinstance(contestant, SupervisordManager):
-                contestant.supervisor.shutdown()
-        except (OSError, RuntimeError, subprocess.SubprocessError):
+            contestant.abort()
+        except (OSError, RuntimeError, TimeoutError, subprocess.SubprocessError):
             continue

@@ -111,7 +111,14 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) >= 2 and argv[0] == "start":
         spec = json.loads(argv[1])
         processes = spawn([item["argv"] for item in spec])
-        wait_ready([item["url"] for item in spec], timeout=60.0)
+        try:
+            wait_ready([item["url"] for item in spec], timeout=60.0)
+        except TimeoutError as error:
+            signal_groups([process.pid for process in processes], signal.SIGKILL)
+            for process in processes:
+                process.wait()
+            sys.stderr.write(f"{error}; exit codes {[process.returncode for process in processes]}\n")
+            return 1
         print(json.dumps([process.pid for process in processes]))
         return 0
     if argv and argv[0] == "stop":
