@@ -20,6 +20,7 @@ from benchlib.contestants import (
     HonchoManager,
     SupervisordManager,
     attempt,
+    instance_marks,
     shut_down_all,
 )
 from benchlib.fleet import split_roles
@@ -76,6 +77,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
     lags: list[float] = []
     floor_lags: list[float] = []
     probe_gaps: list[float] = []
+    late: list[float] = []
     try:
         for repetition in range(repetitions + 1):
             shift = repetition % len(contestants)
@@ -88,6 +90,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
                     for phase, value in timeline(cluster, elapsed).items():
                         phases[phase].append(value)
                     lags += [cluster.noticed.at[name] - ready_at for name, (ready_at, _) in marks.items()]
+                    late += late_first_probes(cluster)
                     probe_gaps += [first - ready_at for ready_at, first in marks.values() if first is not None]
                 if contestant is floor and repetition > 0:
                     floor_lags += floor.lags()
@@ -96,7 +99,24 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
                 contestant.wait_ports_free()
     finally:
         shut_down_all(contestants)
-    report(result, count, repetitions, times, phases, {"cluster": lags, "floor": floor_lags, "gaps": probe_gaps})
+    report(
+        result,
+        count,
+        repetitions,
+        times,
+        phases,
+        {"cluster": lags, "floor": floor_lags, "gaps": probe_gaps, "late first probes": late},
+    )
+
+
+def late_first_probes(cluster: ClusterCli) -> list[float]:
+    """Per instance: how long after it could answer 200 start-all's first probe reached it (0 if it came before)."""
+    delays = []
+    for member in cluster.members:
+        marks = instance_marks(cluster.project.logs / f"{member.name}.log")
+        if "first-probe" in marks:
+            delays.append(max(0.0, marks["first-probe"] - marks["ready-at"]))
+    return delays
 
 
 def timeline(cluster: ClusterCli, elapsed: float) -> dict[str, float]:
@@ -154,6 +174,14 @@ def report(
         f"The Popen floor's poller (http.client, 2 ms pauses) on the same machine: p95 "
         f"{percentile(floor_lag, 0.95) * 1000:.1f} ms, median {summarize(floor_lag).median * 1000:.1f} ms"
     )
+    late = lag_samples["late first probes"]
+    if late:
+        waited = [delay for delay in late if delay > 0]
+        result.notes.append(
+            f"N={count}: {len(waited)} of {len(late)} instances were ready before start-all's first probe reached "
+            f"them (median wait {summarize(late).median * 1000:.0f} ms, max {max(late) * 1000:.0f} ms): probing "
+            "starts only after every instance is spawned and the probe module is imported"
+        )
     result.raw[f"n{count}"] = {"times": times, "phases": phases, "lags": lag_samples}
 
 

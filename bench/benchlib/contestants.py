@@ -152,12 +152,18 @@ def readiness_marks(log: Path) -> tuple[float, float | None]:
 
     The instance prints first-ready just after sending the answer, so a reader quick enough may not see it yet.
     """
+    values = instance_marks(log)
+    return values["ready-at"], values.get("first-ready")
+
+
+def instance_marks(log: Path) -> dict[str, float]:
+    """Every `ready-at`, `first-probe` and `first-ready` mark (CLOCK_MONOTONIC seconds) an instance printed."""
     values = {}
     for line in log.read_text().splitlines():
         key, _, value = line.partition(" ")
-        if key in ("ready-at", "first-ready"):
+        if key in ("ready-at", "first-probe", "first-ready"):
             values[key] = float(value)
-    return values["ready-at"], values.get("first-ready")
+    return values
 
 
 class FloorInProcess(Contestant):

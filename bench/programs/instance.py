@@ -3,7 +3,7 @@
 GET /health answers 200; GET /health/ready answers 503 until --ready-after seconds have passed, then 200. The
 moment it could first answer 200 is printed as `ready-at <CLOCK_MONOTONIC seconds>` once it listens, and the first 200
 it sends as `first-ready <seconds>`: the clock is system-wide on Linux, so the bench compares both with the moment a
-lifecycle tool noticed readiness.
+lifecycle tool noticed readiness. The first request on the ready path, whatever its answer, prints `first-probe`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequestHandler]:
-    first_ready = threading.Lock()
+    first_ready, first_probe = threading.Lock(), threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -37,6 +37,8 @@ def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequ
             if self.path == "/health":
                 self._answer(200)
             elif self.path == "/health/ready":
+                if first_probe.acquire(blocking=False):
+                    print(f"first-probe {time.monotonic():.6f}", flush=True)
                 ready = time.monotonic() - started >= args.ready_after
                 self._answer(200 if ready else 503)
                 if ready and first_ready.acquire(blocking=False):
