@@ -84,13 +84,16 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
     parser.add_argument("--pool-min", type=int, default=_env("TASKER_POOL_MIN", "2"), help="TASKER_POOL_MIN")
     parser.add_argument("--pool-max", type=int, default=_env("TASKER_POOL_MAX", "30"), help="TASKER_POOL_MAX")
     parser.add_argument(
-        "--pool-timeout", type=float, default=_env("TASKER_POOL_TIMEOUT", "5"), help="TASKER_POOL_TIMEOUT"
+        "--pool-timeout",
+        type=float,
+        default=_env("TASKER_POOL_TIMEOUT", "5"),
+        help="TASKER_POOL_TIMEOUT: seconds a request waits for a database connection before answering 503",
     )
     parser.add_argument(
         "--poll-interval",
         type=float,
         default=_env("TASKER_POLL_INTERVAL", "0.5"),
-        help="TASKER_POLL_INTERVAL",
+        help="TASKER_POLL_INTERVAL: seconds between reads of a queue when no wake-up comes",
     )
     parser.add_argument(
         "--batch-window-ms",
@@ -104,7 +107,12 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
         default=_env("TASKER_WAKE_INTERVAL_MS", "10"),
         help="TASKER_WAKE_INTERVAL_MS: ring a queue's consumers at most this often",
     )
-    parser.add_argument("--stop-grace", type=float, default=_env("TASKER_STOP_GRACE", "8"), help="TASKER_STOP_GRACE")
+    parser.add_argument(
+        "--stop-grace",
+        type=float,
+        default=_env("TASKER_STOP_GRACE", "8"),
+        help="TASKER_STOP_GRACE: seconds after SIGTERM to finish in-flight work before handing it back",
+    )
     parser.add_argument("--log-level", default=_env("TASKER_LOG_LEVEL", "info"), help="TASKER_LOG_LEVEL")
     parser.add_argument("--no-access-log", action="store_true", help="do not log one line per HTTP request")
     return parser
