@@ -32,16 +32,21 @@ WHERE NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = q.name);
 
 -- name: read_results --
 -- Take up to qty visible step results, hiding them for vt seconds (pgmq.read's statement).
+-- MATERIALIZED, as in pgmq: a plain subquery may be planned as the inner side of a nested loop and run again,
+-- locking again, for every row of the queue (measured: 2.7 ms a read instead of 0.1).
+WITH next AS MATERIALIZED (
+    SELECT msg_id
+    FROM pgmq.q_orchestration_step_results
+    WHERE vt <= clock_timestamp()
+    ORDER BY msg_id
+    LIMIT %(qty)s
+    FOR UPDATE SKIP LOCKED
+)
 UPDATE pgmq.q_orchestration_step_results m
 SET last_read_at = clock_timestamp(),
     vt = clock_timestamp() + make_interval(secs => %(vt)s),
     read_ct = m.read_ct + 1
-FROM (SELECT msg_id
-      FROM pgmq.q_orchestration_step_results
-      WHERE vt <= clock_timestamp()
-      ORDER BY msg_id
-      LIMIT %(qty)s
-      FOR UPDATE SKIP LOCKED) AS next
+FROM next
 WHERE m.msg_id = next.msg_id
 RETURNING m.msg_id, extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s, m.message;
 
@@ -264,17 +269,21 @@ DELETE FROM pgmq.q_orchestration_step_results WHERE msg_id = ANY(%(msg_ids)s::bi
 -- A message whose step is in any other state was left behind (cancelled, finished): it comes back with a NULL
 -- step_uuid, for the caller to delete. One statement, so one snapshot: a message it can see was committed with
 -- its step's state, which the claim therefore sees too.
-WITH msg AS (
+WITH next AS MATERIALIZED (
+    -- MATERIALIZED for the reason given at read_results.
+    SELECT msg_id
+    FROM pgmq.{queue_table}
+    WHERE vt <= clock_timestamp()
+    ORDER BY msg_id
+    LIMIT %(qty)s
+    FOR UPDATE SKIP LOCKED
+),
+msg AS (
     UPDATE pgmq.{queue_table} m
     SET last_read_at = clock_timestamp(),
         vt = clock_timestamp() + make_interval(secs => %(vt)s),
         read_ct = m.read_ct + 1
-    FROM (SELECT msg_id
-          FROM pgmq.{queue_table}
-          WHERE vt <= clock_timestamp()
-          ORDER BY msg_id
-          LIMIT %(qty)s
-          FOR UPDATE SKIP LOCKED) AS next
+    FROM next
     WHERE m.msg_id = next.msg_id
     RETURNING m.msg_id,
               extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s,
