@@ -132,3 +132,16 @@ def test_an_orchestration_killed_mid_burst_loses_nothing_the_other_finishes(star
             done = wait_for_tasks(survivor_client, uuids)
     assert {task["status"] for task in done.values()} == {"complete"}
     assert {task["steps"][-1]["result"] for task in done.values()} == {65536}
+
+
+def test_a_step_outliving_its_visibility_timeout_is_not_taken_over_while_its_worker_lives(
+    started: Any, database_url: str
+) -> None:
+    orchestration = started("orchestration", "orchestration-1")
+    started("worker", "worker-1", "--visibility-timeout", "1")
+    started("worker", "worker-2", "--visibility-timeout", "1")
+    with httpx.Client(base_url=orchestration.url, timeout=10) as client:
+        uuids = create_slow_tasks(client, 2, ms=2500)
+        done = wait_for_tasks(client, uuids)
+    assert {task["status"] for task in done.values()} == {"complete"}
+    assert [attempt for attempt, _ in claims(database_url, uuids)] == [1, 1], "the heartbeat kept each step its own"
