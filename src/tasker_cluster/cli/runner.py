@@ -69,6 +69,9 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
 
     from tasker_cluster.runner import NO_TESTS_COLLECTED
 
+    figures = [figure for result in results for figure in result.figures]
+    if figures:
+        _print_figures(console, figures)
     table = Table(title=f"cluster test {tier}", title_justify="left")
     for column in ("TIER", "PASSED", "FAILED", "ERRORS", "SKIPPED", "TEST TIME"):
         table.add_column(column, justify="left" if column == "TIER" else "right")
@@ -91,9 +94,14 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
                 "a tier with no tests is a failure; check the markers and the paths given to pytest"
             )
-    figures = [figure for result in results for figure in result.figures]
-    if figures:
-        _print_figures(console, figures)
+    counts = [counts for result in results for counts in result.tiers]
+    failed = sum(c.failed + c.errors for c in counts)
+    # Last and plain, in the shape CI log readers recognise: "N passed, N failed, N skipped".
+    console.print(
+        f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
