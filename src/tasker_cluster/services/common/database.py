@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -117,7 +117,3 @@ async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) ->
             log.warning("%s: %s, running it again (attempt %d)", what, type(error).__name__, attempt + 1)
             await asyncio.sleep(0.01 * attempt)
     raise AssertionError("unreachable")
-
-
-def row_to_dict(cursor: psycopg.AsyncCursor[Any], row: Sequence[Any]) -> dict[str, Any]:
-    return {column.name: value for column, value in zip(cursor.description or (), row, strict=True)}
