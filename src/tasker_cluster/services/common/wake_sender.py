@@ -37,6 +37,13 @@ class WakeSender:
 
     async def wake(self, conn: psycopg.AsyncConnection[Any], queues: Sequence[str]) -> None:
         """After a commit that sent to `queues`: ring those not rung within the interval now, on `conn`."""
+        due = self.take_due(queues)
+        self.defer([queue for queue in queues if queue not in due])
+        await wake_consumers(conn, due, [""] * len(due))
+
+    def take_due(self, queues: Sequence[str]) -> list[str]:
+        """The queues that may be rung now, counted as rung: the caller notifies them after its commit (the same
+        pipeline saves a round trip), and calls `defer` after its commit for the others."""
         now = time.monotonic()
         due = []
         for queue in queues:
@@ -44,12 +51,20 @@ class WakeSender:
             if last is None or now - last >= self._interval:
                 self._last_sent[queue] = now
                 due.append(queue)
-            elif queue not in self._scheduled:
-                task = asyncio.create_task(self._send_later(queue, last + self._interval - now), name=f"wake:{queue}")
-                self._scheduled[queue] = task
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        await wake_consumers(conn, due, [""] * len(due))
+        return due
+
+    def defer(self, queues: Sequence[str]) -> None:
+        """After a commit: a wake-up for each queue goes out at the end of its interval (one already scheduled and
+        not yet sent covers this commit too)."""
+        now = time.monotonic()
+        for queue in queues:
+            if queue in self._scheduled:
+                continue
+            delay = max(0.0, self._last_sent.get(queue, now) + self._interval - now)
+            task = asyncio.create_task(self._send_later(queue, delay), name=f"wake:{queue}")
+            self._scheduled[queue] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _send_later(self, queue: str, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.wake_sender import WakeSender
+from tasker_cluster.services.common.wakeup import wake_consumers
 from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
 from tasker_cluster.services.workflow.templates import TaskTemplate
 
@@ -55,16 +56,19 @@ class TaskStore:
         }
 
         async def insert() -> str | None:
-            # One round trip: create (one statement, so one transaction) and read back. When the idempotency key
-            # was used before, nothing is created and the read finds nothing.
-            async with self.pool.connection() as conn:
-                async with conn.pipeline():
-                    await conn.execute(queue_query("create_task", template.queue), params)
-                    view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
-                row = await view.fetchone()
-                if row is None:
-                    return None
-                await self.waker.wake(conn, [template.queue])
+            # One round trip: create (one statement, so one transaction), read back, and ring the workers if their
+            # wake-up is due. When the idempotency key was used before, nothing is created and the read finds
+            # nothing (a wake-up then rings in vain).
+            ring_now = self.waker.take_due([template.queue])
+            async with self.pool.connection() as conn, conn.pipeline():
+                await conn.execute(queue_query("create_task", template.queue), params)
+                view = await conn.execute(query("get_task"), {"task_uuid": task_uuid})
+                await wake_consumers(conn, ring_now, [""] * len(ring_now))
+            row = await view.fetchone()
+            if row is None:
+                return None
+            if not ring_now:
+                self.waker.defer([template.queue])
             return str(row[0])
 
         view = await retry_transaction(insert, "create task")

@@ -24,7 +24,7 @@ from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEP_DURATION,
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import RESULTS_QUEUE
 from tasker_cluster.services.common.wake_sender import WakeSender
-from tasker_cluster.services.common.wakeup import Wakeup
+from tasker_cluster.services.common.wakeup import Wakeup, wake_consumers
 from tasker_cluster.services.workflow.handlers import HandlerRegistry, PermanentStepError, StepInput
 
 log = logging.getLogger("tasker.worker")
@@ -207,12 +207,16 @@ class StepConsumer(QueueConsumer):
             "stale_msg_ids": stale,
             "queue": self.queue,
         }
-        async with self.pool.connection(timeout=30) as conn:
+        # One round trip: the outcomes (one statement, so one transaction), then the orchestration's wake-up if
+        # it is due (in vain when nothing was recorded).
+        ring_now = self.waker.take_due([RESULTS_QUEUE]) if outcomes else []
+        async with self.pool.connection(timeout=30) as conn, conn.pipeline():
             cursor = await conn.execute(self._record_query, params)
-            row = await cursor.fetchone()
-            recorded = row[0] if row else 0
-            if recorded:
-                await self.waker.wake(conn, [RESULTS_QUEUE])
+            await wake_consumers(conn, ring_now, [""] * len(ring_now))
+        row = await cursor.fetchone()
+        recorded = row[0] if row else 0
+        if recorded and not ring_now:
+            self.waker.defer([RESULTS_QUEUE])
         if recorded < len(outcomes):
             TRANSITION_CONFLICTS.labels("attempt_taken_over").inc(len(outcomes) - recorded)
             log.warning(
