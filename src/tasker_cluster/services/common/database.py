@@ -62,9 +62,12 @@ def session_conninfo(settings: ServiceSettings) -> str:
     return make_conninfo(url, options=options, application_name=settings.name)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[-1].strip() if text else type(error).__name__
+def _reason(error: BaseException) -> str:
+    """The cause in libpq's message ('Connection refused'), without its host:port preamble and hint lines."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[0].rsplit(" failed: ", 1)[-1]
 
 
 def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
@@ -75,7 +78,7 @@ def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as error:
         raise ClusterError(
-            f"cannot connect to the database at {where}: {_first_line(error)}",
+            f"cannot connect to the database at {where}: {_reason(error)}",
             "start it with `cluster db up`, or set DATABASE_URL to a running PostgreSQL",
         ) from error
     try:
@@ -89,7 +92,7 @@ def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
             conn.execute(query("ensure_queues"), {"queues": list(queues)})
     except psycopg.Error as error:
         raise ClusterError(
-            f"cannot prepare the database at {where}: {_first_line(error)}",
+            f"cannot prepare the database at {where}: {_reason(error)}",
             "check that DATABASE_URL names a database this user may create schemas in",
         ) from error
 
