@@ -110,6 +110,7 @@ class Service(ABC):
         await self.waker.close()
         await self.listener.stop()
         await self.pool.close()
+        log.info("%s stopped", self.settings.name)
 
     # --- health -------------------------------------------------------------------------------------------------
 
