@@ -7,8 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import ServicePair, wait_for_tasks
+from service_instances import ServicePair, wait_for_tasks
 
 pytestmark = pytest.mark.services
 

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from service_instances import TEMPLATES
 
-from conftest import TEMPLATES
 from tasker_cluster.services.common.database import session_conninfo
 from tasker_cluster.services.common.queries import queue_query
 from tasker_cluster.services.common.queues import step_queue

@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-
-from conftest import ServiceProcess, spawn_service, wait_for_tasks
+from service_instances import ServiceProcess, spawn_service, wait_for_tasks
 
 pytestmark = pytest.mark.services
 

@@ -6,8 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
+from service_instances import spawn_service
 
-from conftest import spawn_service
 from tasker_cluster.ports import find_free_port_block
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from service_instances import TEMPLATES
 
-from conftest import TEMPLATES
 from tasker_cluster.errors import ConfigError
 from tasker_cluster.services.workflow.examples import EXAMPLE_HANDLERS
 from tasker_cluster.services.workflow.templates import load_templates

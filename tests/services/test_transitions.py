@@ -17,8 +17,8 @@ import pytest
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from service_instances import TEMPLATES
 
-from conftest import TEMPLATES
 from tasker_cluster.services.common.database import session_conninfo
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import step_queue
