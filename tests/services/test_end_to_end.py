@@ -84,6 +84,32 @@ def test_unknown_template_is_404_and_invalid_bodies_are_422(service_pair: Servic
     assert [d["loc"] for d in missing_name.json()["details"]] == [["name"]]
 
 
+UNSTORABLE_BODIES = {
+    "NUL in context": b'{"namespace":"examples","name":"linear","context":{"a":["x\\u0000y"]}}',
+    "NUL in a context key": b'{"namespace":"examples","name":"linear","context":{"\\u0000":1}}',
+    "NUL in initiator": b'{"namespace":"examples","name":"linear","initiator":"a\\u0000b"}',
+    "NUL in a tag": b'{"namespace":"examples","name":"linear","tags":["\\u0000"]}',
+    "NUL in idempotency_key": b'{"namespace":"examples","name":"linear","idempotency_key":"k\\u0000"}',
+    "NaN in context": b'{"namespace":"examples","name":"linear","context":{"a":NaN}}',
+    "overflowing number": b'{"namespace":"examples","name":"linear","context":{"a":{"b":1e400}}}',
+}
+
+
+def test_values_postgresql_cannot_store_are_422_naming_the_field_never_500(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        answers = {
+            case: client.post("/v1/tasks", content=body, headers={"Content-Type": "application/json"})
+            for case, body in UNSTORABLE_BODIES.items()
+        }
+        nul_filter = client.get("/v1/tasks", params={"namespace": "ex\x00amples"})
+        still_serving = client.get("/v1/tasks")
+    assert {case: r.status_code for case, r in answers.items()} == dict.fromkeys(UNSTORABLE_BODIES, 422)
+    assert answers["NUL in initiator"].json()["details"][0]["loc"] == ["initiator"]
+    assert "NUL" in answers["NUL in context"].json()["details"][0]["msg"]
+    assert "finite" in answers["overflowing number"].json()["details"][0]["msg"]
+    assert (nul_filter.status_code, still_serving.json()["tasks"]) == (422, [])
+
+
 def test_task_lookups_answer_404_for_unknown_and_422_for_malformed_ids(service_pair: ServicePair) -> None:
     with service_pair.client() as client:
         unknown = client.get(f"/v1/tasks/{uuid.uuid4()}")

@@ -83,6 +83,8 @@ def task_routes(store: TaskStore, catalog: TemplateCatalog) -> list[BaseRoute]:
         if isinstance(offset, Response):
             return offset
         namespace = request.query_params.get("namespace") or None
+        if namespace is not None and "\x00" in namespace:
+            return _error(422, "the namespace filter contains a NUL character", "remove it from the query")
         page = await store.list(status=status, namespace=namespace, limit=limit, offset=offset)
         return Response(page, media_type=_JSON)
 
