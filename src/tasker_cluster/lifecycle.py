@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import psutil
 
@@ -27,12 +28,10 @@ from tasker_cluster.pidfiles import (
     write_record,
 )
 from tasker_cluster.ports import is_port_free, port_owner
+from tasker_cluster.probes import ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
 from tasker_cluster.processes import spawn
 from tasker_cluster.project import Project
 from tasker_cluster.topology import Instance, Topology
-
-if TYPE_CHECKING:
-    from tasker_cluster.probes import ReadyResult
 
 # A start that waits longer than this for another start's lock gives up with a clear message.
 LOCK_TIMEOUT = 120.0
@@ -63,6 +62,8 @@ class InstanceStart:
     log: str = ""
     log_tail: list[str] = field(default_factory=list)
     elapsed: float | None = None
+    # (health, ready) answers seen by the readiness wait: the status table after a start is drawn from them.
+    answers: tuple[ProbeResult, ProbeResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class StartReport:
     @property
     def failed(self) -> list[InstanceStart]:
         return [instance for instance in self.instances if instance.outcome not in SUCCESSFUL]
+
+    @property
+    def probes(self) -> dict[str, tuple[ProbeResult, ProbeResult]]:
+        """(health, ready) answers of the instances found ready, by name."""
+        return {instance.name: instance.answers for instance in self.instances if instance.answers is not None}
 
 
 @dataclass(frozen=True)
@@ -99,20 +105,35 @@ def start_instances(
     timeout: float | None = None,
     on_event: Callable[[StartEvent], None] = lambda event: None,
 ) -> StartReport:
-    """Start each instance not already running; with `wait`, return once all answer their ready path or fail."""
-    with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: on_event(StartEvent("lock-wait", "", text))):
-        running, missing = _partition(project, instances, on_event)
-        refused, free = _refuse_taken_ports(missing, on_event)
-        database = None
-        # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
-        if topology.database.mode == "local":
-            database = database_url(project, lambda text: on_event(StartEvent("database", "", text)))
-        spawned, spawn_failed = _spawn_all(project, free, database, on_event)
-    if wait:
-        outcomes = _wait_until_ready(project, [*running, *spawned], timeout, on_event)
-    else:
-        outcomes = [InstanceStart(live.instance.name, "running", live.pid, log=str(live.log)) for live in running]
-        outcomes += [InstanceStart(live.instance.name, "started", live.pid, log=str(live.log)) for live in spawned]
+    """Start each instance not already running; with `wait`, return once all answer their ready path or fail.
+
+    Each instance is watched from the moment it is spawned (or found running), while the rest are spawned:
+    readiness is noticed within milliseconds, not after the whole spawn loop. `on_event` is called from more than
+    one thread, never from two at once.
+    """
+    report = _one_at_a_time(on_event)
+    watch = ReadinessWatch(lambda result: report(_ready_event(result))) if wait and instances else None
+    try:
+        with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: report(StartEvent("lock-wait", "", text))):
+            running, missing = _partition(project, instances, report)
+            watched = _Watched(watch, timeout)
+            watched.add_all(running)
+            refused, free = _refuse_taken_ports(missing, report)
+            database = None
+            # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
+            if topology.database.mode == "local":
+                database = database_url(project, lambda text: report(StartEvent("database", "", text)))
+            spawned, spawn_failed = _spawn_all(project, free, database, report, watched.add)
+        if watch is not None:
+            results = {result.name: result for result in watch.results()}
+            lives = [*running, *spawned]
+            outcomes = [_outcome(project, live, results[live.instance.name]) for live in lives]
+        else:
+            outcomes = [InstanceStart(live.instance.name, "running", live.pid, log=str(live.log)) for live in running]
+            outcomes += [InstanceStart(live.instance.name, "started", live.pid, log=str(live.log)) for live in spawned]
+    finally:
+        if watch is not None:
+            watch.close()
     by_name = {outcome.name: outcome for outcome in [*outcomes, *refused, *spawn_failed]}
     return StartReport([by_name[instance.name] for instance in instances])
 
@@ -204,7 +225,11 @@ def _refuse_taken_ports(
 
 
 def _spawn_all(
-    project: Project, instances: Sequence[Instance], database: str | None, on_event: Callable[[StartEvent], None]
+    project: Project,
+    instances: Sequence[Instance],
+    database: str | None,
+    on_event: Callable[[StartEvent], None],
+    on_spawned: Callable[[_Live], None],
 ) -> tuple[list[_Live], list[InstanceStart]]:
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
@@ -222,8 +247,10 @@ def _spawn_all(
         # No record when the process is already gone: the readiness wait reports it as exited, with its log.
         if record is not None:
             write_record(project, record)
-        spawned.append(_Live(instance, started.popen.pid, log, started.log_offset, started.popen, record))
+        live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen, record)
+        spawned.append(live)
         on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
+        on_spawned(live)
     return spawned, failed
 
 
@@ -271,27 +298,45 @@ def _settled_cmdline(process: psutil.Process) -> list[str] | None:
         time.sleep(0.001)
 
 
-def _wait_until_ready(
-    project: Project, items: Sequence[_Live], timeout: float | None, on_event: Callable[[StartEvent], None]
-) -> list[InstanceStart]:
-    if not items:
-        return []
-    from tasker_cluster.probes import ReadyTarget, wait_ready
+class _Watched:
+    """Hands instances to the readiness watch as they turn up; does nothing when the start does not wait."""
 
-    def report(result: ReadyResult) -> None:
-        on_event(StartEvent(result.outcome, result.name, f"{result.elapsed:.2f} s"))
+    def __init__(self, watch: ReadinessWatch | None, timeout: float | None) -> None:
+        self._watch = watch
+        self._timeout = timeout
 
-    targets = [
-        ReadyTarget(
-            name=live.instance.name,
-            url=live.instance.url + live.instance.ready_path,
-            timeout=timeout if timeout is not None else live.instance.startup_timeout,
-            exit_code=_exit_code_of(live),
+    def add(self, live: _Live) -> None:
+        if self._watch is None:
+            return
+        instance = live.instance
+        self._watch.add(
+            ReadyTarget(
+                name=instance.name,
+                url=instance.url + instance.ready_path,
+                timeout=self._timeout if self._timeout is not None else instance.startup_timeout,
+                exit_code=_exit_code_of(live),
+                health_url=instance.url + instance.health_path,
+            )
         )
-        for live in items
-    ]
-    results = wait_ready(targets, report)
-    return [_outcome(project, live, result) for live, result in zip(items, results, strict=True)]
+
+    def add_all(self, lives: Sequence[_Live]) -> None:
+        for live in lives:
+            self.add(live)
+
+
+def _ready_event(result: ReadyResult) -> StartEvent:
+    return StartEvent(result.outcome, result.name, f"{result.elapsed:.2f} s")
+
+
+def _one_at_a_time(on_event: Callable[[StartEvent], None]) -> Callable[[StartEvent], None]:
+    """`on_event`, serialised: spawning reports from this thread, readiness from the watch's threads."""
+    lock = threading.Lock()
+
+    def report(event: StartEvent) -> None:
+        with lock:
+            on_event(event)
+
+    return report
 
 
 def _exit_code_of(live: _Live) -> Callable[[], int | None]:
@@ -304,7 +349,8 @@ def _exit_code_of(live: _Live) -> Callable[[], int | None]:
 def _outcome(project: Project, live: _Live, result: ReadyResult) -> InstanceStart:
     name, pid, log = live.instance.name, live.pid, str(live.log)
     if result.outcome == "ready":
-        return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed)
+        answers = (result.health, result.last_probe) if result.health and result.last_probe else None
+        return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed, answers=answers)
     tail = log_tail_since(live.log, live.log_offset)
     if result.outcome == "exited":
         remove_record(project, name)

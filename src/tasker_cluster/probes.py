@@ -1,21 +1,34 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
-Every probe of a call shares one AsyncClient and runs at once, so N hung instances cost one timeout, not N.
+Probes run in threads sharing one synchronous httpx.Client: for a few dozen requests on loopback that is the same
+concurrency as an event loop, without importing asyncio and anyio (~60 ms of CPU per command, measured). Every
+probe of a batch starts at once and the batch shares one deadline, so N hung instances cost one timeout, not N.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
-import anyio
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 # A ready probe that hangs must not eat the whole startup window in one go.
 _READY_REQUEST_TIMEOUT = 1.0
+# Until an instance listens, a refused TCP connect (~30 us) tells more cheaply than an HTTP request (~1 ms) that
+# it is not ready; this often, readiness is noticed within a few ms of the port opening.
+_LISTEN_PAUSE = 0.005
+_CONNECT_TIMEOUT = 0.05
+# How long past its deadline a target's own thread may take to report (a request cut at the deadline).
+_REPORT_GRACE = 0.1
 
 ReadyOutcome = Literal["ready", "exited", "timeout"]
 
@@ -35,14 +48,22 @@ class ProbeResult:
         return self.status_code is not None
 
 
+NOT_ANSWERED = ProbeResult(None, None, "timeout")
+
+
 @dataclass(frozen=True)
 class ReadyTarget:
-    """An instance to wait for: `exit_code` says whether it has already exited (None while it runs)."""
+    """An instance to wait for: `exit_code` says whether it has already exited (None while it runs).
+
+    With `health_url`, the health path is probed once the instance is ready, so a status table can be drawn
+    from the answers without probing again.
+    """
 
     name: str
     url: str
     timeout: float
     exit_code: Callable[[], int | None]
+    health_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,93 +72,215 @@ class ReadyResult:
     outcome: ReadyOutcome
     elapsed: float
     last_probe: ProbeResult | None
+    health: ProbeResult | None = None
+
+
+def http_client(connections: int) -> httpx.Client:
+    """A client for `connections` concurrent GETs on loopback."""
+    # httpx imports its command-line tool, and with it Rich, Click and Pygments (~50 ms), whenever they are
+    # installed (encode/httpx#3547); a None entry makes that import fail, the case httpx's __init__ provides for.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx
+
+    limits = httpx.Limits(max_connections=max(connections, 1), max_keepalive_connections=0)
+    # trust_env=False: a proxy from the environment must never sit between us and 127.0.0.1. verify=False: only
+    # plain http on loopback is probed, and loading the CA bundle would cost ~40 ms for nothing.
+    return httpx.Client(trust_env=False, verify=False, limits=limits, follow_redirects=False)
+
+
+def probe(client: httpx.Client, url: str, timeout: float) -> ProbeResult:
+    import httpx
+
+    started = time.perf_counter()
+    try:
+        response = client.get(url, timeout=timeout)
+    except httpx.ConnectError:
+        return ProbeResult(None, None, "refused")
+    except httpx.TimeoutException:
+        return NOT_ANSWERED
+    except httpx.HTTPError as error:
+        return ProbeResult(None, None, type(error).__name__)
+    return ProbeResult(response.status_code, (time.perf_counter() - started) * 1000, None)
 
 
 def probe_many(urls: Sequence[str], timeout: float) -> list[ProbeResult]:
     """GET every URL concurrently; results in the order of `urls`."""
-    return anyio.run(_probe_many, list(urls), timeout)
+    return ProbeBatch(urls, timeout).results()
 
 
-def wait_ready(targets: Sequence[ReadyTarget], on_result: Callable[[ReadyResult], None]) -> list[ReadyResult]:
-    """Probe each target's URL with a short backoff until it answers 2xx, exits, or runs out of time."""
-    return anyio.run(_wait_all, list(targets), on_result)
+class ProbeBatch:
+    """GETs every URL at once from construction; `results` waits at most `timeout` from then.
 
+    httpx bounds each phase of a request (connect, write, read) by `timeout`, not their sum: a server that drips
+    its answer would take longer, so a probe still running at the deadline counts as not answered. Its daemon
+    thread ends with its request or with the program.
+    """
 
-def _client(connections: int) -> httpx.AsyncClient:
-    # trust_env=False: a proxy from the environment must never sit between us and 127.0.0.1.
-    limits = httpx.Limits(max_connections=max(connections, 1), max_keepalive_connections=0)
-    return httpx.AsyncClient(trust_env=False, limits=limits, follow_redirects=False)
-
-
-async def _probe_many(urls: list[str], timeout: float) -> list[ProbeResult]:
-    results: list[ProbeResult | None] = [None] * len(urls)
-    async with _client(len(urls)) as client, anyio.create_task_group() as group:
-        for position, url in enumerate(urls):
-            group.start_soon(_probe_into, client, url, timeout, results, position)
-    return [result or ProbeResult(None, None, "not probed") for result in results]
-
-
-async def _probe_into(
-    client: httpx.AsyncClient, url: str, timeout: float, results: list[ProbeResult | None], position: int
-) -> None:
-    results[position] = await probe(client, url, timeout)
-
-
-async def probe(client: httpx.AsyncClient, url: str, timeout: float) -> ProbeResult:
-    started = time.perf_counter()
-    response = None
-    try:
-        # httpx applies `timeout` to each phase (connect, write, read); the outer bound caps their sum, so a
-        # server that drips its answer still costs one timeout.
-        with anyio.move_on_after(timeout):
-            response = await client.get(url, timeout=timeout)
-    except httpx.ConnectError:
-        return ProbeResult(None, None, "refused")
-    except httpx.TimeoutException:
-        return ProbeResult(None, None, "timeout")
-    except httpx.HTTPError as error:
-        return ProbeResult(None, None, type(error).__name__)
-    if response is None:
-        return ProbeResult(None, None, "timeout")
-    return ProbeResult(response.status_code, (time.perf_counter() - started) * 1000, None)
-
-
-async def _wait_all(targets: list[ReadyTarget], on_result: Callable[[ReadyResult], None]) -> list[ReadyResult]:
-    results: dict[str, ReadyResult] = {}
-    async with _client(len(targets)) as client, anyio.create_task_group() as group:
-        for target in targets:
-            group.start_soon(_wait_one, client, target, results, on_result)
-    return [results[target.name] for target in targets]
-
-
-async def _wait_one(
-    client: httpx.AsyncClient,
-    target: ReadyTarget,
-    results: dict[str, ReadyResult],
-    on_result: Callable[[ReadyResult], None],
-) -> None:
-    started = time.monotonic()
-    deadline = started + target.timeout
-    pause = _FIRST_PAUSE
-    last: ProbeResult | None = None
-    while True:
-        outcome: ReadyOutcome | None = None
-        if target.exit_code() is not None:
-            outcome = "exited"
-        else:
-            remaining = deadline - time.monotonic()
-            if remaining > 0:
-                last = await probe(client, target.url, min(_READY_REQUEST_TIMEOUT, remaining))
-            if last is not None and last.ok:
-                outcome = "ready"
-            elif target.exit_code() is not None:
-                outcome = "exited"
-            elif time.monotonic() >= deadline:
-                outcome = "timeout"
-        if outcome is not None:
-            result = ReadyResult(target.name, outcome, time.monotonic() - started, last)
-            results[target.name] = result
-            on_result(result)
+    def __init__(self, urls: Sequence[str], timeout: float) -> None:
+        self._results: list[ProbeResult | None] = [None] * len(urls)
+        self._threads: list[threading.Thread] = []
+        self._deadline = time.monotonic() + timeout
+        if not urls:
             return
-        await anyio.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-        pause = min(pause * 2, _MAX_PAUSE)
+        client = http_client(len(urls))
+        self._deadline = time.monotonic() + timeout
+        for position, url in enumerate(urls):
+            thread = threading.Thread(target=self._probe_into, args=(client, url, timeout, position), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def results(self) -> list[ProbeResult]:
+        for thread in self._threads:
+            thread.join(max(self._deadline - time.monotonic(), 0.0))
+        return [result or NOT_ANSWERED for result in self._results]
+
+    def _probe_into(self, client: httpx.Client, url: str, timeout: float, position: int) -> None:
+        self._results[position] = probe(client, url, timeout)
+
+
+class ReadinessWatch:
+    """Waits for instances to answer their ready path, each from the moment it is `add`ed.
+
+    Made before spawning: httpx is imported and the client built in a thread meanwhile, and each instance is
+    watched as soon as it is spawned. One thread checks, every few ms, whether not-yet-listening instances accept
+    connections; an instance that does gets a thread of its own for HTTP probes with a short backoff. `on_result`
+    is called once per target, from those threads, one call at a time.
+    """
+
+    def __init__(self, on_result: Callable[[ReadyResult], None]) -> None:
+        self._on_result = on_result
+        self._lock = threading.Lock()
+        self._report_lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._client: httpx.Client | None = None
+        self._client_built = threading.Event()
+        self._waiters: list[_Waiter] = []
+        self._listening: list[_Waiter] = []
+        self._closing = False
+        self._stopping = threading.Event()
+        self._preparer = threading.Thread(target=self._prepare, daemon=True)
+        self._preparer.start()
+        self._listener: threading.Thread | None = None
+
+    def add(self, target: ReadyTarget) -> None:
+        waiter = _Waiter(target, time.monotonic())
+        with self._lock:
+            self._waiters.append(waiter)
+            self._listening.append(waiter)
+            if self._listener is None:
+                self._listener = threading.Thread(target=self._watch_listening, daemon=True)
+                self._listener.start()
+            self._wake.notify()
+
+    def results(self) -> list[ReadyResult]:
+        """Every added target's result, in the order added, once each is ready, has exited or ran out of time."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+            waiters = list(self._waiters)
+        results = []
+        for waiter in waiters:
+            waiter.done.wait(max(waiter.deadline + _REPORT_GRACE - time.monotonic(), 0.0))
+            self._finish(waiter, "timeout")
+            # The health probe follows the ready answer at once; its own timeout bounds this wait.
+            waiter.probed.wait(_READY_REQUEST_TIMEOUT + _REPORT_GRACE)
+            assert waiter.result is not None
+            results.append(replace(waiter.result, health=waiter.health))
+        return results
+
+    def close(self) -> None:
+        """Stop watching (a start that failed half-way) and let the preparing thread finish its import."""
+        self._stopping.set()
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+        self._preparer.join()
+
+    def _prepare(self) -> None:
+        try:
+            self._client = http_client(64)
+        finally:
+            self._client_built.set()
+
+    def _watch_listening(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                while not self._listening and not self._closing:
+                    self._wake.wait()
+                if not self._listening:
+                    return
+                pending = list(self._listening)
+            for waiter in pending:
+                if self._listening_step(waiter):
+                    with self._lock:
+                        self._listening.remove(waiter)
+            time.sleep(_LISTEN_PAUSE)
+
+    def _listening_step(self, waiter: _Waiter) -> bool:
+        """True once the waiter leaves the listening phase: it listens, exited, or ran out of time."""
+        if waiter.target.exit_code() is not None:
+            self._finish(waiter, "exited")
+        elif _accepts(waiter.address):
+            threading.Thread(target=self._probe_until_ready, args=(waiter,), daemon=True).start()
+        elif time.monotonic() >= waiter.deadline:
+            waiter.last = ProbeResult(None, None, "refused")
+            self._finish(waiter, "timeout")
+        else:
+            return False
+        return True
+
+    def _probe_until_ready(self, waiter: _Waiter) -> None:
+        self._client_built.wait()
+        client = self._client
+        pause = _FIRST_PAUSE
+        while client is not None and not self._stopping.is_set() and not waiter.done.is_set():
+            remaining = waiter.deadline - time.monotonic()
+            if waiter.target.exit_code() is not None:
+                self._finish(waiter, "exited")
+                return
+            if remaining <= 0:
+                self._finish(waiter, "timeout")
+                return
+            waiter.last = probe(client, waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            if waiter.last.ok:
+                self._finish(waiter, "ready")
+                if waiter.target.health_url is not None:
+                    waiter.health = probe(client, waiter.target.health_url, _READY_REQUEST_TIMEOUT)
+                waiter.probed.set()
+                return
+            time.sleep(min(pause, max(waiter.deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, _MAX_PAUSE)
+
+    def _finish(self, waiter: _Waiter, outcome: ReadyOutcome) -> None:
+        with self._report_lock:
+            if waiter.result is not None:
+                return
+            waiter.result = ReadyResult(waiter.target.name, outcome, time.monotonic() - waiter.started, waiter.last)
+            if outcome != "ready" or waiter.target.health_url is None:
+                waiter.probed.set()
+            waiter.done.set()
+            self._on_result(waiter.result)
+
+
+class _Waiter:
+    """One target's progress; `result` is set once, under the watch's report lock."""
+
+    def __init__(self, target: ReadyTarget, started: float) -> None:
+        self.target = target
+        self.started = started
+        self.deadline = started + target.timeout
+        parts = urlsplit(target.url)
+        self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.last: ProbeResult | None = None
+        self.health: ProbeResult | None = None
+        self.result: ReadyResult | None = None
+        self.done = threading.Event()
+        self.probed = threading.Event()
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    """False only while nothing listens: any other answer (even a full backlog's silence) is for HTTP to judge."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # A loopback connect is answered at once, unless a full backlog drops it: no reason to stall the others.
+        sock.settimeout(_CONNECT_TIMEOUT)
+        return sock.connect_ex(address) != errno.ECONNREFUSED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import time
@@ -89,53 +90,181 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: P
     return Spawned(popen, offset)
 
 
-def track(leader: int, *, since: float) -> list[psutil.Process]:
-    """Everything that belongs to an instance: its process group, its session, and the leader's descendants.
+@dataclass(frozen=True)
+class ProcessTable:
+    """Every process with its parent, group and session, read in one pass over /proc.
 
-    Taken before signalling, so a child that leaves the group or outlives the leader is still ours to kill.
-    Only processes created at or after `since` (the leader's create time) count, so nothing older is touched.
+    Stopping N instances used to walk /proc once per instance (psutil's `children` reads every process's stat);
+    one table serves them all.
     """
-    found: dict[int, psutil.Process] = {}
-    for pid in psutil.pids():
-        try:
-            if os.getpgid(pid) == leader or os.getsid(pid) == leader:
-                found[pid] = psutil.Process(pid)
-        except (OSError, psutil.Error):
-            continue
-    try:
-        for child in psutil.Process(leader).children(recursive=True):
-            found.setdefault(child.pid, child)
-    except psutil.NoSuchProcess:
-        pass
-    return [process for process in found.values() if _created_since(process, since)]
+
+    processes: dict[int, psutil.Process]
+    parents: dict[int, int | None]
+    groups: dict[int, int]
+    sessions: dict[int, int]
+
+    @classmethod
+    def scan(cls) -> ProcessTable:
+        processes: dict[int, psutil.Process] = {}
+        parents: dict[int, int | None] = {}
+        groups: dict[int, int] = {}
+        sessions: dict[int, int] = {}
+        for process in psutil.process_iter(["ppid"]):
+            try:
+                groups[process.pid], sessions[process.pid] = os.getpgid(process.pid), os.getsid(process.pid)
+            except OSError:
+                continue
+            processes[process.pid] = process
+            parents[process.pid] = process.info["ppid"]
+        return cls(processes, parents, groups, sessions)
+
+    def members(self, leader: int, *, since: float) -> list[psutil.Process]:
+        """Everything that belongs to an instance: its process group, its session, and the leader's descendants.
+
+        Taken before signalling, so a child that leaves the group or outlives the leader is still ours to kill.
+        Only processes created at or after `since` (the leader's create time) count, so nothing older is touched.
+        """
+        found = {pid for pid in self.processes if leader in (self.groups[pid], self.sessions[pid])}
+        found |= self._descendants(leader)
+        return [self.processes[pid] for pid in sorted(found) if _created_since(self.processes[pid], since)]
+
+    def _descendants(self, leader: int) -> set[int]:
+        children: dict[int, list[int]] = {}
+        for pid, parent in self.parents.items():
+            if parent is not None:
+                children.setdefault(parent, []).append(pid)
+        found: set[int] = set()
+        frontier = [leader]
+        while frontier:
+            kids = [kid for pid in frontier for kid in children.get(pid, []) if kid not in found]
+            found.update(kids)
+            frontier = kids
+        return found
+
+
+def track(leader: int, *, since: float) -> list[psutil.Process]:
+    """The members of one instance (see `ProcessTable.members`); stopping several, scan one table for all."""
+    return ProcessTable.scan().members(leader, since=since)
 
 
 def stop_groups(targets: Sequence[StopTarget]) -> list[StopResult]:
     """SIGTERM every group at once, wait for all concurrently, SIGKILL each group still alive after its grace."""
     started = time.monotonic()
-    for target in targets:
-        _signal(target, signal.SIGTERM)
+    exits = ExitWatch()
+    try:
+        for target in targets:
+            exits.track(target.members)
+            _signal(target, signal.SIGTERM, exits)
+        killed = _wait_or_kill(targets, started, exits)
+        return [_result(target, killed, exits) for target in targets]
+    finally:
+        exits.close()
+
+
+def _wait_or_kill(targets: Sequence[StopTarget], started: float, exits: ExitWatch) -> set[str]:
+    """Until every group is gone; SIGKILL to each still alive after its grace. The names of the killed ones."""
     pending = {target.name: target for target in targets if target.members}
     killed: set[str] = set()
-    pause = _FIRST_PAUSE
     while pending:
         now = time.monotonic()
         for name, target in list(pending.items()):
-            if not _alive(target.members):
+            if not exits.alive(target.members):
                 del pending[name]
             elif name not in killed and now - started >= target.grace:
-                target.members = _alive(target.members) + _late_joiners(target)
-                _signal(target, signal.SIGKILL)
+                joiners = _late_joiners(target, exits)
+                exits.track(joiners)
+                target.members = exits.alive(target.members) + joiners
+                _signal(target, signal.SIGKILL, exits)
                 killed.add(name)
             elif name in killed and now - started >= target.grace + _KILL_WAIT:
                 del pending[name]
-        time.sleep(pause)
-        pause = min(pause * 2, _MAX_PAUSE)
-    return [_result(target, killed) for target in targets]
+        if pending:
+            due = [started + target.grace + (_KILL_WAIT if name in killed else 0.0) for name, target in pending.items()]
+            exits.wait(max(min(due) - time.monotonic(), 0.0))
+    return killed
 
 
-def _result(target: StopTarget, killed: set[str]) -> StopResult:
-    survivors = [process.pid for process in _alive(target.members)]
+class ExitWatch:
+    """Learns that processes exited from pidfds (Linux >= 5.3): woken at the exit itself, no polling of /proc.
+
+    A pidfd becomes readable when its process exits, zombie or not: PID 1 reaps orphans lazily here, and a zombie
+    counts as gone. Where a pidfd cannot be had, `wait` falls back to short pauses and psutil checks.
+    """
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._fds: dict[int, int] = {}
+        self._by_pid: dict[int, int] = {}
+        self._exited: set[int] = set()
+        self._untracked: set[int] = set()
+        self._pause = _FIRST_PAUSE
+
+    def track(self, processes: Sequence[psutil.Process]) -> None:
+        for process in processes:
+            if process.pid in self._by_pid or process.pid in self._exited:
+                continue
+            try:
+                fd = os.pidfd_open(process.pid)
+            except ProcessLookupError:
+                self._exited.add(process.pid)
+                continue
+            except OSError:
+                self._untracked.add(process.pid)
+                continue
+            self._fds[fd], self._by_pid[process.pid] = process.pid, fd
+            self._poll.register(fd, select.POLLIN)
+            # The pid was checked before its pidfd was opened: now that the fd pins the process, check it again.
+            if not is_running(process):
+                self._mark_exited(fd)
+
+    def alive(self, processes: Sequence[psutil.Process]) -> list[psutil.Process]:
+        return [
+            process
+            for process in processes
+            if process.pid not in self._exited and (process.pid in self._by_pid or is_running(process))
+        ]
+
+    def send(self, process: psutil.Process, signum: signal.Signals) -> None:
+        """Signal through the pidfd when there is one: it cannot reach a process that reused the pid."""
+        fd = self._by_pid.get(process.pid)
+        if process.pid in self._exited:
+            return
+        try:
+            if fd is not None:
+                signal.pidfd_send_signal(fd, signum)
+            else:
+                # psutil re-checks the create time before signalling, so a recycled PID is never hit.
+                process.send_signal(signum)
+        except (ProcessLookupError, psutil.NoSuchProcess, psutil.AccessDenied):
+            return
+
+    def wait(self, seconds: float) -> None:
+        """Until a tracked process exits, or `seconds` pass (less when some process cannot be watched by fd)."""
+        if self._untracked:
+            seconds = min(seconds, self._pause)
+            self._pause = min(self._pause * 2, _MAX_PAUSE)
+        if not self._fds:
+            time.sleep(seconds)
+            return
+        for fd, _ in self._poll.poll(seconds * 1000):
+            self._mark_exited(fd)
+
+    def close(self) -> None:
+        for fd in list(self._fds):
+            self._poll.unregister(fd)
+            os.close(fd)
+        self._fds.clear()
+
+    def _mark_exited(self, fd: int) -> None:
+        pid = self._fds.pop(fd)
+        self._poll.unregister(fd)
+        os.close(fd)
+        del self._by_pid[pid]
+        self._exited.add(pid)
+
+
+def _result(target: StopTarget, killed: set[str], exits: ExitWatch) -> StopResult:
+    survivors = [process.pid for process in exits.alive(target.members)]
     if survivors:
         return StopResult(target.name, "survived", survivors)
     if not target.members:
@@ -143,44 +272,36 @@ def _result(target: StopTarget, killed: set[str]) -> StopResult:
     return StopResult(target.name, "killed" if target.name in killed else "exited", [])
 
 
-def _signal(target: StopTarget, signum: signal.Signals) -> None:
-    if target.leader_alive and _group_still_ours(target):
+def _signal(target: StopTarget, signum: signal.Signals, exits: ExitWatch) -> None:
+    if target.leader_alive and _group_still_ours(target, exits):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(target.leader, signum)
     for process in target.members:
-        # psutil re-checks the create time before signalling, so a recycled PID is never hit.
-        try:
-            process.send_signal(signum)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
+        exits.send(process, signum)
 
 
-def _group_still_ours(target: StopTarget) -> bool:
+def _group_still_ours(target: StopTarget, exits: ExitWatch) -> bool:
     """True while a tracked, still running process is in the group: only then can its id not have been reused.
 
     Once every member is gone the kernel may hand the number to a new process that starts its own group.
     """
-    for process in _alive(target.members):
+    for process in exits.alive(target.members):
         with contextlib.suppress(OSError):
             if os.getpgid(process.pid) == target.leader:
                 return True
     return False
 
 
-def _late_joiners(target: StopTarget) -> list[psutil.Process]:
+def _late_joiners(target: StopTarget, exits: ExitWatch) -> list[psutil.Process]:
     """Descendants forked during the grace period by members still alive."""
     known = {process.pid for process in target.members}
     joiners = []
-    for process in _alive(target.members):
+    for process in exits.alive(target.members):
         try:
             joiners += [child for child in process.children(recursive=True) if child.pid not in known]
         except psutil.NoSuchProcess:
             continue
     return joiners
-
-
-def _alive(processes: Sequence[psutil.Process]) -> list[psutil.Process]:
-    return [process for process in processes if is_running(process)]
 
 
 def is_running(process: psutil.Process) -> bool:

@@ -81,8 +81,7 @@ def _shapes(project: Project) -> list[ServiceShape]:
 def _validated(project: Project) -> list[Configured]:
     from tasker_cluster.topology import load_topology
 
-    topology = load_topology(project)
-    return [Configured(i.name, i.service, i.role, i.port, i.url) for i in topology.instances]
+    return load_topology(project).configured()
 
 
 def _status_of(row: Entry) -> InstanceStatus:

@@ -1,12 +1,20 @@
-"""`cluster status`: the database and every instance, each with its process state and health, probed concurrently."""
+"""`cluster status`: the database and every instance, each with its process state and health, probed concurrently.
+
+Built from the PID records (which carry each instance's URL, paths and startup window) and the instance names the
+pydantic-free layout gives, as status-quick is: importing the validated topology would cost ~100 ms before the
+first probe is sent.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from tasker_cluster.db.settings import DatabaseSettings
+from tasker_cluster.db.defaults import DEFAULT_NAME, DEFAULT_PORT
 from tasker_cluster.inventory import (
     Configured,
     DatabaseRow,
@@ -18,12 +26,14 @@ from tasker_cluster.inventory import (
     without_process,
 )
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_records
-from tasker_cluster.probes import ProbeResult, probe_many
+from tasker_cluster.probes import ProbeBatch, ProbeResult
 from tasker_cluster.project import Project
-from tasker_cluster.quick_status import quick_database
-from tasker_cluster.topology import Topology
+from tasker_cluster.quick_status import configured_instances, quick_database
 
 DEFAULT_TIMEOUT = 2.0
+
+# (health, ready) answers of an instance, as probed by `status` or by start-all's readiness wait.
+Answers = tuple[ProbeResult, ProbeResult]
 
 
 @dataclass(frozen=True)
@@ -38,22 +48,62 @@ class ClusterStatus:
         return database_ok and bool(self.instances) and all(row.status == "healthy" for row in self.instances)
 
 
-def full_status(project: Project, topology: Topology, timeout: float = DEFAULT_TIMEOUT) -> ClusterStatus:
+class StatusProbe:
+    """Sends every probe at construction: the instances' health and ready paths, and the database's query.
+
+    `known` holds answers already had (start-all's readiness wait) for instances known to run: those are neither
+    checked nor probed again. `result` waits at most `timeout` from construction for the rest.
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        configured: Sequence[Configured] | None = None,
+        known: Mapping[str, Answers] | None = None,
+    ) -> None:
+        known = known or {}
+        listed = configured if configured is not None else configured_instances(project)
+        self._rows = entries(listed, read_records(project))
+        self._states = {row.name: _state(row, known) for row in self._rows}
+        alive = [
+            row.record
+            for row in self._rows
+            if row.record and self._states[row.name] is Liveness.ALIVE and row.name not in known
+        ]
+        self._answers: dict[str, Answers] = dict(known)
+        self._alive = alive
+        urls = [url for record in alive for url in (record.health_url, record.ready_url)]
+        self._batch = ProbeBatch(urls, timeout)
+        self._database = DatabaseProbe(project, timeout)
+
+    def result(self) -> ClusterStatus:
+        answers = self._batch.results()
+        for position, record in enumerate(self._alive):
+            self._answers[record.name] = (answers[2 * position], answers[2 * position + 1])
+        instances = [_status_of(row, self._states[row.name], self._answers.get(row.name)) for row in self._rows]
+        return ClusterStatus(self._database.result(), instances)
+
+
+def full_status(
+    project: Project, timeout: float = DEFAULT_TIMEOUT, *, configured: Sequence[Configured] | None = None
+) -> ClusterStatus:
     """The database row and the instance rows; the database is queried while the instances are probed."""
-    database = DatabaseProbe(project, topology.database, timeout)
-    instances = cluster_status(project, topology, timeout)
-    return ClusterStatus(database.result(), instances)
+    return StatusProbe(project, timeout, configured=configured).result()
 
 
-def cluster_status(project: Project, topology: Topology, timeout: float = DEFAULT_TIMEOUT) -> list[InstanceStatus]:
+def cluster_status(
+    project: Project, configured: Sequence[Configured] | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> list[InstanceStatus]:
     """One row per configured or recorded instance; all probes share one `timeout`, so hung instances cost one."""
-    configured = [Configured(i.name, i.service, i.role, i.port, i.url) for i in topology.instances]
-    rows = entries(configured, read_records(project))
-    states = {row.name: liveness(row.record) if row.record else None for row in rows}
-    alive = [row.record for row in rows if row.record and states[row.name] is Liveness.ALIVE]
-    answers = probe_many([url for record in alive for url in (record.health_url, record.ready_url)], timeout)
-    probed = {record.name: (answers[2 * position], answers[2 * position + 1]) for position, record in enumerate(alive)}
-    return [_status_of(row, states[row.name], probed.get(row.name)) for row in rows]
+    return full_status(project, timeout, configured=configured).instances
+
+
+def _state(row: Entry, known: Mapping[str, Answers]) -> Liveness | None:
+    if row.record is None:
+        return None
+    return Liveness.ALIVE if row.name in known else liveness(row.record)
 
 
 class DatabaseProbe:
@@ -63,12 +113,12 @@ class DatabaseProbe:
     then finishes (or times out) unwatched instead of holding the command's exit.
     """
 
-    def __init__(self, project: Project, settings: DatabaseSettings, timeout: float) -> None:
+    def __init__(self, project: Project, timeout: float) -> None:
         self._timeout = timeout
         self._row = quick_database(project)
         self._answer: DatabaseRow | None = None
         self._thread: threading.Thread | None = None
-        url = _url_to_probe(project, settings, self._row)
+        url = _url_to_probe(project, self._row)
         if self._row is None or url is None:
             return
         # psycopg takes ~120 ms to import: done here, before the clock starts, so it never eats the probe's time.
@@ -127,20 +177,35 @@ def _port_of(url: str) -> int | None:
         return None
 
 
-def _url_to_probe(project: Project, settings: DatabaseSettings, row: DatabaseRow | None) -> str | None:
+def _url_to_probe(project: Project, row: DatabaseRow | None) -> str | None:
     """The URL of a server that should answer: a running local one, or the external one; None when none should."""
     from tasker_cluster.db.urls import external_url, local_url
 
     if row is None:
         return None
+    port, name = _database_port_and_name(project)
     if row.kind == "external":
-        return external_url(project.env_file, settings.port, settings.name)
+        return external_url(project.env_file, port, name)
     if row.status == "running" and row.port is not None:
-        return local_url(row.port, settings.name)
+        return local_url(row.port, name)
     return None
 
 
-def _status_of(row: Entry, state: Liveness | None, probes: tuple[ProbeResult, ProbeResult] | None) -> InstanceStatus:
+def _database_port_and_name(project: Project) -> tuple[int, str]:
+    """The `[database]` table's port and name, read as status-quick reads it: `start-all` and `cluster db`
+    validate the table; status only needs to find the server they set up."""
+    try:
+        with project.config_file.open("rb") as file:
+            table: Any = tomllib.load(file).get("database", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        table = {}
+    if not isinstance(table, dict):
+        table = {}
+    port, name = table.get("port", DEFAULT_PORT), table.get("name", DEFAULT_NAME)
+    return (port if type(port) is int else DEFAULT_PORT), (name if isinstance(name, str) else DEFAULT_NAME)
+
+
+def _status_of(row: Entry, state: Liveness | None, probes: Answers | None) -> InstanceStatus:
     if row.record is None and not row.unreadable:
         return without_process(row, "stopped")
     if row.record is None or probes is None:

@@ -1,23 +1,27 @@
 """Stopping instances: verify each PID record, stop verified groups with escalation, drop stale records unsignalled.
 
 The PID records, not the topology, say what runs: an instance started with a larger count is still found. The
-database is stopped only when asked, after the instances, and an external one only with an explicit force.
+configured instances (pydantic-free, see `quick_status.configured_instances`) only resolve service names and order
+the lines. The database is stopped only when asked, after the instances, and an external one only with an explicit
+force.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import psutil
 
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.inventory import DATABASE_ROW_NAME
+from tasker_cluster.inventory import DATABASE_ROW_NAME, Configured
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, Records, liveness, read_records, remove_record, start_lock
-from tasker_cluster.processes import StopResult, StopTarget, stop_groups, track
+from tasker_cluster.processes import ProcessTable, StopResult, StopTarget, stop_groups
 from tasker_cluster.project import Project
-from tasker_cluster.topology import Topology
+
+if TYPE_CHECKING:
+    from psutil import Process
 
 # Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
 LOCK_TIMEOUT = 120.0
@@ -36,25 +40,29 @@ class InstanceStop:
 
 
 def stop_instances(
-    project: Project, names: Sequence[str] = (), *, topology: Topology | None = None, timeout: float | None = None
+    project: Project,
+    names: Sequence[str] = (),
+    *,
+    configured: Sequence[Configured] | None = None,
+    timeout: float | None = None,
 ) -> list[InstanceStop]:
     """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        return _stop_recorded(project, names, topology, timeout)
+        return _stop_recorded(project, names, configured, timeout)
 
 
 def stop_with_database(
     project: Project,
     names: Sequence[str] = (),
     *,
-    topology: Topology | None = None,
+    configured: Sequence[Configured] | None = None,
     timeout: float | None = None,
     force_external: bool = False,
 ) -> tuple[list[InstanceStop], InstanceStop]:
     """Stop the instances, then the project's database, under one start lock: no start slips in between to hand
     new instances a server about to go down. An external server is stopped only with `force_external`."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        instances = _stop_recorded(project, names, topology, timeout)
+        instances = _stop_recorded(project, names, configured, timeout)
         return instances, _stop_database(project, force_external)
 
 
@@ -69,14 +77,16 @@ def database_left_running(project: Project) -> InstanceStop | None:
 
 
 def _stop_recorded(
-    project: Project, names: Sequence[str], topology: Topology | None, timeout: float | None
+    project: Project, names: Sequence[str], configured: Sequence[Configured] | None, timeout: float | None
 ) -> list[InstanceStop]:
     records = read_records(project)
-    wanted = _resolve(names, records, topology)
+    wanted = _resolve(names, records, configured)
     results: dict[str, InstanceStop] = {}
     targets: list[StopTarget] = []
+    # One pass over /proc finds the processes of every instance, however many are stopped.
+    table = ProcessTable.scan() if any(name in records.valid for name in wanted) else None
     for name in wanted:
-        target, result = _classify(project, name, records, timeout)
+        target, result = _classify(project, name, records, timeout, table)
         if target is not None:
             targets.append(target)
         if result is not None:
@@ -109,16 +119,16 @@ def _stop_database_or_raise(project: Project, force_external: bool) -> InstanceS
     return InstanceStop(DATABASE_ROW_NAME, "stopped", pid, where)
 
 
-def _resolve(names: Sequence[str], records: Records, topology: Topology | None) -> list[str]:
+def _resolve(names: Sequence[str], records: Records, configured: Sequence[Configured] | None) -> list[str]:
     recorded = [*records.valid, *records.unreadable]
+    order = _configured_order(configured)
     if not names:
-        return sorted(recorded, key=_topology_order(topology))
-    known = topology.names() if topology else []
-    services = {instance.service for instance in topology.instances} if topology else set()
-    services |= {record.service for record in records.valid.values()}
+        return sorted(recorded, key=order)
+    known = [item.name for item in configured or ()]
+    services = {item.service for item in configured or ()} | {record.service for record in records.valid.values()}
     unknown = [name for name in names if name not in recorded and name not in known and name not in services]
     if unknown:
-        valid = sorted({*known, *recorded}, key=_topology_order(topology))
+        valid = sorted({*known, *recorded}, key=order)
         raise ClusterError(
             f"unknown instance {', '.join(unknown)}",
             f"use instance or service names: {', '.join(valid) or '(none configured or running)'}",
@@ -126,18 +136,17 @@ def _resolve(names: Sequence[str], records: Records, topology: Topology | None) 
         )
     chosen = {name for name in names if name in recorded or name in known}
     chosen |= {name for name, record in records.valid.items() if record.service in names}
-    if topology:
-        chosen |= {instance.name for instance in topology.instances if instance.service in names}
-    return sorted(chosen, key=_topology_order(topology))
+    chosen |= {item.name for item in configured or () if item.service in names}
+    return sorted(chosen, key=order)
 
 
-def _topology_order(topology: Topology | None) -> Callable[[str], tuple[int, str]]:
-    order = {name: position for position, name in enumerate(topology.names())} if topology else {}
+def _configured_order(configured: Sequence[Configured] | None) -> Callable[[str], tuple[int, str]]:
+    order = {item.name: position for position, item in enumerate(configured or ())}
     return lambda name: (order.get(name, len(order)), name)
 
 
 def _classify(
-    project: Project, name: str, records: Records, timeout: float | None
+    project: Project, name: str, records: Records, timeout: float | None, table: ProcessTable | None
 ) -> tuple[StopTarget | None, InstanceStop | None]:
     """A group to stop, or an outcome settled without signalling anything (not running, stale record)."""
     if name in records.unreadable:
@@ -148,13 +157,14 @@ def _classify(
         return None, InstanceStop(name, "not-running")
     grace = timeout if timeout is not None else record.stop_grace
     state = liveness(record)
+    assert table is not None  # scanned whenever a valid record is wanted
     if state is Liveness.ALIVE:
-        return StopTarget(name, record.pid, True, grace, track(record.pid, since=record.create_time)), None
+        return StopTarget(name, record.pid, True, grace, table.members(record.pid, since=record.create_time)), None
     if state is Liveness.REUSED:
         remove_record(project, name)
         detail = f"pid {record.pid} now belongs to another program; removed the stale PID file, not signalled"
         return None, InstanceStop(name, "stale", record.pid, detail)
-    leftovers = _leftovers_of_dead_leader(record)
+    leftovers = _leftovers_of_dead_leader(record, table)
     stale = InstanceStop(name, "stale", record.pid, f"pid {record.pid} is gone; removed the stale PID file")
     if not leftovers:
         remove_record(project, name)
@@ -162,7 +172,7 @@ def _classify(
     return StopTarget(name, record.pid, False, grace, leftovers), stale
 
 
-def _leftovers_of_dead_leader(record: InstanceRecord) -> list[psutil.Process]:
+def _leftovers_of_dead_leader(record: InstanceRecord, table: ProcessTable) -> list[Process]:
     """Processes of the session our instance created, still running after the instance itself died.
 
     Linux never hands out a PID while a session or group still uses it as its id, so members of session
@@ -170,7 +180,8 @@ def _leftovers_of_dead_leader(record: InstanceRecord) -> list[psutil.Process]:
     """
     if record.create_time < psutil.boot_time():
         return []
-    return [process for process in track(record.pid, since=record.create_time) if process.pid != record.pid]
+    members = table.members(record.pid, since=record.create_time)
+    return [process for process in members if process.pid != record.pid]
 
 
 def _finish(project: Project, stopped: StopResult, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:

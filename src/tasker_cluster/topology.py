@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from tasker_cluster.db.settings import DatabaseSettings
 from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.inventory import Configured
 from tasker_cluster.layout import (
     DEFAULT_BASE_PORTS,
     RANGE_SIZE,
@@ -115,6 +116,10 @@ class Topology:
 
     def names(self) -> list[str]:
         return [instance.name for instance in self.instances]
+
+    def configured(self) -> list[Configured]:
+        """The instances as the status and stop inventories list them."""
+        return [Configured(i.name, i.service, i.role, i.port, i.url) for i in self.instances]
 
     def by_role(self, role: Role) -> list[Instance]:
         return [instance for instance in self.instances if instance.role == role]

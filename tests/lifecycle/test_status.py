@@ -80,7 +80,7 @@ def test_status_with_hung_instances_returns_after_one_probe_timeout_and_reports_
     for offset in range(3):
         wait_listening(sandbox.base + 10 + offset)
 
-    rows = cluster_status(sandbox.project, sandbox.topology(), timeout=1.5)
+    rows = cluster_status(sandbox.project, sandbox.topology().configured(), timeout=1.5)
 
     statuses = _by_name(rows)
     assert statuses == {"orchestration-1": "healthy", "hung-1": "starting", "hung-2": "starting", "hung-3": "starting"}
@@ -100,7 +100,7 @@ def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None
     for port in (sandbox.base, sandbox.base + 10, sandbox.base + 11):
         wait_listening(port)
 
-    rows = {row.name: row for row in cluster_status(sandbox.project, sandbox.topology())}
+    rows = {row.name: row for row in cluster_status(sandbox.project, sandbox.topology().configured())}
 
     assert (rows["slow-1"].status, rows["slow-1"].http_status) == ("starting", 503)
     assert (rows["sick-1"].status, rows["sick-1"].http_status) == ("unhealthy", 500)
@@ -110,7 +110,7 @@ def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None
 def test_status_lists_configured_instances_without_pid_files_as_stopped(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
 
-    rows = cluster_status(sandbox.project, sandbox.topology())
+    rows = cluster_status(sandbox.project, sandbox.topology().configured())
 
     assert _by_name(rows) == {"orchestration-1": "stopped", "worker-1": "stopped"}
     assert rows[1].port == sandbox.base + 10
