@@ -18,6 +18,7 @@ pytestmark = pytest.mark.cluster
 TASKS = 60
 # Long enough that the victim surely holds steps in flight when it dies.
 STEP_MS = 1500
+MAX_ATTEMPTS = 3  # config/templates/examples/slow.toml
 
 
 def test_a_killed_workers_steps_run_again_on_another_worker_and_every_task_completes(
@@ -41,6 +42,7 @@ def test_a_killed_workers_steps_run_again_on_another_worker_and_every_task_compl
     for history in records.step_histories(uuids):
         claims = history.claims()
         assert [attempt for attempt, _ in claims] == list(range(1, len(claims) + 1)), history.changes
+        assert len(claims) <= MAX_ATTEMPTS, history.changes
         assert history.states()[-1] == "complete"
         finisher = history.changes[-1][3]
         if victim in (instance for _, instance in claims) and finisher != victim:

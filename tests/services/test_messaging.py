@@ -71,6 +71,11 @@ def new_task(conn: psycopg.Connection[Any], name: str = "slow") -> uuid.UUID:
     return task_uuid
 
 
+def purge_step_queue(conn: psycopg.Connection[Any]) -> None:
+    """Claims take any visible message: drop what earlier tests in this module's database left behind."""
+    conn.execute("SELECT pgmq.purge_queue(%s)", (QUEUE,))
+
+
 def claim(conn: psycopg.Connection[Any], instance: str, vt: int) -> list[Any]:
     params = {"vt": vt, "qty": 10, "instance": instance}
     return conn.execute(queue_query("claim_steps", QUEUE), params).fetchall()
@@ -118,6 +123,38 @@ def test_a_step_whose_worker_died_is_taken_over_once_its_visibility_timeout_pass
     assert alive.execute(
         "SELECT count(*) FROM pgmq.q_worker_examples_queue WHERE msg_id = %s", (msg_id,)
     ).fetchone() == (0,)
+
+
+def test_a_step_whose_workers_keep_dying_fails_once_its_attempts_are_spent_instead_of_looping(connect: Any) -> None:
+    # A poison message: every worker that claims it dies (vt=0 stands for "its visibility timeout passed").
+    orchestration = connect("orchestration-1")
+    purge_step_queue(orchestration)
+    task_uuid = new_task(orchestration)  # examples/slow: max_attempts = 3
+    claimers = [connect(f"worker-{n}") for n in (1, 2, 3, 4)]
+    rows = [claim(conn, f"worker-{n}", vt=0) for n, conn in enumerate(claimers, start=1)]
+
+    assert [row[0][6] for row in rows[:3]] == [1, 2, 3], "attempts 2 and 3 take over the dead workers' attempts"
+    [(msg_id, _, step_uuid, *_)] = rows[3]
+    assert step_uuid is None, "no attempt is left to take over: the message comes back for deletion"
+    step = orchestration.execute(
+        "SELECT state, attempts, error FROM tasker.steps WHERE task_uuid = %s", (task_uuid,)
+    ).fetchone()
+    assert step is not None and step[:2] == ("error", 3)
+    assert "attempt 3 of 3" in step[2] and "stopped" in step[2]
+    last = orchestration.execute(
+        "SELECT attempt, from_state, to_state, instance FROM tasker.step_transitions WHERE task_uuid = %s"
+        " ORDER BY id DESC LIMIT 1",
+        (task_uuid,),
+    ).fetchone()
+    assert last == (3, "in_progress", "error", "worker-4")
+    reported = orchestration.execute(
+        "SELECT message FROM pgmq.q_orchestration_step_results WHERE message->>'task_uuid' = %s", (str(task_uuid),)
+    ).fetchall()
+    assert [(r[0]["state"], r[0]["attempt"], r[0]["queue"]) for r in reported] == [("error", 3, QUEUE)]
+    orchestration.execute(queue_query("advance_tasks", QUEUE), {"task_uuids": [task_uuid], "queue": QUEUE})
+    status = orchestration.execute("SELECT status FROM tasker.tasks WHERE task_uuid = %s", (task_uuid,)).fetchone()
+    assert status == ("error",)
+    assert msg_id in [row[0] for row in rows[0]], "the same message every time"
 
 
 # --- the services in-process ------------------------------------------------------------------------------------
@@ -194,6 +231,34 @@ def test_a_failing_handler_is_retried_with_backoff_then_fails_its_task(
         (2, "in_progress"), (2, "waiting_for_retry"), (2, "enqueued"),
         (3, "in_progress"), (3, "error"),
     ]  # fmt: skip
+
+
+def test_a_worker_meeting_a_step_with_no_attempt_left_fails_its_task_and_drops_the_message(
+    migrated_database_url: str, connect: Any
+) -> None:
+    creator = connect("orchestration-1")
+    purge_step_queue(creator)
+    task_uuid = new_task(creator)  # examples/slow: max_attempts = 3
+    for n in (1, 2, 3):
+        [(msg_id, *_)] = claim(connect(f"dead-worker-{n}"), f"dead-worker-{n}", vt=0)
+    orchestration = OrchestrationService(
+        settings_for(migrated_database_url, "orchestration", "orch-poison", templates_dir=TEMPLATES)
+    )
+    worker = WorkerService(settings_for(migrated_database_url, "worker", "worker-poison"))
+    for service in (orchestration, worker):
+        service.prepare()
+
+    async def scenario() -> dict[str, Any]:
+        async with serving(orchestration, worker) as (client, _):
+            return await wait_for_status(client, str(task_uuid), {"error", "complete", "cancelled"})
+
+    task = asyncio.run(scenario())
+    [step] = task["steps"]
+    assert task["status"] == "error"
+    assert (step["status"], step["attempts"], step["processed_by"]) == ("error", 3, "dead-worker-3")
+    with psycopg.connect(migrated_database_url) as conn:
+        left = conn.execute("SELECT count(*) FROM pgmq.q_worker_examples_queue WHERE msg_id = %s", (msg_id,))
+        assert left.fetchone() == (0,)
 
 
 def test_a_request_gets_503_with_retry_after_while_every_connection_is_busy(migrated_database_url: str) -> None:

@@ -266,9 +266,14 @@ DELETE FROM pgmq.q_orchestration_step_results WHERE msg_id = ANY(%(msg_ids)s::bi
 -- Take up to qty visible step messages (hiding them for vt seconds) and claim their steps, in one statement:
 -- enqueued -> in_progress starts the next attempt, and in_progress -> in_progress takes over an attempt whose
 -- worker died (its message became visible again: a live worker keeps extending the visibility of what it runs).
--- A message whose step is in any other state was left behind (cancelled, finished): it comes back with a NULL
--- step_uuid, for the caller to delete. One statement, so one snapshot: a message it can see was committed with
--- its step's state, which the claim therefore sees too.
+-- A taken-over attempt counts, so a step whose every worker dies (a poison message) cannot loop forever: once
+-- its last attempt was abandoned, in_progress -> error, reported to the orchestration like any failed attempt
+-- (the Oban / graphile-worker rule: attempts never exceed max_attempts, whoever ends them; PGMQ's read_ct
+-- would count the same deliveries, but per message rather than per step).
+-- A message whose step is in any other state was left behind (cancelled, finished), and so is the message of a
+-- step failed here: it comes back with a NULL step_uuid, for the caller to delete (`abandoned` says it failed a
+-- step). One statement, so one snapshot: a message it can see was committed with its step's state, which the
+-- claim therefore sees too.
 WITH next AS MATERIALIZED (
     -- MATERIALIZED for the reason given at read_results.
     SELECT msg_id
@@ -298,17 +303,38 @@ claimed AS (
         msg_id = msg.msg_id,
         updated_at = clock_timestamp()
     FROM msg
-    WHERE s.step_uuid = msg.step_uuid AND s.state IN ('enqueued', 'in_progress')
+    WHERE s.step_uuid = msg.step_uuid
+      AND (s.state = 'enqueued' OR (s.state = 'in_progress' AND s.attempts < s.max_attempts))
     RETURNING s.msg_id, s.step_uuid, s.task_uuid, s.name, s.handler, s.attempts, s.max_attempts,
               (SELECT t.context FROM tasker.tasks t WHERE t.task_uuid = s.task_uuid) AS context,
               (SELECT coalesce(jsonb_object_agg(d.name, d.result), jsonb_build_object())
                FROM tasker.steps d
                WHERE d.task_uuid = s.task_uuid AND d.name = ANY (s.depends_on)) AS dependencies
+),
+abandoned AS (
+    UPDATE tasker.steps s
+    SET state = 'error',
+        error = format('attempt %%s of %%s stopped without an outcome (its worker died or was stopped, and its '
+                       'message came back after the visibility timeout); no attempt is left', s.attempts,
+                       s.max_attempts),
+        updated_at = clock_timestamp()
+    FROM msg
+    WHERE s.step_uuid = msg.step_uuid AND s.state = 'in_progress' AND s.attempts >= s.max_attempts
+    RETURNING msg.msg_id, s.step_uuid, s.task_uuid, s.attempts, s.queue
+),
+reported AS (
+    INSERT INTO pgmq.q_orchestration_step_results (vt, message)
+    SELECT clock_timestamp(),
+           jsonb_build_object('task_uuid', a.task_uuid, 'step_uuid', a.step_uuid, 'state', 'error',
+                              'attempt', a.attempts, 'queue', a.queue)
+    FROM abandoned a
+    RETURNING msg_id
 )
 SELECT msg.msg_id, msg.waited_s, c.step_uuid, c.task_uuid, c.name, c.handler, c.attempts, c.max_attempts,
-       c.context, c.dependencies
+       c.context, c.dependencies, a.msg_id IS NOT NULL AS abandoned
 FROM msg
-LEFT JOIN claimed c ON c.msg_id = msg.msg_id;
+LEFT JOIN claimed c ON c.msg_id = msg.msg_id
+LEFT JOIN abandoned a ON a.msg_id = msg.msg_id;
 
 -- name: record_outcomes --
 -- Record attempts' outcomes (in_progress -> complete | waiting_for_retry | error), guarded by the attempt number

@@ -135,14 +135,21 @@ class StepConsumer(QueueConsumer):
             rows = await cursor.fetchall()
         claims: list[Claim] = []
         stale: list[int] = []
-        for msg_id, waited_s, *step in rows:
+        abandoned = 0
+        for msg_id, waited_s, *step, step_failed in rows:
             self._latency.observe(waited_s)
             if step[0] is None:
                 stale.append(msg_id)
+                abandoned += step_failed
             else:
                 claims.append(Claim(msg_id, *step))
-        if stale:
-            TRANSITION_CONFLICTS.labels("stale_message").inc(len(stale))
+        if abandoned:
+            STEPS_PROCESSED.labels("abandoned").inc(abandoned)
+            log.warning("%d steps failed: their last attempt's worker stopped without an outcome", abandoned)
+            # Their failures went to the orchestration in the claim's statement.
+            self.waker.defer([RESULTS_QUEUE])
+        if len(stale) > abandoned:
+            TRANSITION_CONFLICTS.labels("stale_message").inc(len(stale) - abandoned)
         return len(rows), claims, stale
 
     # --- running a batch ----------------------------------------------------------------------------------------
