@@ -233,6 +233,48 @@ def test_a_failing_handler_is_retried_with_backoff_then_fails_its_task(
     ]  # fmt: skip
 
 
+def test_a_result_postgresql_cannot_store_fails_its_own_step_not_the_steps_recorded_with_it(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    handlers = HandlerRegistry()
+    handlers.register("fine")(lambda step: {"ok": True})
+    handlers.register("nan")(lambda step: {"ratio": float("nan")})
+    handlers.register("nul")(lambda step: "a\x00b")
+
+    @handlers.register("nul_error")
+    def nul_error(step: StepInput) -> None:
+        raise ValueError("bad byte \x00 here")
+
+    steps = "".join(f'[[steps]]\nname = "{name}"\nhandler = "{name}"\nmax_attempts = 1\n' for name in handlers.names())
+    (tmp_path / "unstorable.toml").write_text(f'namespace = "unstorable"\nname = "mixed"\n{steps}')
+    orchestration = OrchestrationService(
+        settings_for(migrated_database_url, "orchestration", "orch-unstorable", templates_dir=tmp_path), handlers
+    )
+    # A batch's outcomes are recorded by one statement: all four steps are claimed together, so one unstorable
+    # value would make the statement fail for all of them, again on every attempt.
+    worker = WorkerService(
+        settings_for(migrated_database_url, "worker", "worker-unstorable", namespaces=("unstorable",),
+                     visibility_timeout=1),
+        handlers,
+    )  # fmt: skip
+    for service in (orchestration, worker):
+        service.prepare()
+
+    async def scenario() -> dict[str, Any]:
+        async with serving(orchestration, worker) as (client, _):
+            created = await client.post("/v1/tasks", json={"namespace": "unstorable", "name": "mixed"})
+            assert created.status_code == 201, created.text
+            return await wait_for_status(client, created.json()["task_uuid"], {"error", "complete", "cancelled"})
+
+    task = asyncio.run(scenario())
+    by_name = {step["name"]: step for step in task["steps"]}
+    assert (by_name["fine"]["status"], by_name["fine"]["result"]) == ("complete", {"ok": True})
+    assert by_name["nan"]["status"] == "error" and "finite" in by_name["nan"]["error"]
+    assert by_name["nul"]["status"] == "error" and "NUL" in by_name["nul"]["error"]
+    assert by_name["nul_error"]["status"] == "error" and by_name["nul_error"]["error"].startswith("ValueError: bad")
+    assert {step["attempts"] for step in task["steps"]} == {1}
+
+
 def test_a_worker_meeting_a_step_with_no_attempt_left_fails_its_task_and_drops_the_message(
     migrated_database_url: str, connect: Any
 ) -> None:

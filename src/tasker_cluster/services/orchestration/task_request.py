@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
-def check_storable(value: Any) -> Any:
-    """Refuse what PostgreSQL cannot store, so the request is a 422 naming the field instead of a 500.
-
-    Its text and jsonb types hold no NUL character, and jsonb no NaN or infinity (which JSON parsing gives for
-    `NaN` or an overflowing `1e400`).
-    """
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("contains a NUL character (\\u0000), which cannot be stored")
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"holds {value}: numbers must be finite")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_storable(key)
-            check_storable(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_storable(item)
-    return value
+from tasker_cluster.services.common.storable import check_storable
 
 
 class CreateTaskRequest(BaseModel):
@@ -45,6 +24,7 @@ class CreateTaskRequest(BaseModel):
     priority: int = Field(0, ge=-1000, le=1000)
     idempotency_key: str | None = Field(None, min_length=1, max_length=256)
 
+    # A value PostgreSQL cannot store is a 422 naming the field, not a 500 from the INSERT.
     @field_validator("*")
     @classmethod
     def _storable(cls, value: Any) -> Any:

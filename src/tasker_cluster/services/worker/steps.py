@@ -23,6 +23,7 @@ from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEP_DURATION, STEPS_PROCESSED, TRANSITION_CONFLICTS
 from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.queues import RESULTS_QUEUE
+from tasker_cluster.services.common.storable import check_storable
 from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.common.wakeup import Wakeup, wake_consumers
 from tasker_cluster.services.workflow.handlers import HandlerRegistry, PermanentStepError, StepInput
@@ -179,13 +180,17 @@ class StepConsumer(QueueConsumer):
             )
             if inspect.isawaitable(value):
                 value = await value
-            json.dumps(value)
+            # Checked here, not left to the database: a batch's outcomes are recorded by one statement, which
+            # one unstorable result would make fail for every step in it, on every attempt.
+            json.dumps(check_storable(value))
             result = value
         except PermanentStepError as exc:
             state, error = "error", str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             state = "waiting_for_retry" if claim.attempt < claim.max_attempts else "error"
+        if error is not None:
+            error = error.replace("\x00", "\\x00")
         elapsed = time.perf_counter() - started
         STEP_DURATION.labels(claim.handler).observe(elapsed)
         STEPS_PROCESSED.labels(state).inc()
