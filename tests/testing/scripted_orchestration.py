@@ -18,13 +18,15 @@ from typing import Any
 
 from tasker_cluster.ports import LOOPBACK
 
+HANG_S = 0.6
+
 
 @dataclass
 class ServerScript:
     """What the server does next. Each deque is consumed one entry per request of that kind; empty means "ok"."""
 
     post: deque[str] = field(default_factory=deque)  # "ok" | "503" | "503-retry-after-1" | "drop" | "422"
-    get: deque[str] = field(default_factory=deque)  # "ok" | "503"
+    get: deque[str] = field(default_factory=deque)  # "ok" | "503" | "504" | "hang" (answers after HANG_S)
     reads_until_complete: int = 1
     ready: bool = True
     status_override: str | None = None
@@ -109,6 +111,12 @@ def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
                 if action == "503":
                     self._send(503, {"detail": "busy"}, {"Retry-After": "0"})
                     return
+                if action == "504":
+                    self._send(504, {"detail": "a proxy in front timed out"})
+                    return
+                if action == "hang":
+                    # Slower than the client's timeout: the client gives up on this read.
+                    time.sleep(HANG_S)
                 task = server.read(self.path.removeprefix("/v1/tasks/"))
                 self._send(200, task) if task else self._send(404, {"detail": "unknown task"})
             else:

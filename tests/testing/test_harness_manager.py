@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
-from scripted_orchestration import ScriptedOrchestration
+from scripted_orchestration import HANG_S, ScriptedOrchestration
 
 from tasker_cluster.ports import LOOPBACK, find_free_port_block
 from tasker_cluster.testing import (
@@ -110,6 +112,19 @@ async def test_waiting_survives_a_transient_read_error(servers: list[ScriptedOrc
         finished = await manager.wait_for_tasks_completion([task.task_uuid for task in created], timeout=10)
     assert [task.status for task in finished] == ["complete"] * 3
     assert [task.task_uuid for task in finished] == [task.task_uuid for task in created]
+
+
+async def test_waiting_survives_a_read_that_times_out_and_a_gateway_timeout(
+    servers: list[ScriptedOrchestration],
+) -> None:
+    # A GET changes nothing on the server, so a read that timed out is as safe to repeat as a refused one.
+    config = ClusterConfig(orchestration_urls=(servers[0].url,), request_timeout=HANG_S / 3)
+    async with MultiInstanceTestManager.from_config(config, retry=FAST_RETRY) as manager:
+        created = await manager.create_task(_request())
+        servers[0].script.get.extend(["hang", "504"])
+        finished = await manager.wait_for_task_completion(created.task_uuid, timeout=10)
+    assert finished.status == "complete"
+    assert servers[0].script.get == deque(), "both faults were served before the read that succeeded"
 
 
 async def test_waiting_times_out_naming_the_unfinished_tasks(servers: list[ScriptedOrchestration]) -> None:

@@ -19,7 +19,13 @@ from tasker_cluster.testing.concurrency import gather
 from tasker_cluster.testing.config import ClusterConfig
 from tasker_cluster.testing.errors import HarnessError, TaskApiError, TaskTimeoutError
 from tasker_cluster.testing.models import CreatedTask, Task, TaskRequest
-from tasker_cluster.testing.retry import RETRYABLE_STATUS, RetryPolicy, is_connection_error
+from tasker_cluster.testing.retry import (
+    READ_RETRYABLE_STATUSES,
+    RETRYABLE_STATUS,
+    RetryPolicy,
+    is_connection_error,
+    is_transient_read_error,
+)
 
 # Tasks finish roughly in creation order, so once this many pending tasks in a row are still running, the rest of
 # the round is skipped: a 500-task wait costs about one GET per task plus a few per round, not 500 per round.
@@ -172,7 +178,7 @@ class MultiInstanceTestManager:
         return await gather(calls, limit=concurrency or self.concurrency)
 
     async def get_task(self, task_uuid: str) -> Task:
-        """The task from the next instance; a connection error or 503 moves on to another instance."""
+        """The task from the next instance; a transient failure (no connection, a timeout, 502/503/504) is retried."""
         last = ""
         for attempt in range(1, self.retry.max_attempts + 1):
             fetched = await self._try_get(task_uuid)
@@ -192,8 +198,9 @@ class MultiInstanceTestManager:
     async def wait_for_tasks_completion(self, task_uuids: Sequence[str], timeout: float = 60.0) -> list[Task]:
         """Every task once it is in a terminal state (complete, error, cancelled), in the order given.
 
-        Polls with backoff under one deadline; a transient read error (connection, 503) is retried on the next
-        round rather than failing the wait. Raises TaskTimeoutError naming the tasks still running."""
+        Polls with backoff under one deadline; a transient read error (no connection, a timeout, 502/503/504) is
+        retried on the next round rather than failing the wait. Raises TaskTimeoutError naming the tasks still
+        running."""
         deadline = anyio.current_time() + timeout
         finished: dict[str, Task] = {}
         last_seen: dict[str, str] = {}
@@ -231,19 +238,20 @@ class MultiInstanceTestManager:
                 return
 
     async def _try_get(self, task_uuid: str) -> Task | str:
-        """The task, or a description of a transient failure; any other failure is raised."""
+        """The task, or a description of a transient failure (retried by the caller); any other failure is raised."""
         index = self.cluster.pick()
         client = self.cluster.client(index)
         try:
             return await client.get_task(task_uuid)
         except TaskApiError as error:
-            if error.status_code != RETRYABLE_STATUS:
+            if error.status_code not in READ_RETRYABLE_STATUSES:
                 raise
-            return f"{client.url}: 503"
+            return f"{client.url}: {error.status_code}"
         except Exception as error:
-            if not is_connection_error(error):
+            if not is_transient_read_error(error):
                 raise
-            self.cluster.mark_down(index)
+            if is_connection_error(error):
+                self.cluster.mark_down(index)
             return f"{client.url}: {type(error).__name__}"
 
 

@@ -17,6 +17,9 @@ import httpx
 # ConnectError (nothing listening) or ReadError/RemoteProtocolError (connection dropped mid-response).
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout)
 RETRYABLE_STATUS = 503
+# A read changes nothing, so more is worth another try: any timeout (the server was slow, not gone) and the
+# statuses a proxy in front answers with while an instance restarts.
+READ_RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,11 @@ class RetryPolicy:
 
 def is_connection_error(error: BaseException) -> bool:
     return isinstance(error, CONNECTION_ERRORS)
+
+
+def is_transient_read_error(error: BaseException) -> bool:
+    """A failure of a GET worth repeating: no connection, or no answer in time."""
+    return isinstance(error, (*CONNECTION_ERRORS, httpx.TimeoutException))
 
 
 def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
