@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,6 +74,8 @@ class Records:
 
 def write_record(project: Project, record: InstanceRecord) -> None:
     """Write atomically, so a reader never sees half a record."""
+    import tempfile  # here, not at the top: status-quick reads records and would pay ~4 ms for it
+
     project.pids_dir.mkdir(parents=True, exist_ok=True)
     target = project.pid_file(record.name)
     fd, temp = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".tmp", dir=project.pids_dir)

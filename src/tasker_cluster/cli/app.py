@@ -10,10 +10,9 @@ its annotations, which must therefore be real objects rather than names of this 
 """
 
 import sys
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
     import typer
 
 
-@dataclass(frozen=True)
-class CliContext:
+class CliContext(NamedTuple):
     project: Project
     debug: bool
 

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Values both parsers surely read alike; anything else (signs, exponents, "inf", "1_000") is left to Typer.
 _INT = re.compile(r"[0-9]+")
 _FLOAT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 Values = dict[str, Any]
+# NamedTuples rather than dataclasses below: a dataclass costs ~0.5 ms to define, and this module is imported by
+# every `cluster` call.
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """A boolean option: `names` set it, `off_names` clear it."""
 
     dest: str
@@ -32,18 +31,17 @@ class Flag:
     off_names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):
     """An option taking one value, `--name V` or `--name=V`, at least `minimum` (inclusive)."""
 
     dest: str
     name: str
     kind: type[int] | type[float]
     minimum: float
+    default: float | None = None
 
 
-@dataclass(frozen=True)
-class CommandShape:
+class CommandShape(NamedTuple):
     """What a command accepts: options, and instance names (none, optional, or at least one)."""
 
     options: tuple[Flag | Number, ...]
@@ -58,7 +56,7 @@ class CommandShape:
         return None
 
     def defaults(self) -> Values:
-        return {option.dest: option.default if isinstance(option, Flag) else None for option in self.options}
+        return {option.dest: option.default for option in self.options}
 
 
 def _status_quick(project: Any, values: Values) -> int:
@@ -70,8 +68,7 @@ def _status_quick(project: Any, values: Values) -> int:
 def _status(project: Any, values: Values) -> int:
     from tasker_cluster.cli import commands
 
-    timeout = values["timeout"]
-    return commands.status(project, as_json=values["as_json"], timeout=2.0 if timeout is None else timeout)
+    return commands.status(project, as_json=values["as_json"], timeout=values["timeout"])
 
 
 def _stop(project: Any, values: Values) -> int:
@@ -104,7 +101,7 @@ _START_OPTIONS = (
 )
 COMMANDS: dict[str, CommandShape] = {
     "status-quick": CommandShape((_JSON,), _status_quick),
-    "status": CommandShape((_JSON, Number("timeout", "--timeout", float, 0.05)), _status),
+    "status": CommandShape((_JSON, Number("timeout", "--timeout", float, 0.05, 2.0)), _status),
     "stop": CommandShape(
         (
             Number("timeout", "--timeout", float, 0.0),
@@ -119,8 +116,7 @@ COMMANDS: dict[str, CommandShape] = {
 }
 
 
-@dataclass(frozen=True)
-class FastCall:
+class FastCall(NamedTuple):
     """A recognised command line: run it with `()`, which returns the exit code."""
 
     shape: CommandShape
@@ -129,6 +125,8 @@ class FastCall:
     values: Values
 
     def __call__(self) -> int:
+        from pathlib import Path
+
         from tasker_cluster.project import Project
 
         explicit = Path(self.project_dir) if self.project_dir is not None else None
