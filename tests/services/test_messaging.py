@@ -15,13 +15,14 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from service_instances import TEMPLATES
 
 from tasker_cluster.services.common.database import session_conninfo
-from tasker_cluster.services.common.queries import queue_query
-from tasker_cluster.services.common.queues import step_queue
+from tasker_cluster.services.common.queries import query, queue_query
+from tasker_cluster.services.common.queues import RESULTS_QUEUE, step_queue
 from tasker_cluster.services.common.service import Service
 from tasker_cluster.services.common.settings import ServiceSettings
 from tasker_cluster.services.common.wake_sender import WakeSender
@@ -123,6 +124,49 @@ def test_a_step_whose_worker_died_is_taken_over_once_its_visibility_timeout_pass
     assert alive.execute(
         "SELECT count(*) FROM pgmq.q_worker_examples_queue WHERE msg_id = %s", (msg_id,)
     ).fetchone() == (0,)
+
+
+def bookkeeping(conn: psycopg.Connection[Any], queue: str, msg_id: int) -> tuple[Any, ...]:
+    """A message's PGMQ columns, as comparable values: read count, read or not, visibility window, headers."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT read_ct, last_read_at IS NOT NULL, round(extract(epoch FROM vt - coalesce(last_read_at,"
+            " enqueued_at)))::int, headers, enqueued_at <= clock_timestamp() FROM pgmq.{} WHERE msg_id = %s"
+        ).format(sql.Identifier(f"q_{queue}")),
+        (msg_id,),
+    ).fetchone()
+    assert row is not None, f"message {msg_id} is not in {queue}"
+    return tuple(row)
+
+
+def test_the_inlined_queue_statements_keep_pgmqs_own_bookkeeping(connect: Any) -> None:
+    conn = connect("orchestration-1")
+    purge_step_queue(conn)
+    conn.execute("SELECT pgmq.purge_queue(%s)", (RESULTS_QUEUE,))
+    # Sending: create_task's INSERT against pgmq.send.
+    task_uuid = new_task(conn)
+    [(ours,)] = conn.execute(sql.SQL("SELECT msg_id FROM pgmq.{}").format(sql.Identifier(f"q_{QUEUE}"))).fetchall()
+    [(theirs,)] = conn.execute("SELECT pgmq.send(%s, '{}'::jsonb)", (QUEUE,)).fetchall()
+    assert bookkeeping(conn, QUEUE, ours) == bookkeeping(conn, QUEUE, theirs) == (0, False, 0, None, True)
+    # Reading: claim_steps against pgmq.read, both hiding the message for 30 s.
+    conn.execute("SELECT pgmq.set_vt(%s, %s, 3600)", (QUEUE, theirs))
+    [claimed] = claim(conn, "worker-1", vt=30)
+    assert (claimed[0], claimed[3]) == (ours, task_uuid)
+    conn.execute("SELECT pgmq.set_vt(%s, %s, 0)", (QUEUE, theirs))
+    assert [row[0] for row in conn.execute("SELECT msg_id FROM pgmq.read(%s, 30, 10)", (QUEUE,))] == [theirs]
+    assert bookkeeping(conn, QUEUE, ours) == bookkeeping(conn, QUEUE, theirs) == (1, True, 30, None, True)
+    # The results queue: read_results against pgmq.read, delete_results against pgmq.delete (no archive).
+    sent = conn.execute("SELECT pgmq.send(%s, m) FROM unnest(%s::jsonb[]) AS m", (RESULTS_QUEUE, ["{}", "{}"]))
+    first, second = [msg_id for (msg_id,) in sent.fetchall()]
+    [(read_by_us, *_)] = conn.execute(query("read_results"), {"vt": 30, "qty": 1}).fetchall()
+    [(read_by_pgmq,)] = conn.execute("SELECT msg_id FROM pgmq.read(%s, 30, 1)", (RESULTS_QUEUE,)).fetchall()
+    assert (read_by_us, read_by_pgmq) == (first, second), "both take the oldest visible message"
+    assert bookkeeping(conn, RESULTS_QUEUE, first) == bookkeeping(conn, RESULTS_QUEUE, second)
+    conn.execute(query("delete_results"), {"msg_ids": [first]})
+    conn.execute("SELECT pgmq.delete(%s, %s::bigint)", (RESULTS_QUEUE, second))
+    metrics = conn.execute("SELECT queue_length FROM pgmq.metrics(%s)", (RESULTS_QUEUE,)).fetchone()
+    archived = conn.execute(sql.SQL("SELECT count(*) FROM pgmq.{}").format(sql.Identifier(f"a_{RESULTS_QUEUE}")))
+    assert (metrics, archived.fetchone()) == ((0,), (0,))
 
 
 def test_a_step_whose_workers_keep_dying_fails_once_its_attempts_are_spent_instead_of_looping(connect: Any) -> None:
