@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -135,6 +136,24 @@ def test_the_same_idempotency_key_returns_the_first_task_and_never_creates_anoth
     assert again.json()["task_uuid"] == first.json()["task_uuid"]
     assert again.json()["name"] == "linear"
     assert len(listed) == 1
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_one_task(service_pair: ServicePair) -> None:
+    body = {"namespace": "examples", "name": "linear", "context": {"even_number": 2}, "idempotency_key": "race"}
+    racers = 8
+    # A client each, so the requests really arrive together on separate connections.
+    clients = [service_pair.client() for _ in range(racers)]
+    try:
+        with ThreadPoolExecutor(racers) as pool:
+            answers = list(pool.map(lambda client: client.post("/v1/tasks", json=body), clients))
+    finally:
+        for client in clients:
+            client.close()
+    with service_pair.client() as client:
+        listed = client.get("/v1/tasks").json()["tasks"]
+    assert sorted(answer.status_code for answer in answers) == [200] * (racers - 1) + [201]
+    assert len({answer.json()["task_uuid"] for answer in answers}) == 1
+    assert [task["task_uuid"] for task in listed] == [answers[0].json()["task_uuid"]]
 
 
 def test_cancel_stops_an_unfinished_task_and_refuses_a_finished_one(service_pair: ServicePair) -> None:
