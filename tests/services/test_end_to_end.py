@@ -85,6 +85,18 @@ def test_unknown_template_is_404_and_invalid_bodies_are_422(service_pair: Servic
     assert [d["loc"] for d in missing_name.json()["details"]] == [["name"]]
 
 
+def test_the_task_list_pages_newest_first_with_limit_and_offset(service_pair: ServicePair) -> None:
+    with service_pair.client() as client:
+        uuids = [create(client, "slow", {"ms": 0})["task_uuid"] for _ in range(3)]
+        first_page = client.get("/v1/tasks", params={"limit": 2}).json()
+        second_page = client.get("/v1/tasks", params={"limit": 2, "offset": 2}).json()
+        past_the_end = client.get("/v1/tasks", params={"offset": 3}).json()
+    newest_first = uuids[::-1]
+    assert [t["task_uuid"] for t in first_page["tasks"]] == newest_first[:2]
+    assert [t["task_uuid"] for t in second_page["tasks"]] == newest_first[2:]
+    assert (second_page["limit"], second_page["offset"], past_the_end["tasks"]) == (2, 2, [])
+
+
 UNSTORABLE_BODIES = {
     "NUL in context": b'{"namespace":"examples","name":"linear","context":{"a":["x\\u0000y"]}}',
     "NUL in a context key": b'{"namespace":"examples","name":"linear","context":{"\\u0000":1}}',
