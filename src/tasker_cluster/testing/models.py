@@ -28,6 +28,7 @@ class TaskRequest(BaseModel):
     source_system: str | None = None
     reason: str | None = None
     tags: list[str] | None = None
+    priority: int | None = None
     idempotency_key: str | None = None
 
     def body(self) -> dict[str, Any]:
