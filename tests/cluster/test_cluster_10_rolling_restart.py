@@ -48,6 +48,8 @@ def test_restarting_every_instance_in_turn_under_load_loses_no_task(
     assert {task.status for task in finished} == {"complete"}
     assert set(records.tasks_per_key([task.idempotency_key for task in created]).values()) == {1}
     assert len(records.tasks(uuids)) == len(set(uuids)) == len(created)
+    rerun = [h.changes for h in records.step_histories(uuids) if len(h.claims()) != 1]
+    assert rerun == [], "a graceful stop lets running steps finish: none should run twice"
     figures.throughput(len(created), elapsed, restarted=len(names))
 
 
