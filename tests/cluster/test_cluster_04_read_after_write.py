@@ -31,4 +31,4 @@ def test_every_instance_returns_a_task_the_moment_it_was_created(
     manager.wait_for_tasks_completion(uuids, timeout=120)
     for task_uuid in uuids:
         manager.verify_task_consistency(task_uuid)
-    figures.report(tasks=TASKS, reads_per_task=manager.orchestration_count(), duration_s=f"{reads_s:.2f}")
+    figures.throughput(TASKS, reads_s, reads_per_task=manager.orchestration_count())

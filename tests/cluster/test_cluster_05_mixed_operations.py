@@ -79,9 +79,9 @@ def test_instances_agree_after_concurrent_creates_cancels_and_reads(
         if agreed.status == "cancelled":
             assert {step.status for step in agreed.steps} <= {"cancelled", "complete"}
     assert any(finished[task_uuid].status == "cancelled" for task_uuid in cancelled), outcomes
-    figures.report(
-        tasks=len(uuids),
+    figures.throughput(
+        len(uuids),
+        elapsed,
         cancels=len(cancelled),
         cancelled=sum(finished[u].status == "cancelled" for u in cancelled),
-        duration_s=f"{elapsed:.2f}",
     )
