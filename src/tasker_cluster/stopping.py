@@ -45,10 +45,14 @@ def stop_instances(
     *,
     configured: Sequence[Configured] | None = None,
     timeout: float | None = None,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> list[InstanceStop]:
-    """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace."""
+    """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace.
+
+    `meanwhile` runs once every instance has its SIGTERM, while they shut down.
+    """
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        return _stop_recorded(project, names, configured, timeout)
+        return _stop_recorded(project, names, configured, timeout, meanwhile)
 
 
 def stop_with_database(
@@ -58,11 +62,12 @@ def stop_with_database(
     configured: Sequence[Configured] | None = None,
     timeout: float | None = None,
     force_external: bool = False,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> tuple[list[InstanceStop], InstanceStop]:
     """Stop the instances, then the project's database, under one start lock: no start slips in between to hand
     new instances a server about to go down. An external server is stopped only with `force_external`."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        instances = _stop_recorded(project, names, configured, timeout)
+        instances = _stop_recorded(project, names, configured, timeout, meanwhile)
         return instances, _stop_database(project, force_external)
 
 
@@ -77,7 +82,11 @@ def database_left_running(project: Project) -> InstanceStop | None:
 
 
 def _stop_recorded(
-    project: Project, names: Sequence[str], configured: Sequence[Configured] | None, timeout: float | None
+    project: Project,
+    names: Sequence[str],
+    configured: Sequence[Configured] | None,
+    timeout: float | None,
+    meanwhile: Callable[[], None],
 ) -> list[InstanceStop]:
     records = read_records(project)
     wanted = _resolve(names, records, configured)
@@ -91,7 +100,7 @@ def _stop_recorded(
             targets.append(target)
         if result is not None:
             results[name] = result
-    for stopped in stop_groups(targets):
+    for stopped in stop_groups(targets, meanwhile):
         results[stopped.name] = _finish(project, stopped, records.valid[stopped.name], results.get(stopped.name))
     return [results[name] for name in wanted]
 

@@ -285,3 +285,47 @@ def test_logs_rotate_at_spawn_keeping_three_old_files(tmp_path: Path) -> None:
         "generation 2",
     ]
     assert not (tmp_path / "a.log.4").exists()
+
+
+_ESCAPING_PARENT = """
+import os, signal, subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-c", "import os, signal, sys, time\\n"
+     "os.setsid()\\n"
+     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
+     "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid()))\\n"
+     "os.replace(sys.argv[1] + '.tmp', sys.argv[1])\\n"
+     "time.sleep(600)\\n", sys.argv[1]]
+)
+time.sleep(600)
+"""
+
+
+def test_stop_kills_a_child_that_moved_to_a_session_of_its_own(sandbox: Sandbox, tmp_path: Path) -> None:
+    script, child_file = tmp_path / "escaping_parent.py", tmp_path / "child.pid"
+    script.write_text(_ESCAPING_PARENT)
+    sandbox.write_topology(
+        {
+            "orchestration": {
+                "role": "orchestration",
+                "count": 1,
+                "base_port": sandbox.base,
+                "command": ["{python}", str(script), str(child_file)],
+            }
+        }
+    )
+    assert sandbox.start(wait=False).ok
+    leader = sandbox.record("orchestration-1").pid
+    while not child_file.exists():
+        time.sleep(0.01)
+    child = int(child_file.read_text())
+    try:
+        assert os.getsid(child) == child != leader
+
+        results = stop_instances(sandbox.project, timeout=0.3)
+
+        assert [(r.name, r.outcome) for r in results] == [("orchestration-1", "killed")]
+        assert not running(child) and not running(leader)
+    finally:
+        if running(child):  # left behind by a failing stop: the sandbox's own stop would miss it too
+            os.kill(child, signal.SIGKILL)

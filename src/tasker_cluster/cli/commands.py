@@ -46,19 +46,35 @@ def status(project: Project, *, as_json: bool, timeout: float) -> int:
 
 def stop(project: Project, names: Sequence[str], *, timeout: float | None, with_db: bool, yes: bool) -> int:
     """SIGTERM, then SIGKILL after the grace period; 0 when nothing named still runs (and the database, if asked)."""
-    from tasker_cluster.render import print_stop
-    from tasker_cluster.stopping import SUCCESSFUL, database_left_running, stop_instances, stop_with_database
+    from tasker_cluster.stopping import (
+        SUCCESSFUL,
+        InstanceStop,
+        database_left_running,
+        stop_instances,
+        stop_with_database,
+    )
 
     if yes and not with_db:
         raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
     configured = _configured_or_none(project) if names else None
+    left_running: list[InstanceStop | None] = [None]
+
+    def meanwhile() -> None:
+        # The instances are shutting down: what remains to be done here costs them no time.
+        import tasker_cluster.render  # noqa: F401
+
+        if not names and not with_db:
+            left_running[0] = database_left_running(project)
+
     if with_db:
         results, database = stop_with_database(
-            project, names, configured=configured, timeout=timeout, force_external=yes
+            project, names, configured=configured, timeout=timeout, force_external=yes, meanwhile=meanwhile
         )
     else:
-        results = stop_instances(project, names, configured=configured, timeout=timeout)
-        database = None if names else database_left_running(project)
+        results = stop_instances(project, names, configured=configured, timeout=timeout, meanwhile=meanwhile)
+        database = left_running[0]
+    from tasker_cluster.render import print_stop
+
     failed = database if database is not None and database.outcome == "failed" else None
     print_stop(results, None if failed else database)
     survivors = [result for result in results if result.outcome not in SUCCESSFUL]
