@@ -399,6 +399,67 @@ def test_ready_answers_503_naming_each_missing_check_until_the_instance_really_r
     assert after.status_code == 503 and "database" in after.json()["failed"]
 
 
+def test_a_worker_busy_with_long_steps_stays_ready_but_one_whose_reads_keep_failing_does_not(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    handlers = HandlerRegistry()
+    released: dict[str, asyncio.Event] = {}
+
+    @handlers.register("hold")
+    async def hold(step: StepInput) -> int:
+        await released["step"].wait()
+        return 1
+
+    (tmp_path / "busy.toml").write_text('namespace = "busy"\nname = "hold"\n[[steps]]\nname = "a"\nhandler = "hold"\n')
+    orchestration = OrchestrationService(
+        settings_for(migrated_database_url, "orchestration", "orch-busy", templates_dir=tmp_path), handlers
+    )
+    worker = WorkerService(
+        settings_for(migrated_database_url, "worker", "worker-busy", namespaces=("busy",), concurrency=1), handlers
+    )
+    for service in (orchestration, worker):
+        service.prepare()
+
+    def as_if_a_minute_passed() -> None:
+        for consumer in worker.consumers:
+            assert consumer.last_success is not None
+            consumer.last_success -= 60
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        released["step"] = asyncio.Event()
+        async with serving(orchestration, worker) as (client, worker_client):
+            created = (await client.post("/v1/tasks", json={"namespace": "busy", "name": "hold"})).json()
+            await wait_for_step_status(client, created["task_uuid"], "in_progress")
+            # Its only slot is taken: the consumer waits for capacity and reads nothing, for as long as the step runs.
+            as_if_a_minute_passed()
+            busy = await worker_client.get("/health/ready")
+            released["step"].set()
+            await wait_for_status(client, created["task_uuid"], {"complete"})
+            async with await psycopg.AsyncConnection.connect(migrated_database_url, autocommit=True) as conn:
+                await conn.execute("SELECT pgmq.drop_queue('worker_busy_queue')")
+            deadline = time.monotonic() + DEADLINE_S
+            while not all(c.last_error for c in worker.consumers) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            as_if_a_minute_passed()
+            failing = await worker_client.get("/health/ready")
+        return busy, failing
+
+    busy, failing = asyncio.run(scenario())
+    assert busy.status_code == 200, busy.text
+    assert failing.status_code == 503 and failing.json()["failed"] == ["database"], failing.text
+    assert "worker_busy_queue" in failing.json()["checks"]["database"]["detail"]
+
+
+async def wait_for_step_status(client: httpx.AsyncClient, task_uuid: str, status: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        task = (await client.get(f"/v1/tasks/{task_uuid}")).json()
+        if task["steps"][0]["status"] == status:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"step of task {task_uuid} not {status} after {DEADLINE_S} s: {task}")
+
+
 def test_wake_ups_asked_for_within_the_interval_become_one_later_wake_up(migrated_database_url: str) -> None:
     async def scenario() -> tuple[list[str], list[str]]:
         listener = await psycopg.AsyncConnection.connect(migrated_database_url, autocommit=True)

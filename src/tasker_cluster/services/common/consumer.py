@@ -29,6 +29,8 @@ class QueueConsumer(ABC):
         self.iterations = 0
         self.last_success: float | None = None
         self.last_error: str | None = None
+        # When the read in progress started; None between reads (waiting for a wake-up, or for a free slot).
+        self.reading_since: float | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -69,6 +71,7 @@ class QueueConsumer(ABC):
                 break
             # Cleared before reading: a message committed after the read started rings it again.
             self.wakeup.clear()
+            self.reading_since = time.monotonic()
             try:
                 full = await self.poll_once()
             except (psycopg.OperationalError, OSError) as error:
@@ -80,6 +83,8 @@ class QueueConsumer(ABC):
                 self._failed(f"{type(error).__name__}: {error}")
                 await asyncio.sleep(_ERROR_BACKOFF_S)
                 continue
+            finally:
+                self.reading_since = None
             self.iterations += 1
             self.last_success = time.monotonic()
             self.last_error = None

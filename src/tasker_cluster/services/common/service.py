@@ -131,10 +131,15 @@ class Service(ABC):
             return Check(False, f"pool has {size} of its minimum {self.settings.pool_min} connections")
         stale_after = max(5.0, 4 * self.settings.poll_interval)
         now = time.monotonic()
+        # Judged by reads that failed or hang, not by time since the last read: a worker whose every slot runs a
+        # long step reads nothing until one is free, and is busy, not broken.
         for consumer in self.consumers:
-            if consumer.last_success is not None and now - consumer.last_success > stale_after:
+            if consumer.last_error is not None and consumer.last_success is not None:
                 silent_s = now - consumer.last_success
-                return Check(False, f"no successful query for {silent_s:.1f} s: {consumer.last_error}")
+                if silent_s > stale_after:
+                    return Check(False, f"no successful query for {silent_s:.1f} s: {consumer.last_error}")
+            if consumer.reading_since is not None and now - consumer.reading_since > stale_after:
+                return Check(False, f"a read has waited {now - consumer.reading_since:.1f} s for the database")
         return Check(True, f"pool open with {size} connections")
 
     def _consumers_check(self) -> Check:
