@@ -1,18 +1,18 @@
-"""config/cluster.toml -> a validated Topology: named instances with their ports, commands and environment."""
+"""config/cluster.toml -> a validated Topology: named instances with their ports, commands and environment.
+
+The file's schema and its error messages live in `topology_file` (pydantic), imported only when the topology is
+not already in `topology_cache`.
+"""
 
 from __future__ import annotations
 
 import sys
-import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from string import Formatter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
-from tasker_cluster.db.settings import DatabaseSettings
+from tasker_cluster import topology_cache
 from tasker_cluster.errors import ClusterError, ConfigError
 from tasker_cluster.inventory import Configured
 from tasker_cluster.layout import (
@@ -28,36 +28,20 @@ from tasker_cluster.layout import (
 )
 from tasker_cluster.project import Project
 
-PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
+if TYPE_CHECKING:
+    from tasker_cluster.topology_file import ServiceTable, TopologyFile
+
 LOOPBACK_URL = "http://127.0.0.1:{port}"
 
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")]
-UrlPath = Annotated[str, StringConstraints(pattern=r"^/")]
 
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """The `[database]` table, validated (see `db.settings.DatabaseSettings`, which checked it)."""
 
-class ServiceTable(BaseModel):
-    """One `[services.NAME]` table as written in the file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-    role: Role
-    count: int = Field(ge=0)
-    base_port: int | None = Field(None, ge=1024, le=65536 - RANGE_SIZE)
-    command: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
-    health_path: UrlPath = "/health"
-    ready_path: UrlPath = "/health/ready"
-    startup_timeout: float = Field(30.0, gt=0)
-    stop_grace: float = Field(10.0, gt=0)
-
-
-class TopologyFile(BaseModel):
-    """The whole file as written."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    services: dict[ServiceName, ServiceTable] = Field(min_length=1)
+    mode: str
+    port: int
+    name: str
+    max_connections: int
 
 
 @dataclass(frozen=True)
@@ -97,7 +81,7 @@ class Instance:
 @dataclass(frozen=True)
 class Topology:
     config_file: Path
-    database: DatabaseSettings
+    database: DatabaseSpec
     services: list[ServiceSpec]
     instances: list[Instance]
 
@@ -132,107 +116,72 @@ class Topology:
 
 
 def load_topology(project: Project, *, orchestration: int | None = None, workers: int | None = None) -> Topology:
-    """Read and validate the project's topology; counts: flag > process env > project .env > file."""
+    """Read and validate the project's topology; counts: flag > process env > project .env > file.
+
+    Served from `topology_cache` while the file, the counts and the code are those it was validated with.
+    """
+    flags: dict[str, int | None] = {"orchestration": orchestration, "worker": workers}
+    sources = topology_cache.current_sources(project, flags)
+    if sources is not None:
+        cached = topology_cache.lookup(project, sources)
+        topology = _from_json(cached) if cached is not None else None
+        if topology is not None:
+            return topology
+    topology = _validated(project, orchestration, workers, sources)
+    # Stored only if nothing changed while validating, so an entry never pairs new sources with an old result.
+    if sources is not None and topology_cache.current_sources(project, flags) == sources:
+        topology_cache.store(project, sources, _to_json(topology))
+    return topology
+
+
+def _validated(
+    project: Project, orchestration: int | None, workers: int | None, sources: topology_cache.Sources | None
+) -> Topology:
+    from tasker_cluster.topology_file import parse_topology_file
+
     path = project.config_file
-    parsed = _validate(path, _read_toml(path))
-    _check_placeholders(path, parsed)
+    parsed = parse_topology_file(path, sources["config"] if sources is not None else _read_text(path))
     overrides = resolve_role_counts(project.env_file, {"orchestration": orchestration, "worker": workers})
     services = _place(path, parsed, overrides)
     instances = [instance for service in services for instance in _instances_of(service, project)]
     instances.sort(key=lambda instance: ROLES.index(instance.role))
-    return Topology(config_file=path, database=parsed.database, services=services, instances=instances)
+    settings = parsed.database
+    database = DatabaseSpec(settings.mode, settings.port, settings.name, settings.max_connections)
+    return Topology(config_file=path, database=database, services=services, instances=instances)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_text(path: Path) -> str:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        return path.read_text()
     except FileNotFoundError:
         raise ConfigError(
             f"topology file {path} not found",
             "run from a project folder, pass --project-dir, or copy config/cluster.toml from the repository",
         ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}", "fix the syntax at the line and column named") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}", "make it a readable UTF-8 text file") from None
 
 
-def _validate(path: Path, data: dict[str, Any]) -> TopologyFile:
+def _to_json(topology: Topology) -> dict[str, Any]:
+    return {
+        "config_file": str(topology.config_file),
+        "database": asdict(topology.database),
+        "services": [asdict(service) for service in topology.services],
+        "instances": [asdict(instance) for instance in topology.instances],
+    }
+
+
+def _from_json(data: dict[str, Any]) -> Topology | None:
+    """The stored topology; None for an entry this code cannot read back (it is then validated afresh)."""
     try:
-        return TopologyFile.model_validate(data)
-    except ValidationError as error:
-        raise _config_error(path, error) from None
-
-
-def _config_error(path: Path, error: ValidationError) -> ConfigError:
-    problems = error.errors(include_url=False)
-    lines = [f"{_key_path(problem['loc'])}: {_describe(problem)}" for problem in problems]
-    if len(lines) == 1:
-        return ConfigError(f"{path}: {lines[0]}", _fix_for(problems[0]))
-    listed = "\n  ".join(lines)
-    return ConfigError(f"{path} has {len(lines)} problems:\n  {listed}", "correct each key listed above")
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if part == "[key]":
-            continue
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _describe(problem: Mapping[str, Any]) -> str:
-    if problem["type"] == "extra_forbidden":
-        return "unknown key"
-    if problem["type"] == "missing":
-        return "required key missing"
-    return str(problem["msg"])
-
-
-def _fix_for(problem: Mapping[str, Any]) -> str:
-    key = _key_path(problem["loc"])
-    if problem["type"] == "extra_forbidden":
-        table = key.rpartition(".")[0] or "the top level"
-        valid = _valid_keys(problem["loc"][:-1])
-        return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(valid)}"
-    if problem["type"] == "missing":
-        return f"add `{key}` (see the comments in config/cluster.toml)"
-    if problem["loc"][:1] == ("services",) and "[key]" in problem["loc"]:
-        return "name services in lower case letters and digits separated by single dashes, e.g. worker-a"
-    return f"correct `{key}` (see the comments in config/cluster.toml)"
-
-
-def _valid_keys(table_loc: tuple[int | str, ...]) -> list[str]:
-    if not table_loc:
-        return list(TopologyFile.model_fields)
-    if table_loc == ("database",):
-        return list(DatabaseSettings.model_fields)
-    return list(ServiceTable.model_fields)
-
-
-def _check_placeholders(path: Path, parsed: TopologyFile) -> None:
-    for name, table in parsed.services.items():
-        values = [(f"services.{name}.command[{i}]", arg) for i, arg in enumerate(table.command)]
-        values += [(f"services.{name}.env.{key}", value) for key, value in table.env.items()]
-        for key, value in values:
-            _check_template(path, key, value)
-
-
-def _check_template(path: Path, key: str, template: str) -> None:
-    allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-    try:
-        fields = [field for _, field, _, _ in Formatter().parse(template) if field is not None]
-    except ValueError as error:
-        raise ConfigError(
-            f"{path}: {key}: bad placeholder syntax in {template!r} ({error})",
-            f"placeholders are {allowed}; write {{{{ and }}}} for literal braces",
-        ) from None
-    for field in fields:
-        if field not in PLACEHOLDERS:
-            raise ConfigError(
-                f"{path}: {key}: unknown placeholder {{{field}}} in {template!r}",
-                f"use one of {allowed}; write {{{{ and }}}} for literal braces",
-            )
+        return Topology(
+            config_file=Path(data["config_file"]),
+            database=DatabaseSpec(**data["database"]),
+            services=[ServiceSpec(**service) for service in data["services"]],
+            instances=[Instance(**instance) for instance in data["instances"]],
+        )
+    except (KeyError, TypeError):
+        return None
 
 
 def _place(path: Path, parsed: TopologyFile, overrides: Overrides) -> list[ServiceSpec]:
