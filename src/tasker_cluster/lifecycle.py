@@ -231,6 +231,12 @@ def _spawn_all(
     on_event: Callable[[StartEvent], None],
     on_spawned: Callable[[_Live], None],
 ) -> tuple[list[_Live], list[InstanceStart]]:
+    """Spawn each instance, watched from that moment; each is recorded once the next one is spawned.
+
+    A record needs the command line, which the kernel publishes a moment after exec (see `_settled_cmdline`):
+    read one spawn later it is there, where reading it at once meant waiting on a child the busy CPUs had not
+    yet run. All records are written before the start lock is released, so a `stop` never misses one.
+    """
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
     for instance in instances:
@@ -243,15 +249,22 @@ def _spawn_all(
             failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
             on_event(StartEvent("spawn-failed", instance.name, error.message))
             continue
-        record = _record_of(instance, started.popen.pid, log)
-        # No record when the process is already gone: the readiness wait reports it as exited, with its log.
-        if record is not None:
-            write_record(project, record)
-        live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen, record)
-        spawned.append(live)
+        live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
         on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
         on_spawned(live)
+        if spawned:
+            _write_record_of(project, spawned[-1])
+        spawned.append(live)
+    if spawned:
+        _write_record_of(project, spawned[-1])
     return spawned, failed
+
+
+def _write_record_of(project: Project, live: _Live) -> None:
+    record = _record_of(live.instance, live.pid, live.log)
+    # No record when the process is already gone: the readiness wait reports it as exited, with its log.
+    if record is not None:
+        write_record(project, record)
 
 
 def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:

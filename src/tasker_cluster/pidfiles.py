@@ -74,12 +74,11 @@ class Records:
 
 def write_record(project: Project, record: InstanceRecord) -> None:
     """Write atomically, so a reader never sees half a record."""
-    import tempfile  # here, not at the top: status-quick reads records and would pay ~4 ms for it
-
     project.pids_dir.mkdir(parents=True, exist_ok=True)
     target = project.pid_file(record.name)
-    fd, temp = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".tmp", dir=project.pids_dir)
-    with os.fdopen(fd, "w") as file:
+    # Named by our pid, not by tempfile (~4 ms to import): no other process writes this name.
+    temp = target.with_name(f".{record.name}.{os.getpid()}.tmp")
+    with open(temp, "w") as file:
         json.dump(asdict(record), file, indent=2)
     os.replace(temp, target)
 
