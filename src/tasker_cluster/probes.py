@@ -172,7 +172,9 @@ class ReadinessWatch:
         self._listening: list[_Waiter] = []
         self._closing = False
         self._stopping = threading.Event()
-        self._preparer = threading.Thread(target=self._prepare, daemon=True)
+        # The first unexpected error of any of the watch's threads, raised again by `results`.
+        self._error: BaseException | None = None
+        self._preparer = threading.Thread(target=self._guarded(self._prepare), daemon=True)
         self._preparer.start()
         self._listener: threading.Thread | None = None
 
@@ -182,7 +184,7 @@ class ReadinessWatch:
             self._waiters.append(waiter)
             self._listening.append(waiter)
             if self._listener is None:
-                self._listener = threading.Thread(target=self._watch_listening, daemon=True)
+                self._listener = threading.Thread(target=self._guarded(self._watch_listening), daemon=True)
                 self._listener.start()
             self._wake.notify()
 
@@ -194,7 +196,10 @@ class ReadinessWatch:
             waiters = list(self._waiters)
         results = []
         for waiter in waiters:
-            waiter.done.wait(max(waiter.deadline + _REPORT_GRACE - time.monotonic(), 0.0))
+            if self._error is None:
+                waiter.done.wait(max(waiter.deadline + _REPORT_GRACE - time.monotonic(), 0.0))
+            if self._error is not None:
+                raise self._error
             self._finish(waiter, "timeout")
             # The health probe follows the ready answer at once; its own timeout bounds this wait.
             waiter.probed.wait(_READY_REQUEST_TIMEOUT + _REPORT_GRACE)
@@ -216,6 +221,21 @@ class ReadinessWatch:
         finally:
             self._client_built.set()
 
+    def _guarded(self, body: Callable[..., None]) -> Callable[..., None]:
+        """`body` for a thread: an unexpected error ends every wait at once and reaches `results`' caller."""
+
+        def run(*args: object) -> None:
+            try:
+                body(*args)
+            except BaseException as error:
+                with self._report_lock:
+                    self._error = self._error or error
+                    for waiter in self._waiters:
+                        waiter.done.set()
+                        waiter.probed.set()
+
+        return run
+
     def _watch_listening(self) -> None:
         while not self._stopping.is_set():
             with self._lock:
@@ -235,7 +255,7 @@ class ReadinessWatch:
         if waiter.target.exit_code() is not None:
             self._finish(waiter, "exited")
         elif _accepts(waiter.address):
-            threading.Thread(target=self._probe_until_ready, args=(waiter,), daemon=True).start()
+            threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()
         elif time.monotonic() >= waiter.deadline:
             waiter.last = ProbeResult(None, None, "refused")
             self._finish(waiter, "timeout")
@@ -247,6 +267,7 @@ class ReadinessWatch:
         self._client_built.wait()
         client = self._client
         pause = _FIRST_PAUSE
+        # No client: building it failed, and `results` reports why.
         while client is not None and not self._stopping.is_set() and not waiter.done.is_set():
             remaining = waiter.deadline - time.monotonic()
             if waiter.target.exit_code() is not None:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from lifecycle.sandbox import Sandbox, running, service
+from tasker_cluster.lifecycle import StartEvent, start_instances
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, write_record
 from tasker_cluster.processes import rotate_log
 from tasker_cluster.stopping import stop_instances
@@ -329,3 +330,17 @@ def test_stop_kills_a_child_that_moved_to_a_session_of_its_own(sandbox: Sandbox,
     finally:
         if running(child):  # left behind by a failing stop: the sandbox's own stop would miss it too
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.timeout(30)
+def test_an_error_while_reporting_readiness_reaches_the_caller_at_once(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    topology = sandbox.topology()
+
+    def fail_on_ready(event: StartEvent) -> None:
+        if event.kind == "ready":
+            raise RuntimeError("display broke")
+
+    # A startup window far beyond this test's timeout: the error must not wait for it.
+    with pytest.raises(RuntimeError, match="display broke"):
+        start_instances(sandbox.project, topology, topology.instances, timeout=600, on_event=fail_on_ready)
