@@ -179,8 +179,8 @@ def report(
         waited = [delay for delay in late if delay > 0]
         result.notes.append(
             f"N={count}: {len(waited)} of {len(late)} instances were ready before start-all's first probe reached "
-            f"them (median wait {summarize(late).median * 1000:.0f} ms, max {max(late) * 1000:.0f} ms): probing "
-            "starts only after every instance is spawned and the probe module is imported"
+            f"them (median wait {summarize(late).median * 1000:.0f} ms, max {max(late) * 1000:.0f} ms); an instance "
+            "here is ready the moment it listens, and start-all sends its first HTTP probe once the port accepts"
         )
     result.raw[f"n{count}"] = {"times": times, "phases": phases, "lags": lag_samples}
 
