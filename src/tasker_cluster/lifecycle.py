@@ -155,10 +155,16 @@ def database_url(project: Project, announce: Callable[[str], None] | None = None
         ) from None
 
 
+_INSTANCE_GRACE_SHARE = 0.8
+
+
 def instance_env(project: Project, instance: Instance, database: str | None) -> dict[str, str]:
     env = dict(os.environ)
     # Output goes to a log file; unbuffered Python makes `cluster logs -f` show lines as they are written.
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The instance's own deadline for finishing in-flight work, inside ours: it must release what it cannot finish
+    # and close its pool before `stop` escalates to SIGKILL. The topology's `env` may still set it.
+    env["TASKER_STOP_GRACE"] = f"{max(0.5, instance.stop_grace * _INSTANCE_GRACE_SHARE):g}"
     env.update(instance.env)
     env.update(
         TASKER_INSTANCE_ID=instance.name,
