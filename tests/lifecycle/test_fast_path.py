@@ -55,8 +55,10 @@ def test_fast_path_and_typer_print_the_same_status_and_exit_the_same(sandbox: Sa
     sandbox.write_cluster(orchestration=2, workers=2)
     assert sandbox.start(["orchestration-1", "orchestration-2", "worker-1"]).ok
     victim = sandbox.record("orchestration-2").pid
+    # The handle comes first: the killed process may be reaped before a later psutil.Process() could find it.
+    doomed = psutil.Process(victim)
     os.kill(victim, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(victim)], timeout=10)
+    psutil.wait_procs([doomed], timeout=10)
 
     for args in (["status-quick"], ["status-quick", "--json"], ["status"], ["status", "--json", "--timeout=1"]):
         fast, slow = _fast(sandbox, *args), _typer(sandbox, *args)

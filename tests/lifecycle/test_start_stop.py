@@ -118,8 +118,9 @@ def test_stop_of_a_dead_instance_kills_the_children_it_left_behind(sandbox: Sand
     assert sandbox.start().ok
     leader = sandbox.record("orchestration-1").pid
     child = int(child_file.read_text())
+    doomed = psutil.Process(leader)  # before the kill: the leader may be reaped before a later lookup
     os.kill(leader, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(leader)], timeout=10)
+    psutil.wait_procs([doomed], timeout=10)
 
     results = stop_instances(sandbox.project, timeout=0.2)
 

@@ -24,8 +24,10 @@ def test_status_reports_healthy_instances_and_a_kill_9ed_one_as_dead(sandbox: Sa
     sandbox.write_cluster(orchestration=1, workers=2)
     assert sandbox.start().ok
     victim = sandbox.record("worker-2").pid
+    # The handle comes first: the killed process may be reaped before a later psutil.Process() could find it.
+    doomed = psutil.Process(victim)
     os.kill(victim, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(victim)], timeout=10)
+    psutil.wait_procs([doomed], timeout=10)
 
     result = sandbox.cli("status", "--json")
 
@@ -120,8 +122,10 @@ def test_status_quick_shows_running_dead_and_stopped_from_pid_files_alone(sandbo
     sandbox.write_cluster(orchestration=1, workers=2)
     assert sandbox.start(["orchestration-1", "worker-1"]).ok
     victim = sandbox.record("worker-1").pid
+    # The handle comes first: the killed process may be reaped before a later psutil.Process() could find it.
+    doomed = psutil.Process(victim)
     os.kill(victim, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(victim)], timeout=10)
+    psutil.wait_procs([doomed], timeout=10)
 
     rows = quick_status(sandbox.project)
 
