@@ -6,6 +6,7 @@ signalling only what we started.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import signal
 import subprocess
@@ -88,7 +89,7 @@ class Supervisord:
 
     def shutdown(self) -> None:
         if self.process is not None:
-            stop_child(self.process)
+            stop_manager(self.process)
             self.process = None
 
 
@@ -119,8 +120,19 @@ class Honcho:
 
     def shutdown(self) -> None:
         if self.process is not None:
-            stop_child(self.process)
+            stop_manager(self.process)
             self.process = None
+
+
+def stop_manager(process: subprocess.Popen[bytes]) -> None:
+    """Stop a peer manager we started, then any of its programs that outlived it: supervisord's own shutdown
+    was seen leaving programs running, and the bench must leave no process behind."""
+    programs = descendants(process.pid)
+    stop_child(process)
+    for program in programs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if program.is_running() and program.status() != psutil.STATUS_ZOMBIE:
+                program.kill()
 
 
 def stop_child(process: subprocess.Popen[bytes]) -> None:
