@@ -45,3 +45,14 @@ def test_a_missing_port_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(SystemExit) as exited:
         parse_worker_settings([])
     assert exited.value.code == 2
+
+
+def test_an_unknown_log_level_is_refused_with_the_accepted_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKER_LOG_LEVEL", "bogus")
+    with pytest.raises(ConfigError, match="log level 'bogus'") as refused:
+        parse_worker_settings(["--port", "1"])
+    assert "debug" in refused.value.fix
+
+
+def test_the_log_level_is_accepted_in_any_case() -> None:
+    assert parse_orchestration_settings(["--port", "1", "--log-level", "DEBUG"]).log_level == "debug"

@@ -18,6 +18,8 @@ Role = Literal["orchestration", "worker"]
 # The name goes into the database session (`-c tasker.instance=NAME`), so it must need no quoting there.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+# logging.setLevel raises ValueError on any other name: checked here, it would be a traceback at start-up.
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class ServiceSettings:
                     f"namespace {namespace!r} is not valid",
                     "use lower-case letters, digits and '_', starting with a letter, at most 30 characters",
                 )
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"log level {self.log_level!r} is not valid",
+                f"set --log-level (or TASKER_LOG_LEVEL) to one of: {', '.join(_LOG_LEVELS)}",
+            )
         if not 1 <= self.pool_min <= self.pool_max:
             raise ConfigError(
                 f"pool sizes min={self.pool_min} max={self.pool_max} are not valid", "use 1 <= --pool-min <= --pool-max"
