@@ -88,6 +88,19 @@ class Sandbox:
             check=False,
         )
 
+    def status_quick_imports(self, watched: Sequence[str]) -> Completed:
+        """`status-quick` in a fresh interpreter, its output then `LOADED [...]`: the `watched` modules it imported."""
+        probe = (
+            "import sys\n"
+            "from tasker_cluster.cli.app import main\n"
+            "sys.argv = ['cluster', '--project-dir', sys.argv[1], 'status-quick']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print('LOADED', [name for name in {tuple(watched)!r} if name in sys.modules])\n"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", probe, str(self.root)], capture_output=True, text=True, check=False
+        )
+
 
 def wait_listening(port: int) -> None:
     """Until something accepts connections on `port`; pytest-timeout bounds the wait."""

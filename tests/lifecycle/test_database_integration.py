@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,15 +261,8 @@ def test_status_reports_a_kill_9ed_database_as_dead(box: Sandbox) -> None:
 def test_status_quick_shows_the_running_database_without_loading_psycopg(box: Sandbox) -> None:
     ensure_database(box.project)
     heavy = ("psycopg", "pydantic", "httpx", "anyio", "tasker_cluster.topology", "tasker_cluster.db.status")
-    probe = (
-        "import sys\n"
-        "from tasker_cluster.cli.app import main\n"
-        "sys.argv = ['cluster', '--project-dir', sys.argv[1], 'status-quick']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print('LOADED', [name for name in {heavy!r} if name in sys.modules])\n"
-    )
 
-    loaded = subprocess.run([sys.executable, "-c", probe, str(box.root)], capture_output=True, text=True, check=False)
+    loaded = box.status_quick_imports(heavy)
     code, document = status_json(box, "status-quick")
 
     assert "LOADED []" in loaded.stdout, loaded.stdout + loaded.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import psutil
 import pytest
@@ -161,17 +159,8 @@ def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sa
         "tasker_cluster.db.settings",
         "tasker_cluster.probes",
     )
-    probe = (
-        "import sys\n"
-        "from tasker_cluster.cli.app import main\n"
-        "sys.argv = ['cluster', '--project-dir', sys.argv[1], 'status-quick']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        f"print('LOADED', [name for name in {heavy!r} if name in sys.modules])\n"
-    )
 
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(sandbox.root)], capture_output=True, text=True, check=False
-    )
+    result = sandbox.status_quick_imports(heavy)
 
     assert "LOADED []" in result.stdout, result.stdout + result.stderr
 
