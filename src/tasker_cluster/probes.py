@@ -117,11 +117,6 @@ def probe(client: httpx.Client, url: str, timeout: float) -> ProbeResult:
     return ProbeResult(response.status_code, (time.perf_counter() - started) * 1000, None)
 
 
-def probe_many(urls: Sequence[str], timeout: float) -> list[ProbeResult]:
-    """GET every URL concurrently; results in the order of `urls`."""
-    return ProbeBatch(urls, timeout).results()
-
-
 class ProbeBatch:
     """GETs every URL at once from construction; `results` waits at most `timeout` from then.
 
