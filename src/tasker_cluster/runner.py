@@ -46,10 +46,6 @@ class TierCounts:
     skipped: int = 0
     duration: float = 0.0
 
-    @property
-    def total(self) -> int:
-        return self.passed + self.failed + self.errors + self.skipped
-
 
 @dataclass(frozen=True)
 class PhaseResult:
