@@ -70,7 +70,7 @@ def apply_migrations(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR) ->
     keeps the common case (schema already current) from queueing every instance on it.
     """
     wanted = available_migrations(folder)
-    if applied_version(conn) >= latest_version(folder):
+    if applied_version(conn) >= max((m.version for m in wanted), default=0):
         return []
     applied: list[Migration] = []
     with conn.transaction():

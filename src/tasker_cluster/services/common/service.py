@@ -53,6 +53,8 @@ class Service(ABC):
         self.settings = settings
         self.started_at = time.monotonic()
         self.schema_version = 0
+        # The package's migrations do not change while it runs: read once, not on every readiness probe.
+        self.wanted_schema_version = latest_version()
         self.pool = create_pool(settings)
         self.waker = WakeSender(self.pool, settings.wake_interval)
         self.listener = NotificationListener(session_conninfo(settings), self.consumed_queues())
@@ -75,7 +77,7 @@ class Service(ABC):
     def prepare(self) -> None:
         """Blocking start-up work before the event loop serves anything: database check, PGMQ, migrations."""
         prepare_database(self.settings, self.created_queues())
-        self.schema_version = latest_version()
+        self.schema_version = self.wanted_schema_version
 
     async def start(self) -> None:
         try:
@@ -118,7 +120,8 @@ class Service(ABC):
         return {
             "database": self._database_check(),
             "migrations": Check(
-                self.schema_version >= latest_version(), f"schema version {self.schema_version} of {latest_version()}"
+                self.schema_version >= self.wanted_schema_version,
+                f"schema version {self.schema_version} of {self.wanted_schema_version}",
             ),
             "consumers": self._consumers_check(),
         }
