@@ -80,16 +80,19 @@ def test_start_all_on_a_running_cluster_starts_only_what_is_missing(sandbox: San
     assert Path(sandbox.record("orchestration-1").log).read_text().count("listening") == 1
 
 
-def test_stop_escalates_to_sigkill_when_a_child_ignores_sigterm_and_leaves_nothing_behind(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
-    child_file = tmp_path / "child.pid"
+def _start_with_a_child_ignoring_sigterm(sandbox: Sandbox, child_file: Path) -> tuple[int, int]:
+    """orchestration-1 started, having forked a child that ignores SIGTERM: (leader pid, child pid)."""
     sandbox.write_topology(
         {"orchestration": service("orchestration", 1, sandbox.base, "--child-ignoring-term", str(child_file))}
     )
     assert sandbox.start().ok
-    leader = sandbox.record("orchestration-1").pid
-    child = int(child_file.read_text())
+    return sandbox.record("orchestration-1").pid, int(child_file.read_text())
+
+
+def test_stop_escalates_to_sigkill_when_a_child_ignores_sigterm_and_leaves_nothing_behind(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    leader, child = _start_with_a_child_ignoring_sigterm(sandbox, tmp_path / "child.pid")
     assert os.getpgid(child) == leader
 
     results = stop_instances(sandbox.project, timeout=0.3)
@@ -111,13 +114,7 @@ def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox)
 
 
 def test_stop_of_a_dead_instance_kills_the_children_it_left_behind(sandbox: Sandbox, tmp_path: Path) -> None:
-    child_file = tmp_path / "child.pid"
-    sandbox.write_topology(
-        {"orchestration": service("orchestration", 1, sandbox.base, "--child-ignoring-term", str(child_file))}
-    )
-    assert sandbox.start().ok
-    leader = sandbox.record("orchestration-1").pid
-    child = int(child_file.read_text())
+    leader, child = _start_with_a_child_ignoring_sigterm(sandbox, tmp_path / "child.pid")
     doomed = psutil.Process(leader)  # before the kill: the leader may be reaped before a later lookup
     os.kill(leader, signal.SIGKILL)
     psutil.wait_procs([doomed], timeout=10)
