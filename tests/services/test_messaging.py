@@ -228,6 +228,20 @@ async def wait_for_status(client: httpx.AsyncClient, task_uuid: str, statuses: s
     raise AssertionError(f"task {task_uuid} not {statuses} after {DEADLINE_S} s: {task}")
 
 
+def run_one_task_to_its_end(orchestration: Service, worker: Service, namespace: str, name: str) -> dict[str, Any]:
+    """Prepare both services, serve them, create one task and return its view once it is finished."""
+    for service in (orchestration, worker):
+        service.prepare()
+
+    async def scenario() -> dict[str, Any]:
+        async with serving(orchestration, worker) as (client, _):
+            created = await client.post("/v1/tasks", json={"namespace": namespace, "name": name})
+            assert created.status_code == 201, created.text
+            return await wait_for_status(client, created.json()["task_uuid"], {"error", "complete", "cancelled"})
+
+    return asyncio.run(scenario())
+
+
 def test_a_failing_handler_is_retried_with_backoff_then_fails_its_task(
     migrated_database_url: str, tmp_path: Path
 ) -> None:
@@ -249,16 +263,7 @@ def test_a_failing_handler_is_retried_with_backoff_then_fails_its_task(
     worker = WorkerService(
         settings_for(migrated_database_url, "worker", "worker-retry", namespaces=("flaky",)), handlers
     )
-    for service in (orchestration, worker):
-        service.prepare()
-
-    async def scenario() -> dict[str, Any]:
-        async with serving(orchestration, worker) as (client, _):
-            created = await client.post("/v1/tasks", json={"namespace": "flaky", "name": "boom"})
-            assert created.status_code == 201, created.text
-            return await wait_for_status(client, created.json()["task_uuid"], {"error", "complete", "cancelled"})
-
-    task = asyncio.run(scenario())
+    task = run_one_task_to_its_end(orchestration, worker, "flaky", "boom")
     explode, after = task["steps"]
     assert task["status"] == "error"
     assert (explode["status"], explode["attempts"], explode["error"]) == ("error", 3, "ValueError: boom on attempt 3")
@@ -301,16 +306,7 @@ def test_a_result_postgresql_cannot_store_fails_its_own_step_not_the_steps_recor
                      visibility_timeout=1),
         handlers,
     )  # fmt: skip
-    for service in (orchestration, worker):
-        service.prepare()
-
-    async def scenario() -> dict[str, Any]:
-        async with serving(orchestration, worker) as (client, _):
-            created = await client.post("/v1/tasks", json={"namespace": "unstorable", "name": "mixed"})
-            assert created.status_code == 201, created.text
-            return await wait_for_status(client, created.json()["task_uuid"], {"error", "complete", "cancelled"})
-
-    task = asyncio.run(scenario())
+    task = run_one_task_to_its_end(orchestration, worker, "unstorable", "mixed")
     by_name = {step["name"]: step for step in task["steps"]}
     assert (by_name["fine"]["status"], by_name["fine"]["result"]) == ("complete", {"ok": True})
     assert by_name["nan"]["status"] == "error" and "finite" in by_name["nan"]["error"]
