@@ -34,6 +34,12 @@ def test_without_database_url_the_instance_names_the_variable_and_the_fix(role: 
     assert_one_line_error(output, "DATABASE_URL is not set", "fix:", "cluster db up")
 
 
+def test_a_database_url_that_is_not_a_connection_string_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    code, output = failure_output("worker", tmp_path, "host=x =bad")
+    assert code != 0
+    assert_one_line_error(output, "DATABASE_URL is not a valid connection string", "fix: correct DATABASE_URL")
+
+
 def test_a_database_that_is_down_is_reported_at_once_with_the_fix(tmp_path: Path) -> None:
     nobody_listens = find_free_port_block(1)
     code, output = failure_output("worker", tmp_path, f"postgresql://postgres@127.0.0.1:{nobody_listens}/tasker")

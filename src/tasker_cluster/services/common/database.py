@@ -57,7 +57,9 @@ def session_conninfo(settings: ServiceSettings) -> str:
     try:
         existing = conninfo_to_dict(url).get("options") or ""
     except psycopg.ProgrammingError as error:
-        raise ClusterError(f"DATABASE_URL is not a valid connection string: {error}", "correct DATABASE_URL") from error
+        raise ClusterError(
+            f"DATABASE_URL is not a valid connection string: {_reason(error)}", "correct DATABASE_URL"
+        ) from error
     options = f"{existing} -c tasker.instance={settings.name} -c timezone=UTC".strip()
     return make_conninfo(url, options=options, application_name=settings.name)
 
