@@ -69,14 +69,7 @@ class Supervisord:
         return [SUPERVISORCTL, "-c", str(self.config), *args]
 
     def start(self) -> subprocess.Popen[bytes]:
-        self.process = subprocess.Popen(
-            self.argv(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            env=clean_env(),
-        )
+        self.process = _spawn(self.argv())
         return self.process
 
     def wait_all_running(self, timeout: float = 30.0) -> None:
@@ -108,20 +101,25 @@ class Honcho:
         return [HONCHO, "-f", str(self.procfile), "-d", str(self.folder), "start"]
 
     def start(self) -> subprocess.Popen[bytes]:
-        self.process = subprocess.Popen(
-            self.argv(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            env=clean_env(),
-        )
+        self.process = _spawn(self.argv())
         return self.process
 
     def shutdown(self) -> None:
         if self.process is not None:
             stop_manager(self.process)
             self.process = None
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    """A peer manager as our own child in its own session, output discarded, with the clean fleet environment."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=clean_env(),
+    )
 
 
 def stop_manager(process: subprocess.Popen[bytes]) -> None:
