@@ -24,7 +24,7 @@ from benchlib.contestants import (
     shut_down_all,
 )
 from benchlib.fleet import split_roles
-from benchlib.paths import peers_installed
+from benchlib.paths import peers_skip_reason
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, percentile, summarize
 from tasker_cluster.ports import find_free_port_block
@@ -47,10 +47,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few repetitions")
     args = parser.parse_args()
     result = Result("start_all", (__doc__ or "").splitlines()[0], args.quick)
-    missing = peers_installed()
-    if missing:
-        result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
-    else:
+    result.skipped = peers_skip_reason()
+    if result.skipped is None:
         with tempfile.TemporaryDirectory(prefix="bench-start-") as folder:
             for count in SIZES:
                 measure(Path(folder) / f"n{count}", count, 2 if args.quick else 10, result)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchlib.fleet import ClusterProject, members_of, split_roles
 from benchlib.imports import import_profile, loaded, top_level
-from benchlib.paths import CLUSTER, PYTHON, peers_installed
+from benchlib.paths import CLUSTER, PYTHON, peers_skip_reason
 from benchlib.peers import Supervisord
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, summarize
@@ -31,10 +31,8 @@ def main() -> None:
     parser.add_argument("-n", "--instances", type=int, default=20)
     args = parser.parse_args()
     result = Result("status_quick", (__doc__ or "").splitlines()[0], args.quick)
-    missing = peers_installed()
-    if missing:
-        result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
-    else:
+    result.skipped = peers_skip_reason()
+    if result.skipped is None:
         with tempfile.TemporaryDirectory(prefix="bench-status-quick-") as folder:
             measure(Path(folder), args.instances, 10 if args.quick else 40, result)
     publish(result)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchlib.contestants import ClusterCli, Contestant, SupervisordManager, attempt, shut_down_all
 from benchlib.fleet import Group
-from benchlib.paths import peers_installed
+from benchlib.paths import peers_skip_reason
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, summarize
 from benchlib.timing import run_once
@@ -32,10 +32,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few repetitions")
     args = parser.parse_args()
     result = Result("stop", (__doc__ or "").splitlines()[0], args.quick)
-    missing = peers_installed()
-    if missing:
-        result.skipped = f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`"
-    else:
+    result.skipped = peers_skip_reason()
+    if result.skipped is None:
         repetitions = 2 if args.quick else 10
         with tempfile.TemporaryDirectory(prefix="bench-stop-") as folder:
             for count in SIZES:

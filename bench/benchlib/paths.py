@@ -28,3 +28,9 @@ def hyperfine() -> str | None:
 def peers_installed() -> list[str]:
     """The peer programs missing from the venv (install with `pip install -e '.[bench]'`)."""
     return [name for name in (SUPERVISORD, SUPERVISORCTL, HONCHO) if not Path(name).exists()]
+
+
+def peers_skip_reason() -> str | None:
+    """Why a bench that needs the peers must skip, or None when they are all installed."""
+    missing = peers_installed()
+    return f"peers missing: {', '.join(missing)}; run `pip install -e '.[bench]'`" if missing else None
