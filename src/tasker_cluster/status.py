@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from tasker_cluster.db.defaults import DEFAULT_NAME, DEFAULT_PORT
+from tasker_cluster.db.quick import database_port_and_name
 from tasker_cluster.inventory import (
     Configured,
     DatabaseRow,
@@ -183,26 +181,12 @@ def _url_to_probe(project: Project, row: DatabaseRow | None) -> str | None:
 
     if row is None:
         return None
-    port, name = _database_port_and_name(project)
+    port, name = database_port_and_name(project.config_file)
     if row.kind == "external":
         return external_url(project.env_file, port, name)
     if row.status == "running" and row.port is not None:
         return local_url(row.port, name)
     return None
-
-
-def _database_port_and_name(project: Project) -> tuple[int, str]:
-    """The `[database]` table's port and name, read as status-quick reads it: `start-all` and `cluster db`
-    validate the table; status only needs to find the server they set up."""
-    try:
-        with project.config_file.open("rb") as file:
-            table: Any = tomllib.load(file).get("database", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        table = {}
-    if not isinstance(table, dict):
-        table = {}
-    port, name = table.get("port", DEFAULT_PORT), table.get("name", DEFAULT_NAME)
-    return (port if type(port) is int else DEFAULT_PORT), (name if isinstance(name, str) else DEFAULT_NAME)
 
 
 def _status_of(row: Entry, state: Liveness | None, probes: Answers | None) -> InstanceStatus:

@@ -39,10 +39,16 @@ def _database_table(config_file: Path) -> dict[str, Any]:
     return table if isinstance(table, dict) else {}
 
 
-def quick_database_row(project: Project) -> QuickDatabaseRow:
-    table = _database_table(project.config_file)
-    mode = table.get("mode", DEFAULT_MODE)
+def database_port_and_name(config_file: Path) -> tuple[int, str]:
+    """The `[database]` port and name as the cheap readers see them: a value of the wrong type is the default."""
+    table = _database_table(config_file)
     port, name = table.get("port", DEFAULT_PORT), table.get("name", DEFAULT_NAME)
+    return (port if type(port) is int else DEFAULT_PORT), (name if isinstance(name, str) else DEFAULT_NAME)
+
+
+def quick_database_row(project: Project) -> QuickDatabaseRow:
+    mode = _database_table(project.config_file).get("mode", DEFAULT_MODE)
+    port, name = database_port_and_name(project.config_file)
     data_dir = existing_data_dir(project)
     record = running_postmaster(data_dir) if data_dir is not None else None
     if record is None and mode != "none" and external_url(project.env_file, port, name) is not None:
