@@ -1,26 +1,22 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
-Probes run in threads sharing one synchronous httpx.Client: for a few dozen requests on loopback that is the same
-concurrency as an event loop, without importing asyncio and anyio (~60 ms of CPU per command, measured). Every
-probe of a batch starts at once and the batch shares one deadline, so N hung instances cost one timeout, not N.
+Probes are plain GETs on loopback with the standard library's http.client, one thread each. httpx did the same
+job for ~100 ms of CPU per command (its import and first client), which on two cores is CPU taken from the very
+instances `start-all` is waiting for; http.client costs ~25 ms and needs no client object to share. Every probe of
+a batch starts at once and the batch shares one deadline, so N hung instances cost one timeout, not N.
 """
 
 from __future__ import annotations
 
 import errno
-import importlib
+import http.client
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    import httpx
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 # A ready probe that hangs must not eat the whole startup window in one go.
@@ -31,6 +27,8 @@ _LISTEN_PAUSE = 0.005
 _CONNECT_TIMEOUT = 0.05
 # How long past its deadline a target's own thread may take to report (a request cut at the deadline).
 _REPORT_GRACE = 0.1
+# Health answers are a few bytes of JSON; a server that streams more is not read to the end.
+_BODY_LIMIT = 64 * 1024
 
 ReadyOutcome = Literal["ready", "exited", "timeout"]
 
@@ -77,52 +75,33 @@ class ReadyResult:
     health: ProbeResult | None = None
 
 
-def preload_http_client() -> None:
-    """Start importing httpx in a thread (~60 ms of CPU), for a command that will probe a little later."""
-    threading.Thread(target=_httpx, daemon=True).start()
-
-
-def http_client(connections: int) -> httpx.Client:
-    """A client for `connections` concurrent GETs on loopback."""
-    httpx = _httpx()
-    limits = httpx.Limits(max_connections=max(connections, 1), max_keepalive_connections=0)
-    # trust_env=False: a proxy from the environment must never sit between us and 127.0.0.1. verify=False: only
-    # plain http on loopback is probed, and loading the CA bundle would cost ~40 ms for nothing.
-    return httpx.Client(trust_env=False, verify=False, limits=limits, follow_redirects=False)
-
-
-def _httpx() -> ModuleType:
-    # httpx imports its command-line tool, and with it Rich, Click and Pygments (~50 ms), whenever they are
-    # installed (encode/httpx#3547); a None entry makes that import fail, the case httpx's __init__ provides for.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    import httpx
-
-    # What the first Client imports (~15 ms), so that the preload covers it too.
-    importlib.import_module("httpcore")
-    return httpx
-
-
-def probe(client: httpx.Client, url: str, timeout: float) -> ProbeResult:
-    import httpx
-
+def probe(url: str, timeout: float) -> ProbeResult:
+    """One GET of `url`; `timeout` bounds the connect and each read, as a socket timeout does."""
+    parts = urlsplit(url)
+    # No proxy can sit between us and 127.0.0.1: http.client never reads the environment's proxy settings.
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     started = time.perf_counter()
     try:
-        response = client.get(url, timeout=timeout)
-    except httpx.ConnectError:
+        connection.request("GET", parts.path or "/", headers={"Connection": "close"})
+        response = connection.getresponse()
+        response.read(_BODY_LIMIT)
+    except ConnectionRefusedError:
         return ProbeResult(None, None, "refused")
-    except httpx.TimeoutException:
+    except TimeoutError:
         return NOT_ANSWERED
-    except httpx.HTTPError as error:
+    except (OSError, http.client.HTTPException) as error:
         return ProbeResult(None, None, type(error).__name__)
-    return ProbeResult(response.status_code, (time.perf_counter() - started) * 1000, None)
+    finally:
+        connection.close()
+    return ProbeResult(response.status, (time.perf_counter() - started) * 1000, None)
 
 
 class ProbeBatch:
     """GETs every URL at once from construction; `results` waits at most `timeout` from then.
 
-    httpx bounds each phase of a request (connect, write, read) by `timeout`, not their sum: a server that drips
-    its answer would take longer, so a probe still running at the deadline counts as not answered. Its daemon
-    thread ends with its request or with the program.
+    A socket timeout bounds each phase of a request (connect, write, read) by `timeout`, not their sum: a server
+    that drips its answer would take longer, so a probe still running at the deadline counts as not answered. Its
+    daemon thread ends with its request or with the program.
     """
 
     def __init__(self, urls: Sequence[str], timeout: float) -> None:
@@ -131,10 +110,8 @@ class ProbeBatch:
         self._deadline = time.monotonic() + timeout
         if not urls:
             return
-        client = http_client(len(urls))
-        self._deadline = time.monotonic() + timeout
         for position, url in enumerate(urls):
-            thread = threading.Thread(target=self._probe_into, args=(client, url, timeout, position), daemon=True)
+            thread = threading.Thread(target=self._probe_into, args=(url, timeout, position), daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -143,17 +120,17 @@ class ProbeBatch:
             thread.join(max(self._deadline - time.monotonic(), 0.0))
         return [result or NOT_ANSWERED for result in self._results]
 
-    def _probe_into(self, client: httpx.Client, url: str, timeout: float, position: int) -> None:
-        self._results[position] = probe(client, url, timeout)
+    def _probe_into(self, url: str, timeout: float, position: int) -> None:
+        self._results[position] = probe(url, timeout)
 
 
 class ReadinessWatch:
     """Waits for instances to answer their ready path, each from the moment it is `add`ed.
 
-    Made before spawning: httpx is imported and the client built in a thread meanwhile, and each instance is
-    watched as soon as it is spawned. One thread checks, every few ms, whether not-yet-listening instances accept
-    connections; an instance that does gets a thread of its own for HTTP probes with a short backoff. `on_result`
-    is called once per target, from those threads, one call at a time.
+    Made before spawning, so that each instance is watched as soon as it is spawned. One thread checks, every few
+    ms, whether not-yet-listening instances accept connections; an instance that does gets a thread of its own for
+    HTTP probes with a short backoff. `on_result` is called once per target, from those threads, one call at a
+    time.
     """
 
     def __init__(self, on_result: Callable[[ReadyResult], None]) -> None:
@@ -161,16 +138,12 @@ class ReadinessWatch:
         self._lock = threading.Lock()
         self._report_lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._client: httpx.Client | None = None
-        self._client_built = threading.Event()
         self._waiters: list[_Waiter] = []
         self._listening: list[_Waiter] = []
         self._closing = False
         self._stopping = threading.Event()
         # The first unexpected error of any of the watch's threads, raised again by `results`.
         self._error: BaseException | None = None
-        self._preparer = threading.Thread(target=self._guarded(self._prepare), daemon=True)
-        self._preparer.start()
         self._listener: threading.Thread | None = None
 
     def add(self, target: ReadyTarget) -> None:
@@ -203,18 +176,11 @@ class ReadinessWatch:
         return results
 
     def close(self) -> None:
-        """Stop watching (a start that failed half-way) and let the preparing thread finish its import."""
+        """Stop watching (a start that failed half-way): the watch's threads end at their next check."""
         self._stopping.set()
         with self._lock:
             self._closing = True
             self._wake.notify()
-        self._preparer.join()
-
-    def _prepare(self) -> None:
-        try:
-            self._client = http_client(64)
-        finally:
-            self._client_built.set()
 
     def _guarded(self, body: Callable[..., None]) -> Callable[..., None]:
         """`body` for a thread: an unexpected error ends every wait at once and reaches `results`' caller."""
@@ -259,11 +225,8 @@ class ReadinessWatch:
         return True
 
     def _probe_until_ready(self, waiter: _Waiter) -> None:
-        self._client_built.wait()
-        client = self._client
         pause = _FIRST_PAUSE
-        # No client: building it failed, and `results` reports why.
-        while client is not None and not self._stopping.is_set() and not waiter.done.is_set():
+        while not self._stopping.is_set() and not waiter.done.is_set():
             remaining = waiter.deadline - time.monotonic()
             if waiter.target.exit_code() is not None:
                 self._finish(waiter, "exited")
@@ -271,11 +234,11 @@ class ReadinessWatch:
             if remaining <= 0:
                 self._finish(waiter, "timeout")
                 return
-            waiter.last = probe(client, waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            waiter.last = probe(waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
             if waiter.last.ok:
                 self._finish(waiter, "ready")
                 if waiter.target.health_url is not None:
-                    waiter.health = probe(client, waiter.target.health_url, _READY_REQUEST_TIMEOUT)
+                    waiter.health = probe(waiter.target.health_url, _READY_REQUEST_TIMEOUT)
                 waiter.probed.set()
                 return
             time.sleep(min(pause, max(waiter.deadline - time.monotonic(), 0.0)))

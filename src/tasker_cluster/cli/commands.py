@@ -99,11 +99,6 @@ def start(
     workers: int | None,
 ) -> int:
     """Start what is not running (all configured instances when `names` is empty), then show the status table."""
-    if wait:
-        from tasker_cluster.probes import preload_http_client
-
-        # Loaded while the topology is read and the instances spawned, so readiness can be probed at once.
-        preload_http_client()
     from tasker_cluster.lifecycle import start_instances
     from tasker_cluster.render import (
         StartProgress,
