@@ -9,7 +9,6 @@ a batch starts at once and the batch shares one deadline, so N hung instances co
 from __future__ import annotations
 
 import errno
-import http.client
 import socket
 import threading
 import time
@@ -77,6 +76,9 @@ class ReadyResult:
 
 def probe(url: str, timeout: float) -> ProbeResult:
     """One GET of `url`; `timeout` bounds the connect and each read, as a socket timeout does."""
+    # Imported at the first probe, not with the module: start-all spawns its instances before it needs HTTP.
+    import http.client
+
     parts = urlsplit(url)
     # No proxy can sit between us and 127.0.0.1: http.client never reads the environment's proxy settings.
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
