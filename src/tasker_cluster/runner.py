@@ -55,6 +55,8 @@ class PhaseResult:
     wall_seconds: float
     tiers: list[TierCounts] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)
+    # Why the phase has no counts, when its JUnit report is missing or cut short (pytest killed or crashed).
+    report_problem: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -132,16 +134,34 @@ def run_phases(
         on_phase(phase, argv)
         started = time.monotonic()
         # stdin closed: CI runs with none, and a test must never wait for a keyboard.
-        code = subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, check=False).returncode
-        tiers, figures = read_junit(junit) if junit.is_file() else ([], [])
-        results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures))
+        code = _shell_style(subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, check=False).returncode)
+        tiers, figures, problem = read_report(junit)
+        results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures, problem))
         if code in _STOP_EARLY_CODES:
             break
     return results
 
 
+def _shell_style(code: int) -> int:
+    """A pytest killed by signal N as 128 + N, as a shell reports it: a negative exit code means nothing to CI."""
+    return 128 - code if code < 0 else code
+
+
+def read_report(junit: Path) -> tuple[list[TierCounts], list[tuple[str, str]], str | None]:
+    """`read_junit`'s counts and figures, or none and the reason why (a missing or truncated report)."""
+    try:
+        return (*read_junit(junit), None)
+    except FileNotFoundError:
+        return [], [], "pytest wrote no JUnit report: it was killed or crashed before the end of its run"
+    except ElementTree.ParseError as error:
+        return [], [], f"its JUnit report {junit.name} is cut short or malformed ({error}): was pytest killed?"
+
+
 def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:
-    """Counts per tier (in tier order) and the scenario figures ("figures" properties) from a JUnit XML report."""
+    """Counts per tier (in tier order) and the scenario figures ("figures" properties) from a JUnit XML report.
+
+    FileNotFoundError when there is none, ElementTree.ParseError when it is not complete XML.
+    """
     counts: dict[str, TierCounts] = {}
     figures: list[tuple[str, str]] = []
     for case in ElementTree.parse(path).getroot().iter("testcase"):

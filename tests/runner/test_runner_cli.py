@@ -123,3 +123,13 @@ def test_an_unknown_tier_exits_2_with_the_valid_tiers(tmp_path: Path, tier: str)
     assert result.returncode == 2
     assert "unknown test tier 'e2e'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_killed_pytest_is_reported_without_counts_and_fails_the_run(tmp_path: Path) -> None:
+    killer = "import os, signal\n\ndef test_kills_its_own_pytest():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    project = _project(tmp_path, {"test_killed.py": killer})
+    result = _cluster_test(project, "unit", "--workers", "0")
+    assert result.returncode == 128 + 9
+    assert "failed (pytest exit 137)" in result.stdout
+    assert "no test counts for unit: pytest wrote no JUnit report" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -1,7 +1,10 @@
+from pathlib import Path
+from xml.etree import ElementTree
+
 import pytest
 
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.runner import Phase, marker_expression, plan, pytest_argv
+from tasker_cluster.runner import Phase, marker_expression, plan, pytest_argv, read_junit, read_report
 
 
 def test_each_tier_excludes_only_the_tiers_above_it() -> None:
@@ -40,3 +43,13 @@ def test_pytest_argv_is_a_list_with_markers_workers_and_passthrough_args(tmp_pat
     assert argv[argv.index("-n") + 1] == "2"
     assert argv[-2:] == ["-k", "x y"]
     assert f"--junitxml={tmp_path / 'r.xml'}" in argv
+
+
+def test_a_report_cut_short_is_an_unreadable_report_not_a_crash(tmp_path: Path) -> None:
+    report = tmp_path / "phase-1-unit.xml"
+    report.write_text('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"><testcase ')
+    with pytest.raises(ElementTree.ParseError):
+        read_junit(report)
+    tiers, figures, problem = read_report(report)
+    assert (tiers, figures) == ([], [])
+    assert problem is not None and "phase-1-unit.xml is cut short or malformed" in problem

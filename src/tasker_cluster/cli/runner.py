@@ -89,6 +89,8 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
     for result in results:
         verdict = "[green]passed[/green]" if result.ok else f"[red]failed (pytest exit {result.exit_code})[/red]"
         console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
+        if result.report_problem is not None:
+            console.print(f"[red]no test counts for {result.phase.label}:[/red] {result.report_problem}")
         if result.exit_code == NO_TESTS_COLLECTED:
             console.print(
                 f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
