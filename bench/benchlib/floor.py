@@ -3,7 +3,6 @@
 Run as a command, it is the floor every target compares with: it pays for an interpreter start, as every lifecycle
 tool does. The benches also call its functions in their own warm process (the in-process floor, for reference):
 
-
     floor.py start SPEC_JSON      spawn each {"argv": [...], "url": "..."} in its own session, poll every url
                                   until it answers 200, print the pids as JSON, exit
     floor.py stop PID...          SIGTERM each process group, wait until every leader is gone or a zombie
