@@ -12,10 +12,9 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import psutil
 
@@ -27,8 +26,7 @@ PID_SUFFIX = ".pid"
 _CREATE_TIME_TOLERANCE = 0.01
 
 
-@dataclass(frozen=True)
-class InstanceRecord:
+class InstanceRecord(NamedTuple):
     """What `.pids/<name>.pid` holds: enough to find, verify, probe and stop an instance without the topology."""
 
     name: str
@@ -55,7 +53,7 @@ class InstanceRecord:
         return self.url + self.ready_path
 
 
-_FIELDS = frozenset(field.name for field in fields(InstanceRecord))
+_FIELDS = frozenset(InstanceRecord._fields)
 
 
 class Liveness(Enum):
@@ -64,8 +62,7 @@ class Liveness(Enum):
     REUSED = "reused"
 
 
-@dataclass(frozen=True)
-class Records:
+class Records(NamedTuple):
     """The readable records, and the names of PID files that hold no valid record (e.g. a bare PID)."""
 
     valid: dict[str, InstanceRecord]
@@ -79,7 +76,7 @@ def write_record(project: Project, record: InstanceRecord) -> None:
     # Named by our pid, not by tempfile (~4 ms to import): no other process writes this name.
     temp = target.with_name(f".{record.name}.{os.getpid()}.tmp")
     with open(temp, "w") as file:
-        json.dump(asdict(record), file, indent=2)
+        json.dump(record._asdict(), file, indent=2)
     os.replace(temp, target)
 
 
