@@ -13,8 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
@@ -32,8 +31,7 @@ _BODY_LIMIT = 64 * 1024
 ReadyOutcome = Literal["ready", "exited", "timeout"]
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(NamedTuple):
     status_code: int | None
     latency_ms: float | None
     error: str | None
@@ -50,8 +48,7 @@ class ProbeResult:
 NOT_ANSWERED = ProbeResult(None, None, "timeout")
 
 
-@dataclass(frozen=True)
-class ReadyTarget:
+class ReadyTarget(NamedTuple):
     """An instance to wait for: `exit_code` says whether it has already exited (None while it runs).
 
     With `health_url`, the health path is probed once the instance is ready, so a status table can be drawn
@@ -65,8 +62,7 @@ class ReadyTarget:
     health_url: str | None = None
 
 
-@dataclass(frozen=True)
-class ReadyResult:
+class ReadyResult(NamedTuple):
     name: str
     outcome: ReadyOutcome
     elapsed: float
@@ -174,7 +170,7 @@ class ReadinessWatch:
             # The health probe follows the ready answer at once; its own timeout bounds this wait.
             waiter.probed.wait(_READY_REQUEST_TIMEOUT + _REPORT_GRACE)
             assert waiter.result is not None
-            results.append(replace(waiter.result, health=waiter.health))
+            results.append(waiter.result._replace(health=waiter.health))
         return results
 
     def close(self) -> None:

@@ -9,9 +9,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import psutil
 
@@ -26,19 +25,20 @@ _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 StopOutcome = Literal["exited", "killed", "survived", "absent"]
 
 
-@dataclass
-class StopTarget:
-    """A group to stop: its leader's PID (= group and session id) and the processes tracked before signalling."""
+class StopTarget(NamedTuple):
+    """A group to stop: its leader's PID (= group and session id) and the processes tracked before signalling.
+
+    `members` is updated in place when SIGKILL is due (the survivors and any late joiners).
+    """
 
     name: str
     leader: int
     leader_alive: bool
     grace: float
-    members: list[psutil.Process] = field(default_factory=list)
+    members: list[psutil.Process]
 
 
-@dataclass(frozen=True)
-class StopResult:
+class StopResult(NamedTuple):
     name: str
     outcome: StopOutcome
     survivors: list[int]
@@ -58,8 +58,7 @@ def rotate_log(path: Path, max_bytes: int = LOG_ROTATE_BYTES, keep: int = LOG_KE
     os.replace(path, path.with_name(f"{path.name}.1"))
 
 
-@dataclass(frozen=True)
-class Spawned:
+class Spawned(NamedTuple):
     """A started process, and where its output starts in the log, so an early exit shows only this run's lines."""
 
     popen: subprocess.Popen[bytes]
@@ -90,8 +89,7 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: P
     return Spawned(popen, offset)
 
 
-@dataclass(frozen=True)
-class ProcessTable:
+class ProcessTable(NamedTuple):
     """Every process's group and session, read in one pass over /proc by two system calls each, no file read.
 
     Stopping N instances used to walk /proc once per instance (psutil's `children` reads every process's stat
@@ -190,7 +188,7 @@ def _wait_or_kill(targets: Sequence[StopTarget], started: float, exits: ExitWatc
             elif name not in killed and now - started >= target.grace:
                 joiners = _late_joiners(target, exits)
                 exits.track(joiners)
-                target.members = exits.alive(target.members) + joiners
+                target.members[:] = exits.alive(target.members) + joiners
                 _signal(target, signal.SIGKILL, exits)
                 killed.add(name)
             elif name in killed and now - started >= target.grace + _KILL_WAIT:
