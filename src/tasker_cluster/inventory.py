@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tasker_cluster.pidfiles import InstanceRecord, Records
 
@@ -17,8 +16,7 @@ STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
 DATABASE_ROW_NAME = "database"
 
 
-@dataclass(frozen=True)
-class Configured:
+class Configured(NamedTuple):
     """An instance the topology names, whether or not it runs."""
 
     name: str
@@ -28,8 +26,7 @@ class Configured:
     url: str
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One row to report: what the topology says and what the PID file says (either may be missing)."""
 
     name: str
@@ -38,8 +35,7 @@ class Entry:
     unreadable: bool
 
 
-@dataclass(frozen=True)
-class InstanceStatus:
+class InstanceStatus(NamedTuple):
     name: str
     service: str
     role: str
@@ -68,8 +64,7 @@ class InstanceStatus:
         }
 
 
-@dataclass(frozen=True)
-class DatabaseRow:
+class DatabaseRow(NamedTuple):
     """The database's own row, listed first: `kind` is "local" (this project's server) or "external" (DATABASE_URL).
 
     `status` is healthy/unhealthy (probed), running (status-quick), dead (postmaster.pid outlived its server),

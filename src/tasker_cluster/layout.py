@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from tasker_cluster.errors import ConfigError
 
@@ -27,8 +26,7 @@ FLAGS: dict[Role, str] = {"orchestration": "--orchestration", "worker": "--worke
 Overrides = Mapping[Role, tuple[int, str] | None]
 
 
-@dataclass(frozen=True)
-class ServiceShape:
+class ServiceShape(NamedTuple):
     """The part of a `[services.NAME]` table that decides names and ports."""
 
     name: str
@@ -37,8 +35,7 @@ class ServiceShape:
     base_port: int | None
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """A service's effective count, where that count came from, and its first port."""
 
     service: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from tasker_cluster.db.quick import database_port_and_name
 from tasker_cluster.inventory import (
@@ -34,8 +34,7 @@ DEFAULT_TIMEOUT = 2.0
 Answers = tuple[ProbeResult, ProbeResult]
 
 
-@dataclass(frozen=True)
-class ClusterStatus:
+class ClusterStatus(NamedTuple):
     database: DatabaseRow | None
     instances: list[InstanceStatus]
 
@@ -123,7 +122,7 @@ class DatabaseProbe:
         import tasker_cluster.db.status  # noqa: F401
 
         if self._row.kind == "external":
-            self._row = replace(self._row, port=_port_of(url))
+            self._row = self._row._replace(port=_port_of(url))
         self._deadline = time.monotonic() + timeout
         self._thread = threading.Thread(target=self._query, args=(self._row, url), daemon=True)
         self._thread.start()
@@ -135,7 +134,7 @@ class DatabaseProbe:
         if self._answer is not None:
             return self._answer
         detail = f"{_kind_prefix(self._row)}no answer within {self._timeout:g} s"
-        return replace(self._row, status="unhealthy", detail=detail)
+        return self._row._replace(status="unhealthy", detail=detail)
 
     def _query(self, row: DatabaseRow, url: str) -> None:
         self._answer = probe_database(row, url)
@@ -152,11 +151,11 @@ def probe_database(row: DatabaseRow, url: str) -> DatabaseRow:
     try:
         facts = read_server_facts(url)
     except psycopg.Error as error:
-        return replace(row, status="unhealthy", detail=f"{_kind_prefix(row)}{first_line(error)}")
+        return row._replace(status="unhealthy", detail=f"{_kind_prefix(row)}{first_line(error)}")
     latency_ms = (time.perf_counter() - started) * 1000
     uptime = max(time.time() - facts.started_at, 0.0)
     detail = f"{_kind_prefix(row)}{facts.connections}/{facts.max_connections} connections"
-    return replace(row, status="healthy", uptime_s=uptime, latency_ms=latency_ms, detail=detail)
+    return row._replace(status="healthy", uptime_s=uptime, latency_ms=latency_ms, detail=detail)
 
 
 def _kind_prefix(row: DatabaseRow) -> str:
