@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasker_cluster import topology_cache
 from tasker_cluster.errors import ClusterError, ConfigError
@@ -34,8 +33,7 @@ if TYPE_CHECKING:
 LOOPBACK_URL = "http://127.0.0.1:{port}"
 
 
-@dataclass(frozen=True)
-class DatabaseSpec:
+class DatabaseSpec(NamedTuple):
     """The `[database]` table, validated (see `db.settings.DatabaseSettings`, which checked it)."""
 
     mode: str
@@ -44,8 +42,7 @@ class DatabaseSpec:
     max_connections: int
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(NamedTuple):
     """A service type after counts are resolved and ports assigned."""
 
     name: str
@@ -60,8 +57,7 @@ class ServiceSpec:
     stop_grace: float
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(NamedTuple):
     """One process to run: placeholders already substituted."""
 
     name: str
@@ -78,8 +74,7 @@ class Instance:
     stop_grace: float
 
 
-@dataclass(frozen=True)
-class Topology:
+class Topology(NamedTuple):
     config_file: Path
     database: DatabaseSpec
     services: list[ServiceSpec]
@@ -165,9 +160,9 @@ def _read_text(path: Path) -> str:
 def _to_json(topology: Topology) -> dict[str, Any]:
     return {
         "config_file": str(topology.config_file),
-        "database": asdict(topology.database),
-        "services": [asdict(service) for service in topology.services],
-        "instances": [asdict(instance) for instance in topology.instances],
+        "database": topology.database._asdict(),
+        "services": [service._asdict() for service in topology.services],
+        "instances": [instance._asdict() for instance in topology.instances],
     }
 
 
