@@ -10,10 +10,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import psutil
 
@@ -46,28 +45,25 @@ EventKind = Literal[
 SUCCESSFUL: frozenset[StartOutcome] = frozenset({"ready", "started", "running"})
 
 
-@dataclass(frozen=True)
-class StartEvent:
+class StartEvent(NamedTuple):
     kind: EventKind
     name: str
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class InstanceStart:
+class InstanceStart(NamedTuple):
     name: str
     outcome: StartOutcome
     pid: int | None = None
     detail: str = ""
     log: str = ""
-    log_tail: list[str] = field(default_factory=list)
+    log_tail: Sequence[str] = ()
     elapsed: float | None = None
     # (health, ready) answers seen by the readiness wait: the status table after a start is drawn from them.
     answers: tuple[ProbeResult, ProbeResult] | None = None
 
 
-@dataclass(frozen=True)
-class StartReport:
+class StartReport(NamedTuple):
     instances: list[InstanceStart]
 
     @property
@@ -84,8 +80,7 @@ class StartReport:
         return {instance.name: instance.answers for instance in self.instances if instance.answers is not None}
 
 
-@dataclass(frozen=True)
-class _Live:
+class _Live(NamedTuple):
     """An instance to wait for: spawned now (`popen` set) or found running from an earlier start."""
 
     instance: Instance
