@@ -9,8 +9,7 @@ force.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import psutil
 
@@ -30,8 +29,7 @@ StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "
 SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale", "left-running"})
 
 
-@dataclass(frozen=True)
-class InstanceStop:
+class InstanceStop(NamedTuple):
     name: str
     outcome: StopOutcome
     pid: int | None = None

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -14,8 +14,7 @@ PID_FILE = "postmaster.pid"
 _SERVER_NAMES = {"postgres", "postmaster"}
 
 
-@dataclass(frozen=True)
-class PostmasterRecord:
+class PostmasterRecord(NamedTuple):
     """What postmaster.pid (PostgreSQL >= 10) says: lines 1, 3, 4 and 8 of it."""
 
     pid: int

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tasker_cluster.db.defaults import DEFAULT_MODE, DEFAULT_NAME, DEFAULT_PORT
 from tasker_cluster.db.location import existing_data_dir
@@ -17,8 +16,7 @@ from tasker_cluster.project import Project
 DatabaseKind = Literal["local", "external", "none"]
 
 
-@dataclass(frozen=True)
-class QuickDatabaseRow:
+class QuickDatabaseRow(NamedTuple):
     """`running` is None for an external server: telling would need the network."""
 
     kind: DatabaseKind
