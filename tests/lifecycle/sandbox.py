@@ -88,17 +88,17 @@ class Sandbox:
             check=False,
         )
 
-    def status_quick_imports(self, watched: Sequence[str]) -> Completed:
-        """`status-quick` in a fresh interpreter, its output then `LOADED [...]`: the `watched` modules it imported."""
+    def cli_imports(self, command: str, watched: Sequence[str]) -> Completed:
+        """`cluster COMMAND` in a fresh interpreter, its output then `LOADED [...]`: the `watched` modules it loaded."""
         probe = (
             "import sys\n"
             "from tasker_cluster.cli.app import main\n"
-            "sys.argv = ['cluster', '--project-dir', sys.argv[1], 'status-quick']\n"
+            "sys.argv = ['cluster', '--project-dir', *sys.argv[1:]]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             f"print('LOADED', [name for name in {tuple(watched)!r} if name in sys.modules])\n"
         )
         return subprocess.run(
-            [sys.executable, "-c", probe, str(self.root)], capture_output=True, text=True, check=False
+            [sys.executable, "-c", probe, str(self.root), command], capture_output=True, text=True, check=False
         )
 
 

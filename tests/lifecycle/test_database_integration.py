@@ -262,7 +262,7 @@ def test_status_quick_shows_the_running_database_without_loading_psycopg(box: Sa
     ensure_database(box.project)
     heavy = ("psycopg", "pydantic", "httpx", "anyio", "tasker_cluster.topology", "tasker_cluster.db.status")
 
-    loaded = box.status_quick_imports(heavy)
+    loaded = box.cli_imports("status-quick", heavy)
     code, document = status_json(box, "status-quick")
 
     assert "LOADED []" in loaded.stdout, loaded.stdout + loaded.stderr
