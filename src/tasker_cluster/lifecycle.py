@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, NamedTuple
-
-import psutil
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.pidfiles import (
@@ -28,9 +26,12 @@ from tasker_cluster.pidfiles import (
 )
 from tasker_cluster.ports import is_port_free, port_owner
 from tasker_cluster.probes import ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
-from tasker_cluster.processes import spawn
 from tasker_cluster.project import Project
+from tasker_cluster.spawning import spawn
 from tasker_cluster.topology import Instance, Topology
+
+if TYPE_CHECKING:
+    import psutil
 
 # A start that waits longer than this for another start's lock gives up with a clear message.
 LOCK_TIMEOUT = 120.0
@@ -270,6 +271,10 @@ def _write_record_of(project: Project, live: _Live) -> None:
 
 def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:
     """The PID record, identity read back from /proc; None when the process has already exited."""
+    # Here, not at the top: psutil (~10 ms) is first needed once an instance is spawned, and its import then
+    # overlaps that instance's start instead of delaying it.
+    import psutil
+
     try:
         process = psutil.Process(pid)
         create_time = process.create_time()
@@ -302,6 +307,8 @@ def _settled_cmdline(process: psutil.Process) -> list[str] | None:
     Popen returns as soon as exec has replaced the memory map, a moment before the kernel publishes the new
     arguments: /proc/PID/cmdline can read empty then (measured: 1 spawn in 6 on this machine).
     """
+    import psutil
+
     deadline = time.monotonic() + _CMDLINE_WAIT
     while True:
         if process.status() == psutil.STATUS_ZOMBIE:

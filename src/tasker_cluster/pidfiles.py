@@ -16,8 +16,6 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, NamedTuple
 
-import psutil
-
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
 
@@ -113,6 +111,9 @@ def remove_record(project: Project, name: str) -> None:
 
 def liveness(record: InstanceRecord) -> Liveness:
     """ALIVE only when the PID runs, is not a zombie, and has the recorded create time and command line."""
+    # Imported only when there is a record to check: a first `start-all` spawns before it needs psutil.
+    import psutil
+
     try:
         process = psutil.Process(record.pid)
         with process.oneshot():

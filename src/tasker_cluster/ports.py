@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import random
 import socket
-
-import psutil
 
 LOOPBACK = "127.0.0.1"
 # Below Linux's default ephemeral range (32768-60999), so an outgoing connection never grabs a port we chose.
@@ -25,6 +22,8 @@ def is_port_free(port: int, host: str = LOOPBACK) -> bool:
 
 def find_free_port_block(count: int, host: str = LOOPBACK, attempts: int = 200) -> int:
     """First port of `count` consecutive free ports, chosen at random so parallel test workers rarely collide."""
+    import random
+
     rng = random.Random()
     for _ in range(attempts):
         base = rng.randrange(_SEARCH_LOW, _SEARCH_HIGH - count)
@@ -35,6 +34,9 @@ def find_free_port_block(count: int, host: str = LOOPBACK, attempts: int = 200) 
 
 def port_owner(port: int) -> str | None:
     """`pid N (command line)` of the process listening on `port`, or None when it cannot be seen."""
+    # Imported here: only a taken port needs it, and `start-all` checks ports before it has spawned anything.
+    import psutil
+
     try:
         connections = psutil.net_connections(kind="tcp")
     except psutil.AccessDenied:
@@ -48,6 +50,8 @@ def port_owner(port: int) -> str | None:
 
 
 def _command_of(pid: int) -> str:
+    import psutil
+
     try:
         process = psutil.Process(pid)
         command = " ".join(" ".join(process.cmdline()).split()) or process.name()

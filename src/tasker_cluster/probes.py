@@ -72,7 +72,7 @@ class ReadyResult(NamedTuple):
 
 def probe(url: str, timeout: float) -> ProbeResult:
     """One GET of `url`; `timeout` bounds the connect and each read, as a socket timeout does."""
-    # Imported at the first probe, not with the module: start-all spawns its instances before it needs HTTP.
+    # Imported at the first use, not with the module: start-all spawns its instances before it needs HTTP.
     import http.client
 
     parts = urlsplit(url)
@@ -196,6 +196,9 @@ class ReadinessWatch:
         return run
 
     def _watch_listening(self) -> None:
+        # Loaded now, while the first instances start: the probe threads must not wait for it once they listen.
+        import http.client  # noqa: F401
+
         while not self._stopping.is_set():
             with self._lock:
                 while not self._listening and not self._closing:

@@ -16,7 +16,7 @@ import pytest
 from lifecycle.sandbox import Sandbox, running, service
 from tasker_cluster.lifecycle import StartEvent, start_instances
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, write_record
-from tasker_cluster.processes import rotate_log
+from tasker_cluster.spawning import rotate_log
 from tasker_cluster.stopping import stop_instances
 
 
