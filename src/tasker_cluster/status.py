@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from tasker_cluster.db.quick import database_port_and_name
 from tasker_cluster.inventory import (
     Configured,
     DatabaseRow,
@@ -26,7 +25,6 @@ from tasker_cluster.inventory import (
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_records
 from tasker_cluster.probes import ProbeBatch, ProbeResult
 from tasker_cluster.project import Project
-from tasker_cluster.quick_status import configured_instances, quick_database
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -49,7 +47,8 @@ class StatusProbe:
     """Sends every probe at construction: the instances' health and ready paths, and the database's query.
 
     `known` holds answers already had (start-all's readiness wait) for instances known to run: those are neither
-    checked nor probed again. `result` waits at most `timeout` from construction for the rest.
+    checked nor probed again. `result` waits at most `timeout` from construction for the rest. Without
+    `with_database` (a topology that uses none) there is no database row, and the config file is not read for one.
     """
 
     def __init__(
@@ -59,10 +58,15 @@ class StatusProbe:
         *,
         configured: Sequence[Configured] | None = None,
         known: Mapping[str, Answers] | None = None,
+        with_database: bool = True,
     ) -> None:
+        if configured is None:
+            # The config file's reader is imported only when needed: start-all has its topology already.
+            from tasker_cluster.quick_status import configured_instances
+
+            configured = configured_instances(project)
         known = known or {}
-        listed = configured if configured is not None else configured_instances(project)
-        self._rows = entries(listed, read_records(project))
+        self._rows = entries(configured, read_records(project))
         self._states = {row.name: _state(row, known) for row in self._rows}
         alive = [
             row.record
@@ -73,14 +77,15 @@ class StatusProbe:
         self._alive = alive
         urls = [url for record in alive for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
-        self._database = DatabaseProbe(project, timeout)
+        self._database = DatabaseProbe(project, timeout) if with_database else None
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
         for position, record in enumerate(self._alive):
             self._answers[record.name] = (answers[2 * position], answers[2 * position + 1])
         instances = [_status_of(row, self._states[row.name], self._answers.get(row.name)) for row in self._rows]
-        return ClusterStatus(self._database.result(), instances)
+        database = self._database.result() if self._database is not None else None
+        return ClusterStatus(database, instances)
 
 
 def full_status(
@@ -111,6 +116,8 @@ class DatabaseProbe:
     """
 
     def __init__(self, project: Project, timeout: float) -> None:
+        from tasker_cluster.quick_status import quick_database
+
         self._timeout = timeout
         self._row = quick_database(project)
         self._answer: DatabaseRow | None = None
@@ -176,6 +183,7 @@ def _port_of(url: str) -> int | None:
 
 def _url_to_probe(project: Project, row: DatabaseRow | None) -> str | None:
     """The URL of a server that should answer: a running local one, or the external one; None when none should."""
+    from tasker_cluster.db.quick import database_port_and_name
     from tasker_cluster.db.urls import external_url, local_url
 
     if row is None:

@@ -121,7 +121,12 @@ def start(
         from tasker_cluster.status import StatusProbe
 
         # The readiness wait has just probed every instance it started: the table reuses those answers.
-        final = StatusProbe(project, configured=topology.configured(), known=report.probes).result()
+        final = StatusProbe(
+            project,
+            configured=topology.configured(),
+            known=report.probes,
+            with_database=topology.database.mode != "none",
+        ).result()
         print_status(final.instances, final.database, as_json=False, summary_key="healthy", ok=final.healthy)
     return 0
 
