@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -271,8 +270,10 @@ def _write_record_of(project: Project, live: _Live) -> None:
 
 def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:
     """The PID record, identity read back from /proc; None when the process has already exited."""
-    # Here, not at the top: psutil (~10 ms) is first needed once an instance is spawned, and its import then
-    # overlaps that instance's start instead of delaying it.
+    # Here, not at the top: psutil (~10 ms) and datetime are first needed once an instance is spawned, and their
+    # import then overlaps that instance's start instead of delaying it.
+    from datetime import UTC, datetime
+
     import psutil
 
     try:
