@@ -232,32 +232,33 @@ def _spawn_all(
     on_event: Callable[[StartEvent], None],
     on_spawned: Callable[[_Live], None],
 ) -> tuple[list[_Live], list[InstanceStart]]:
-    """Spawn each instance, watched from that moment; each is recorded once the next one is spawned.
+    """Spawn each instance, watched from that moment; record them all once every one is spawned.
 
-    A record needs the command line, which the kernel publishes a moment after exec (see `_settled_cmdline`):
-    read one spawn later it is there, where reading it at once meant waiting on a child the busy CPUs had not
-    yet run. All records are written before the start lock is released, so a `stop` never misses one.
+    Spawning back to back keeps the bookkeeping (psutil's import, /proc reads, JSON files) from delaying the
+    later instances; by the time the records are written the kernel has published each command line too (see
+    `_settled_cmdline`). All records are written before the start lock is released, so a `stop` never misses one.
     """
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
-    for instance in instances:
-        log = project.log_file(instance.name)
-        try:
-            started = spawn(
-                instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
-            )
-        except ClusterError as error:
-            failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
-            on_event(StartEvent("spawn-failed", instance.name, error.message))
-            continue
-        live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
-        on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
-        on_spawned(live)
-        if spawned:
-            _write_record_of(project, spawned[-1])
-        spawned.append(live)
-    if spawned:
-        _write_record_of(project, spawned[-1])
+    try:
+        for instance in instances:
+            log = project.log_file(instance.name)
+            try:
+                started = spawn(
+                    instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
+                )
+            except ClusterError as error:
+                failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
+                on_event(StartEvent("spawn-failed", instance.name, error.message))
+                continue
+            live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
+            spawned.append(live)
+            on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
+            on_spawned(live)
+    finally:
+        # Also when interrupted half-way (Ctrl-C): whatever was spawned is recorded, so `stop` finds it.
+        for live in spawned:
+            _write_record_of(project, live)
     return spawned, failed
 
 

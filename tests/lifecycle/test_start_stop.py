@@ -342,3 +342,27 @@ def test_an_error_while_reporting_readiness_reaches_the_caller_at_once(sandbox: 
     # A startup window far beyond this test's timeout: the error must not wait for it.
     with pytest.raises(RuntimeError, match="display broke"):
         start_instances(sandbox.project, topology, topology.instances, timeout=600, on_event=fail_on_ready)
+
+
+def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=2)
+    topology = sandbox.topology()
+    spawned: list[str] = []
+
+    def interrupt_after_two(event: StartEvent) -> None:
+        if event.kind == "spawned":
+            spawned.append(event.name)
+            if len(spawned) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        start_instances(sandbox.project, topology, topology.instances, on_event=interrupt_after_two)
+
+    pids = {name: sandbox.record(name).pid for name in spawned}
+    assert sorted(pids) == ["orchestration-1", "orchestration-2"]
+    assert read_record(sandbox.project, "worker-1") is None
+    results = stop_instances(sandbox.project)
+    assert {result.name: result.outcome for result in results} == {name: "stopped" for name in spawned}
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids.values()
+    )
