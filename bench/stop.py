@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
-from benchlib.contestants import ClusterCli, Contestant, SupervisordManager, attempt, shut_down_all
+from benchlib.contestants import ClusterCli, Contestant, FloorCommand, SupervisordManager, attempt, shut_down_all
+from benchlib.exits import FirstExit
 from benchlib.fleet import Group
 from benchlib.paths import peers_skip_reason
 from benchlib.report import Result, publish
@@ -46,12 +48,21 @@ def main() -> None:
 def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
     contestants: list[Contestant] = contestants_for(folder, count)
     times: dict[str, list[float]] = {contestant.label: [] for contestant in contestants}
+    # (whole stop, launch -> first instance gone) per run, for the two commands whose instances' pids are known.
+    first_gone: dict[str, list[tuple[float, float]]] = {"cluster": [], "Popen floor": []}
     try:
         for repetition in range(repetitions):
             shift = repetition % len(contestants)
             for contestant in [*contestants[shift:], *contestants[:shift]]:
                 attempt(contestant, contestant.start, result.notes.append)
-                times[contestant.label].append(contestant.stop())
+                watched = isinstance(contestant, ClusterCli | FloorCommand)
+                exits = FirstExit(contestant.leader_pids()) if watched else None
+                started = time.monotonic()
+                elapsed = contestant.stop()
+                times[contestant.label].append(elapsed)
+                first = exits.since(started) if exits is not None else None
+                if first is not None:
+                    first_gone[contestant.label].append((elapsed, first))
                 contestant.wait_ports_free()
     finally:
         shut_down_all(contestants)
@@ -62,6 +73,14 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
     )
     for label, values in times.items():
         table.rows.append([label, summarize(values).seconds(), paired_ratio(reference, values).times()])
+    split = result.section(
+        f"N={count}: where a stop command spends its time",
+        ["contender", "launch -> first instance gone", "first gone -> command exits"],
+    )
+    for label, pairs in first_gone.items():
+        if pairs:
+            firsts, rests = [first for _, first in pairs], [total - first for total, first in pairs]
+            split.rows.append([label, summarize(firsts).seconds(), summarize(rests).seconds()])
     ratio = paired_ratio(reference, times["Popen floor"])
     result.target(f"stop N={count} / killpg floor", f"<= {FLOOR_FACTOR}x", ratio.times(), ratio.median <= FLOOR_FACTOR)
     ratio = paired_ratio(reference, times["in-process floor"])

@@ -142,6 +142,10 @@ class ClusterCli(Contestant):
     def abort(self) -> None:
         self.project.run("stop", "--timeout", "2", check=False)
 
+    def leader_pids(self) -> list[int]:
+        """The instances' pids, from the PID records `cluster` wrote."""
+        return [json.loads(path.read_text())["pid"] for path in (self.folder / ".pids").glob("*.pid")]
+
     def readiness_marks(self) -> dict[str, tuple[float, float | None]]:
         """Per member, from its log: (ready-at, first-ready) CLOCK_MONOTONIC seconds of this run."""
         return {member.name: readiness_marks(self.project.logs / f"{member.name}.log") for member in self.members}
@@ -230,6 +234,9 @@ class FloorCommand(Contestant):
         elapsed = time.monotonic() - started
         self.pids = []
         return elapsed
+
+    def leader_pids(self) -> list[int]:
+        return list(self.pids)
 
     def abort(self) -> None:
         if self.pids:
