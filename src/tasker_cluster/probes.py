@@ -196,6 +196,9 @@ class ReadinessWatch:
         return run
 
     def _watch_listening(self) -> None:
+        # Loaded now, while the first instances start: the probe threads must not wait for it once they listen.
+        import http.client  # noqa: F401
+
         while not self._stopping.is_set():
             with self._lock:
                 while not self._listening and not self._closing:
