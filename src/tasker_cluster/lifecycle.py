@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.interrupts import deferred_interrupt
 from tasker_cluster.pidfiles import (
     InstanceRecord,
     Liveness,
@@ -240,25 +241,29 @@ def _spawn_all(
     """
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
-    try:
-        for instance in instances:
-            log = project.log_file(instance.name)
-            try:
-                started = spawn(
-                    instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
-                )
-            except ClusterError as error:
-                failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
-                on_event(StartEvent("spawn-failed", instance.name, error.message))
-                continue
-            live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
-            spawned.append(live)
-            on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
-            on_spawned(live)
-    finally:
-        # Also when interrupted half-way (Ctrl-C): whatever was spawned is recorded, so `stop` finds it.
-        for live in spawned:
-            _write_record_of(project, live)
+    with deferred_interrupt() as interrupt:
+        try:
+            for instance in instances:
+                # A Ctrl-C ends the loop before the next instance; it is raised once the records are written.
+                if interrupt.requested:
+                    break
+                log = project.log_file(instance.name)
+                try:
+                    started = spawn(
+                        instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
+                    )
+                except ClusterError as error:
+                    failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
+                    on_event(StartEvent("spawn-failed", instance.name, error.message))
+                    continue
+                live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
+                spawned.append(live)
+                on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
+                on_spawned(live)
+        finally:
+            # Also when an event handler raised: whatever was spawned is recorded, so `stop` finds it.
+            for live in spawned:
+                _write_record_of(project, live)
     return spawned, failed
 
 

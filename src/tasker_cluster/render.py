@@ -254,6 +254,10 @@ class StartProgress:
             self._live.update(self._table())
             self._live.__exit__(kind, error, traceback)
 
+    def started(self) -> list[str]:
+        """The instances this start spawned, ready or not yet."""
+        return [name for name, (kind, _) in self._states.items() if kind in ("spawned", "ready")]
+
     def __call__(self, event: StartEvent) -> None:
         if event.name in self._states:
             self._states[event.name] = (event.kind, event.detail)

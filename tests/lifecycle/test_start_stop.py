@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lifecycle.sandbox import Sandbox, running, service
+from lifecycle.sandbox import CLUSTER, STEERING, Sandbox, running, service
 from tasker_cluster.lifecycle import StartEvent, start_instances
 from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, write_record
 from tasker_cluster.spawning import rotate_log
@@ -366,3 +366,28 @@ def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(s
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids.values()
     )
+
+
+def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(1, 1, "--ready-after", "30")
+    clean = {key: value for key, value in os.environ.items() if key not in STEERING}
+    process = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "start-all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean,
+    )
+    assert process.stdout is not None
+    spawned = 0
+    while spawned < 2:
+        spawned += " spawned " in process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=20)
+
+    assert process.returncode == 130
+    assert "interrupted: 2 instance(s) started and still running (orchestration-1, worker-1)" in errors
+    assert "Traceback" not in errors
+    stopped = sandbox.cli("stop")
+    assert stopped.returncode == 0
+    assert stopped.stdout.count(" stopped ") == 2

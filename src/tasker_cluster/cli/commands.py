@@ -6,6 +6,7 @@ bodies, so both print the same bytes and exit with the same code. Each body impo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -113,7 +114,17 @@ def start(
     topology = load_topology(project, orchestration=orchestration, workers=workers)
     instances = topology.select(names) if names else topology.instances
     with StartProgress([instance.name for instance in instances]) as progress:
-        report = start_instances(project, topology, instances, wait=wait, timeout=timeout, on_event=progress)
+        try:
+            report = start_instances(project, topology, instances, wait=wait, timeout=timeout, on_event=progress)
+        except KeyboardInterrupt:
+            # What was spawned is recorded and keeps running (its own session): say so, rather than exit mutely.
+            started = progress.started()
+            if started:
+                sys.stderr.write(
+                    f"interrupted: {len(started)} instance(s) started and still running ({', '.join(started)}); "
+                    "`cluster status` shows them, `cluster stop` stops them\n"
+                )
+            raise
     if not report.ok:
         raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
     print_line(start_summary(report))
