@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 # A ready probe that hangs must not eat the whole startup window in one go.
@@ -27,6 +27,8 @@ _CONNECT_TIMEOUT = 0.05
 _REPORT_GRACE = 0.1
 # Health answers are a few bytes of JSON; a server that streams more is not read to the end.
 _BODY_LIMIT = 64 * 1024
+# Kept as they are in a path: separators and the characters RFC 3986 allows there, and `%` of what is encoded.
+_PATH_SAFE = "/%:@!$&'()*+,;=~"
 
 ReadyOutcome = Literal["ready", "exited", "timeout"]
 
@@ -76,18 +78,21 @@ def probe(url: str, timeout: float) -> ProbeResult:
     import http.client
 
     parts = urlsplit(url)
+    # A configured path may hold a query, spaces or non-ASCII letters: sent percent-encoded, as httpx did.
+    target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
     # No proxy can sit between us and 127.0.0.1: http.client never reads the environment's proxy settings.
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
     started = time.perf_counter()
     try:
-        connection.request("GET", parts.path or "/", headers={"Connection": "close"})
+        connection.request("GET", target, headers={"Connection": "close"})
         response = connection.getresponse()
         response.read(_BODY_LIMIT)
     except ConnectionRefusedError:
         return ProbeResult(None, None, "refused")
     except TimeoutError:
         return NOT_ANSWERED
-    except (OSError, http.client.HTTPException) as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        # ValueError: what http.client raises for a request it cannot write (InvalidURL and kin).
         return ProbeResult(None, None, type(error).__name__)
     finally:
         connection.close()
