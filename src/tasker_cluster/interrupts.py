@@ -7,7 +7,6 @@ sets `requested` (a loop may check it to stop early); it is raised as KeyboardIn
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from types import FrameType
 
 
 class Interrupt:
+    """Whether a SIGINT arrived inside the block."""
+
     def __init__(self) -> None:
         self.requested = False
 
@@ -26,22 +27,17 @@ class Interrupt:
 @contextmanager
 def deferred_interrupt() -> Iterator[Interrupt]:
     interrupt = Interrupt()
-    # Only the main thread may set a signal handler; elsewhere SIGINT does not reach Python code anyway.
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGINT)
+    # Only the main thread may set a signal handler, and only a Python handler (KeyboardInterrupt's, or the
+    # caller's) has anything to hold back: an ignored SIGINT stays ignored, a default one still ends the process.
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
         yield interrupt
         return
-    previous = signal.signal(signal.SIGINT, interrupt._note)
+    signal.signal(signal.SIGINT, interrupt._note)
     try:
         yield interrupt
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupt.requested:
-        _deliver(previous)
-
-
-def _deliver(handler: signal.Handlers | object) -> None:
-    """What the SIGINT would have done had it not been held back: the handler's own action."""
-    if callable(handler):
-        handler(signal.SIGINT, None)
-    elif handler == signal.SIG_DFL:
-        os.kill(os.getpid(), signal.SIGINT)
+        # What the SIGINT would have done had it not been held back: usually raise KeyboardInterrupt.
+        previous(signal.SIGINT, None)

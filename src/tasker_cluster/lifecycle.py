@@ -244,10 +244,11 @@ def _spawn_all(
     with deferred_interrupt() as interrupt:
         try:
             for instance in instances:
-                # A Ctrl-C ends the loop before the next instance; it is raised once the records are written.
-                if interrupt.requested:
-                    break
                 log = project.log_file(instance.name)
+                # A Ctrl-C spawns nothing more; it is raised once the records are written.
+                if interrupt.requested:
+                    failed.append(InstanceStart(instance.name, "spawn-failed", detail="interrupted", log=str(log)))
+                    continue
                 try:
                     started = spawn(
                         instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
@@ -276,8 +277,8 @@ def _write_record_of(project: Project, live: _Live) -> None:
 
 def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:
     """The PID record, identity read back from /proc; None when the process has already exited."""
-    # Here, not at the top: psutil (~10 ms) and datetime are first needed once an instance is spawned, and their
-    # import then overlaps that instance's start instead of delaying it.
+    # Here, not at the top: psutil (~10 ms) and datetime are first needed once the instances are spawned, and
+    # their import then overlaps the instances' start instead of delaying it.
     from datetime import UTC, datetime
 
     import psutil

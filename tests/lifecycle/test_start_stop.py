@@ -381,7 +381,9 @@ def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox:
     assert process.stdout is not None
     spawned = 0
     while spawned < 2:
-        spawned += " spawned " in process.stdout.readline()
+        line = process.stdout.readline()
+        assert line, "start-all ended before spawning both instances"
+        spawned += " spawned " in line
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=20)
 
@@ -391,3 +393,24 @@ def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox:
     stopped = sandbox.cli("stop")
     assert stopped.returncode == 0
     assert stopped.stdout.count(" stopped ") == 2
+
+
+def test_a_sigint_during_the_spawn_loop_spawns_nothing_more_and_records_what_runs(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=2)
+    topology = sandbox.topology()
+    spawned: list[str] = []
+
+    def ctrl_c_at_the_first_spawn(event: StartEvent) -> None:
+        if event.kind == "spawned":
+            spawned.append(event.name)
+            if len(spawned) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        start_instances(sandbox.project, topology, topology.instances, on_event=ctrl_c_at_the_first_spawn)
+
+    assert spawned == ["orchestration-1"]
+    pid = sandbox.record("orchestration-1").pid
+    assert [read_record(sandbox.project, name) for name in ("orchestration-2", "worker-1", "worker-2")] == [None] * 3
+    assert [result.outcome for result in stop_instances(sandbox.project)] == ["stopped"]
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
