@@ -135,7 +135,7 @@ def run_phases(
         started = time.monotonic()
         # stdin closed: CI runs with none, and a test must never wait for a keyboard.
         code = _shell_style(subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, check=False).returncode)
-        tiers, figures, problem = read_report(junit)
+        tiers, figures, problem = read_report(junit, code)
         results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures, problem))
         if code in _STOP_EARLY_CODES:
             break
@@ -147,14 +147,15 @@ def _shell_style(code: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def read_report(junit: Path) -> tuple[list[TierCounts], list[tuple[str, str]], str | None]:
+def read_report(junit: Path, exit_code: int) -> tuple[list[TierCounts], list[tuple[str, str]], str | None]:
     """`read_junit`'s counts and figures, or none and the reason why (a missing or truncated report)."""
+    ended = f"pytest was killed by signal {exit_code - 128}" if exit_code > 128 else f"pytest exited {exit_code}"
     try:
         return (*read_junit(junit), None)
     except FileNotFoundError:
-        return [], [], "pytest wrote no JUnit report: it was killed or crashed before the end of its run"
+        return [], [], f"{ended} before writing its JUnit report"
     except ElementTree.ParseError as error:
-        return [], [], f"its JUnit report {junit.name} is cut short or malformed ({error}): was pytest killed?"
+        return [], [], f"its JUnit report {junit.name} is cut short or malformed ({error}); {ended}"
 
 
 def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:

@@ -50,6 +50,12 @@ def test_a_report_cut_short_is_an_unreadable_report_not_a_crash(tmp_path: Path) 
     report.write_text('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"><testcase ')
     with pytest.raises(ElementTree.ParseError):
         read_junit(report)
-    tiers, figures, problem = read_report(report)
+    tiers, figures, problem = read_report(report, 137)
     assert (tiers, figures) == ([], [])
     assert problem is not None and "phase-1-unit.xml is cut short or malformed" in problem
+    assert problem.endswith("pytest was killed by signal 9")
+
+
+def test_a_usage_error_is_not_reported_as_a_kill(tmp_path: Path) -> None:
+    _, _, problem = read_report(tmp_path / "never-written.xml", 4)
+    assert problem == "pytest exited 4 before writing its JUnit report"
