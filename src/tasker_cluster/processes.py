@@ -102,11 +102,6 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def track(leader: int, *, since: float) -> list[psutil.Process]:
-    """The members of one instance (see `ProcessTable.members`); stopping several, scan one table for all."""
-    return ProcessTable.scan().members(leader, since=since)
-
-
 def stop_groups(targets: Sequence[StopTarget], meanwhile: Callable[[], None] = lambda: None) -> list[StopResult]:
     """SIGTERM every group at once, wait for all concurrently, SIGKILL each group still alive after its grace.
 

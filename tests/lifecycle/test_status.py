@@ -179,6 +179,8 @@ def test_start_status_and_stop_never_import_dataclasses(sandbox: Sandbox) -> Non
         outputs[command] = result.stdout
 
     assert "2 ready" in outputs["start-all"]
+    assert outputs["status"].count(" healthy ") == 2
+    assert outputs["status-quick"].count(" running ") == 2
     assert "worker-1" in outputs["stop"] and "stopped" in outputs["stop"]
 
 

@@ -131,7 +131,9 @@ def start(
     if wait:
         from tasker_cluster.status import StatusProbe
 
-        # The readiness wait has just probed every instance it started: the table reuses those answers.
+        # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
+        # the database the topology uses, so none when it uses none (`status` would still show a server left
+        # running from an earlier configuration).
         final = StatusProbe(
             project,
             configured=topology.configured(),
