@@ -23,7 +23,9 @@ from benchlib import floor
 from benchlib.fleet import RANGE, ClusterProject, Group, Member, clean_env, members_of
 from benchlib.paths import FLOOR, PYTHON
 from benchlib.peers import Honcho, Supervisord, descendants
+from tasker_cluster.pidfiles import read_records
 from tasker_cluster.ports import find_free_port_block, is_port_free
+from tasker_cluster.project import Project
 
 READY_TIMEOUT = 60.0
 
@@ -144,7 +146,7 @@ class ClusterCli(Contestant):
 
     def leader_pids(self) -> list[int]:
         """The instances' pids, from the PID records `cluster` wrote."""
-        return [json.loads(path.read_text())["pid"] for path in (self.folder / ".pids").glob("*.pid")]
+        return [record.pid for record in read_records(Project(self.project.root)).valid.values()]
 
     def readiness_marks(self) -> dict[str, tuple[float, float | None]]:
         """Per member, from its log: (ready-at, first-ready) CLOCK_MONOTONIC seconds of this run."""

@@ -1,8 +1,8 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
 Probes are plain GETs on loopback with the standard library's http.client, one thread each. httpx did the same
-job for ~100 ms of CPU per command (its import and first client), which on two cores is CPU taken from the very
-instances `start-all` is waiting for; http.client costs ~25 ms and needs no client object to share. Every probe of
+job for ~65 ms more of start-all's CPU (its import and first client), which on two cores is CPU taken from the
+very instances `start-all` is waiting for; http.client needs no client object to share. Every probe of
 a batch starts at once and the batch shares one deadline, so N hung instances cost one timeout, not N.
 """
 
