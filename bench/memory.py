@@ -18,7 +18,7 @@ import psutil
 from benchlib.load import run_load
 from benchlib.refcluster import ReferenceCluster
 from benchlib.report import Result, publish
-from tasker_cluster.pidfiles import read_records
+from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
 
 MIB = 1024 * 1024

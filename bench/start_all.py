@@ -32,7 +32,7 @@ from benchlib.fleet import split_roles
 from benchlib.paths import peers_skip_reason
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, percentile, summarize
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 SIZES = (6, 20)
 PHASES = (

@@ -18,7 +18,7 @@ from benchlib.floor import wait_ready
 from benchlib.report import Result, publish
 from benchlib.stats import summarize
 from benchlib.timing import Contender, interleaved
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 HEALTHY, HUNG = 15, 5
 SLACK = 0.3

@@ -18,9 +18,17 @@ from benchlib.peers import Supervisord
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, summarize
 from benchlib.timing import Contender, hyperfine_medians, interleaved
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
-FORBIDDEN = ("httpx", "anyio", "pydantic", "tasker_cluster.services", "tasker_cluster.probes", "fastapi", "psycopg")
+FORBIDDEN = (
+    "httpx",
+    "anyio",
+    "pydantic",
+    "tasker_cluster.services",
+    "tasker_cluster.proc.probes",
+    "fastapi",
+    "psycopg",
+)
 IMPORT_FLOOR = "import typer, rich.console, rich.table, psutil"
 REFERENCE = "supervisorctl status"
 

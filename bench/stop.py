@@ -22,7 +22,7 @@ from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, summarize
 from benchlib.timing import run_once
 from start_all import contestants_for
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 SIZES = (6, 20)
 FLOOR_FACTOR = 1.1

@@ -1,4 +1,4 @@
-"""Database fixtures for every test tier.
+"""Fixtures for every test tier: databases, and sandbox projects on free ports.
 
 `pg_server` is one throwaway PostgreSQL per xdist worker (or the admin URL in TASKER_TEST_DATABASE_URL, never
 stopped); `database_url` is a fresh database with PGMQ per test, cloned from a template so that each test pays for a
@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from support.sandbox import STEERING, Sandbox
+from tasker_cluster.cluster.stop import stop_instances
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.ports import find_free_port_block
+from tasker_cluster.project import Project
 
 EXTERNAL_SERVER_ENV = "TASKER_TEST_DATABASE_URL"
 _START_ATTEMPTS = 3
@@ -45,7 +49,6 @@ def _worker_id() -> str:
 def _start_throwaway_server(root: Path):  # -> LocalServer
     from tasker_cluster.db.binaries import find_bindir
     from tasker_cluster.db.server import LocalServer
-    from tasker_cluster.ports import find_free_port_block
 
     bindir = find_bindir()
     initialized = None
@@ -127,3 +130,16 @@ def empty_database_url(pg_server: TestServer) -> Iterator[str]:
         yield pg_server.url_for(name)
     finally:
         drop_database(pg_server.admin_url, name)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A project folder of its own on free ports, steering variables unset; whatever it started is stopped after."""
+    for variable in STEERING:
+        monkeypatch.delenv(variable, raising=False)
+    box = Sandbox(Project(tmp_path / "project"), find_free_port_block(20))
+    box.root.mkdir()
+    try:
+        yield box
+    finally:
+        stop_instances(box.project, timeout=1.0)

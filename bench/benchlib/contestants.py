@@ -23,8 +23,8 @@ from benchlib import floor
 from benchlib.fleet import RANGE, ClusterProject, Group, Member, clean_env, members_of
 from benchlib.paths import FLOOR, PYTHON
 from benchlib.peers import Honcho, Supervisord, descendants
-from tasker_cluster.pidfiles import read_records
-from tasker_cluster.ports import find_free_port_block, is_port_free
+from tasker_cluster.proc.ports import find_free_port_block, is_port_free
+from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
 
 READY_TIMEOUT = 60.0

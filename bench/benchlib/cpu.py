@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import psutil
 
-from tasker_cluster.pidfiles import read_records
+from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
 
 Snapshot = dict[str, dict[int, float]]

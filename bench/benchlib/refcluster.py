@@ -17,7 +17,7 @@ import tomli_w
 
 from benchlib.fleet import clean_env
 from benchlib.paths import CLUSTER, REPO
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 RANGE = 10
 

@@ -14,7 +14,7 @@ import pytest
 from tasker_cluster.db.binaries import find_bindir
 from tasker_cluster.db.location import existing_data_dir, fallback_state_dir
 from tasker_cluster.db.server import LocalServer
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
 
 # Variables a developer's shell may carry that would point the CLI at another project or server.

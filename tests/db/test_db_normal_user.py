@@ -20,7 +20,7 @@ import pytest
 
 from tasker_cluster.db.location import in_project_data_dir
 from tasker_cluster.db.postmaster import running_postmaster
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
 
 from .conftest import write_config

@@ -16,7 +16,7 @@ from .conftest import run_cli, write_config
 
 def test_importing_the_lifecycle_loads_neither_psycopg_nor_pydantic() -> None:
     probe = (
-        "import sys, tasker_cluster.db.lifecycle as m; "
+        "import sys, tasker_cluster.db.control as m; "
         "print(sorted(n for n in ('psycopg', 'pydantic', 'pgmq') if n in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tasker_cluster.db.settings import load_database_settings
+from tasker_cluster.config.database import load_database_settings
 from tasker_cluster.db.urls import DATABASE_URL_KEY, external_url, local_url, record_local_url, redact
 from tasker_cluster.errors import ConfigError
-from tasker_cluster.ports import LOOPBACK
+from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.project import Project
 
 from .conftest import run_cli, write_config

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
 
 CLUSTER = str(Path(sys.executable).with_name("cluster"))

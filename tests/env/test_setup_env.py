@@ -6,7 +6,7 @@ import tomllib
 
 from dotenv import dotenv_values
 
-from tasker_cluster.envfile import service_urls_key
+from tasker_cluster.cluster.env import service_urls_key
 
 from .conftest import EnvProject, RunCli
 

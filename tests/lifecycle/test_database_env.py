@@ -11,10 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lifecycle.sandbox import Sandbox, service
-from tasker_cluster.ports import find_free_port_block
+from support.sandbox import Sandbox, service
+from tasker_cluster.cluster.stop import stop_instances
+from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
-from tasker_cluster.stopping import stop_instances
 
 pytestmark = pytest.mark.db
 
@@ -28,7 +28,7 @@ def database_sandbox() -> Iterator[Sandbox]:
     try:
         yield box
     finally:
-        from tasker_cluster.db.lifecycle import stop_database
+        from tasker_cluster.db.control import stop_database
 
         try:
             stop_instances(box.project, timeout=1.0)

@@ -27,16 +27,16 @@ import tomli_w
 from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 
-from lifecycle.sandbox import STEERING, Sandbox, server_command
-from tasker_cluster.db.lifecycle import ensure_database, stop_database
+from support.sandbox import STEERING, Sandbox, server_command
+from tasker_cluster.cluster.state import DatabaseRow
+from tasker_cluster.cluster.stop import stop_instances
+from tasker_cluster.db.control import ensure_database, stop_database
 from tasker_cluster.db.location import existing_data_dir, fallback_data_dir, fallback_state_dir
 from tasker_cluster.db.postmaster import processes_in
 from tasker_cluster.db.quick import quick_database_row
-from tasker_cluster.inventory import DatabaseRow
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
-from tasker_cluster.render import status_table
-from tasker_cluster.stopping import stop_instances
+from tasker_cluster.ui.render import status_table
 
 
 @pytest.fixture
@@ -260,7 +260,7 @@ def test_status_reports_a_kill_9ed_database_as_dead(box: Sandbox) -> None:
 @pytest.mark.db
 def test_status_quick_shows_the_running_database_without_loading_psycopg(box: Sandbox) -> None:
     ensure_database(box.project)
-    heavy = ("psycopg", "pydantic", "httpx", "anyio", "tasker_cluster.topology", "tasker_cluster.db.status")
+    heavy = ("psycopg", "pydantic", "httpx", "anyio", "tasker_cluster.config.load", "tasker_cluster.db.status")
 
     loaded = box.cli_imports("status-quick", heavy)
     code, document = status_json(box, "status-quick")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from lifecycle.sandbox import Sandbox, service
+from support.sandbox import Sandbox, service
 
 
 def test_each_instance_learns_its_stop_grace_with_room_left_to_release_work_before_sigkill(sandbox: Sandbox) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lifecycle.sandbox import CLUSTER, STEERING, Sandbox, running, service
-from tasker_cluster.lifecycle import StartEvent, start_instances
-from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, write_record
-from tasker_cluster.spawning import rotate_log
-from tasker_cluster.stopping import stop_instances
+from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
+from tasker_cluster.cluster.start import StartEvent, start_instances
+from tasker_cluster.cluster.stop import stop_instances
+from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
+from tasker_cluster.proc.spawn import rotate_log
 
 
 def test_start_all_starts_every_instance_ready_and_records_its_identity(sandbox: Sandbox) -> None:

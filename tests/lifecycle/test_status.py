@@ -9,9 +9,9 @@ import signal
 import psutil
 import pytest
 
-from lifecycle.sandbox import Sandbox, service, wait_listening
-from tasker_cluster.quick_status import quick_status
-from tasker_cluster.status import cluster_status
+from support.sandbox import Sandbox, service, wait_listening
+from tasker_cluster.cluster.status import cluster_status
+from tasker_cluster.cluster.status_quick import quick_status
 
 
 def _by_name(rows: list) -> dict[str, str]:
@@ -155,9 +155,9 @@ def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sa
         "anyio",
         "psycopg",
         "pydantic",
-        "tasker_cluster.topology",
-        "tasker_cluster.db.settings",
-        "tasker_cluster.probes",
+        "tasker_cluster.config.load",
+        "tasker_cluster.config.database",
+        "tasker_cluster.proc.probes",
     )
 
     result = sandbox.cli_imports("status-quick", heavy)

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from tasker_cluster.cluster.logs import (
+    MAX_PENDING,
+    LogFollower,
+    LogLine,
+    LogMultiplexer,
+    LogSource,
+    read_tail,
+    select_sources,
+)
+from tasker_cluster.config.load import load_topology
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.log_render import PALETTE, prefix_color
-from tasker_cluster.logs import MAX_PENDING, LogFollower, LogLine, LogMultiplexer, LogSource, read_tail, select_sources
 from tasker_cluster.project import Project
-from tasker_cluster.topology import load_topology
+from tasker_cluster.ui.log_lines import PALETTE, prefix_color
 
 from .conftest import append
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "config" / "templates"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from service_instances import spawn_service
 
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 
 def failure_output(

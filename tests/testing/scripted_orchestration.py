@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tasker_cluster.ports import LOOPBACK
+from tasker_cluster.proc.ports import LOOPBACK
 
 HANG_S = 0.6
 

@@ -7,7 +7,7 @@ from collections import deque
 import pytest
 from scripted_orchestration import HANG_S, ScriptedOrchestration
 
-from tasker_cluster.ports import LOOPBACK, find_free_port_block
+from tasker_cluster.proc.ports import LOOPBACK, find_free_port_block
 from tasker_cluster.testing import (
     BlockingManager,
     ClusterConfig,

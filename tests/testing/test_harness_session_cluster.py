@@ -9,7 +9,7 @@ import httpx
 import pytest
 from scripted_orchestration import ScriptedOrchestration, scripted_topology
 
-from tasker_cluster.ports import LOOPBACK, find_free_port_block
+from tasker_cluster.proc.ports import LOOPBACK, find_free_port_block
 from tasker_cluster.testing import HarnessError
 from tasker_cluster.testing.session_cluster import acquire_cluster
 

@@ -31,7 +31,7 @@ def typer_app() -> "typer.Typer":
     """The root Typer app with every sub-command registered."""
     import typer
 
-    from tasker_cluster.cli import db, environment, lifecycle, logs, runner
+    from tasker_cluster.cli import db, env, instances, logs, testing
 
     app = typer.Typer(
         name="cluster",
@@ -54,11 +54,11 @@ def typer_app() -> "typer.Typer":
     ) -> None:
         ctx.obj = CliContext(project=Project.discover(project_dir), debug=debug)
 
-    environment.register(app)
-    lifecycle.register(app)
+    env.register(app)
+    instances.register(app)
     logs.register(app)
     app.add_typer(db.app, name="db")
-    runner.register(app)
+    testing.register(app)
     return app
 
 
@@ -88,7 +88,7 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         # A write the display did not guard met a reader that left (`| head`): the command was cut short.
-        from tasker_cluster.render import discard_stdout
+        from tasker_cluster.ui.render import discard_stdout
 
         discard_stdout()
         sys.exit(1)

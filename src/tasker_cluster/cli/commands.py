@@ -1,6 +1,6 @@
 """What the lifecycle commands do once their arguments are parsed: call the core, render, return the exit code.
 
-Free of Typer: the Typer commands (`cli/lifecycle.py`) and the fast path (`cli/fast_path.py`) run these same
+Free of Typer: the Typer commands (`cli/instances.py`) and the fast path (`cli/fast_path.py`) run these same
 bodies, so both print the same bytes and exit with the same code. Each body imports only what it uses.
 """
 
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from tasker_cluster.errors import ClusterError, ConfigError
 
 if TYPE_CHECKING:
-    from tasker_cluster.inventory import Configured
+    from tasker_cluster.cluster.state import Configured
     from tasker_cluster.project import Project
 
 
 def status_quick(project: Project, *, as_json: bool) -> int:
     """Process states from PID files alone; 0 only when every instance runs."""
-    from tasker_cluster.quick_status import quick_database, quick_status
-    from tasker_cluster.render import print_status
+    from tasker_cluster.cluster.status_quick import quick_database, quick_status
+    from tasker_cluster.ui.render import print_status
 
     rows = quick_status(project)
     database = quick_database(project)
@@ -33,11 +33,11 @@ def status_quick(project: Project, *, as_json: bool) -> int:
 
 def status(project: Project, *, as_json: bool, timeout: float) -> int:
     """Probe every instance and the database; 0 only when all are healthy."""
-    from tasker_cluster.status import StatusProbe
+    from tasker_cluster.cluster.status import StatusProbe
 
     # The probes' clock runs from here: what the display needs is loaded while they are in flight.
     probe = StatusProbe(project, timeout)
-    from tasker_cluster.render import preload_for_display, print_status
+    from tasker_cluster.ui.render import preload_for_display, print_status
 
     preload_for_display(as_json=as_json)
     report = probe.result()
@@ -47,7 +47,7 @@ def status(project: Project, *, as_json: bool, timeout: float) -> int:
 
 def stop(project: Project, names: Sequence[str], *, timeout: float | None, with_db: bool, yes: bool) -> int:
     """SIGTERM, then SIGKILL after the grace period; 0 when nothing named still runs (and the database, if asked)."""
-    from tasker_cluster.stopping import (
+    from tasker_cluster.cluster.stop import (
         SUCCESSFUL,
         InstanceStop,
         database_left_running,
@@ -62,7 +62,7 @@ def stop(project: Project, names: Sequence[str], *, timeout: float | None, with_
 
     def meanwhile() -> None:
         # The instances are shutting down: what remains to be done here costs them no time.
-        import tasker_cluster.render  # noqa: F401
+        import tasker_cluster.ui.render  # noqa: F401
 
         if not names and not with_db:
             left_running[0] = database_left_running(project)
@@ -74,7 +74,7 @@ def stop(project: Project, names: Sequence[str], *, timeout: float | None, with_
     else:
         results = stop_instances(project, names, configured=configured, timeout=timeout, meanwhile=meanwhile)
         database = left_running[0]
-    from tasker_cluster.render import print_stop
+    from tasker_cluster.ui.render import print_stop
 
     failed = database if database is not None and database.outcome == "failed" else None
     print_stop(results, None if failed else database)
@@ -100,8 +100,9 @@ def start(
     workers: int | None,
 ) -> int:
     """Start what is not running (all configured instances when `names` is empty), then show the status table."""
-    from tasker_cluster.lifecycle import start_instances
-    from tasker_cluster.render import (
+    from tasker_cluster.cluster.start import start_instances
+    from tasker_cluster.config.load import load_topology
+    from tasker_cluster.ui.render import (
         StartProgress,
         print_line,
         print_status,
@@ -109,7 +110,6 @@ def start(
         start_failure_message,
         start_summary,
     )
-    from tasker_cluster.topology import load_topology
 
     topology = load_topology(project, orchestration=orchestration, workers=workers)
     instances = topology.select(names) if names else topology.instances
@@ -129,7 +129,7 @@ def start(
         raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
     print_line(start_summary(report))
     if wait:
-        from tasker_cluster.status import StatusProbe
+        from tasker_cluster.cluster.status import StatusProbe
 
         # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
         # the database the topology uses, so none when it uses none (`status` would still show a server left
@@ -145,7 +145,7 @@ def start(
 
 
 def _configured_or_none(project: Project) -> list[Configured] | None:
-    from tasker_cluster.quick_status import configured_instances
+    from tasker_cluster.cluster.status_quick import configured_instances
 
     try:
         return configured_instances(project)

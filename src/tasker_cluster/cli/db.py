@@ -26,7 +26,7 @@ def _announce(message: str) -> None:
 @app.command()
 def up(ctx: typer.Context) -> None:
     """Start the project's PostgreSQL (initdb on first use), install PGMQ, record DATABASE_URL in .env."""
-    from tasker_cluster.db.lifecycle import ensure_database
+    from tasker_cluster.db.control import ensure_database
     from tasker_cluster.db.urls import redact
 
     url = ensure_database(_project(ctx), announce=_announce)
@@ -39,7 +39,7 @@ def down(
     yes: bool = typer.Option(False, "--yes", "-y", help="Also stop an external DATABASE_URL server (loopback only)."),
 ) -> None:
     """Stop the local server: fast shutdown, immediate after a grace period. External servers need --yes."""
-    from tasker_cluster.db.lifecycle import external_database_url, stop_database
+    from tasker_cluster.db.control import external_database_url, stop_database
     from tasker_cluster.db.urls import redact
     from tasker_cluster.errors import ClusterError
 
@@ -60,7 +60,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Running?, pid, port, version, data folder, size, connections, PGMQ version and queue depths."""
-    from tasker_cluster.db.lifecycle import database_status
+    from tasker_cluster.db.control import database_status
 
     report = database_status(_project(ctx))
     if as_json:
@@ -72,10 +72,10 @@ def status(
 @app.command()
 def url(ctx: typer.Context) -> None:
     """Print the DATABASE_URL the cluster uses (external, or the local server's)."""
-    from tasker_cluster.db.lifecycle import database_url
+    from tasker_cluster.db.control import configured_database_url
     from tasker_cluster.errors import ClusterError
 
-    found = database_url(_project(ctx))
+    found = configured_database_url(_project(ctx))
     if found is None:
         raise ClusterError(
             'the [database] mode is "none": this cluster uses no database',
@@ -90,7 +90,7 @@ def reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask; required for an external DATABASE_URL."),
 ) -> None:
     """Drop and recreate the database with PGMQ: every task, step and queue message is lost."""
-    from tasker_cluster.db.lifecycle import load_settings, reset_database
+    from tasker_cluster.db.control import load_settings, reset_database
     from tasker_cluster.db.urls import redact
     from tasker_cluster.errors import ClusterError
 

@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Sequence
 
-    from tasker_cluster.log_render import LogPrinter
-    from tasker_cluster.logs import LogFollower
+    from tasker_cluster.cluster.logs import LogFollower
     from tasker_cluster.project import Project
+    from tasker_cluster.ui.log_lines import LogPrinter
 
 
 def register(app: typer.Typer) -> None:
@@ -35,9 +35,9 @@ def logs(
 
     from rich.console import Console
 
-    from tasker_cluster.log_render import LogPrinter
-    from tasker_cluster.logs import LogFollower, LogMultiplexer, select_sources
-    from tasker_cluster.topology import load_topology
+    from tasker_cluster.cluster.logs import LogFollower, LogMultiplexer, select_sources
+    from tasker_cluster.config.load import load_topology
+    from tasker_cluster.ui.log_lines import LogPrinter
 
     project: Project = ctx.obj.project
     topology = load_topology(project)
@@ -68,8 +68,8 @@ def _print_tails(
     with no log at all is an error."""
     from rich.console import Console
 
+    from tasker_cluster.cluster.logs import LogLine
     from tasker_cluster.errors import ClusterError
-    from tasker_cluster.logs import LogLine
 
     missing = []
     for follower in followers:

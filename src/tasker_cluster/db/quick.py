@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from tasker_cluster.db.defaults import DEFAULT_MODE, DEFAULT_NAME, DEFAULT_PORT
+from tasker_cluster.config.defaults import DEFAULT_MODE, DEFAULT_NAME, DEFAULT_PORT
 from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import running_postmaster
 from tasker_cluster.db.urls import external_url

@@ -11,7 +11,7 @@ import psutil
 from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, processes_in, running_postmaster
 from tasker_cluster.db.server_user import as_server_user, give_to_server_user
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.ports import LOOPBACK, is_port_free
+from tasker_cluster.proc.ports import LOOPBACK, is_port_free
 
 SUPERUSER = "postgres"
 SETTINGS_FILE = "tasker_cluster.conf"

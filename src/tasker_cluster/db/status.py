@@ -8,11 +8,11 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from tasker_cluster.config.database import DatabaseSettings
 from tasker_cluster.db.external import first_line
 from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import running_postmaster
 from tasker_cluster.db.queries import query
-from tasker_cluster.db.settings import DatabaseSettings
 from tasker_cluster.db.urls import external_url, local_url, redact
 from tasker_cluster.project import Project
 

@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from tasker_cluster.ports import LOOPBACK
+from tasker_cluster.proc.ports import LOOPBACK
 
 DATABASE_URL_KEY = "DATABASE_URL"
 LOCAL_MARKER_KEY = "TASKER_LOCAL_DATABASE_URL"

@@ -21,8 +21,8 @@ from pathlib import Path
 import tomli_w
 
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.pidfiles import InstanceRecord, Liveness, liveness, read_record, read_records
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
+from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, read_records
 from tasker_cluster.project import Project
 from tasker_cluster.testing.config import ClusterConfig
 from tasker_cluster.testing.errors import HarnessError
@@ -74,8 +74,8 @@ class ClusterUnderTest:
 
     def start(self, names: Sequence[str], timeout: float = 60.0) -> None:
         """`cluster start NAME...` through the lifecycle core; returns once every named instance is ready."""
-        from tasker_cluster.lifecycle import start_instances
-        from tasker_cluster.topology import load_topology
+        from tasker_cluster.cluster.start import start_instances
+        from tasker_cluster.config.load import load_topology
 
         project = self._require_project()
         topology = load_topology(project)
@@ -85,7 +85,7 @@ class ClusterUnderTest:
 
     def stop(self, names: Sequence[str], timeout: float | None = None) -> None:
         """`cluster stop NAME...`: SIGTERM, a grace period, then SIGKILL."""
-        from tasker_cluster.stopping import stop_instances
+        from tasker_cluster.cluster.stop import stop_instances
 
         stop_instances(self._require_project(), list(names), timeout=timeout)
 
@@ -93,8 +93,8 @@ class ClusterUnderTest:
         """Stop every instance and the database of a cluster started here, and remove its folder."""
         if not self.started_here or self.project is None:
             return
-        from tasker_cluster.db.lifecycle import stop_database
-        from tasker_cluster.stopping import stop_instances
+        from tasker_cluster.cluster.stop import stop_instances
+        from tasker_cluster.db.control import stop_database
 
         try:
             stop_instances(self.project)
@@ -127,8 +127,8 @@ def start_throwaway_cluster(
     timeout: float = 60.0,
 ) -> ClusterUnderTest:
     """Copy `source`'s topology into a temporary project on free ports and start it, database included."""
-    from tasker_cluster.lifecycle import database_url, start_instances
-    from tasker_cluster.topology import load_topology
+    from tasker_cluster.cluster.start import ensure_database_url, start_instances
+    from tasker_cluster.config.load import load_topology
 
     source = source or Project.discover()
     # Under /tmp and world-traversable: as root the database runs as `postgres`, which must reach its data folder.
@@ -141,7 +141,7 @@ def start_throwaway_cluster(
         _move_to_free_ports(project, {service.name: service.count for service in counts.services})
         topology = load_topology(project, orchestration=orchestration, workers=workers)
         uses_database = topology.database.mode == "local"
-        url = database_url(project) if uses_database else None
+        url = ensure_database_url(project) if uses_database else None
         cluster = ClusterUnderTest(
             config=ClusterConfig(
                 orchestration_urls=tuple(topology.orchestration_urls()),
@@ -189,8 +189,8 @@ def _move_to_free_ports(project: Project, counts: dict[str, int]) -> None:
 
 def _abandon(project: Project, root: Path) -> None:
     """Undo a start that failed half-way, without hiding the original error."""
-    from tasker_cluster.db.lifecycle import stop_database
-    from tasker_cluster.stopping import stop_instances
+    from tasker_cluster.cluster.stop import stop_instances
+    from tasker_cluster.db.control import stop_database
 
     for undo in (lambda: stop_instances(project), lambda: stop_database(project)):
         # The start's own error is the one worth seeing; a failing undo must not replace it.

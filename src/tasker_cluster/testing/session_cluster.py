@@ -48,7 +48,7 @@ async def _probe(config: ClusterConfig) -> tuple[int, int]:
 
 def _records_project(project: Project, config: ClusterConfig) -> Project | None:
     """The project, when its PID records describe the named cluster (needed to kill and restart instances)."""
-    from tasker_cluster.pidfiles import read_records
+    from tasker_cluster.proc.records import read_records
 
     recorded = {record.url for record in read_records(project).valid.values()}
     return project if set(config.orchestration_urls) <= recorded else None
@@ -57,6 +57,6 @@ def _records_project(project: Project, config: ClusterConfig) -> Project | None:
 def _database_url(project: Project) -> str | None:
     if not project.config_file.is_file():
         return None
-    from tasker_cluster.db.lifecycle import database_url
+    from tasker_cluster.db.control import configured_database_url
 
-    return database_url(project)
+    return configured_database_url(project)

@@ -1,0 +1,1 @@
+"""What the cluster commands do: start, stop, observe, set up the environment, read logs. Never prints."""

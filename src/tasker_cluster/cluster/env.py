@@ -1,0 +1,168 @@
+"""The cluster's environment for tests and tools: keys in `.env` and one generated config file per instance.
+
+`.env` is edited only through python-dotenv (`set_key` rewrites one line and copies every other line, comments
+included, byte for byte), so keys and comments a user added survive every run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomli_w
+from dotenv import dotenv_values, set_key
+
+from tasker_cluster.proc.ports import LOOPBACK
+from tasker_cluster.project import Project
+
+if TYPE_CHECKING:
+    from tasker_cluster.config.load import Instance, Topology
+
+ORCHESTRATION_URLS = "TASKER_TEST_ORCHESTRATION_URLS"
+WORKER_URLS = "TASKER_TEST_WORKER_URLS"
+ORCHESTRATION_COUNT = "TASKER_ORCHESTRATION_INSTANCES"
+WORKER_COUNT = "TASKER_WORKER_INSTANCES"
+DATABASE_URL_KEY = "DATABASE_URL"
+GENERATED_HEADER = "# Written by `cluster setup-env` from config/cluster.toml; edits here are overwritten.\n"
+
+
+@dataclass(frozen=True)
+class EnvironmentWritten:
+    """What a run wrote: every owned key with its value, which of them changed, and the generated files."""
+
+    env_file: Path
+    values: dict[str, str]
+    changed: list[str]
+    database_url: str | None
+    database_source: str
+    generated: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+
+def write_cluster_environment(project: Project, topology: Topology) -> EnvironmentWritten:
+    """Bring `.env` and `config/generated/` in line with `topology`; a second run with the same topology changes
+    nothing. Safe to call from `start-all` on every start."""
+    from tasker_cluster.db.urls import record_local_url
+
+    existing = _read_env(project.env_file)
+    database_url, source = resolve_database_url(project, topology)
+    values = env_values(topology)
+    changed = [key for key, value in values.items() if existing.get(key) != value]
+    for key in changed:
+        set_key(project.env_file, key, values[key], quote_mode="never")
+    if source in ("local", ".env") and database_url is not None:
+        values[DATABASE_URL_KEY] = database_url
+    if source == "local" and database_url is not None:
+        if existing.get(DATABASE_URL_KEY) != database_url:
+            changed.append(DATABASE_URL_KEY)
+        # The db module's writer also marks the URL as the local server's, so that after a change of [database]
+        # the old URL is not taken for an external server. It writes nothing when both keys are current.
+        record_local_url(project.env_file, database_url)
+    generated, removed = write_instance_files(project, topology, database_url)
+    return EnvironmentWritten(project.env_file, values, changed, database_url, source, generated, removed)
+
+
+def env_values(topology: Topology) -> dict[str, str]:
+    """The `.env` keys this tool owns, except DATABASE_URL: instance counts and URL lists per role and per service."""
+    values = {
+        ORCHESTRATION_COUNT: str(len(topology.by_role("orchestration"))),
+        WORKER_COUNT: str(len(topology.by_role("worker"))),
+        ORCHESTRATION_URLS: ",".join(topology.orchestration_urls()),
+        WORKER_URLS: ",".join(topology.worker_urls()),
+    }
+    for service in topology.services:
+        key = service_urls_key(service.name)
+        # A service named like its role ("orchestration") would collide with the role's list; the role list wins.
+        if key not in (ORCHESTRATION_URLS, WORKER_URLS):
+            values[key] = ",".join(i.url for i in topology.instances if i.service == service.name)
+    return values
+
+
+def service_urls_key(service: str) -> str:
+    """`worker-a` -> `TASKER_TEST_WORKER_A_URLS`, like the seed's per-language worker lists."""
+    return f"TASKER_TEST_{service.upper().replace('-', '_')}_URLS"
+
+
+def resolve_database_url(project: Project, topology: Topology) -> tuple[str | None, str]:
+    """The URL instances use and where it comes from, by the same rules as `tasker_cluster.db.control`:
+    "none" ([database] mode), "environment" or ".env" (external, kept as is), or "local" (the project's server)."""
+    from tasker_cluster.db.urls import external_url, local_url
+
+    settings = topology.database
+    if settings.mode == "none":
+        return None, "none"
+    external = external_url(project.env_file, settings.port, settings.name)
+    if external is not None:
+        return external, "environment" if os.environ.get(DATABASE_URL_KEY) == external else ".env"
+    return local_url(settings.port, settings.name), "local"
+
+
+def write_instance_files(
+    project: Project, topology: Topology, database_url: str | None
+) -> tuple[list[Path], list[Path]]:
+    """One TOML file per instance under `config/generated/`; files of instances no longer in the topology go."""
+    folder = project.generated_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for instance in topology.instances:
+        path = folder / f"{instance.name}.toml"
+        _write_if_changed(path, GENERATED_HEADER + tomli_w.dumps(instance_document(project, instance, database_url)))
+        written.append(path)
+    current = {path.name for path in written}
+    removed = sorted(path for path in folder.glob("*.toml") if path.name not in current)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return written, removed
+
+
+def instance_document(project: Project, instance: Instance, database_url: str | None) -> dict[str, Any]:
+    """Everything a tool needs to reach or re-run one instance, as the generated file holds it."""
+    env = {
+        **instance.env,
+        "TASKER_INSTANCE_ID": instance.name,
+        "TASKER_INSTANCE_PORT": str(instance.port),
+        "TASKER_BIND_ADDRESS": LOOPBACK,
+        "TASKER_PROJECT_DIR": str(project.root),
+    }
+    if database_url is not None:
+        env[DATABASE_URL_KEY] = database_url
+    document: dict[str, Any] = {
+        "name": instance.name,
+        "service": instance.service,
+        "role": instance.role,
+        "index": instance.index,
+        "port": instance.port,
+        "url": instance.url,
+        "bind_address": LOOPBACK,
+        "health_url": instance.url + instance.health_path,
+        "ready_url": instance.url + instance.ready_path,
+        "health_path": instance.health_path,
+        "ready_path": instance.ready_path,
+        "log_file": str(project.log_file(instance.name)),
+        "argv": list(instance.argv),
+    }
+    if database_url is not None:
+        document["database_url"] = database_url
+    document["env"] = env
+    return document
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Unchanged files keep their modification time; changed ones are replaced atomically, never half-written."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except FileNotFoundError:
+        pass
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=".tmp-", delete=False) as file:
+        file.write(text)
+    os.replace(file.name, path)

@@ -1,0 +1,1 @@
+"""config/cluster.toml and .env -> the cluster's configuration: instances, ports, commands, the database."""

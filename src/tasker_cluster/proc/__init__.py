@@ -1,0 +1,1 @@
+"""The OS layer: PID records, spawning, process groups, probes, ports, interrupts."""

@@ -1,0 +1,1 @@
+"""Every console output: tables, progress lines, log lines."""

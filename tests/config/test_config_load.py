@@ -1,0 +1,240 @@
+"""The topology file: names, ports, placeholders, counts, and one clear exit-2 error per mistake."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.sandbox import REPO, Sandbox, server_command, service
+from tasker_cluster.cluster.status_quick import configured_instances
+from tasker_cluster.config.load import load_topology
+from tasker_cluster.config.placement import split_evenly
+from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.project import Project
+
+
+def test_default_topology_runs_two_orchestration_and_two_worker_types_on_the_documented_ports() -> None:
+    topology = load_topology(Project(REPO))
+
+    assert [(i.name, i.port) for i in topology.instances] == [
+        ("orchestration-1", 8080),
+        ("orchestration-2", 8081),
+        ("worker-a-1", 8100),
+        ("worker-a-2", 8101),
+        ("worker-b-1", 8102),
+        ("worker-b-2", 8103),
+    ]
+    assert topology.orchestration_urls() == ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
+    assert topology.worker_urls()[-1] == "http://127.0.0.1:8103"
+
+
+def test_worker_types_share_the_worker_range_in_file_order_unless_given_their_own_base(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "worker-a": service("worker", 2, None),
+            "worker-b": service("worker", 3, None),
+            "special": service("worker", 1, sandbox.base),
+            "orchestration": service("orchestration", 1, None),
+        }
+    )
+
+    topology = sandbox.topology()
+
+    assert [(i.name, i.port) for i in topology.instances] == [
+        ("orchestration-1", 8080),
+        ("worker-a-1", 8100),
+        ("worker-a-2", 8101),
+        ("worker-b-1", 8102),
+        ("worker-b-2", 8103),
+        ("worker-b-3", 8104),
+        ("special-1", sandbox.base),
+    ]
+    assert [i.name for i in topology.by_role("orchestration")] == ["orchestration-1"]
+
+
+def test_placeholders_are_substituted_in_command_and_env_and_defaults_apply(sandbox: Sandbox) -> None:
+    table = service(
+        "orchestration", 2, sandbox.base, env={"LABEL": "{name}@{port}#{index}", "HOME_DIR": "{project_dir}"}
+    )
+    sandbox.write_topology({"orchestration": table})
+
+    second = sandbox.topology().instances[1]
+
+    assert second.argv == [sys.executable, *server_command()[1:3], str(sandbox.base + 1), "--name", "orchestration-2"]
+    assert second.env == {"LABEL": f"orchestration-2@{sandbox.base + 1}#2", "HOME_DIR": str(sandbox.root)}
+    assert (second.health_path, second.ready_path) == ("/health", "/health/ready")
+    assert (second.startup_timeout, second.stop_grace) == (30.0, 10.0)
+    assert second.url == f"http://127.0.0.1:{sandbox.base + 1}"
+
+
+def test_a_worker_total_is_split_over_worker_types_in_file_order() -> None:
+    assert split_evenly(5, 2) == [3, 2]
+    assert split_evenly(4, 3) == [2, 1, 1]
+    assert split_evenly(0, 2) == [0, 0]
+
+
+def _two_worker_types(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "worker-a": service("worker", 1, sandbox.base + 10),
+            "worker-b": service("worker", 1, sandbox.base + 20),
+        }
+    )
+
+
+def _counts(sandbox: Sandbox, **flags: int | None) -> dict[str, int]:
+    topology = sandbox.topology(**flags)
+    return {service.name: service.count for service in topology.services}
+
+
+def test_counts_come_from_the_flag_then_the_environment_then_dotenv_then_the_file(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_worker_types(sandbox)
+    assert _counts(sandbox) == {"orchestration": 1, "worker-a": 1, "worker-b": 1}
+
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=5\nTASKER_ORCHESTRATION_INSTANCES=2\n")
+    assert _counts(sandbox) == {"orchestration": 2, "worker-a": 3, "worker-b": 2}
+
+    monkeypatch.setenv("TASKER_WORKER_INSTANCES", "3")
+    assert _counts(sandbox) == {"orchestration": 2, "worker-a": 2, "worker-b": 1}
+
+    assert _counts(sandbox, workers=4, orchestration=3) == {"orchestration": 3, "worker-a": 2, "worker-b": 2}
+
+
+def test_status_quick_computes_the_same_instances_as_the_validated_topology(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "worker-a": service("worker", 2, None),
+            "orchestration": service("orchestration", 2, None),
+            "worker-b": service("worker", 1, None),
+        }
+    )
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=4\n")
+
+    quick = [(item.name, item.port, item.url) for item in configured_instances(sandbox.project)]
+
+    assert quick == [(i.name, i.port, i.url) for i in sandbox.topology().instances]
+
+
+def test_selecting_an_unknown_instance_names_it_and_lists_the_valid_ones(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=2)
+    topology = sandbox.topology()
+
+    with pytest.raises(ClusterError) as caught:
+        topology.select(["worker-9", "worker-1"])
+
+    assert caught.value.exit_code == 2
+    assert "unknown instance worker-9" in caught.value.message
+    assert "orchestration-1, worker-1, worker-2" in caught.value.fix
+    assert [i.name for i in topology.select(["worker"])] == ["worker-1", "worker-2"]
+
+
+BAD_FILES = {
+    "overflow": (
+        '[services.w]\nrole = "worker"\ncount = 11\ncommand = ["x"]\n',
+        "services.w.count",
+        "overflow the worker range 8100-8109",
+    ),
+    "shared-range-overflow": (
+        '[services.a]\nrole = "worker"\ncount = 6\ncommand = ["x"]\n'
+        '[services.b]\nrole = "worker"\ncount = 5\ncommand = ["x"]\n',
+        "services.b.count",
+        "ports 8106-8110",
+    ),
+    "duplicate-port": (
+        '[services.a]\nrole = "worker"\ncount = 2\ncommand = ["x"]\n'
+        '[services.b]\nrole = "worker"\ncount = 1\nbase_port = 8101\ncommand = ["x"]\n',
+        "services.b.base_port",
+        "port 8101 of b-1 is also given to a-2",
+    ),
+    "unknown-placeholder": (
+        '[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x", "--port={prot}"]\n',
+        "services.a.command[1]",
+        "unknown placeholder {prot}",
+    ),
+    "unknown-placeholder-in-env": (
+        '[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\nenv = { URL = "{host}" }\n',
+        "services.a.env.URL",
+        "unknown placeholder {host}",
+    ),
+    "missing-command": ('[services.a]\nrole = "worker"\ncount = 1\n', "services.a.command", "required key missing"),
+    "empty-command": ('[services.a]\nrole = "worker"\ncount = 1\ncommand = []\n', "services.a.command", "at least 1"),
+    "unknown-key": (
+        '[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\nstartup_timout = 3\n',
+        "services.a.startup_timout",
+        "unknown key",
+    ),
+    "bad-role": ('[services.a]\nrole = "db"\ncount = 1\ncommand = ["x"]\n', "services.a.role", "orchestration"),
+    "bad-database-mode": ('[database]\nmode = "remote"\n', "database.mode", "'local' or 'none'"),
+    "toml-syntax": ('[services.a]\nrole = "worker\n', "line 2", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_bad_topology_file_is_one_config_error_naming_the_file_and_key(sandbox: Sandbox, case: str) -> None:
+    text, key, problem = BAD_FILES[case]
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text(text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_topology(sandbox.project)
+
+    assert caught.value.exit_code == 2
+    assert str(sandbox.project.config_file) in caught.value.message
+    assert key in caught.value.message
+    assert problem in caught.value.message
+    assert caught.value.fix
+
+
+def test_unknown_key_error_lists_the_keys_the_table_accepts(sandbox: Sandbox) -> None:
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text('[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\nports = 3\n')
+
+    with pytest.raises(ConfigError) as caught:
+        load_topology(sandbox.project)
+
+    assert "base_port" in caught.value.fix and "stop_grace" in caught.value.fix
+
+
+def test_a_missing_topology_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_topology(Project(tmp_path))
+
+    assert str(tmp_path / "config" / "cluster.toml") in caught.value.message
+
+
+def test_a_count_from_dotenv_that_is_not_a_number_names_the_file(sandbox: Sandbox) -> None:
+    sandbox.write_cluster()
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=two\n")
+
+    with pytest.raises(ConfigError) as caught:
+        sandbox.topology()
+
+    assert f"TASKER_WORKER_INSTANCES in {sandbox.project.env_file}" in caught.value.message
+
+
+def test_cli_reports_a_bad_topology_with_exit_2_and_no_traceback_and_starts_nothing(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 11, sandbox.base)})
+
+    result = sandbox.cli("start-all")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert "services.orchestration.count" in result.stderr and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not sandbox.project.pids_dir.exists() or not list(sandbox.project.pids_dir.glob("*.pid"))
+
+
+def test_cli_counts_from_flags_env_and_dotenv_reach_the_instance_list(sandbox: Sandbox) -> None:
+    _two_worker_types(sandbox)
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=4\n")
+
+    from_dotenv = sandbox.cli("status-quick", "--json")
+    from_env = sandbox.cli("status-quick", "--json", env={"TASKER_ORCHESTRATION_INSTANCES": "3"})
+
+    assert '"worker-b-2"' in from_dotenv.stdout and '"worker-b-3"' not in from_dotenv.stdout
+    assert '"orchestration-3"' in from_env.stdout

@@ -1,0 +1,61 @@
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.testing.tiers import Phase, marker_expression, plan, pytest_argv, read_junit, read_report
+
+
+def test_each_tier_excludes_only_the_tiers_above_it() -> None:
+    assert marker_expression("unit") == "not (db or messaging or services or cluster)"
+    assert marker_expression("db") == "not (messaging or services or cluster)"
+    assert marker_expression("messaging") == "not (services or cluster)"
+    assert marker_expression("services") == "not (cluster)"
+    assert marker_expression("cluster") == ""
+
+
+def test_tiers_below_cluster_run_as_one_parallel_phase() -> None:
+    assert plan("messaging", workers=2) == [Phase("messaging", "not (services or cluster)", 2)]
+
+
+def test_the_cluster_tier_runs_in_one_process_after_the_others() -> None:
+    first, second = plan("all", workers=2)
+    assert (first.marker, first.workers, first.target_cluster) == ("not (cluster)", 2, False)
+    assert (second.marker, second.workers, second.target_cluster) == ("cluster", 0, True)
+
+
+def test_the_cluster_tier_targets_the_cluster_in_every_phase_so_not_cluster_tests_skip() -> None:
+    assert all(phase.target_cluster for phase in plan("cluster", workers=2))
+
+
+def test_an_unknown_tier_is_a_usage_error_listing_the_tiers() -> None:
+    with pytest.raises(ClusterError) as raised:
+        plan("e2e")
+    assert raised.value.exit_code == 2
+    assert "unit, db, messaging, services, cluster, all" in raised.value.fix
+
+
+def test_pytest_argv_is_a_list_with_markers_workers_and_passthrough_args(tmp_path) -> None:
+    argv = pytest_argv(Phase("db", "not (messaging)", 2), tmp_path / "r.xml", ["-k", "x y"], python="py")
+    assert argv[:3] == ["py", "-m", "pytest"]
+    assert argv[argv.index("-m", 3) + 1] == "not (messaging)"
+    assert argv[argv.index("-n") + 1] == "2"
+    assert argv[-2:] == ["-k", "x y"]
+    assert f"--junitxml={tmp_path / 'r.xml'}" in argv
+
+
+def test_a_report_cut_short_is_an_unreadable_report_not_a_crash(tmp_path: Path) -> None:
+    report = tmp_path / "phase-1-unit.xml"
+    report.write_text('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"><testcase ')
+    with pytest.raises(ElementTree.ParseError):
+        read_junit(report)
+    tiers, figures, problem = read_report(report, 137)
+    assert (tiers, figures) == ([], [])
+    assert problem is not None and "phase-1-unit.xml is cut short or malformed" in problem
+    assert problem.endswith("pytest was killed by signal 9")
+
+
+def test_a_usage_error_is_not_reported_as_a_kill(tmp_path: Path) -> None:
+    _, _, problem = read_report(tmp_path / "never-written.xml", 4)
+    assert problem == "pytest exited 4 before writing its JUnit report"

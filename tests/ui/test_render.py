@@ -1,0 +1,85 @@
+"""Piped output is written without Rich, and is byte for byte what Rich prints there."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from tasker_cluster.cluster.state import DatabaseRow, InstanceStatus
+from tasker_cluster.ui.render import plain_table, print_line, status_cells, status_table
+
+_STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
+_DETAILS = ("", "health: timeout", "ready: 503", "the PID file outlived its process", "health answered 500")
+
+
+def _rich(renderable: object, *, soft_wrap: bool = False) -> str:
+    """What ui/render.py's Rich path writes to a pipe: 140 columns, no colour, lines right-stripped."""
+    out = Console(file=io.StringIO(), width=140, highlight=False, force_terminal=False)
+    with out.capture() as captured:
+        out.print(renderable, soft_wrap=soft_wrap)
+    return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
+
+
+def _random_rows(rng: random.Random) -> list[InstanceStatus]:
+    rows = []
+    for index in range(rng.randrange(0, 25)):
+        status = rng.choice(_STATUSES)
+        running = status not in ("dead", "stopped")
+        rows.append(
+            InstanceStatus(
+                name=f"{rng.choice(['orchestration', 'worker-a', 'w', 'a-very-long-service-name'])}-{index + 1}",
+                service="s",
+                role="worker",
+                status=status,
+                pid=rng.choice([None, rng.randrange(1, 4_000_000)]),
+                port=rng.choice([None, rng.randrange(1024, 65536)]),
+                url=None,
+                uptime_s=rng.choice([None, rng.uniform(0, 400_000)]) if running else None,
+                http_status=rng.choice([None, 200, 503]),
+                latency_ms=rng.choice([None, rng.uniform(0, 3000)]),
+                detail=rng.choice(_DETAILS),
+            )
+        )
+    return rows
+
+
+def _random_database(rng: random.Random) -> DatabaseRow | None:
+    kind = rng.choice([None, "local", "external"])
+    if kind is None:
+        return None
+    status = rng.choice(["healthy", "unhealthy", "running", "stopped", "dead", "unknown"])
+    latency = rng.choice([None, rng.uniform(0, 50)])
+    return DatabaseRow(kind, status, rng.choice([None, 4242]), 5433, None, latency, detail="3/500 connections")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_plain_status_table_is_byte_for_byte_what_rich_prints_to_a_pipe(seed: int) -> None:
+    rng = random.Random(seed)
+    rows, database = _random_rows(rng), _random_database(rng)
+
+    plain = plain_table(status_cells(rows, database))
+
+    assert plain is not None
+    assert plain == _rich(status_table(rows, database))
+
+
+def test_rows_plain_text_cannot_lay_out_like_rich_are_left_to_rich() -> None:
+    long = InstanceStatus("worker-1", "w", "worker", "unhealthy", 1, 8100, None, 1.0, detail="x" * 200)
+    wide = InstanceStatus("worker-é", "w", "worker", "dead", 1, 8100, None, None, detail="exited: ✗")
+
+    assert plain_table(status_cells([long])) is None
+    assert plain_table(status_cells([wide])) is None
+
+
+_LINES = ["worker-1           spawned      pid 4242", "cluster  lock-wait   waiting ", "x" * 200]
+
+
+@pytest.mark.parametrize("line", _LINES)
+def test_a_piped_progress_line_is_what_rich_prints_for_it(line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    print_line(line)
+
+    assert capsys.readouterr().out == _rich(Text(line.rstrip()), soft_wrap=True)
