@@ -142,4 +142,4 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     try:
         yield box
     finally:
-        stop_instances(box.project, timeout=1.0)
+        stop_instances(box.project, None, timeout=1.0)

@@ -1,8 +1,16 @@
-"""The project's own exception type: every expected failure carries what went wrong and how to fix it."""
+"""The project's exception family: every expected failure carries what went wrong, how to fix it, and an exit code.
+
+The core raises these and never prints or exits; the CLI prints `error: MESSAGE` and `  fix: FIX` and exits with
+`exit_code`, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class ClusterError(Exception):
-    """An expected failure. The CLI prints `message` and `fix` and exits with `exit_code`, never a traceback."""
+    """An expected failure: exit code 1 unless given."""
 
     exit_code: int = 1
 
@@ -18,6 +26,19 @@ class ClusterError(Exception):
 
 
 class ConfigError(ClusterError):
-    """Bad configuration (topology, .env, templates): exit code 2, like a usage error."""
+    """Bad configuration (config/cluster.toml, .env, templates): exit code 2, like a usage error."""
 
     exit_code = 2
+
+
+class UnknownInstance(ClusterError):
+    """Names that are neither an instance nor a service of the cluster: exit code 2, listing the valid names."""
+
+    exit_code = 2
+
+    def __init__(self, unknown: Sequence[str], valid: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown instance {', '.join(unknown)}",
+            f"use instance or service names: {', '.join(valid) or '(none configured or running)'}",
+        )
+        self.unknown = list(unknown)

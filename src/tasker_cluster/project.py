@@ -1,4 +1,4 @@
-"""Where a project's files live: the one place that knows the folder layout."""
+"""Where a project's files live: the one place that knows the folder layout, inside the project and outside it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import NamedTuple
 
 CONFIG_RELATIVE = Path("config") / "cluster.toml"
 PROJECT_DIR_ENV = "TASKER_PROJECT_DIR"
+PID_SUFFIX = ".pid"
 
 
-# NamedTuples, not dataclasses, here and in every record on the way of start/stop/status: this module is imported by
-# every `cluster` call, and `dataclasses` (with `inspect`) costs ~13 ms of CPU to import; see cli/fast_path.py.
 class Project(NamedTuple):
-    """A project folder: `config/cluster.toml` plus the state the CLI keeps beside it."""
+    """A project folder: `config/cluster.toml` plus the state the CLI keeps beside it.
+
+    NamedTuple, like every record on the way of start, stop and status: see `tasker_cluster/__init__.py`.
+    """
 
     root: Path
 
@@ -29,13 +31,26 @@ class Project(NamedTuple):
     def pids_dir(self) -> Path:
         return self.root / ".pids"
 
+    def pid_file(self, instance: str) -> Path:
+        return self.pids_dir / f"{instance}{PID_SUFFIX}"
+
+    @property
+    def start_lock(self) -> Path:
+        return self.pids_dir / ".start.lock"
+
     @property
     def logs_dir(self) -> Path:
         return self.root / ".logs"
 
+    def log_file(self, instance: str) -> Path:
+        return self.logs_dir / f"{instance}.log"
+
     @property
     def generated_dir(self) -> Path:
         return self.root / "config" / "generated"
+
+    def generated_file(self, instance: str) -> Path:
+        return self.generated_dir / f"{instance}.toml"
 
     @property
     def templates_dir(self) -> Path:
@@ -46,15 +61,28 @@ class Project(NamedTuple):
         """Git-ignored folder for local state such as the database data folder."""
         return self.root / ".data"
 
-    def pid_file(self, instance: str) -> Path:
-        return self.pids_dir / f"{instance}.pid"
-
-    def log_file(self, instance: str) -> Path:
-        return self.logs_dir / f"{instance}.log"
+    @property
+    def database_lock(self) -> Path:
+        """Held by `db up/down/reset`: two racing starts must not both initdb one folder."""
+        return self.state_dir / "db.lock"
 
     @property
-    def start_lock(self) -> Path:
-        return self.pids_dir / ".start.lock"
+    def database_dir(self) -> Path:
+        """The local PostgreSQL's data folder when the server's account can reach the project."""
+        return self.state_dir / "postgres"
+
+    @property
+    def fallback_state_dir(self) -> Path:
+        """/tmp/tasker-cluster-HASH: as root the server runs as `postgres`, which cannot enter a project under /root
+        or pytest's 0700 temp folders, and we never chmod a user's folders; named by a hash of the project path."""
+        import hashlib
+
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        return Path("/tmp") / f"tasker-cluster-{digest}"
+
+    @property
+    def fallback_database_dir(self) -> Path:
+        return self.fallback_state_dir / "postgres"
 
     @classmethod
     def discover(cls, explicit: Path | None = None, cwd: Path | None = None) -> Project:

@@ -1,22 +1,28 @@
-"""The topology file: names, ports, placeholders, counts, and one clear exit-2 error per mistake."""
+"""config/cluster.toml and .env -> ClusterConfig: names, ports, placeholders, counts and where each count came
+from, and one clear exit-2 error per mistake. Every test loads a project folder of its own, never the checkout's."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from support.sandbox import REPO, Sandbox, server_command, service
-from tasker_cluster.cluster.status_quick import configured_instances
-from tasker_cluster.config.load import load_topology
-from tasker_cluster.config.placement import split_evenly
+from tasker_cluster.cluster.status import quick_status
+from tasker_cluster.config.counts import split_evenly
+from tasker_cluster.config.load import load_config
 from tasker_cluster.errors import ClusterError, ConfigError
 from tasker_cluster.project import Project
 
 
-def test_default_topology_runs_two_orchestration_and_two_worker_types_on_the_documented_ports() -> None:
-    topology = load_topology(Project(REPO))
+def test_default_topology_runs_two_orchestration_and_two_worker_types_on_the_documented_ports(sandbox: Sandbox) -> None:
+    # The repository's own file, in a project of the test's own: the checkout's .env and counts are never read.
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    shutil.copy(REPO / "config" / "cluster.toml", sandbox.project.config_file)
+
+    topology = load_config(sandbox.project)
 
     assert [(i.name, i.port) for i in topology.instances] == [
         ("orchestration-1", 8080),
@@ -40,7 +46,7 @@ def test_worker_types_share_the_worker_range_in_file_order_unless_given_their_ow
         }
     )
 
-    topology = sandbox.topology()
+    topology = sandbox.config()
 
     assert [(i.name, i.port) for i in topology.instances] == [
         ("orchestration-1", 8080),
@@ -60,7 +66,7 @@ def test_placeholders_are_substituted_in_command_and_env_and_defaults_apply(sand
     )
     sandbox.write_topology({"orchestration": table})
 
-    second = sandbox.topology().instances[1]
+    second = sandbox.config().instances[1]
 
     assert second.argv == [sys.executable, *server_command()[1:3], str(sandbox.base + 1), "--name", "orchestration-2"]
     assert second.env == {"LABEL": f"orchestration-2@{sandbox.base + 1}#2", "HOME_DIR": str(sandbox.root)}
@@ -86,7 +92,7 @@ def _two_worker_types(sandbox: Sandbox) -> None:
 
 
 def _counts(sandbox: Sandbox, **flags: int | None) -> dict[str, int]:
-    topology = sandbox.topology(**flags)
+    topology = sandbox.config(**flags)
     return {service.name: service.count for service in topology.services}
 
 
@@ -105,7 +111,7 @@ def test_counts_come_from_the_flag_then_the_environment_then_dotenv_then_the_fil
     assert _counts(sandbox, workers=4, orchestration=3) == {"orchestration": 3, "worker-a": 2, "worker-b": 2}
 
 
-def test_status_quick_computes_the_same_instances_as_the_validated_topology(sandbox: Sandbox) -> None:
+def test_status_quick_lists_exactly_the_configured_instances(sandbox: Sandbox) -> None:
     sandbox.write_topology(
         {
             "worker-a": service("worker", 2, None),
@@ -115,14 +121,15 @@ def test_status_quick_computes_the_same_instances_as_the_validated_topology(sand
     )
     sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=4\n")
 
-    quick = [(item.name, item.port, item.url) for item in configured_instances(sandbox.project)]
+    config = sandbox.config()
+    quick = [(row.name, row.port, row.url, row.status) for row in quick_status(sandbox.project, config).instances]
 
-    assert quick == [(i.name, i.port, i.url) for i in sandbox.topology().instances]
+    assert quick == [(i.name, i.port, i.url, "stopped") for i in config.instances]
 
 
 def test_selecting_an_unknown_instance_names_it_and_lists_the_valid_ones(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=2)
-    topology = sandbox.topology()
+    topology = sandbox.config()
 
     with pytest.raises(ClusterError) as caught:
         topology.select(["worker-9", "worker-1"])
@@ -181,7 +188,7 @@ def test_a_bad_topology_file_is_one_config_error_naming_the_file_and_key(sandbox
     sandbox.project.config_file.write_text(text)
 
     with pytest.raises(ConfigError) as caught:
-        load_topology(sandbox.project)
+        load_config(sandbox.project)
 
     assert caught.value.exit_code == 2
     assert str(sandbox.project.config_file) in caught.value.message
@@ -195,14 +202,14 @@ def test_unknown_key_error_lists_the_keys_the_table_accepts(sandbox: Sandbox) ->
     sandbox.project.config_file.write_text('[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\nports = 3\n')
 
     with pytest.raises(ConfigError) as caught:
-        load_topology(sandbox.project)
+        load_config(sandbox.project)
 
     assert "base_port" in caught.value.fix and "stop_grace" in caught.value.fix
 
 
 def test_a_missing_topology_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_topology(Project(tmp_path))
+        load_config(Project(tmp_path))
 
     assert str(tmp_path / "config" / "cluster.toml") in caught.value.message
 
@@ -212,7 +219,7 @@ def test_a_count_from_dotenv_that_is_not_a_number_names_the_file(sandbox: Sandbo
     sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=two\n")
 
     with pytest.raises(ConfigError) as caught:
-        sandbox.topology()
+        sandbox.config()
 
     assert f"TASKER_WORKER_INSTANCES in {sandbox.project.env_file}" in caught.value.message
 
@@ -238,3 +245,21 @@ def test_cli_counts_from_flags_env_and_dotenv_reach_the_instance_list(sandbox: S
 
     assert '"worker-b-2"' in from_dotenv.stdout and '"worker-b-3"' not in from_dotenv.stdout
     assert '"orchestration-3"' in from_env.stdout
+
+
+def test_each_count_remembers_where_it_came_from(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _two_worker_types(sandbox)
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=4\n")
+    monkeypatch.setenv("TASKER_ORCHESTRATION_INSTANCES", "2")
+
+    from_sources = {s.name: (s.count, s.count_origin, s.count_source) for s in sandbox.config().services}
+    from_flag = {s.name: (s.count_origin, s.count_source) for s in sandbox.config(workers=2).services}
+
+    assert from_sources == {
+        "orchestration": (2, "environment", "TASKER_ORCHESTRATION_INSTANCES in the environment"),
+        "worker-a": (2, ".env", f"TASKER_WORKER_INSTANCES in {sandbox.project.env_file}"),
+        "worker-b": (2, ".env", f"TASKER_WORKER_INSTANCES in {sandbox.project.env_file}"),
+    }
+    assert from_flag["worker-a"] == ("flag", "--workers 2")
+    monkeypatch.delenv("TASKER_ORCHESTRATION_INSTANCES")
+    assert sandbox.config().services[0].count_origin == "file"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tasker_cluster.db.binaries import find_bindir
-from tasker_cluster.db.location import existing_data_dir, fallback_state_dir
+from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.server import LocalServer
 from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
@@ -53,4 +53,4 @@ def db_project(tmp_path: Path) -> Iterator[Project]:
         yield project
     finally:
         stop_local_server(project, port)
-        shutil.rmtree(fallback_state_dir(project), ignore_errors=True)
+        shutil.rmtree(project.fallback_state_dir, ignore_errors=True)

@@ -10,7 +10,7 @@ import psutil
 import psycopg
 import pytest
 
-from tasker_cluster.db.location import existing_data_dir, fallback_data_dir
+from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import processes_in, running_postmaster
 from tasker_cluster.project import Project
 
@@ -58,9 +58,9 @@ def test_as_root_the_server_runs_as_postgres_with_its_data_in_the_tmp_fallback(d
     assert result.returncode == 0, result.stderr
     assert "runs as the `postgres` system user" in result.stderr
     assert "cannot enter" in result.stderr  # pytest's 0700 temp folder: the fallback is announced
-    assert existing_data_dir(db_project) == fallback_data_dir(db_project)
+    assert existing_data_dir(db_project) == db_project.fallback_database_dir
     assert psutil.Process(_postmaster_pid(db_project)).username() == "postgres"
-    assert fallback_data_dir(db_project).stat().st_mode & 0o777 == 0o700
+    assert db_project.fallback_database_dir.stat().st_mode & 0o777 == 0o700
 
 
 def test_down_leaves_no_server_process_behind(db_project: Project) -> None:

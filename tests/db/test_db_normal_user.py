@@ -18,7 +18,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tasker_cluster.db.location import in_project_data_dir
 from tasker_cluster.db.postmaster import running_postmaster
 from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
@@ -67,6 +66,6 @@ def test_a_normal_user_runs_the_server_itself_with_its_data_in_the_project(postg
     assert result.returncode == 0, result.stderr
     # runuser works only for root: had the CLI used it here, `db up` would have failed.
     assert "system user" not in result.stderr  # the root-only announcement
-    record = running_postmaster(in_project_data_dir(Project(postgres_owned_project)))
+    record = running_postmaster(Project(postgres_owned_project).database_dir)
     assert record is not None
     assert psutil.Process(record.pid).username() == "postgres"

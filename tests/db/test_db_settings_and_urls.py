@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tasker_cluster.config.database import load_database_settings
-from tasker_cluster.db.urls import DATABASE_URL_KEY, external_url, local_url, record_local_url, redact
+from tasker_cluster.config.database import DATABASE_URL_KEY, local_url
+from tasker_cluster.config.load import load_database_config
+from tasker_cluster.db.urls import record_local_url, redact
 from tasker_cluster.errors import ConfigError
 from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.project import Project
@@ -17,16 +18,25 @@ from tasker_cluster.project import Project
 from .conftest import run_cli, write_config
 
 
+def external_url(folder: Path, port: int, name: str) -> str | None:
+    """The external server a project in `folder` with this [database] port and name would use."""
+    project = Project(folder)
+    project.config_file.parent.mkdir(exist_ok=True)
+    project.config_file.write_text(f'[database]\nport = {port}\nname = "{name}"\n')
+    return load_database_config(project).external_url
+
+
 def test_a_missing_config_file_means_the_defaults(tmp_path: Path) -> None:
-    settings = load_database_settings(tmp_path / "absent.toml")
+    settings = load_database_config(Project(tmp_path))
     assert (settings.mode, settings.port, settings.name, settings.max_connections) == ("local", 5433, "tasker", 500)
 
 
 def test_an_invalid_database_table_names_the_key(tmp_path: Path) -> None:
-    config = tmp_path / "cluster.toml"
-    config.write_text("[database]\nport = 80\n")
-    with pytest.raises(ConfigError, match=r"port"):
-        load_database_settings(config)
+    project = Project(tmp_path)
+    project.config_file.parent.mkdir()
+    project.config_file.write_text("[database]\nport = 80\n")
+    with pytest.raises(ConfigError, match=r"database\.port: Input should be greater than or equal to 1024"):
+        load_database_config(project)
 
 
 def test_cli_reports_a_bad_database_table_with_exit_code_2(tmp_path: Path) -> None:
@@ -34,7 +44,7 @@ def test_cli_reports_a_bad_database_table_with_exit_code_2(tmp_path: Path) -> No
     (tmp_path / "config" / "cluster.toml").write_text('[database]\nmode = "docker"\n')
     result = run_cli(Project(tmp_path), "db", "url")
     assert result.returncode == 2
-    assert "invalid [database] table" in result.stderr and "Traceback" not in result.stderr
+    assert "database.mode: Input should be 'local' or 'none'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_mode_none_makes_up_a_configuration_error(tmp_path: Path) -> None:
@@ -47,7 +57,7 @@ def test_the_process_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: p
     env_file = tmp_path / ".env"
     env_file.write_text("DATABASE_URL=postgresql://a@db.invalid/x\n")
     monkeypatch.setenv(DATABASE_URL_KEY, "postgresql://b@db.invalid/y")
-    assert external_url(env_file, 5433, "tasker") == "postgresql://b@db.invalid/y"
+    assert external_url(tmp_path, 5433, "tasker") == "postgresql://b@db.invalid/y"
 
 
 def test_the_url_db_up_recorded_is_not_external_even_after_the_port_changed(
@@ -55,22 +65,22 @@ def test_the_url_db_up_recorded_is_not_external_even_after_the_port_changed(
 ) -> None:
     monkeypatch.delenv(DATABASE_URL_KEY, raising=False)
     env_file = tmp_path / ".env"
-    record_local_url(env_file, local_url(5433, "tasker"))
-    assert external_url(env_file, 5433, "tasker") is None
-    assert external_url(env_file, 6000, "tasker") is None
+    record_local_url(env_file, local_url(5433, "tasker"), {})
+    assert external_url(tmp_path, 5433, "tasker") is None
+    assert external_url(tmp_path, 6000, "tasker") is None
 
 
 def test_a_hand_set_loopback_url_in_dotenv_is_external(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DATABASE_URL_KEY, raising=False)
     env_file = tmp_path / ".env"
     env_file.write_text("DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tasker\n")
-    assert external_url(env_file, 5433, "tasker") == "postgresql://postgres@127.0.0.1:5432/tasker"
+    assert external_url(tmp_path, 5433, "tasker") == "postgresql://postgres@127.0.0.1:5432/tasker"
 
 
 def test_recording_the_url_keeps_other_lines_and_comments(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("# mine\nA=1\nDATABASE_URL=old\n")
-    record_local_url(env_file, local_url(5433, "tasker"))
+    record_local_url(env_file, local_url(5433, "tasker"), {})
     lines = env_file.read_text().splitlines()
     assert lines[:2] == ["# mine", "A=1"]
     assert f"DATABASE_URL={local_url(5433, 'tasker')}" in lines
@@ -83,7 +93,7 @@ def test_redact_masks_only_the_password() -> None:
 
 @pytest.mark.db
 def test_up_on_a_taken_port_says_so(db_project: Project) -> None:
-    port = load_database_settings(db_project.config_file).port
+    port = load_database_config(db_project).port
     with socket.socket() as squatter:
         squatter.bind((LOOPBACK, port))
         squatter.listen()

@@ -28,12 +28,13 @@ def database_sandbox() -> Iterator[Sandbox]:
     try:
         yield box
     finally:
+        from tasker_cluster.config.load import load_database_config
         from tasker_cluster.db.control import stop_database
 
         try:
-            stop_instances(box.project, timeout=1.0)
+            stop_instances(box.project, None, timeout=1.0)
         finally:
-            stop_database(box.project)
+            stop_database(box.project, load_database_config(box.project))
             shutil.rmtree(root, ignore_errors=True)
 
 

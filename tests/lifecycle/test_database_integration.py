@@ -28,15 +28,23 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 
 from support.sandbox import STEERING, Sandbox, server_command
-from tasker_cluster.cluster.state import DatabaseRow
+from tasker_cluster.cluster.status import DatabaseRow
 from tasker_cluster.cluster.stop import stop_instances
+from tasker_cluster.config.load import database_config, load_database_config
+from tasker_cluster.config.sources import read_sources
 from tasker_cluster.db.control import ensure_database, stop_database
-from tasker_cluster.db.location import existing_data_dir, fallback_data_dir, fallback_state_dir
+from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import processes_in
-from tasker_cluster.db.quick import quick_database_row
+from tasker_cluster.db.quick import database_process
 from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
-from tasker_cluster.ui.render import status_table
+from tasker_cluster.ui.status import status_table
+
+
+def _up(project: Project) -> str:
+    """`cluster db up`, through the core."""
+    sources = read_sources(project, config_required=False)
+    return ensure_database(project, database_config(sources), sources.dotenv)
 
 
 @pytest.fixture
@@ -51,10 +59,10 @@ def fresh_box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
         yield sandbox
     finally:
         try:
-            stop_instances(sandbox.project, timeout=1.0)
+            stop_instances(sandbox.project, None, timeout=1.0)
         finally:
-            stop_database(sandbox.project)
-            shutil.rmtree(fallback_state_dir(sandbox.project), ignore_errors=True)
+            stop_database(sandbox.project, load_database_config(sandbox.project))
+            shutil.rmtree(sandbox.project.fallback_state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -67,21 +75,21 @@ def database_template() -> Iterator[Path]:
     project.config_file.parent.mkdir(parents=True)
     project.config_file.write_text(tomli_w.dumps({"database": {"port": find_free_port_block(1)}}))
     try:
-        ensure_database(project)
-        stop_database(project)
+        _up(project)
+        stop_database(project, load_database_config(project))
         data_dir = existing_data_dir(project)
         assert data_dir is not None
         yield data_dir
     finally:
-        stop_database(project)
+        stop_database(project, load_database_config(project))
         shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(fallback_state_dir(project), ignore_errors=True)
+        shutil.rmtree(project.fallback_state_dir, ignore_errors=True)
 
 
 @pytest.fixture
 def box(fresh_box: Sandbox, database_template: Path) -> Sandbox:
     """`fresh_box` whose database is initialized but not running, as after `cluster db up` then `cluster db down`."""
-    target = fallback_data_dir(fresh_box.project)
+    target = fresh_box.project.fallback_database_dir
     target.parent.mkdir(mode=0o755)
     os.chmod(target.parent, 0o755)
     # cp -a keeps the owner (`postgres` when we are root) and the 0700 mode PostgreSQL insists on.
@@ -133,13 +141,13 @@ def run_ok(box: Sandbox, *args: str, env: dict[str, str] | None = None) -> subpr
 
 def start_cluster(box: Sandbox) -> None:
     """Setup through the core, in-process: a CLI start costs a Python start-up, which setup need not prove."""
-    ensure_database(box.project)
+    _up(box.project)
     report = box.start(timeout=30)
     assert report.ok, report.failed
 
 
 def database_down(box: Sandbox) -> None:
-    assert stop_database(box.project)
+    assert stop_database(box.project, load_database_config(box.project))
 
 
 def closed_port() -> int:
@@ -169,7 +177,7 @@ def test_start_all_brings_up_the_local_database_first_and_hands_every_instance_i
 
 @pytest.mark.db
 def test_start_all_says_nothing_about_a_database_that_already_runs(box: Sandbox) -> None:
-    ensure_database(box.project)
+    _up(box.project)
 
     result = run_ok(box, "start-all")
 
@@ -182,13 +190,13 @@ def test_start_all_says_nothing_about_a_database_that_already_runs(box: Sandbox)
 def test_start_all_brings_the_database_back_when_every_instance_already_runs(box: Sandbox) -> None:
     start_cluster(box)
     database_down(box)
-    assert quick_database_row(box.project).running is False
+    assert database_process(box.project, load_database_config(box.project)).running is False
 
     result = run_ok(box, "start-all")
 
     assert "started PostgreSQL" in result.stdout
     assert " spawned " not in result.stdout  # the instances kept running; only the database was missing
-    assert quick_database_row(box.project).running is True
+    assert database_process(box.project, load_database_config(box.project)).running is True
 
 
 @pytest.mark.db
@@ -218,7 +226,7 @@ def test_start_all_with_an_unreachable_external_database_starts_nothing(fresh_bo
 @pytest.mark.db
 def test_status_lists_the_database_first_and_is_unhealthy_once_the_database_stops(box: Sandbox) -> None:
     start_cluster(box)
-    postmaster = quick_database_row(box.project).pid
+    postmaster = database_process(box.project, load_database_config(box.project)).pid
 
     code, document = status_json(box, "status")
     database_down(box)
@@ -239,10 +247,10 @@ def test_status_lists_the_database_first_and_is_unhealthy_once_the_database_stop
 
 @pytest.mark.db
 def test_status_reports_a_kill_9ed_database_as_dead(box: Sandbox) -> None:
-    ensure_database(box.project)
+    _up(box.project)
     data_dir = existing_data_dir(box.project)
     assert data_dir is not None
-    postmaster = psutil.Process(quick_database_row(box.project).pid or 0)
+    postmaster = psutil.Process(database_process(box.project, load_database_config(box.project)).pid or 0)
     os.kill(postmaster.pid, signal.SIGKILL)
     psutil.wait_procs([postmaster], timeout=10)
 
@@ -259,15 +267,15 @@ def test_status_reports_a_kill_9ed_database_as_dead(box: Sandbox) -> None:
 
 @pytest.mark.db
 def test_status_quick_shows_the_running_database_without_loading_psycopg(box: Sandbox) -> None:
-    ensure_database(box.project)
-    heavy = ("psycopg", "pydantic", "httpx", "anyio", "tasker_cluster.config.load", "tasker_cluster.db.status")
+    _up(box.project)
+    heavy = ("psycopg", "pydantic", "httpx", "anyio", "typer", "tasker_cluster.db.status")
 
     loaded = box.cli_imports("status-quick", heavy)
     code, document = status_json(box, "status-quick")
 
     assert "LOADED []" in loaded.stdout, loaded.stdout + loaded.stderr
     assert loaded.stdout.splitlines()[1].split()[:2] == ["database", "running"]
-    row = quick_database_row(box.project)
+    row = database_process(box.project, load_database_config(box.project))
     assert document["database"]["status"] == "running"
     assert (document["database"]["pid"], document["database"]["port"]) == (row.pid, database_port(box))
     assert code == 1  # the instances are stopped

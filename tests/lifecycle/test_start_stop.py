@@ -15,7 +15,6 @@ import pytest
 
 from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
 from tasker_cluster.cluster.start import StartEvent, start_instances
-from tasker_cluster.cluster.stop import stop_instances
 from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
 from tasker_cluster.proc.spawn import rotate_log
 
@@ -50,8 +49,8 @@ def test_stop_ends_every_instance_removes_pid_files_and_is_idempotent(sandbox: S
     assert sandbox.start().ok
     pids = [sandbox.record(name).pid for name in ("orchestration-1", "orchestration-2", "worker-1")]
 
-    first = stop_instances(sandbox.project)
-    second = stop_instances(sandbox.project)
+    first = sandbox.stop()
+    second = sandbox.stop()
 
     assert [(r.name, r.outcome) for r in first] == [
         ("orchestration-1", "stopped"),
@@ -67,7 +66,7 @@ def test_start_all_on_a_running_cluster_starts_only_what_is_missing(sandbox: San
     sandbox.write_cluster(orchestration=1, workers=2)
     assert sandbox.start().ok
     kept = sandbox.record("worker-1").pid
-    stop_instances(sandbox.project, ["worker-2"])
+    sandbox.stop(["worker-2"])
 
     report = sandbox.start()
 
@@ -95,7 +94,7 @@ def test_stop_escalates_to_sigkill_when_a_child_ignores_sigterm_and_leaves_nothi
     leader, child = _start_with_a_child_ignoring_sigterm(sandbox, tmp_path / "child.pid")
     assert os.getpgid(child) == leader
 
-    results = stop_instances(sandbox.project, timeout=0.3)
+    results = sandbox.stop(timeout=0.3)
 
     assert [(r.name, r.outcome) for r in results] == [("orchestration-1", "killed")]
     assert not running(child) and not running(leader)
@@ -119,7 +118,7 @@ def test_stop_of_a_dead_instance_kills_the_children_it_left_behind(sandbox: Sand
     os.kill(leader, signal.SIGKILL)
     psutil.wait_procs([doomed], timeout=10)
 
-    results = stop_instances(sandbox.project, timeout=0.2)
+    results = sandbox.stop(timeout=0.2)
 
     assert results[0].outcome == "stale"
     assert "killed the processes it left behind" in results[0].detail
@@ -321,7 +320,7 @@ def test_stop_kills_a_child_that_moved_to_a_session_of_its_own(sandbox: Sandbox,
     try:
         assert os.getsid(child) == child != leader
 
-        results = stop_instances(sandbox.project, timeout=0.3)
+        results = sandbox.stop(timeout=0.3)
 
         assert [(r.name, r.outcome) for r in results] == [("orchestration-1", "killed")]
         assert not running(child) and not running(leader)
@@ -333,7 +332,7 @@ def test_stop_kills_a_child_that_moved_to_a_session_of_its_own(sandbox: Sandbox,
 @pytest.mark.timeout(30)
 def test_an_error_while_reporting_readiness_reaches_the_caller_at_once(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
-    topology = sandbox.topology()
+    config = sandbox.config()
 
     def fail_on_ready(event: StartEvent) -> None:
         if event.kind == "ready":
@@ -341,12 +340,12 @@ def test_an_error_while_reporting_readiness_reaches_the_caller_at_once(sandbox: 
 
     # A startup window far beyond this test's timeout: the error must not wait for it.
     with pytest.raises(RuntimeError, match="display broke"):
-        start_instances(sandbox.project, topology, topology.instances, timeout=600, on_event=fail_on_ready)
+        start_instances(config, config.instances, timeout=600, on_event=fail_on_ready)
 
 
 def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=2, workers=2)
-    topology = sandbox.topology()
+    config = sandbox.config()
     spawned: list[str] = []
 
     def interrupt_after_two(event: StartEvent) -> None:
@@ -356,12 +355,12 @@ def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(s
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        start_instances(sandbox.project, topology, topology.instances, on_event=interrupt_after_two)
+        start_instances(config, config.instances, on_event=interrupt_after_two)
 
     pids = {name: sandbox.record(name).pid for name in spawned}
     assert sorted(pids) == ["orchestration-1", "orchestration-2"]
     assert read_record(sandbox.project, "worker-1") is None
-    results = stop_instances(sandbox.project)
+    results = sandbox.stop()
     assert {result.name: result.outcome for result in results} == {name: "stopped" for name in spawned}
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids.values()
@@ -397,7 +396,7 @@ def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox:
 
 def test_a_sigint_during_the_spawn_loop_spawns_nothing_more_and_records_what_runs(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=2, workers=2)
-    topology = sandbox.topology()
+    config = sandbox.config()
     spawned: list[str] = []
 
     def ctrl_c_at_the_first_spawn(event: StartEvent) -> None:
@@ -407,10 +406,10 @@ def test_a_sigint_during_the_spawn_loop_spawns_nothing_more_and_records_what_run
                 os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        start_instances(sandbox.project, topology, topology.instances, on_event=ctrl_c_at_the_first_spawn)
+        start_instances(config, config.instances, on_event=ctrl_c_at_the_first_spawn)
 
     assert spawned == ["orchestration-1"]
     pid = sandbox.record("orchestration-1").pid
     assert [read_record(sandbox.project, name) for name in ("orchestration-2", "worker-1", "worker-2")] == [None] * 3
-    assert [result.outcome for result in stop_instances(sandbox.project)] == ["stopped"]
+    assert [result.outcome for result in sandbox.stop()] == ["stopped"]
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -10,8 +10,12 @@ import psutil
 import pytest
 
 from support.sandbox import Sandbox, service, wait_listening
-from tasker_cluster.cluster.status import cluster_status
-from tasker_cluster.cluster.status_quick import quick_status
+from tasker_cluster.cluster.status import InstanceStatus, StatusProbe, quick_status
+
+
+def _probed(sandbox: Sandbox, timeout: float = 2.0) -> list[InstanceStatus]:
+    """`cluster status`'s instance rows, probed under one `timeout`."""
+    return StatusProbe(sandbox.project, sandbox.config(), timeout).result().instances
 
 
 def _by_name(rows: list) -> dict[str, str]:
@@ -80,7 +84,7 @@ def test_status_with_hung_instances_returns_after_one_probe_timeout_and_reports_
     for offset in range(3):
         wait_listening(sandbox.base + 10 + offset)
 
-    rows = cluster_status(sandbox.project, sandbox.topology().configured(), timeout=1.5)
+    rows = _probed(sandbox, timeout=1.5)
 
     statuses = _by_name(rows)
     assert statuses == {"orchestration-1": "healthy", "hung-1": "starting", "hung-2": "starting", "hung-3": "starting"}
@@ -100,7 +104,7 @@ def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None
     for port in (sandbox.base, sandbox.base + 10, sandbox.base + 11):
         wait_listening(port)
 
-    rows = {row.name: row for row in cluster_status(sandbox.project, sandbox.topology().configured())}
+    rows = {row.name: row for row in _probed(sandbox)}
 
     assert (rows["slow-1"].status, rows["slow-1"].http_status) == ("starting", 503)
     assert (rows["sick-1"].status, rows["sick-1"].http_status) == ("unhealthy", 500)
@@ -110,7 +114,7 @@ def test_status_separates_not_ready_yet_from_unhealthy(sandbox: Sandbox) -> None
 def test_status_lists_configured_instances_without_pid_files_as_stopped(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
 
-    rows = cluster_status(sandbox.project, sandbox.topology().configured())
+    rows = _probed(sandbox)
 
     assert _by_name(rows) == {"orchestration-1": "stopped", "worker-1": "stopped"}
     assert rows[1].port == sandbox.base + 10
@@ -125,7 +129,7 @@ def test_status_quick_shows_running_dead_and_stopped_from_pid_files_alone(sandbo
     os.kill(victim, signal.SIGKILL)
     psutil.wait_procs([doomed], timeout=10)
 
-    rows = quick_status(sandbox.project)
+    rows = quick_status(sandbox.project, sandbox.config()).instances
 
     assert _by_name(rows) == {"orchestration-1": "running", "worker-1": "dead", "worker-2": "stopped"}
     assert rows[0].uptime_s is not None and rows[0].http_status is None
@@ -148,17 +152,9 @@ def test_status_keeps_listing_instances_started_with_a_larger_count(sandbox: San
     assert "worker-2" in stopped.stdout and stopped.returncode == 0
 
 
-def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sandbox: Sandbox) -> None:
+def test_status_quick_loads_neither_the_network_stack_nor_pydantic_nor_typer(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
-    heavy = (
-        "httpx",
-        "anyio",
-        "psycopg",
-        "pydantic",
-        "tasker_cluster.config.load",
-        "tasker_cluster.config.database",
-        "tasker_cluster.proc.probes",
-    )
+    heavy = ("httpx", "anyio", "psycopg", "pydantic", "typer", "tasker_cluster.proc.probes", "tasker_cluster.services")
 
     result = sandbox.cli_imports("status-quick", heavy)
 
@@ -166,11 +162,8 @@ def test_status_quick_loads_neither_the_network_stack_nor_the_topology_models(sa
 
 
 def test_start_status_and_stop_never_import_dataclasses(sandbox: Sandbox) -> None:
-    # `dataclasses` and the `inspect` it imports cost ~13 ms of CPU per call: these commands' records are NamedTuples.
+    # These commands' records are NamedTuples (why: tasker_cluster/__init__.py).
     sandbox.write_cluster(orchestration=1, workers=1)
-    # Validated here, as the first start-all of a project does: a topology not in the cache is validated with
-    # pydantic, which imports dataclasses itself.
-    sandbox.topology()
 
     outputs = {}
     for command in ("start-all", "status", "status-quick", "stop"):

@@ -17,7 +17,8 @@ from tasker_cluster.cluster.logs import (
     read_tail,
     select_sources,
 )
-from tasker_cluster.config.load import load_topology
+from tasker_cluster.cluster.state import ClusterState, observe
+from tasker_cluster.config.load import load_config
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
 from tasker_cluster.ui.log_lines import PALETTE, prefix_color
@@ -31,6 +32,11 @@ def _follower(path: Path, name: str = "worker-a-1") -> LogFollower:
 
 def _texts(lines: list[LogLine]) -> list[str]:
     return [line.text for line in lines]
+
+
+def _state(project: Project) -> ClusterState:
+    """What `cluster logs` observes: the configured instances and the logs they left."""
+    return observe(project, load_config(project), check=False, with_logs=True)
 
 
 def test_tail_reads_the_last_lines_across_many_blocks(tmp_path: Path) -> None:
@@ -187,10 +193,8 @@ def test_multiplexer_interleaves_logs_and_adds_discovered_ones_until_stopped(tmp
 
 
 def test_select_sources_filters_by_role_and_service_in_topology_order(project: Project) -> None:
-    topology = load_topology(project)
-
-    workers = select_sources(project, topology, roles=["worker"])
-    by_name = select_sources(project, topology, names=["worker-b", "orchestration-2"])
+    workers = select_sources(_state(project), roles=["worker"])
+    by_name = select_sources(_state(project), names=["worker-b", "orchestration-2"])
 
     assert [source.instance for source in workers] == ["worker-a-1", "worker-a-2", "worker-b-1"]
     assert [source.instance for source in by_name] == ["orchestration-2", "worker-b-1"]
@@ -201,7 +205,7 @@ def test_select_sources_adds_logs_of_instances_beyond_the_count_but_not_foreign_
     for name in ("worker-a-7", "worker-a-3", "postgres", "worker-c-1"):
         append(project, name, "x\n")
 
-    names = [source.instance for source in select_sources(project, load_topology(project))]
+    names = [source.instance for source in select_sources(_state(project))]
 
     assert names[-2:] == ["worker-a-3", "worker-a-7"]
     assert "postgres" not in names
@@ -210,7 +214,7 @@ def test_select_sources_adds_logs_of_instances_beyond_the_count_but_not_foreign_
 
 def test_select_sources_rejects_unknown_names_listing_the_valid_ones(project: Project) -> None:
     with pytest.raises(ClusterError) as raised:
-        select_sources(project, load_topology(project), names=["orchestration-1", "nope"])
+        select_sources(_state(project), names=["orchestration-1", "nope"])
 
     assert raised.value.message == "unknown instance nope"
     assert "orchestration-1, orchestration-2, worker-a-1, worker-a-2, worker-b-1" in raised.value.fix

@@ -16,7 +16,9 @@ import psutil
 import tomli_w
 
 from tasker_cluster.cluster.start import StartReport, start_instances
-from tasker_cluster.config.load import Topology, load_topology
+from tasker_cluster.cluster.stop import InstanceStop, stop_instances
+from tasker_cluster.config.load import load_config
+from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.proc.records import InstanceRecord, read_record
 from tasker_cluster.project import Project
 
@@ -62,13 +64,18 @@ class Sandbox:
             }
         )
 
-    def topology(self, **counts: int | None) -> Topology:
-        return load_topology(self.project, **counts)
+    def config(self, **counts: int | None) -> ClusterConfig:
+        return load_config(self.project, **counts)
 
     def start(self, names: Sequence[str] = (), *, wait: bool = True, timeout: float | None = 20) -> StartReport:
-        topology = self.topology()
-        instances = topology.select(names) if names else topology.instances
-        return start_instances(self.project, topology, instances, wait=wait, timeout=timeout)
+        config = self.config()
+        instances = config.select(names) if names else config.instances
+        return start_instances(config, instances, wait=wait, timeout=timeout)
+
+    def stop(self, names: Sequence[str] = (), *, timeout: float | None = None) -> list[InstanceStop]:
+        """`cluster stop`: the configuration resolves service names, as the CLI's does."""
+        config = self.config() if self.project.config_file.is_file() else None
+        return stop_instances(self.project, config, names, timeout=timeout)
 
     def record(self, name: str) -> InstanceRecord:
         record = read_record(self.project, name)

@@ -1,154 +1,194 @@
-"""What the lifecycle commands do once their arguments are parsed: call the core, render, return the exit code.
+"""Every command of `cluster`, declared once: name, help, parameters, body (see `cli/spec.py`).
 
-Free of Typer: the Typer commands (`cli/instances.py`) and the fast path (`cli/fast_path.py`) run these same
-bodies, so both print the same bytes and exit with the same code. Each body imports only what it uses.
+The database is part of the cluster: started before the instances, shown first, stopped on `stop --with-db`.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.cli.spec import Command, Flag, Positional, Value
 
-if TYPE_CHECKING:
-    from tasker_cluster.cluster.state import Configured
-    from tasker_cluster.project import Project
+APP_HELP = "Run, inspect and test a local multi-instance cluster."
+GROUPS = {"db": "Manage the project's PostgreSQL database."}
 
+ROOT = (
+    Value(
+        "project_dir",
+        ("--project-dir",),
+        Path,
+        "Project folder (default: the nearest with config/cluster.toml).",
+        envvar="TASKER_PROJECT_DIR",
+    ),
+    Flag("debug", ("--debug",), "Print a traceback for unexpected errors."),
+)
 
-def status_quick(project: Project, *, as_json: bool) -> int:
-    """Process states from PID files alone; 0 only when every instance runs."""
-    from tasker_cluster.cluster.status_quick import quick_database, quick_status
-    from tasker_cluster.ui.render import print_status
+_JSON = Flag("as_json", ("--json",), "Print JSON instead of a table.")
+_START = (
+    Flag("wait", ("--wait",), "Wait until every instance answers its ready path.", default=True, off=("--no-wait",)),
+    Value(
+        "timeout",
+        ("--timeout",),
+        float,
+        "Seconds to wait for readiness (default: each service's startup_timeout).",
+        min=0.1,
+    ),
+    Value(
+        "orchestration",
+        ("--orchestration",),
+        int,
+        "Orchestration instances (beats TASKER_ORCHESTRATION_INSTANCES and .env).",
+        min=0,
+    ),
+    Value(
+        "workers",
+        ("--workers",),
+        int,
+        "Worker instances, split over the worker types (beats TASKER_WORKER_INSTANCES).",
+        min=0,
+    ),
+)
+_YES_EXTERNAL = Flag("yes", ("--yes", "-y"), "Also stop an external DATABASE_URL server (loopback only).")
 
-    rows = quick_status(project)
-    database = quick_database(project)
-    # An external server's state needs the network, which this command never uses: it does not decide the exit.
-    database_ok = database is None or database.status in ("running", "unknown")
-    running = database_ok and bool(rows) and all(row.status == "running" for row in rows)
-    print_status(rows, database, as_json=as_json, summary_key="running", ok=running)
-    return 0 if running else 1
-
-
-def status(project: Project, *, as_json: bool, timeout: float) -> int:
-    """Probe every instance and the database; 0 only when all are healthy."""
-    from tasker_cluster.cluster.status import StatusProbe
-
-    # The probes' clock runs from here: what the display needs is loaded while they are in flight.
-    probe = StatusProbe(project, timeout)
-    from tasker_cluster.ui.render import preload_for_display, print_status
-
-    preload_for_display(as_json=as_json)
-    report = probe.result()
-    print_status(report.instances, report.database, as_json=as_json, summary_key="healthy", ok=report.healthy)
-    return 0 if report.healthy else 1
-
-
-def stop(project: Project, names: Sequence[str], *, timeout: float | None, with_db: bool, yes: bool) -> int:
-    """SIGTERM, then SIGKILL after the grace period; 0 when nothing named still runs (and the database, if asked)."""
-    from tasker_cluster.cluster.stop import (
-        SUCCESSFUL,
-        InstanceStop,
-        database_left_running,
-        stop_instances,
-        stop_with_database,
-    )
-
-    if yes and not with_db:
-        raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
-    configured = _configured_or_none(project) if names else None
-    left_running: list[InstanceStop | None] = [None]
-
-    def meanwhile() -> None:
-        # The instances are shutting down: what remains to be done here costs them no time.
-        import tasker_cluster.ui.render  # noqa: F401
-
-        if not names and not with_db:
-            left_running[0] = database_left_running(project)
-
-    if with_db:
-        results, database = stop_with_database(
-            project, names, configured=configured, timeout=timeout, force_external=yes, meanwhile=meanwhile
-        )
-    else:
-        results = stop_instances(project, names, configured=configured, timeout=timeout, meanwhile=meanwhile)
-        database = left_running[0]
-    from tasker_cluster.ui.render import print_stop
-
-    failed = database if database is not None and database.outcome == "failed" else None
-    print_stop(results, None if failed else database)
-    survivors = [result for result in results if result.outcome not in SUCCESSFUL]
-    if failed is not None:
-        done = "the instances were stopped" if not survivors else "some instances survived"
-        raise ClusterError(f"{done}, but the database was not: {failed.detail}", failed.fix)
-    if survivors:
-        raise ClusterError(
-            f"{', '.join(result.name for result in survivors)} still running after SIGKILL",
-            "a process in uninterruptible sleep (state D) cannot be killed; check `ps -o pid,stat,cmd` and retry",
-        )
-    return 0
-
-
-def start(
-    project: Project,
-    names: Sequence[str],
-    *,
-    wait: bool,
-    timeout: float | None,
-    orchestration: int | None,
-    workers: int | None,
-) -> int:
-    """Start what is not running (all configured instances when `names` is empty), then show the status table."""
-    from tasker_cluster.cluster.start import start_instances
-    from tasker_cluster.config.load import load_topology
-    from tasker_cluster.ui.render import (
-        StartProgress,
-        print_line,
-        print_status,
-        start_failure_fix,
-        start_failure_message,
-        start_summary,
-    )
-
-    topology = load_topology(project, orchestration=orchestration, workers=workers)
-    instances = topology.select(names) if names else topology.instances
-    with StartProgress([instance.name for instance in instances]) as progress:
-        try:
-            report = start_instances(project, topology, instances, wait=wait, timeout=timeout, on_event=progress)
-        except KeyboardInterrupt:
-            # What was spawned is recorded and keeps running (its own session): say so, rather than exit mutely.
-            started = progress.started()
-            if started:
-                sys.stderr.write(
-                    f"interrupted: {len(started)} instance(s) started and still running ({', '.join(started)}); "
-                    "`cluster status` shows them, `cluster stop` stops them\n"
-                )
-            raise
-    if not report.ok:
-        raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
-    print_line(start_summary(report))
-    if wait:
-        from tasker_cluster.cluster.status import StatusProbe
-
-        # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
-        # the database the topology uses, so none when it uses none (`status` would still show a server left
-        # running from an earlier configuration).
-        final = StatusProbe(
-            project,
-            configured=topology.configured(),
-            known=report.probes,
-            with_database=topology.database.mode != "none",
-        ).result()
-        print_status(final.instances, final.database, as_json=False, summary_key="healthy", ok=final.healthy)
-    return 0
-
-
-def _configured_or_none(project: Project) -> list[Configured] | None:
-    from tasker_cluster.cluster.status_quick import configured_instances
-
-    try:
-        return configured_instances(project)
-    except ConfigError:
-        # A broken topology file must not keep anyone from stopping what runs: the PID records suffice.
-        return None
+COMMANDS = (
+    Command(
+        "setup-env",
+        "Write .env (URLs, counts, DATABASE_URL) and config/generated/<instance>.toml; keeps your own keys.",
+        "env:setup_env",
+        (
+            Value(
+                "orchestration",
+                ("--orchestration",),
+                int,
+                "Orchestration instances (default: .env, then the topology file).",
+                min=0,
+            ),
+            Value("workers", ("--workers",), int, "Worker instances, split over the worker types in order.", min=0),
+        ),
+    ),
+    Command(
+        "start-all",
+        "Start every configured instance that is not running, then show the cluster's status.",
+        "start:start_all",
+        _START,
+        fast=True,
+    ),
+    Command(
+        "start",
+        "Start the named instances unless they are running.",
+        "start:start",
+        (
+            Positional(
+                "names",
+                "NAME",
+                "Instance names (orchestration-1) or service names (worker-a).",
+                many=True,
+                required=True,
+            ),
+            *_START,
+        ),
+        fast=True,
+    ),
+    Command(
+        "status",
+        "Query the database and probe every instance's health and ready paths; exit 0 only when all are healthy.",
+        "status:status",
+        (
+            _JSON,
+            Value("timeout", ("--timeout",), float, "Seconds for all health probes together.", 2.0, min=0.05),
+            Flag("watch", ("--watch",), "Refresh the table until Ctrl-C, highlighting what changed."),
+            Value("interval", ("--interval",), float, "Seconds between refreshes with --watch.", 2.0, min=0.1),
+        ),
+        fast=True,
+    ),
+    Command(
+        "status-quick",
+        "Process states from PID files alone, no network; exit 0 only when all are running.",
+        "status:status_quick",
+        (_JSON,),
+        fast=True,
+    ),
+    Command(
+        "stop",
+        "SIGTERM each instance's process group, SIGKILL what outlives the grace period, remove PID files.",
+        "stop:stop",
+        (
+            Positional("names", "NAME", "Instance or service names (default: every running one).", many=True),
+            Value(
+                "timeout",
+                ("--timeout",),
+                float,
+                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace).",
+                min=0.0,
+            ),
+            Flag("with_db", ("--with-db",), "Then stop the project's local PostgreSQL too."),
+            Flag("yes", ("--yes", "-y"), "With --with-db: also stop an external DATABASE_URL server (loopback only)."),
+        ),
+        fast=True,
+    ),
+    Command(
+        "logs",
+        "Show instance logs behind an instance prefix; -f follows them and picks up logs that appear later.",
+        "logs:logs",
+        (
+            Positional("names", "NAME", "Instances or services (default: all).", many=True),
+            Flag("orchestration", ("--orchestration",), "Orchestration instances only."),
+            Flag("workers", ("--workers",), "Worker instances only."),
+            Flag("follow", ("--follow", "-f"), "Keep printing new lines until Ctrl-C."),
+            Value("lines", ("--lines", "-n"), int, "Lines to show from the end of each log.", 20, min=0),
+        ),
+    ),
+    Command(
+        "up",
+        "Start the project's PostgreSQL (initdb on first use), install PGMQ, record DATABASE_URL in .env.",
+        "db:up",
+        group="db",
+    ),
+    Command(
+        "down",
+        "Stop the local server: fast shutdown, immediate after a grace period. External servers need --yes.",
+        "db:down",
+        (_YES_EXTERNAL,),
+        group="db",
+    ),
+    Command(
+        "status",
+        "Running?, pid, port, version, data folder, size, connections, PGMQ version and queue depths.",
+        "db:status",
+        (Flag("as_json", ("--json",), "Print one JSON object instead of a table."),),
+        group="db",
+    ),
+    Command("url", "Print the DATABASE_URL the cluster uses (external, or the local server's).", "db:url", group="db"),
+    Command(
+        "reset",
+        "Drop and recreate the database with PGMQ: every task, step and queue message is lost.",
+        "db:reset",
+        (Flag("yes", ("--yes", "-y"), "Do not ask; required for an external DATABASE_URL."),),
+        group="db",
+    ),
+    Command(
+        "test",
+        "Run the test suite up to TIER with pytest and print a summary per tier.",
+        "testing:test",
+        (
+            Positional(
+                "tier",
+                "TIER",
+                "unit | db | messaging | services | cluster | all (each tier includes the ones before it)",
+                required=True,
+            ),
+            Positional("pytest_args", "[-- PYTEST_ARGS...]", "Passed to pytest as is, after `--`.", many=True),
+            Value(
+                "workers",
+                ("--workers", "-n"),
+                int,
+                "xdist workers below the cluster tier (default: one per core).",
+                min=0,
+            ),
+            Flag("keep", ("--keep",), "Leave a cluster the tests started running afterwards."),
+            Value(
+                "report_dir", ("--report-dir",), Path, "Keep the JUnit XML reports here (default: a temporary folder)."
+            ),
+        ),
+    ),
+)

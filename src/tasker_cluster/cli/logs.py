@@ -1,64 +1,51 @@
-"""`cluster logs`: the last lines of each instance's log, optionally followed, behind an aligned colored prefix."""
+"""`cluster logs [NAME...] [-f] [-n LINES]`: the last lines of each instance's log, optionally followed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import typer
+from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
     import threading
-    from collections.abc import Sequence
 
     from tasker_cluster.cluster.logs import LogFollower
-    from tasker_cluster.project import Project
     from tasker_cluster.ui.log_lines import LogPrinter
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("logs")(logs)
 
 
 def logs(
-    ctx: typer.Context,
-    names: list[str] | None = typer.Argument(
-        None, metavar="NAME", help="Instances or services (default: all).", show_default=False
-    ),
-    orchestration: bool = typer.Option(False, "--orchestration", help="Orchestration instances only."),
-    workers: bool = typer.Option(False, "--workers", help="Worker instances only."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
-    lines: int = typer.Option(20, "--lines", "-n", min=0, help="Lines to show from the end of each log."),
-) -> None:
-    """Show instance logs behind an instance prefix; -f follows them and picks up logs that appear later."""
-    import functools
-
-    from rich.console import Console
-
-    from tasker_cluster.cluster.logs import LogFollower, LogMultiplexer, select_sources
-    from tasker_cluster.config.load import load_topology
+    project: Project, *, names: Sequence[str], orchestration: bool, workers: bool, follow: bool, lines: int
+) -> int:
+    from tasker_cluster.cluster.logs import LogFollower, LogMultiplexer, LogSource, select_sources
+    from tasker_cluster.cluster.state import observe
+    from tasker_cluster.config.load import load_config
+    from tasker_cluster.ui.console import console, discard_stdout
     from tasker_cluster.ui.log_lines import LogPrinter
 
-    project: Project = ctx.obj.project
-    topology = load_topology(project)
+    config = load_config(project)
     roles = [role for role, wanted in (("orchestration", orchestration), ("worker", workers)) if wanted]
-    sources = select_sources(project, topology, names or (), roles)
+    sources = select_sources(observe(project, config, check=False, with_logs=True), names, roles)
     # Before the first line is printed: whoever has seen output may press Ctrl-C and must get a clean exit.
     stop = _stop_on_interrupt() if follow else None
-    printer = LogPrinter(Console(), [source.instance for source in sources])
+    printer = LogPrinter(console(), [source.instance for source in sources])
     followers = [LogFollower(source) for source in sources]
     try:
         _print_tails(followers, lines, printer, project, keep_partial=follow)
         if stop is not None:
-            discover = functools.partial(select_sources, project, topology, names or (), roles)
+
+            def discover() -> list[LogSource]:
+                return select_sources(observe(project, config, check=False, with_logs=True), names, roles)
+
             for batch in LogMultiplexer(followers, discover=discover).follow(stop):
                 printer.print(batch)
     except BrokenPipeError:
         # `cluster logs -f | head` closing the pipe is a normal way to stop reading.
-        _silence_stdout()
+        discard_stdout()
     finally:
         for follower in followers:
             follower.close()
+    return 0
 
 
 def _print_tails(
@@ -66,10 +53,9 @@ def _print_tails(
 ) -> None:
     """Print the end of every log that exists and one line naming those that do not; without -f, a selection
     with no log at all is an error."""
-    from rich.console import Console
-
     from tasker_cluster.cluster.logs import LogLine
     from tasker_cluster.errors import ClusterError
+    from tasker_cluster.ui.log_lines import print_missing_logs
 
     missing = []
     for follower in followers:
@@ -89,9 +75,7 @@ def _print_tails(
             "start the instances first: cluster start-all",
         )
     if missing:
-        Console(stderr=True, markup=False, highlight=False, soft_wrap=True).print(
-            f"no log yet for {_listing(missing)} in {project.logs_dir} (a log starts with its instance)"
-        )
+        print_missing_logs(_listing(missing), project.logs_dir)
 
 
 def _stop_on_interrupt() -> threading.Event:
@@ -106,12 +90,3 @@ def _stop_on_interrupt() -> threading.Event:
 
 def _listing(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "any instance (none selected)"
-
-
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so the interpreter's final flush does not fail again."""
-    import os
-    import sys
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

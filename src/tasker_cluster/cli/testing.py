@@ -2,121 +2,30 @@
 
 from __future__ import annotations
 
-import shlex
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import typer
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from tasker_cluster.testing.tiers import Phase, PhaseResult
-
-_TIER_HELP = "unit | db | messaging | services | cluster | all (each tier includes the ones before it)"
+from tasker_cluster.project import Project
 
 
-def register(app: typer.Typer) -> None:
-    """Add `cluster test` to the root app."""
+def test(
+    project: Project,
+    *,
+    tier: str,
+    pytest_args: Sequence[str],
+    workers: int | None,
+    keep: bool,
+    report_dir: Path | None,
+) -> int:
+    """The first failing phase's pytest exit code, 0 when every phase passed."""
+    from tasker_cluster.testing.tiers import overall_exit_code, plan, run_phases
+    from tasker_cluster.ui.test_summary import announce_phase, print_summary
 
-    @app.command("test")
-    def test(
-        ctx: typer.Context,
-        tier: str = typer.Argument(..., metavar="TIER", help=_TIER_HELP),
-        pytest_args: list[str] | None = typer.Argument(
-            None, metavar="[-- PYTEST_ARGS...]", help="Passed to pytest as is, after `--`."
-        ),
-        workers: int | None = typer.Option(
-            None, "--workers", "-n", min=0, help="xdist workers below the cluster tier (default: one per core)."
-        ),
-        keep: bool = typer.Option(False, "--keep", help="Leave a cluster the tests started running afterwards."),
-        report_dir: Path | None = typer.Option(
-            None, "--report-dir", help="Keep the JUnit XML reports here (default: a temporary folder)."
-        ),
-    ) -> None:
-        """Run the test suite up to TIER with pytest and print a summary per tier."""
-        from rich.console import Console
-
-        from tasker_cluster.testing.tiers import overall_exit_code, plan, run_phases
-
-        phases = plan(tier, workers)
-        console = Console(highlight=False)
-        root = ctx.obj.project.root
-        with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
-            results = run_phases(
-                root,
-                phases,
-                report_dir or Path(scratch),
-                pytest_args or [],
-                keep_cluster=keep,
-                on_phase=lambda phase, argv: _announce(console, phase, argv),
-            )
-        _summarize(console, tier, results)
-        raise typer.Exit(overall_exit_code(results))
-
-
-def _announce(console: Console, phase: Phase, argv: list[str]) -> None:
-    from rich.text import Text
-
-    # Text, not markup: pytest arguments may hold brackets (`-k "x[1]"`).
-    shown = shlex.join(["python", *argv[1:]])
-    console.print(Text.assemble((f"== cluster test: {phase.label}", "bold"), f"  {shown}"), soft_wrap=True)
-
-
-def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
-    from rich.table import Table
-
-    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED
-
-    figures = [figure for result in results for figure in result.figures]
-    if figures:
-        _print_figures(console, figures)
-    table = Table(title=f"cluster test {tier}", title_justify="left")
-    for column in ("TIER", "PASSED", "FAILED", "ERRORS", "SKIPPED", "TEST TIME"):
-        table.add_column(column, justify="left" if column == "TIER" else "right")
-    for result in results:
-        for counts in result.tiers:
-            table.add_row(
-                counts.tier,
-                _count(counts.passed, "green"),
-                _count(counts.failed, "red"),
-                _count(counts.errors, "red"),
-                _count(counts.skipped, "yellow"),
-                f"{counts.duration:.1f} s",
-            )
-    console.print(table)
-    for result in results:
-        verdict = "[green]passed[/green]" if result.ok else f"[red]failed (pytest exit {result.exit_code})[/red]"
-        console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
-        if result.report_problem is not None:
-            console.print(f"[red]no test counts for {result.phase.label}:[/red] {result.report_problem}")
-        if result.exit_code == NO_TESTS_COLLECTED:
-            console.print(
-                f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
-                "a tier with no tests is a failure; check the markers and the paths given to pytest"
-            )
-    counts = [counts for result in results for counts in result.tiers]
-    failed = sum(c.failed + c.errors for c in counts)
-    # Last and plain, in the shape CI log readers recognise: "N passed, N failed, N skipped".
-    console.print(
-        f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped",
-        markup=False,
-        highlight=False,
-    )
-
-
-def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="scenario figures", title_justify="left")
-    # Folded, not cut: on an 80-column CI log the test name is the part worth reading whole.
-    table.add_column("TEST", overflow="fold", ratio=1)
-    table.add_column("FIGURES", overflow="fold", ratio=1)
-    for name, text in figures:
-        table.add_row(name.removeprefix("test_"), text)
-    console.print(table)
-
-
-def _count(value: int, style: str) -> str:
-    return f"[{style}]{value}[/{style}]" if value else "0"
+    phases = plan(tier, workers)
+    with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
+        results = run_phases(
+            project.root, phases, report_dir or Path(scratch), pytest_args, keep_cluster=keep, on_phase=announce_phase
+        )
+    print_summary(tier, results)
+    return overall_exit_code(results)

@@ -13,19 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomli_w
-from dotenv import dotenv_values, set_key
+from dotenv import set_key
 
+from tasker_cluster.config.database import DATABASE_URL_KEY
 from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
-    from tasker_cluster.config.load import Instance, Topology
+    from tasker_cluster.config.model import ClusterConfig, Instance
 
 ORCHESTRATION_URLS = "TASKER_TEST_ORCHESTRATION_URLS"
 WORKER_URLS = "TASKER_TEST_WORKER_URLS"
 ORCHESTRATION_COUNT = "TASKER_ORCHESTRATION_INSTANCES"
 WORKER_COUNT = "TASKER_WORKER_INSTANCES"
-DATABASE_URL_KEY = "DATABASE_URL"
 GENERATED_HEADER = "# Written by `cluster setup-env` from config/cluster.toml; edits here are overwritten.\n"
 
 
@@ -42,14 +42,15 @@ class EnvironmentWritten:
     removed: list[Path] = field(default_factory=list)
 
 
-def write_cluster_environment(project: Project, topology: Topology) -> EnvironmentWritten:
-    """Bring `.env` and `config/generated/` in line with `topology`; a second run with the same topology changes
+def write_cluster_environment(config: ClusterConfig) -> EnvironmentWritten:
+    """Bring `.env` and `config/generated/` in line with `config`; a second run with the same configuration changes
     nothing. Safe to call from `start-all` on every start."""
     from tasker_cluster.db.urls import record_local_url
 
-    existing = _read_env(project.env_file)
-    database_url, source = resolve_database_url(project, topology)
-    values = env_values(topology)
+    project = config.project
+    existing = config.dotenv
+    database_url, source = resolve_database_url(config)
+    values = env_values(config)
     changed = [key for key, value in values.items() if existing.get(key) != value]
     for key in changed:
         set_key(project.env_file, key, values[key], quote_mode="never")
@@ -60,24 +61,24 @@ def write_cluster_environment(project: Project, topology: Topology) -> Environme
             changed.append(DATABASE_URL_KEY)
         # The db module's writer also marks the URL as the local server's, so that after a change of [database]
         # the old URL is not taken for an external server. It writes nothing when both keys are current.
-        record_local_url(project.env_file, database_url)
-    generated, removed = write_instance_files(project, topology, database_url)
+        record_local_url(project.env_file, database_url, existing)
+    generated, removed = write_instance_files(config, database_url)
     return EnvironmentWritten(project.env_file, values, changed, database_url, source, generated, removed)
 
 
-def env_values(topology: Topology) -> dict[str, str]:
+def env_values(config: ClusterConfig) -> dict[str, str]:
     """The `.env` keys this tool owns, except DATABASE_URL: instance counts and URL lists per role and per service."""
     values = {
-        ORCHESTRATION_COUNT: str(len(topology.by_role("orchestration"))),
-        WORKER_COUNT: str(len(topology.by_role("worker"))),
-        ORCHESTRATION_URLS: ",".join(topology.orchestration_urls()),
-        WORKER_URLS: ",".join(topology.worker_urls()),
+        ORCHESTRATION_COUNT: str(len(config.by_role("orchestration"))),
+        WORKER_COUNT: str(len(config.by_role("worker"))),
+        ORCHESTRATION_URLS: ",".join(config.orchestration_urls()),
+        WORKER_URLS: ",".join(config.worker_urls()),
     }
-    for service in topology.services:
+    for service in config.services:
         key = service_urls_key(service.name)
         # A service named like its role ("orchestration") would collide with the role's list; the role list wins.
         if key not in (ORCHESTRATION_URLS, WORKER_URLS):
-            values[key] = ",".join(i.url for i in topology.instances if i.service == service.name)
+            values[key] = ",".join(i.url for i in config.instances if i.service == service.name)
     return values
 
 
@@ -86,29 +87,25 @@ def service_urls_key(service: str) -> str:
     return f"TASKER_TEST_{service.upper().replace('-', '_')}_URLS"
 
 
-def resolve_database_url(project: Project, topology: Topology) -> tuple[str | None, str]:
-    """The URL instances use and where it comes from, by the same rules as `tasker_cluster.db.control`:
-    "none" ([database] mode), "environment" or ".env" (external, kept as is), or "local" (the project's server)."""
-    from tasker_cluster.db.urls import external_url, local_url
-
-    settings = topology.database
-    if settings.mode == "none":
+def resolve_database_url(config: ClusterConfig) -> tuple[str | None, str]:
+    """The URL instances use and where it comes from: "none" ([database] mode), "environment" or ".env" (an external
+    server, kept as is), or "local" (the project's server)."""
+    database = config.database
+    if database.mode == "none":
         return None, "none"
-    external = external_url(project.env_file, settings.port, settings.name)
-    if external is not None:
-        return external, "environment" if os.environ.get(DATABASE_URL_KEY) == external else ".env"
-    return local_url(settings.port, settings.name), "local"
+    if database.external_url is not None:
+        return database.external_url, database.external_source or ".env"
+    return database.local_url, "local"
 
 
-def write_instance_files(
-    project: Project, topology: Topology, database_url: str | None
-) -> tuple[list[Path], list[Path]]:
-    """One TOML file per instance under `config/generated/`; files of instances no longer in the topology go."""
+def write_instance_files(config: ClusterConfig, database_url: str | None) -> tuple[list[Path], list[Path]]:
+    """One TOML file per instance under `config/generated/`; files of instances no longer configured go."""
+    project = config.project
     folder = project.generated_dir
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for instance in topology.instances:
-        path = folder / f"{instance.name}.toml"
+    for instance in config.instances:
+        path = project.generated_file(instance.name)
         _write_if_changed(path, GENERATED_HEADER + tomli_w.dumps(instance_document(project, instance, database_url)))
         written.append(path)
     current = {path.name for path in written}
@@ -148,12 +145,6 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
         document["database_url"] = database_url
     document["env"] = env
     return document
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from tasker_cluster.errors import ClusterError
-from tasker_cluster.project import Project
-
 if TYPE_CHECKING:
-    from tasker_cluster.config.load import Topology
+    from tasker_cluster.cluster.state import ClusterState
 
 TAIL_BLOCK = 64 * 1024
 # Per file and poll: bounds memory when a follower starts behind a burst; the loop skips its sleep while any
@@ -219,49 +216,15 @@ class LogMultiplexer:
         self.followers += [LogFollower(source) for source in self.discover() if source.instance not in known]
 
 
-@dataclass(frozen=True)
-class _KnownInstance:
-    name: str
-    service: str
-    role: str
-
-
-def select_sources(
-    project: Project, topology: Topology, names: Sequence[str] = (), roles: Sequence[str] = ()
-) -> list[LogSource]:
+def select_sources(state: ClusterState, names: Sequence[str] = (), roles: Sequence[str] = ()) -> list[LogSource]:
     """The logs of the named instances or services plus every instance of the given roles; all when both are empty.
 
-    Besides the topology's instances, a log file of one of its services' instances beyond the current count
-    (`worker-a-3.log` after `start-all --workers 6`) counts as known, so its log can be read and followed too.
+    `state` is observed with its logs (`observe(..., with_logs=True)`): a log file of one of the configured services'
+    instances beyond the current count (`worker-a-3.log` after `start-all --workers 6`) can be read and followed too.
+    UnknownInstance for a name that is neither an instance nor a service.
     """
-    known = _known_instances(project, topology)
-    if names or roles:
-        valid = {instance.name for instance in known} | {instance.service for instance in known}
-        unknown = [name for name in names if name not in valid]
-        if unknown:
-            raise ClusterError(
-                f"unknown instance {', '.join(unknown)}",
-                f"name instances or services from {topology.config_file}: "
-                f"{', '.join(instance.name for instance in known)}",
-                exit_code=2,
-            )
-        wanted = set(names)
-        known = [i for i in known if i.name in wanted or i.service in wanted or i.role in roles]
-    return [LogSource(instance.name, project.log_file(instance.name)) for instance in known]
-
-
-def _known_instances(project: Project, topology: Topology) -> list[_KnownInstance]:
-    listed = [_KnownInstance(i.name, i.service, i.role) for i in topology.instances]
-    names = {instance.name for instance in listed}
-    services = {service.name: (order, service.role) for order, service in enumerate(topology.services)}
-    unlisted: list[tuple[int, int, _KnownInstance]] = []
-    for path in project.logs_dir.glob("*.log"):
-        service, _, index = path.stem.rpartition("-")
-        if path.stem in names or service not in services or not index.isdigit():
-            continue
-        order, role = services[service]
-        unlisted.append((order, int(index), _KnownInstance(path.stem, service, role)))
-    return listed + [instance for *_, instance in sorted(unlisted)]
+    chosen = state.select(names, roles) if names or roles else state.instances
+    return [LogSource(instance.name, state.project.log_file(instance.name)) for instance in chosen]
 
 
 def _identity(status: os.stat_result) -> FileIdentity:

@@ -1,43 +1,31 @@
 """Starting instances: lock, skip what runs, refuse taken ports, spawn, record, wait until ready.
 
-The core never prints: progress goes to an `on_event` callback and the outcome comes back as a StartReport.
+The core never prints: progress goes to an `on_event` callback and the outcome comes back as a StartReport. The
+OS reaches it through three collaborators a test may replace: the spawner, the prober and the clock.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from tasker_cluster.config.load import Instance, Topology
+from tasker_cluster.config.model import ClusterConfig, Instance
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 from tasker_cluster.proc.interrupts import deferred_interrupt
-from tasker_cluster.proc.ports import is_port_free, port_owner
-from tasker_cluster.proc.probes import ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
-from tasker_cluster.proc.records import (
-    InstanceRecord,
-    Liveness,
-    liveness,
-    read_record,
-    remove_record,
-    start_lock,
-    write_record,
-)
-from tasker_cluster.proc.spawn import spawn
+from tasker_cluster.proc.lock import start_lock
+from tasker_cluster.proc.probes import NETWORK, Prober, ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
+from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, remove_record, write_record
+from tasker_cluster.proc.spawn import Spawned, Spawner, spawn
 from tasker_cluster.project import Project
-
-if TYPE_CHECKING:
-    import psutil
 
 # A start that waits longer than this for another start's lock gives up with a clear message.
 LOCK_TIMEOUT = 120.0
 LOG_TAIL_LINES = 10
 _LOG_TAIL_BYTES = 64 * 1024
-_CMDLINE_WAIT = 2.0
 
 StartOutcome = Literal["ready", "started", "running", "port-taken", "spawn-failed", "exited", "timeout"]
 EventKind = Literal[
@@ -82,44 +70,49 @@ class StartReport(NamedTuple):
 
 
 class _Live(NamedTuple):
-    """An instance to wait for: spawned now (`popen` set) or found running from an earlier start."""
+    """An instance to wait for: spawned now (`spawned` set) or found running from an earlier start."""
 
     instance: Instance
     pid: int
     log: Path
     log_offset: int
-    popen: subprocess.Popen[bytes] | None = None
+    spawned: Spawned | None = None
     record: InstanceRecord | None = None
 
 
 def start_instances(
-    project: Project,
-    topology: Topology,
+    config: ClusterConfig,
     instances: Sequence[Instance],
     *,
     wait: bool = True,
     timeout: float | None = None,
     on_event: Callable[[StartEvent], None] = lambda event: None,
+    spawner: Spawner = spawn,
+    prober: Prober = NETWORK,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> StartReport:
     """Start each instance not already running; with `wait`, return once all answer their ready path or fail.
 
     Each instance is watched from the moment it is spawned (or found running), while the rest are spawned:
     readiness is noticed within milliseconds, not after the whole spawn loop. `on_event` is called from more than
-    one thread, never from two at once.
+    one thread, never from two at once. `timeout` (seconds) replaces each service's startup_timeout.
     """
+    project = config.project
     report = _one_at_a_time(on_event)
-    watch = ReadinessWatch(lambda result: report(_ready_event(result))) if wait and instances else None
+    watch = None
+    if wait and instances:
+        watch = ReadinessWatch(lambda result: report(_ready_event(result)), prober=prober, clock=clock)
     try:
         with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: report(StartEvent("lock-wait", "", text))):
             running, missing = _partition(project, instances, report)
             watched = _Watched(watch, timeout)
             watched.add_all(running)
-            refused, free = _refuse_taken_ports(missing, report)
+            refused, free = _refuse_taken_ports(missing, report, prober)
             database = None
             # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
-            if topology.database.mode == "local":
-                database = ensure_database_url(project, lambda text: report(StartEvent("database", "", text)))
-            spawned, spawn_failed = _spawn_all(project, free, database, report, watched.add)
+            if config.database.mode == "local":
+                database = ensure_database_url(config, lambda text: report(StartEvent("database", "", text)))
+            spawned, spawn_failed = _spawn_all(project, free, database, report, watched.add, spawner)
         if watch is not None:
             results = {result.name: result for result in watch.results()}
             lives = [*running, *spawned]
@@ -134,7 +127,7 @@ def start_instances(
     return StartReport([by_name[instance.name] for instance in instances])
 
 
-def ensure_database_url(project: Project, announce: Callable[[str], None] | None = None) -> str:
+def ensure_database_url(config: ClusterConfig, announce: Callable[[str], None] | None = None) -> str:
     """The URL instances get as DATABASE_URL: the local server (started if needed) or the external one (probed).
 
     ClusterError when it cannot be had; the caller has spawned nothing yet, and the message says so.
@@ -142,7 +135,7 @@ def ensure_database_url(project: Project, announce: Callable[[str], None] | None
     from tasker_cluster.db.control import ensure_database
 
     try:
-        return ensure_database(project, announce)
+        return ensure_database(config.project, config.database, config.dotenv, announce)
     except ClusterError as error:
         raise ClusterError(
             f"the database is not available, so no instance was started: {error.message}",
@@ -211,15 +204,15 @@ def _partition(
 
 
 def _refuse_taken_ports(
-    instances: Sequence[Instance], on_event: Callable[[StartEvent], None]
+    instances: Sequence[Instance], on_event: Callable[[StartEvent], None], prober: Prober
 ) -> tuple[list[InstanceStart], list[Instance]]:
     refused: list[InstanceStart] = []
     free: list[Instance] = []
     for instance in instances:
-        if is_port_free(instance.port):
+        if prober.port_free(instance.port):
             free.append(instance)
             continue
-        holder = port_owner(instance.port) or "a process this user cannot see"
+        holder = prober.port_holder(instance.port) or "a process this user cannot see"
         detail = f"port {instance.port} is taken by {holder}"
         refused.append(InstanceStart(instance.name, "port-taken", detail=detail))
         on_event(StartEvent("port-taken", instance.name, detail))
@@ -232,12 +225,14 @@ def _spawn_all(
     database: str | None,
     on_event: Callable[[StartEvent], None],
     on_spawned: Callable[[_Live], None],
+    spawner: Spawner,
 ) -> tuple[list[_Live], list[InstanceStart]]:
     """Spawn each instance, watched from that moment; record them all once every one is spawned.
 
     Spawning back to back keeps the bookkeeping (psutil's import, /proc reads, JSON files) from delaying the
     later instances; by the time the records are written the kernel has published each command line too (see
-    `_settled_cmdline`). All records are written before the start lock is released, so a `stop` never misses one.
+    `proc.spawn.settled_identity`). All records are written before the start lock is released, so a `stop` never
+    misses one.
     """
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
@@ -250,16 +245,16 @@ def _spawn_all(
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail="interrupted", log=str(log)))
                     continue
                 try:
-                    started = spawn(
+                    started = spawner(
                         instance.argv, cwd=project.root, env=instance_env(project, instance, database), log_path=log
                     )
                 except ClusterError as error:
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
                     on_event(StartEvent("spawn-failed", instance.name, error.message))
                     continue
-                live = _Live(instance, started.popen.pid, log, started.log_offset, started.popen)
+                live = _Live(instance, started.pid, log, started.log_offset, started)
                 spawned.append(live)
-                on_event(StartEvent("spawned", instance.name, f"pid {started.popen.pid}"))
+                on_event(StartEvent("spawned", instance.name, f"pid {started.pid}"))
                 on_spawned(live)
         finally:
             # Also when an event handler raised: whatever was spawned is recorded, so `stop` finds it.
@@ -269,28 +264,17 @@ def _spawn_all(
 
 
 def _write_record_of(project: Project, live: _Live) -> None:
-    record = _record_of(live.instance, live.pid, live.log)
+    assert live.spawned is not None
+    identity = live.spawned.identity()
     # No record when the process is already gone: the readiness wait reports it as exited, with its log.
-    if record is not None:
-        write_record(project, record)
+    if identity is not None:
+        write_record(project, _record_of(live.instance, live.pid, identity, live.log))
 
 
-def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None:
-    """The PID record, identity read back from /proc; None when the process has already exited."""
-    # Here, not at the top: psutil (~10 ms) and datetime are first needed once the instances are spawned, and
-    # their import then overlaps the instances' start instead of delaying it.
+def _record_of(instance: Instance, pid: int, identity: tuple[float, list[str]], log: Path) -> InstanceRecord:
     from datetime import UTC, datetime
 
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        create_time = process.create_time()
-        cmdline = _settled_cmdline(process)
-    except psutil.Error:
-        return None
-    if cmdline is None:
-        return None
+    create_time, cmdline = identity
     return InstanceRecord(
         name=instance.name,
         pid=pid,
@@ -309,24 +293,6 @@ def _record_of(instance: Instance, pid: int, log: Path) -> InstanceRecord | None
     )
 
 
-def _settled_cmdline(process: psutil.Process) -> list[str] | None:
-    """The command line once exec has finished; None if the process is gone.
-
-    Popen returns as soon as exec has replaced the memory map, a moment before the kernel publishes the new
-    arguments: /proc/PID/cmdline can read empty then (measured: 1 spawn in 6 on this machine).
-    """
-    import psutil
-
-    deadline = time.monotonic() + _CMDLINE_WAIT
-    while True:
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        cmdline = process.cmdline()
-        if cmdline or time.monotonic() >= deadline:
-            return cmdline
-        time.sleep(0.001)
-
-
 class _Watched:
     """Hands instances to the readiness watch as they turn up; does nothing when the start does not wait."""
 
@@ -341,10 +307,10 @@ class _Watched:
         self._watch.add(
             ReadyTarget(
                 name=instance.name,
-                url=instance.url + instance.ready_path,
+                url=instance.ready_url,
                 timeout=self._timeout if self._timeout is not None else instance.startup_timeout,
                 exit_code=_exit_code_of(live),
-                health_url=instance.url + instance.health_path,
+                health_url=instance.health_url,
             )
         )
 
@@ -369,13 +335,14 @@ def _one_at_a_time(on_event: Callable[[StartEvent], None]) -> Callable[[StartEve
 
 
 def _exit_code_of(live: _Live) -> Callable[[], int | None]:
-    if live.popen is not None:
-        return live.popen.poll
+    if live.spawned is not None:
+        return live.spawned.poll
     record = live.record
     return lambda: None if record is not None and liveness(record) is Liveness.ALIVE else -1
 
 
 def _outcome(project: Project, live: _Live, result: ReadyResult) -> InstanceStart:
+    """An instance's start outcome from what its readiness wait saw; an instance that exited loses its record."""
     name, pid, log = live.instance.name, live.pid, str(live.log)
     if result.outcome == "ready":
         answers = (result.health, result.last_probe) if result.health and result.last_probe else None
@@ -383,7 +350,7 @@ def _outcome(project: Project, live: _Live, result: ReadyResult) -> InstanceStar
     tail = log_tail_since(live.log, live.log_offset)
     if result.outcome == "exited":
         remove_record(project, name)
-        code = live.popen.poll() if live.popen is not None else None
+        code = live.spawned.poll() if live.spawned is not None else None
         detail = "exited before it was ready" if code is None else f"exited with code {code} before it was ready"
         return InstanceStart(name, "exited", pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed)
     probe = result.last_probe

@@ -1,145 +1,138 @@
-"""What `status` and `status-quick` list: the database first, the configured instances, then other recorded ones.
+"""The cluster as it is: every instance the configuration names merged with every instance a PID record names.
 
-An instance started with a larger count than the file's keeps its record, so it is listed until stopped.
-Import-light (no pydantic, no httpx): status-quick uses it.
+One `observe()` serves status, status-quick, stop and logs, so they agree on which instances exist, in which
+order, and which names are valid. An instance started with a larger count than the file's keeps its record, so it
+is listed until stopped; for `logs`, an instance of a configured service that only left a log file is listed too.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
-from tasker_cluster.proc.records import InstanceRecord, Records
-
-STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
-DATABASE_ROW_NAME = "database"
-
-
-class Configured(NamedTuple):
-    """An instance the topology names, whether or not it runs."""
-
-    name: str
-    service: str
-    role: str
-    port: int
-    url: str
+from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
+from tasker_cluster.errors import UnknownInstance
+from tasker_cluster.proc.records import InstanceRecord, Liveness, read_records
+from tasker_cluster.project import Project
 
 
-class Entry(NamedTuple):
-    """One row to report: what the topology says and what the PID file says (either may be missing)."""
+class InstanceState(NamedTuple):
+    """One instance: what the configuration says and what its PID file says (either may be missing).
 
-    name: str
-    configured: Configured | None
-    record: InstanceRecord | None
-    unreadable: bool
-
-
-class InstanceStatus(NamedTuple):
-    name: str
-    service: str
-    role: str
-    status: str
-    pid: int | None
-    port: int | None
-    url: str | None
-    uptime_s: float | None
-    http_status: int | None = None
-    latency_ms: float | None = None
-    detail: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        """Exactly the documented `--json` shape."""
-        return {
-            "name": self.name,
-            "service": self.service,
-            "role": self.role,
-            "status": self.status,
-            "pid": self.pid,
-            "port": self.port,
-            "url": self.url,
-            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-            "http_status": self.http_status,
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-        }
-
-
-class DatabaseRow(NamedTuple):
-    """The database's own row, listed first: `kind` is "local" (this project's server) or "external" (DATABASE_URL).
-
-    `status` is healthy/unhealthy (probed), running (status-quick), dead (postmaster.pid outlived its server),
-    stopped, or unknown (an external server status-quick does not probe).
+    `liveness` is that of `record` (None without a record, or when not checked); `unreadable` marks a PID file that
+    holds no valid record.
     """
 
-    kind: str
-    status: str
-    pid: int | None
-    port: int | None
-    uptime_s: float | None
-    latency_ms: float | None = None
-    detail: str = ""
-    name: str = DATABASE_ROW_NAME
+    name: str
+    service: str
+    role: str
+    configured: Instance | None
+    record: InstanceRecord | None
+    unreadable: bool = False
+    liveness: Liveness | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        """The `"database"` object of `status --json` and `status-quick --json`."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "status": self.status,
-            "pid": self.pid,
-            "port": self.port,
-            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
-            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "detail": self.detail,
-        }
+    @property
+    def recorded(self) -> bool:
+        return self.record is not None or self.unreadable
+
+    @property
+    def alive(self) -> bool:
+        return self.liveness is Liveness.ALIVE
+
+    @property
+    def port(self) -> int | None:
+        if self.configured is not None:
+            return self.configured.port
+        return self.record.port if self.record is not None else None
+
+    @property
+    def url(self) -> str | None:
+        if self.configured is not None:
+            return self.configured.url
+        return self.record.url if self.record is not None else None
 
 
-def entries(configured: Sequence[Configured], records: Records) -> list[Entry]:
-    rows = [
-        Entry(item.name, item, records.valid.get(item.name), item.name in records.unreadable) for item in configured
+class ClusterState(NamedTuple):
+    """The instances in display order: configured ones in config order, then the others."""
+
+    project: Project
+    config: ClusterConfig | None
+    instances: list[InstanceState]
+
+    def names(self) -> list[str]:
+        return [instance.name for instance in self.instances]
+
+    def select(self, names: Sequence[str], roles: Collection[str] = ()) -> list[InstanceState]:
+        """The named instances, every instance of a named service, and every instance of `roles`, in order;
+        UnknownInstance for a name that is neither an instance nor a service here."""
+        services = {instance.service for instance in self.instances}
+        unknown = [name for name in names if name not in services and name not in self.names()]
+        if unknown:
+            raise UnknownInstance(unknown, self.names())
+        wanted = set(names)
+        return [i for i in self.instances if i.name in wanted or i.service in wanted or i.role in roles]
+
+
+def observe(
+    project: Project,
+    config: ClusterConfig | None,
+    *,
+    check: bool = True,
+    alive: Collection[str] = (),
+    with_logs: bool = False,
+) -> ClusterState:
+    """Configured and recorded instances, merged (a broken configuration passes None: the records still count).
+
+    With `check`, each record's liveness is verified (psutil), except for the names in `alive`, known to run.
+    With `with_logs`, an instance of a configured service whose log file is all that is left is listed too.
+    """
+    records = read_records(project)
+    configured = config.instances if config is not None else []
+    states = [
+        InstanceState(i.name, i.service, i.role, i, records.valid.get(i.name), i.name in records.unreadable)
+        for i in configured
     ]
-    listed = {item.name for item in configured}
-    extra = sorted(
-        {*records.valid, *records.unreadable} - listed,
-        key=lambda name: (records.valid[name].role != "orchestration" if name in records.valid else True, name),
-    )
-    rows += [Entry(name, None, records.valid.get(name), name in records.unreadable) for name in extra]
-    return rows
+    listed = {instance.name for instance in configured}
+    extra = [_recorded(name, records.valid.get(name)) for name in {*records.valid, *records.unreadable} - listed]
+    if with_logs and config is not None:
+        extra += _logged(project, config, listed | {state.name for state in extra})
+    states += sorted(extra, key=_extra_order(config))
+    if check:
+        states = [_checked(state, alive) for state in states]
+    return ClusterState(project, config, states)
 
 
-def without_process(entry: Entry, status: str, detail: str = "") -> InstanceStatus:
-    """A row for an instance that is not running: `stopped`, or `dead` when its PID file outlived it."""
-    item, record = entry.configured, entry.record
-    return InstanceStatus(
-        name=entry.name,
-        service=item.service if item else (record.service if record else ""),
-        role=item.role if item else (record.role if record else ""),
-        status=status,
-        pid=record.pid if record else None,
-        port=item.port if item else (record.port if record else None),
-        url=item.url if item else (record.url if record else None),
-        uptime_s=None,
-        detail=detail,
-    )
+def _recorded(name: str, record: InstanceRecord | None) -> InstanceState:
+    if record is None:
+        return InstanceState(name, "", "", None, None, unreadable=True)
+    return InstanceState(name, record.service, record.role, None, record)
 
 
-def with_process(record: InstanceRecord, status: str, **probe: Any) -> InstanceStatus:
-    return InstanceStatus(
-        name=record.name,
-        service=record.service,
-        role=record.role,
-        status=status,
-        pid=record.pid,
-        port=record.port,
-        url=record.url,
-        uptime_s=max(time.time() - record.create_time, 0.0),
-        **probe,
-    )
+def _logged(project: Project, config: ClusterConfig, known: set[str]) -> list[InstanceState]:
+    """Instances of configured services beyond their count that left a log file (`worker-a-3.log`)."""
+    roles = {service.name: service.role for service in config.services}
+    found = []
+    for path in project.logs_dir.glob("*.log"):
+        service, _, index = path.stem.rpartition("-")
+        if path.stem not in known and service in roles and index.isdigit():
+            found.append(InstanceState(path.stem, service, roles[service], None, None))
+    return found
 
 
-def dead_detail(entry: Entry, reused: bool) -> str:
-    if entry.unreadable:
-        return "the PID file holds no valid record"
-    if reused:
-        return "the recorded PID now belongs to another program"
-    return "the PID file outlived its process"
+def _extra_order(config: ClusterConfig | None) -> object:
+    services = {service.name: position for position, service in enumerate(config.services if config else [])}
+
+    def key(state: InstanceState) -> tuple[int, int, int, str]:
+        role = ROLES.index(state.role) if state.role in ROLES else len(ROLES)  # type: ignore[arg-type]
+        index = state.name.rpartition("-")[2]
+        return role, services.get(state.service, len(services)), int(index) if index.isdigit() else 0, state.name
+
+    return key
+
+
+def _checked(state: InstanceState, alive: Collection[str]) -> InstanceState:
+    if state.record is None:
+        return state
+    from tasker_cluster.proc.records import liveness
+
+    return state._replace(liveness=Liveness.ALIVE if state.name in alive else liveness(state.record))

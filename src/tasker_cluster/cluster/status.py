@@ -1,35 +1,92 @@
-"""`cluster status`: the database and every instance, each with its process state and health, probed concurrently.
+"""`status` and `status-quick`: one row per instance of the observed state, and the database's row first.
 
-Built from the PID records (which carry each instance's URL, paths and startup window) and the instance names the
-pydantic-free layout gives, as status-quick is: importing the validated topology would cost ~100 ms before the
-first probe is sent.
+status-quick reads processes only (PID records, psutil, postmaster.pid): `running`, `dead` or `stopped`. `status`
+also probes every running instance's health and ready paths and queries the database, all at once under one
+timeout, so N hung instances cost one timeout, not N.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tasker_cluster.cluster.state import (
-    Configured,
-    DatabaseRow,
-    Entry,
-    InstanceStatus,
-    dead_detail,
-    entries,
-    with_process,
-    without_process,
-)
-from tasker_cluster.proc.probes import ProbeBatch, ProbeResult
-from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_records
+from tasker_cluster.cluster.state import InstanceState, observe
+from tasker_cluster.config.model import ClusterConfig
+from tasker_cluster.db.quick import database_process
+from tasker_cluster.proc.records import InstanceRecord, Liveness
 from tasker_cluster.project import Project
 
-DEFAULT_TIMEOUT = 2.0
+if TYPE_CHECKING:
+    from tasker_cluster.proc.probes import ProbeResult
 
-# (health, ready) answers of an instance, as probed by `status` or by start-all's readiness wait.
-Answers = tuple[ProbeResult, ProbeResult]
+    # (health, ready) answers of an instance, as probed by `status` or by start-all's readiness wait.
+    Answers = tuple[ProbeResult, ProbeResult]
+
+DEFAULT_TIMEOUT = 2.0
+DATABASE_ROW_NAME = "database"
+
+
+class InstanceStatus(NamedTuple):
+    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped."""
+
+    name: str
+    service: str
+    role: str
+    status: str
+    pid: int | None
+    port: int | None
+    url: str | None
+    uptime_s: float | None
+    http_status: int | None = None
+    latency_ms: float | None = None
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """Exactly the documented `--json` shape."""
+        return {
+            "name": self.name,
+            "service": self.service,
+            "role": self.role,
+            "status": self.status,
+            "pid": self.pid,
+            "port": self.port,
+            "url": self.url,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "http_status": self.http_status,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+        }
+
+
+class DatabaseRow(NamedTuple):
+    """The database's own row, listed first: `kind` is "local" (this project's server) or "external" (DATABASE_URL).
+
+    `status` is healthy/unhealthy (probed), running (status-quick), dead (postmaster.pid outlived its server),
+    stopped, or unknown (an external server status-quick does not probe).
+    """
+
+    kind: str
+    status: str
+    pid: int | None
+    port: int | None
+    uptime_s: float | None
+    latency_ms: float | None = None
+    detail: str = ""
+    name: str = DATABASE_ROW_NAME
+
+    def as_json(self) -> dict[str, Any]:
+        """The `"database"` object of `status --json` and `status-quick --json`."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "pid": self.pid,
+            "port": self.port,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "detail": self.detail,
+        }
 
 
 class ClusterStatus(NamedTuple):
@@ -42,70 +99,79 @@ class ClusterStatus(NamedTuple):
         database_ok = self.database is None or self.database.status == "healthy"
         return database_ok and bool(self.instances) and all(row.status == "healthy" for row in self.instances)
 
+    @property
+    def running(self) -> bool:
+        """status-quick's verdict: every instance runs. An external server's state needs the network, which
+        status-quick never uses: it does not decide."""
+        database_ok = self.database is None or self.database.status in ("running", "unknown")
+        return database_ok and bool(self.instances) and all(row.status == "running" for row in self.instances)
+
+
+def quick_status(project: Project, config: ClusterConfig) -> ClusterStatus:
+    """Process states from PID records and psutil alone; no network."""
+    rows = []
+    for state in observe(project, config).instances:
+        if state.alive:
+            assert state.record is not None
+            rows.append(_with_process(state.record, "running"))
+        else:
+            rows.append(_without_process(state))
+    return ClusterStatus(quick_database(project, config), rows)
+
+
+def quick_database(project: Project, config: ClusterConfig) -> DatabaseRow | None:
+    """The database row from postmaster.pid and psutil alone; None when the cluster uses no database."""
+    process = database_process(project, config.database)
+    if process.kind == "none":
+        return None
+    if process.kind == "external":
+        return DatabaseRow("external", "unknown", None, None, None, detail="external server: status-quick never probes")
+    if process.running:
+        return DatabaseRow("local", "running", process.pid, process.port, process.uptime_s)
+    from tasker_cluster.db.postmaster import read_pid_file
+
+    # The pid file of a kill -9ed server stays behind, like an instance's PID file.
+    stale = read_pid_file(process.data_dir) if process.data_dir is not None else None
+    if stale is not None:
+        return DatabaseRow("local", "dead", stale.pid, stale.port, None, detail="postmaster.pid outlived its server")
+    return DatabaseRow("local", "stopped", None, process.port, None)
+
 
 class StatusProbe:
     """Sends every probe at construction: the instances' health and ready paths, and the database's query.
 
     `known` holds answers already had (start-all's readiness wait) for instances known to run: those are neither
-    checked nor probed again. `result` waits at most `timeout` from construction for the rest. Without
-    `with_database` (a topology that uses none) there is no database row, and the config file is not read for one.
+    checked nor probed again. `result` waits at most `timeout` (seconds) from construction for the rest. Without
+    `with_database` (a configuration that uses none) there is no database row.
     """
 
     def __init__(
         self,
         project: Project,
+        config: ClusterConfig,
         timeout: float = DEFAULT_TIMEOUT,
         *,
-        configured: Sequence[Configured] | None = None,
         known: Mapping[str, Answers] | None = None,
         with_database: bool = True,
     ) -> None:
-        if configured is None:
-            # The config file's reader is imported only when needed: start-all has its topology already.
-            from tasker_cluster.cluster.status_quick import configured_instances
+        from tasker_cluster.proc.probes import ProbeBatch
 
-            configured = configured_instances(project)
         known = known or {}
-        self._rows = entries(configured, read_records(project))
-        self._states = {row.name: _state(row, known) for row in self._rows}
-        alive = [
-            row.record
-            for row in self._rows
-            if row.record and self._states[row.name] is Liveness.ALIVE and row.name not in known
-        ]
+        self._states = observe(project, config, alive=known.keys()).instances
+        self._alive = [state.record for state in self._states if state.alive and state.name not in known]
         self._answers: dict[str, Answers] = dict(known)
-        self._alive = alive
-        urls = [url for record in alive for url in (record.health_url, record.ready_url)]
+        urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
-        self._database = DatabaseProbe(project, timeout) if with_database else None
+        self._database = DatabaseProbe(project, config, timeout) if with_database else None
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
         for position, record in enumerate(self._alive):
+            assert record is not None
             self._answers[record.name] = (answers[2 * position], answers[2 * position + 1])
-        instances = [_status_of(row, self._states[row.name], self._answers.get(row.name)) for row in self._rows]
+        instances = [_probed_row(state, self._answers.get(state.name)) for state in self._states]
         database = self._database.result() if self._database is not None else None
         return ClusterStatus(database, instances)
-
-
-def full_status(
-    project: Project, timeout: float = DEFAULT_TIMEOUT, *, configured: Sequence[Configured] | None = None
-) -> ClusterStatus:
-    """The database row and the instance rows; the database is queried while the instances are probed."""
-    return StatusProbe(project, timeout, configured=configured).result()
-
-
-def cluster_status(
-    project: Project, configured: Sequence[Configured] | None = None, timeout: float = DEFAULT_TIMEOUT
-) -> list[InstanceStatus]:
-    """One row per configured or recorded instance; all probes share one `timeout`, so hung instances cost one."""
-    return full_status(project, timeout, configured=configured).instances
-
-
-def _state(row: Entry, known: Mapping[str, Answers]) -> Liveness | None:
-    if row.record is None:
-        return None
-    return Liveness.ALIVE if row.name in known else liveness(row.record)
 
 
 class DatabaseProbe:
@@ -115,17 +181,15 @@ class DatabaseProbe:
     then finishes (or times out) unwatched instead of holding the command's exit.
     """
 
-    def __init__(self, project: Project, timeout: float) -> None:
-        from tasker_cluster.cluster.status_quick import quick_database
-
+    def __init__(self, project: Project, config: ClusterConfig, timeout: float) -> None:
         self._timeout = timeout
-        self._row = quick_database(project)
+        self._row = quick_database(project, config)
         self._answer: DatabaseRow | None = None
         self._thread: threading.Thread | None = None
-        url = _url_to_probe(project, self._row)
+        url = _url_to_probe(config, self._row)
         if self._row is None or url is None:
             return
-        # psycopg takes ~120 ms to import: done here, before the clock starts, so it never eats the probe's time.
+        # psycopg is imported before the clock starts, so its import never eats the probe's time.
         import tasker_cluster.db.status  # noqa: F401
 
         if self._row.kind == "external":
@@ -181,32 +245,64 @@ def _port_of(url: str) -> int | None:
         return None
 
 
-def _url_to_probe(project: Project, row: DatabaseRow | None) -> str | None:
+def _url_to_probe(config: ClusterConfig, row: DatabaseRow | None) -> str | None:
     """The URL of a server that should answer: a running local one, or the external one; None when none should."""
-    from tasker_cluster.db.quick import database_port_and_name
-    from tasker_cluster.db.urls import external_url, local_url
-
     if row is None:
         return None
-    port, name = database_port_and_name(project.config_file)
     if row.kind == "external":
-        return external_url(project.env_file, port, name)
+        return config.database.external_url
     if row.status == "running" and row.port is not None:
-        return local_url(row.port, name)
+        return config.database._replace(port=row.port).local_url
     return None
 
 
-def _status_of(row: Entry, state: Liveness | None, probes: Answers | None) -> InstanceStatus:
-    if row.record is None and not row.unreadable:
-        return without_process(row, "stopped")
-    if row.record is None or probes is None:
-        return without_process(row, "dead", dead_detail(row, state is Liveness.REUSED))
-    health, ready = probes
-    return _probed(row.record, health, ready)
+def _probed_row(state: InstanceState, answers: Answers | None) -> InstanceStatus:
+    if state.record is None or answers is None or not state.alive:
+        return _without_process(state)
+    health, ready = answers
+    return _probed(state.record, health, ready)
+
+
+def _without_process(state: InstanceState) -> InstanceStatus:
+    """A row for an instance that is not running: `stopped`, or `dead` when its PID file outlived it."""
+    if not state.recorded:
+        status, detail = "stopped", ""
+    elif state.unreadable:
+        status, detail = "dead", "the PID file holds no valid record"
+    elif state.liveness is Liveness.REUSED:
+        status, detail = "dead", "the recorded PID now belongs to another program"
+    else:
+        status, detail = "dead", "the PID file outlived its process"
+    record = state.record
+    return InstanceStatus(
+        name=state.name,
+        service=state.service,
+        role=state.role,
+        status=status,
+        pid=record.pid if record else None,
+        port=state.port,
+        url=state.url,
+        uptime_s=None,
+        detail=detail,
+    )
+
+
+def _with_process(record: InstanceRecord, status: str, **probe: Any) -> InstanceStatus:
+    return InstanceStatus(
+        name=record.name,
+        service=record.service,
+        role=record.role,
+        status=status,
+        pid=record.pid,
+        port=record.port,
+        url=record.url,
+        uptime_s=max(time.time() - record.create_time, 0.0),
+        **probe,
+    )
 
 
 def _probed(record: InstanceRecord, health: ProbeResult, ready: ProbeResult) -> InstanceStatus:
-    provisional = with_process(record, "starting")
+    provisional = _with_process(record, "starting")
     in_startup = (provisional.uptime_s or 0.0) < record.startup_timeout
     if health.ok and ready.ok:
         status, detail = "healthy", ""
@@ -220,7 +316,7 @@ def _probed(record: InstanceRecord, health: ProbeResult, ready: ProbeResult) -> 
     failing = next((probe for probe in (health, ready) if probe.answered and not probe.ok), None)
     shown = failing or (ready if ready.answered else health)
     latencies = [probe.latency_ms for probe in (health, ready) if probe.latency_ms is not None]
-    return with_process(
+    return _with_process(
         record,
         status,
         http_status=shown.status_code,

@@ -1,43 +1,34 @@
 """Stopping instances: verify each PID record, stop verified groups with escalation, drop stale records unsignalled.
 
-The PID records, not the topology, say what runs: an instance started with a larger count is still found. The
-configured instances (pydantic-free, see `quick_status.configured_instances`) only resolve service names and order
-the lines. The database is stopped only when asked, after the instances, and an external one only with an explicit
-force.
+The PID records, not the configuration, say what runs: an instance started with a larger count is still found, and
+a broken config/cluster.toml (config None) keeps no one from stopping what runs. The database is stopped only when
+asked, after the instances, and an external one only with an explicit force.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-import psutil
-
-from tasker_cluster.cluster.state import DATABASE_ROW_NAME, Configured
+from tasker_cluster.cluster.state import InstanceState, observe
+from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.proc.groups import ProcessTable, StopResult, StopTarget, stop_groups
-from tasker_cluster.proc.records import (
-    InstanceRecord,
-    Liveness,
-    Records,
-    liveness,
-    read_records,
-    remove_record,
-    start_lock,
-)
+from tasker_cluster.proc.groups import GroupStop, StopTarget, stop_groups
+from tasker_cluster.proc.lock import start_lock
+from tasker_cluster.proc.records import InstanceRecord, Liveness, remove_record
 from tasker_cluster.project import Project
-
-if TYPE_CHECKING:
-    from psutil import Process
 
 # Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
 LOCK_TIMEOUT = 120.0
+DATABASE = "database"
 
 StopOutcome = Literal["stopped", "killed", "not-running", "stale", "survived", "left-running", "failed"]
 SUCCESSFUL: frozenset[StopOutcome] = frozenset({"stopped", "killed", "not-running", "stale", "left-running"})
 
 
 class InstanceStop(NamedTuple):
+    """What `stop` did to one instance (or the database): its outcome, and a detail and fix when there is one."""
+
     name: str
     outcome: StopOutcome
     pid: int | None = None
@@ -47,165 +38,134 @@ class InstanceStop(NamedTuple):
 
 def stop_instances(
     project: Project,
+    config: ClusterConfig | None,
     names: Sequence[str] = (),
     *,
-    configured: Sequence[Configured] | None = None,
     timeout: float | None = None,
     meanwhile: Callable[[], None] = lambda: None,
+    stopper: Callable[..., list[GroupStop]] = stop_groups,
 ) -> list[InstanceStop]:
-    """Stop the named instances (or every recorded one); `timeout` overrides each instance's stop grace.
-
-    `meanwhile` runs once every instance has its SIGTERM, while they shut down.
-    """
+    """Stop the named instances or services (every recorded one when `names` is empty); `timeout` (seconds)
+    overrides each instance's stop grace. `meanwhile` runs once every instance has its SIGTERM, while they shut
+    down; `stopper` signals the groups (the real one unless a test drives the outcomes)."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        return _stop_recorded(project, names, configured, timeout, meanwhile)
+        return _stop_recorded(project, config, names, timeout, meanwhile, stopper)
 
 
 def stop_with_database(
     project: Project,
+    config: ClusterConfig | None,
+    database: DatabaseSpec | ClusterError,
     names: Sequence[str] = (),
     *,
-    configured: Sequence[Configured] | None = None,
     timeout: float | None = None,
     force_external: bool = False,
     meanwhile: Callable[[], None] = lambda: None,
 ) -> tuple[list[InstanceStop], InstanceStop]:
     """Stop the instances, then the project's database, under one start lock: no start slips in between to hand
-    new instances a server about to go down. An external server is stopped only with `force_external`."""
+    new instances a server about to go down. An external server is stopped only with `force_external`; a
+    `database` that could not be configured is reported as the database's failure, after the instances' results."""
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
-        instances = _stop_recorded(project, names, configured, timeout, meanwhile)
-        return instances, _stop_database(project, force_external)
+        instances = _stop_recorded(project, config, names, timeout, meanwhile, stop_groups)
+        return instances, _stop_database(project, database, force_external)
 
 
-def database_left_running(project: Project) -> InstanceStop | None:
+def database_left_running(project: Project, database: DatabaseSpec) -> InstanceStop | None:
     """The note for a plain `stop`: the local database still runs. None when there is no such server."""
-    from tasker_cluster.db.quick import quick_database_row
+    from tasker_cluster.db.quick import database_process
 
-    row = quick_database_row(project)
-    if row.kind != "local" or not row.running:
+    process = database_process(project, database)
+    if process.kind != "local" or not process.running:
         return None
-    return InstanceStop(DATABASE_ROW_NAME, "left-running", row.pid, "`cluster stop --with-db` stops it too")
+    return InstanceStop(DATABASE, "left-running", process.pid, "`cluster stop --with-db` stops it too")
 
 
 def _stop_recorded(
     project: Project,
+    config: ClusterConfig | None,
     names: Sequence[str],
-    configured: Sequence[Configured] | None,
     timeout: float | None,
     meanwhile: Callable[[], None],
+    stopper: Callable[..., list[GroupStop]],
 ) -> list[InstanceStop]:
-    records = read_records(project)
-    wanted = _resolve(names, records, configured)
+    state = observe(project, config)
+    wanted = state.select(names) if names else [instance for instance in state.instances if instance.recorded]
     results: dict[str, InstanceStop] = {}
     targets: list[StopTarget] = []
-    # One pass over /proc finds the processes of every instance, however many are stopped.
-    table = ProcessTable.scan() if any(name in records.valid for name in wanted) else None
-    for name in wanted:
-        target, result = _classify(project, name, records, timeout, table)
+    records: dict[str, InstanceRecord] = {}
+    for instance in wanted:
+        target, result = classify(instance, timeout)
         if target is not None:
             targets.append(target)
+            assert instance.record is not None
+            records[instance.name] = instance.record
         if result is not None:
-            results[name] = result
-    for stopped in stop_groups(targets, meanwhile):
-        results[stopped.name] = _finish(project, stopped, records.valid[stopped.name], results.get(stopped.name))
-    return [results[name] for name in wanted]
+            results[instance.name] = result
+        if target is None and instance.recorded:
+            remove_record(project, instance.name)
+    for stopped in stopper(targets, meanwhile):
+        results[stopped.name] = finish(stopped, records[stopped.name], results.get(stopped.name))
+        if results[stopped.name].outcome != "survived":
+            remove_record(project, stopped.name)
+    return [results[instance.name] for instance in wanted]
 
 
-def _stop_database(project: Project, force_external: bool) -> InstanceStop:
-    """The database's outcome; its failure is an outcome too, so that the instances' results still get reported."""
-    try:
-        return _stop_database_or_raise(project, force_external)
-    except ClusterError as error:
-        return InstanceStop(DATABASE_ROW_NAME, "failed", None, error.message, error.fix)
-
-
-def _stop_database_or_raise(project: Project, force_external: bool) -> InstanceStop:
-    from tasker_cluster.db.control import external_database_url, quick_database_row, stop_database
-    from tasker_cluster.db.urls import redact
-
-    external = external_database_url(project)
-    if external is not None and not force_external:
-        detail = f"external server {redact(external)}, not ours to stop; add --yes to stop it (loopback only)"
-        return InstanceStop(DATABASE_ROW_NAME, "left-running", None, detail)
-    pid = quick_database_row(project).pid
-    if not stop_database(project, force_external=force_external):
-        return InstanceStop(DATABASE_ROW_NAME, "not-running")
-    where = f"external server {redact(external)}" if external is not None else "local PostgreSQL"
-    return InstanceStop(DATABASE_ROW_NAME, "stopped", pid, where)
-
-
-def _resolve(names: Sequence[str], records: Records, configured: Sequence[Configured] | None) -> list[str]:
-    recorded = [*records.valid, *records.unreadable]
-    order = _configured_order(configured)
-    if not names:
-        return sorted(recorded, key=order)
-    known = [item.name for item in configured or ()]
-    services = {item.service for item in configured or ()} | {record.service for record in records.valid.values()}
-    unknown = [name for name in names if name not in recorded and name not in known and name not in services]
-    if unknown:
-        valid = sorted({*known, *recorded}, key=order)
-        raise ClusterError(
-            f"unknown instance {', '.join(unknown)}",
-            f"use instance or service names: {', '.join(valid) or '(none configured or running)'}",
-            exit_code=2,
+def classify(instance: InstanceState, timeout: float | None) -> tuple[StopTarget | None, InstanceStop | None]:
+    """A group to stop, or an outcome settled without signalling anything (not running, stale record), or both
+    (a dead leader whose session left processes behind). A record with no target is stale: the caller removes it."""
+    if instance.unreadable:
+        return None, InstanceStop(
+            instance.name, "stale", None, "removed a PID file that holds no valid record; not signalled"
         )
-    chosen = {name for name in names if name in recorded or name in known}
-    chosen |= {name for name, record in records.valid.items() if record.service in names}
-    chosen |= {item.name for item in configured or () if item.service in names}
-    return sorted(chosen, key=order)
-
-
-def _configured_order(configured: Sequence[Configured] | None) -> Callable[[str], tuple[int, str]]:
-    order = {item.name: position for position, item in enumerate(configured or ())}
-    return lambda name: (order.get(name, len(order)), name)
-
-
-def _classify(
-    project: Project, name: str, records: Records, timeout: float | None, table: ProcessTable | None
-) -> tuple[StopTarget | None, InstanceStop | None]:
-    """A group to stop, or an outcome settled without signalling anything (not running, stale record)."""
-    if name in records.unreadable:
-        remove_record(project, name)
-        return None, InstanceStop(name, "stale", None, "removed a PID file that holds no valid record; not signalled")
-    record = records.valid.get(name)
+    record = instance.record
     if record is None:
-        return None, InstanceStop(name, "not-running")
+        return None, InstanceStop(instance.name, "not-running")
     grace = timeout if timeout is not None else record.stop_grace
-    state = liveness(record)
-    assert table is not None  # scanned whenever a valid record is wanted
-    if state is Liveness.ALIVE:
-        return StopTarget(name, record.pid, True, grace, table.members(record.pid, since=record.create_time)), None
-    if state is Liveness.REUSED:
-        remove_record(project, name)
+    if instance.liveness is Liveness.ALIVE:
+        return StopTarget(instance.name, record.pid, record.create_time, True, grace), None
+    if instance.liveness is Liveness.REUSED:
         detail = f"pid {record.pid} now belongs to another program; removed the stale PID file, not signalled"
-        return None, InstanceStop(name, "stale", record.pid, detail)
-    leftovers = _leftovers_of_dead_leader(record, table)
-    stale = InstanceStop(name, "stale", record.pid, f"pid {record.pid} is gone; removed the stale PID file")
-    if not leftovers:
-        remove_record(project, name)
-        return None, stale
-    return StopTarget(name, record.pid, False, grace, leftovers), stale
+        return None, InstanceStop(instance.name, "stale", record.pid, detail)
+    stale = InstanceStop(instance.name, "stale", record.pid, f"pid {record.pid} is gone; removed the stale PID file")
+    # Processes of the session our instance created may outlive it: the group stop finds and stops them.
+    return StopTarget(instance.name, record.pid, record.create_time, False, grace), stale
 
 
-def _leftovers_of_dead_leader(record: InstanceRecord, table: ProcessTable) -> list[Process]:
-    """Processes of the session our instance created, still running after the instance itself died.
-
-    Linux never hands out a PID while a session or group still uses it as its id, so members of session
-    `record.pid` created after the instance are its children. A record from before the last boot has none.
-    """
-    if record.create_time < psutil.boot_time():
-        return []
-    members = table.members(record.pid, since=record.create_time)
-    return [process for process in members if process.pid != record.pid]
-
-
-def _finish(project: Project, stopped: StopResult, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:
+def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:
+    """The instance's outcome once its group was stopped (or found empty)."""
     if stopped.outcome == "survived":
         pids = ", ".join(str(pid) for pid in stopped.survivors)
         return InstanceStop(stopped.name, "survived", record.pid, f"still running after SIGKILL: pid {pids}")
-    remove_record(project, stopped.name)
     if stale is not None:
+        if stopped.outcome == "absent":
+            return stale
         return InstanceStop(stale.name, "stale", stale.pid, f"{stale.detail}; killed the processes it left behind")
     if stopped.outcome == "killed":
         return InstanceStop(stopped.name, "killed", record.pid, "did not exit after SIGTERM; sent SIGKILL")
     return InstanceStop(stopped.name, "stopped", record.pid)
+
+
+def _stop_database(project: Project, database: DatabaseSpec | ClusterError, force_external: bool) -> InstanceStop:
+    """The database's outcome; its failure is an outcome too, so that the instances' results still get reported."""
+    try:
+        if isinstance(database, ClusterError):
+            raise database
+        return _stop_database_or_raise(project, database, force_external)
+    except ClusterError as error:
+        return InstanceStop(DATABASE, "failed", None, error.message, error.fix)
+
+
+def _stop_database_or_raise(project: Project, database: DatabaseSpec, force_external: bool) -> InstanceStop:
+    from tasker_cluster.db.control import stop_database
+    from tasker_cluster.db.quick import database_process
+    from tasker_cluster.db.urls import redact
+
+    external = database.external_url
+    if external is not None and not force_external:
+        detail = f"external server {redact(external)}, not ours to stop; add --yes to stop it (loopback only)"
+        return InstanceStop(DATABASE, "left-running", None, detail)
+    pid = database_process(project, database).pid
+    if not stop_database(project, database, force_external=force_external):
+        return InstanceStop(DATABASE, "not-running")
+    where = f"external server {redact(external)}" if external is not None else "local PostgreSQL"
+    return InstanceStop(DATABASE, "stopped", pid, where)

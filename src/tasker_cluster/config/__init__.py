@@ -1,1 +1,1 @@
-"""config/cluster.toml and .env -> the cluster's configuration: instances, ports, commands, the database."""
+"""config/cluster.toml and .env -> one ClusterConfig, by named steps (see `load.py`); read once per command."""

@@ -1,42 +1,36 @@
-"""The `[database]` table of config/cluster.toml."""
+"""Step 5 of loading: the `[database]` table and which server DATABASE_URL means.
+
+`db up` writes the local server's URL into .env as DATABASE_URL, so a URL found there is external only when it is
+not one `db up` wrote: `db up` records its URL a second time under LOCAL_MARKER_KEY, which a user's hand-set
+DATABASE_URL never matches.
+"""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-from typing import Literal
+import os
+from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tasker_cluster.config.model import DatabaseSpec
+from tasker_cluster.proc.ports import LOOPBACK
 
-from tasker_cluster.config.defaults import DEFAULT_MAX_CONNECTIONS, DEFAULT_NAME, DEFAULT_PORT
-from tasker_cluster.errors import ConfigError
-
-
-class DatabaseSettings(BaseModel):
-    """How the cluster gets its database. Validated as part of the topology file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mode: Literal["local", "none"] = "local"
-    port: int = Field(DEFAULT_PORT, ge=1024, le=65535)
-    name: str = Field(DEFAULT_NAME, pattern=r"^[a-z_][a-z0-9_]*$")
-    max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, ge=20, le=10000)
+DATABASE_URL_KEY = "DATABASE_URL"
+LOCAL_MARKER_KEY = "TASKER_LOCAL_DATABASE_URL"
+SUPERUSER = "postgres"
 
 
-def load_database_settings(config_file: Path) -> DatabaseSettings:
-    """The `[database]` table, defaults when the file or the table is absent; ConfigError when it is invalid."""
-    try:
-        with config_file.open("rb") as handle:
-            document = tomllib.load(handle)
-    except FileNotFoundError:
-        return DatabaseSettings()
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{config_file} is not valid TOML: {error}", "fix the syntax at the position named") from None
-    try:
-        return DatabaseSettings.model_validate(document.get("database", {}))
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'database'}: {e['msg']}" for e in error.errors())
-        raise ConfigError(
-            f"invalid [database] table in {config_file}: {problems}",
-            "fix the [database] table (keys: mode, port, name, max_connections)",
-        ) from None
+def local_url(port: int, name: str) -> str:
+    """The URL of the project's own server: trust authentication on loopback, as `db up` sets it up."""
+    return f"postgresql://{SUPERUSER}@{LOOPBACK}:{port}/{name}"
+
+
+def with_external_server(
+    database: DatabaseSpec, dotenv: Mapping[str, str], environ: Mapping[str, str] = os.environ
+) -> DatabaseSpec:
+    """`database` with the external server DATABASE_URL names, if it names one (the environment beats .env)."""
+    if database.mode == "none":
+        return database
+    from_environment = environ.get(DATABASE_URL_KEY)
+    url = from_environment or dotenv.get(DATABASE_URL_KEY)
+    if not url or url in (local_url(database.port, database.name), dotenv.get(LOCAL_MARKER_KEY)):
+        return database
+    return database._replace(external_url=url, external_source="environment" if from_environment else ".env")

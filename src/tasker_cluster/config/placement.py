@@ -1,132 +1,130 @@
-"""How many instances each service runs and from which port: counts from flag > process env > .env > file.
+"""Step 4 of loading: each service's count and port range, and its instances with placeholders substituted.
 
-Free of pydantic and of the topology models: the validated topology and status-quick's cheap path both use it,
-so they can never disagree about instance names and ports.
+Types of one role without their own base_port share the role's range in file order (worker-a 8100-8101, worker-b
+8102-8103); every port belongs to one instance only.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, NamedTuple
 
+from tasker_cluster.config.counts import COUNT_ENV, CountOverride, split_evenly
+from tasker_cluster.config.model import ROLES, CountOrigin, Instance, Role, ServiceSpec
+from tasker_cluster.config.schema import RANGE_SIZE, ServiceTable
 from tasker_cluster.errors import ConfigError
+from tasker_cluster.proc.ports import LOOPBACK
+from tasker_cluster.project import Project
 
-Role = Literal["orchestration", "worker"]
-ROLES: tuple[Role, ...] = ("orchestration", "worker")
-RANGE_SIZE = 10
 DEFAULT_BASE_PORTS: dict[Role, int] = {"orchestration": 8080, "worker": 8100}
-COUNT_ENV: dict[Role, str] = {
-    "orchestration": "TASKER_ORCHESTRATION_INSTANCES",
-    "worker": "TASKER_WORKER_INSTANCES",
-}
-FLAGS: dict[Role, str] = {"orchestration": "--orchestration", "worker": "--workers"}
-
-Overrides = Mapping[Role, tuple[int, str] | None]
 
 
-class ServiceShape(NamedTuple):
-    """The part of a `[services.NAME]` table that decides names and ports."""
-
-    name: str
-    role: Role
-    count: int
-    base_port: int | None
-
-
-class Placement(NamedTuple):
-    """A service's effective count, where that count came from, and its first port."""
-
-    service: str
-    role: Role
-    count: int
-    count_source: str
-    base_port: int
-
-    def instance_names(self) -> list[str]:
-        return [f"{self.service}-{index}" for index in range(1, self.count + 1)]
-
-
-def place_services(config_file: Path, shapes: Sequence[ServiceShape], overrides: Overrides) -> list[Placement]:
-    """Counts and base ports in file order; types of one role without base_port share the role's range in order."""
-    counts = _effective_counts(config_file, shapes, overrides)
+def place_services(
+    path: Path, tables: Mapping[str, ServiceTable], overrides: Mapping[Role, CountOverride | None]
+) -> list[ServiceSpec]:
+    """Counts and base ports in file order; ConfigError when a range overflows or two instances share a port."""
+    counts = _effective_counts(path, tables, overrides)
     cursor = dict(DEFAULT_BASE_PORTS)
-    placements = []
-    for shape in shapes:
-        count, source = counts[shape.name]
-        base = shape.base_port if shape.base_port is not None else cursor[shape.role]
-        if shape.base_port is None:
-            cursor[shape.role] += count
-        placements.append(Placement(shape.name, shape.role, count, source, base))
-    return placements
+    owners: dict[int, str] = {}
+    services = []
+    for name, table in tables.items():
+        count, origin, source = counts[name]
+        role: Role = table.role  # type: ignore[assignment]  # checked by the schema
+        base = table.base_port if table.base_port is not None else cursor[role]
+        if table.base_port is None:
+            cursor[role] += count
+        service = _spec(name, table, count, origin, source, base)
+        _check_range(path, service, table.base_port)
+        for index in range(1, count + 1):
+            port, instance = base + index - 1, f"{name}-{index}"
+            if port in owners:
+                raise ConfigError(
+                    f"{path}: services.{name}.base_port: port {port} of {instance} is also given to {owners[port]}",
+                    f"give each service a base_port whose {RANGE_SIZE}-port range overlaps no other service",
+                )
+            owners[port] = instance
+        services.append(service)
+    return services
 
 
-def resolve_role_counts(env_file: Path, flags: Mapping[Role, int | None]) -> dict[Role, tuple[int, str] | None]:
-    """Per role, the overriding total and where it came from, or None when the topology file decides."""
-    dotenv: dict[str, str | None] | None = None
-    counts: dict[Role, tuple[int, str] | None] = {}
-    for role in ROLES:
-        flag = flags.get(role)
-        variable = COUNT_ENV[role]
-        if flag is not None:
-            source = f"{FLAGS[role]} {flag}"
-            counts[role] = (_non_negative(flag, source), source)
-        elif os.environ.get(variable, "").strip():
-            counts[role] = _parse(os.environ[variable], f"{variable} in the environment")
-        else:
-            if dotenv is None:
-                dotenv = _read_dotenv(env_file)
-            value = dotenv.get(variable)
-            counts[role] = _parse(value, f"{variable} in {env_file}") if value and value.strip() else None
-    return counts
-
-
-def split_evenly(total: int, parts: int) -> list[int]:
-    """`total` over `parts` in order, earlier parts taking the remainder: 5 over 2 -> [3, 2]."""
-    if parts == 0:
-        return []
-    share, extra = divmod(total, parts)
-    return [share + (1 if index < extra else 0) for index in range(parts)]
+def instances_of(services: list[ServiceSpec], project: Project) -> list[Instance]:
+    """Every instance, orchestration first, then workers, each role in file order."""
+    instances = [_instance(service, index, project) for service in services for index in range(1, service.count + 1)]
+    instances.sort(key=lambda instance: ROLES.index(instance.role))
+    return instances
 
 
 def _effective_counts(
-    config_file: Path, shapes: Sequence[ServiceShape], overrides: Overrides
-) -> dict[str, tuple[int, str]]:
-    counts = {shape.name: (shape.count, f"services.{shape.name}.count") for shape in shapes}
+    path: Path, tables: Mapping[str, ServiceTable], overrides: Mapping[Role, CountOverride | None]
+) -> dict[str, tuple[int, CountOrigin, str]]:
+    counts: dict[str, tuple[int, CountOrigin, str]] = {
+        name: (table.count, "file", f"services.{name}.count") for name, table in tables.items()
+    }
     for role in ROLES:
         override = overrides.get(role)
         if override is None:
             continue
-        total, source = override
-        names = [shape.name for shape in shapes if shape.role == role]
-        if total and not names:
+        names = [name for name, table in tables.items() if table.role == role]
+        if override.total and not names:
             raise ConfigError(
-                f"{source} asks for {total} {role} instances but {config_file} defines no {role} service",
+                f"{override.source} asks for {override.total} {role} instances but {path} defines no {role} service",
                 f'add a [services.NAME] table with role = "{role}", or unset {COUNT_ENV[role]}',
             )
-        for name, share in zip(names, split_evenly(total, len(names)), strict=True):
-            counts[name] = (share, source)
+        for name, share in zip(names, split_evenly(override.total, len(names)), strict=True):
+            counts[name] = (share, override.origin, override.source)
     return counts
 
 
-def _read_dotenv(env_file: Path) -> dict[str, str | None]:
-    if not env_file.is_file():
-        return {}
-    from dotenv import dotenv_values
+def _check_range(path: Path, service: ServiceSpec, own_base: int | None) -> None:
+    if own_base is None:
+        low = DEFAULT_BASE_PORTS[service.role]
+        fix = f"lower the count, or give services.{service.name} its own base_port"
+    else:
+        low = own_base
+        fix = f"lower the count: at most {RANGE_SIZE} instances per base_port; add another service for more"
+    high = low + RANGE_SIZE - 1
+    last = service.base_port + service.count - 1
+    if service.count and last > high:
+        raise ConfigError(
+            f"{path}: services.{service.name}.count: {service.count} instances (from {service.count_source}) "
+            f"at ports {service.base_port}-{last} overflow the {service.role} range {low}-{high}",
+            fix,
+        )
 
-    return dict(dotenv_values(env_file))
+
+def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, source: str, base: int) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        role=table.role,  # type: ignore[arg-type]  # checked by the schema
+        count=count,
+        count_origin=origin,
+        count_source=source,
+        base_port=base,
+        command=list(table.command),
+        env=dict(table.env),
+        health_path=table.health_path,
+        ready_path=table.ready_path,
+        startup_timeout=table.startup_timeout,
+        stop_grace=table.stop_grace,
+    )
 
 
-def _parse(text: str, source: str) -> tuple[int, str]:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise ConfigError(f"{source} is {text!r}, not a whole number", "set it to an instance count, e.g. 2") from None
-    return _non_negative(value, source), source
-
-
-def _non_negative(value: int, source: str) -> int:
-    if value < 0:
-        raise ConfigError(f"{source}: an instance count cannot be negative", "use 0 or more")
-    return value
+def _instance(service: ServiceSpec, index: int, project: Project) -> Instance:
+    name = f"{service.name}-{index}"
+    port = service.base_port + index - 1
+    values = {"python": sys.executable, "port": port, "index": index, "name": name, "project_dir": project.root}
+    return Instance(
+        name=name,
+        service=service.name,
+        role=service.role,
+        index=index,
+        port=port,
+        url=f"http://{LOOPBACK}:{port}",
+        argv=[arg.format_map(values) for arg in service.command],
+        env={key: value.format_map(values) for key, value in service.env.items()},
+        health_path=service.health_path,
+        ready_path=service.ready_path,
+        startup_timeout=service.startup_timeout,
+        stop_grace=service.stop_grace,
+    )

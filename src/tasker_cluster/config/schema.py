@@ -1,128 +1,323 @@
-"""The schema of config/cluster.toml (pydantic) and the one clear error per mistake it makes.
+"""Step 2 of loading: the schema of config/cluster.toml, and one clear error naming file, key and fix per mistake.
 
-Only a topology that is not in the cache (`topology_cache`) is validated here: pydantic costs ~80 ms to import,
-a third of a `start-all`'s own CPU time.
+Checked by the small rules below rather than by pydantic: the schema is two tables of a few keys, and importing
+pydantic costs more CPU than a whole `status-quick` (bench/README.md, "Validation"). Values are read as pydantic's
+lax mode reads them (a count of 2.0 is 2, a number in `command` is its text) and problems are worded as pydantic
+words them, as the README and the tests quote them.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from string import Formatter
-from typing import Annotated, Any
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-
-from tasker_cluster.config.database import DatabaseSettings
-from tasker_cluster.config.placement import RANGE_SIZE, Role
+from tasker_cluster.config.model import DatabaseSpec
 from tasker_cluster.errors import ConfigError
 
 PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
+# Ports a service's range may start at: its RANGE_SIZE ports must fit below 65536.
+RANGE_SIZE = 10
+_SERVICE_NAME = r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$"
+_REQUIRED: Any = object()
 
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")]
-UrlPath = Annotated[str, StringConstraints(pattern=r"^/")]
-
-
-class ServiceTable(BaseModel):
-    """One `[services.NAME]` table as written in the file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
-
-    role: Role
-    count: int = Field(ge=0)
-    base_port: int | None = Field(None, ge=1024, le=65536 - RANGE_SIZE)
-    command: list[str] = Field(min_length=1)
-    env: dict[str, str] = Field(default_factory=dict)
-    health_path: UrlPath = "/health"
-    ready_path: UrlPath = "/health/ready"
-    startup_timeout: float = Field(30.0, gt=0)
-    stop_grace: float = Field(10.0, gt=0)
+Location = tuple[str | int, ...]
+Check = Callable[[Any], Any]
 
 
-class TopologyFile(BaseModel):
-    """The whole file as written."""
+class Invalid(Exception):
+    """A value breaks its key's rule; `at` continues the key path into a list index or a table key."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    services: dict[ServiceName, ServiceTable] = Field(min_length=1)
-
-
-def parse_topology_file(path: Path, text: str) -> TopologyFile:
-    """`text` (the content of `path`) validated; ConfigError naming the file, the key and the fix."""
-    parsed = _validate(path, _parse_toml(path, text))
-    _check_placeholders(path, parsed)
-    return parsed
+    def __init__(self, message: str, at: Location = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.at = at
 
 
-def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+class Problem(NamedTuple):
+    """One mistake: where (`loc`), which kind ("missing", "unknown", "service-name" or "invalid"), what."""
+
+    loc: Location
+    kind: str
+    message: str
+
+
+class Field(NamedTuple):
+    """One key of a table: the rule its value must meet, and its default (none: the key is required)."""
+
+    name: str
+    check: Check
+    default: Any = _REQUIRED
+
+
+class ServiceTable(NamedTuple):
+    """One `[services.NAME]` table as written, checked. Units: seconds."""
+
+    role: str
+    count: int
+    base_port: int | None
+    command: list[str]
+    env: dict[str, str]
+    health_path: str
+    ready_path: str
+    startup_timeout: float
+    stop_grace: float
+
+
+class ClusterFile(NamedTuple):
+    """The whole file, checked: services in file order; the database without its DATABASE_URL yet."""
+
+    database: DatabaseSpec
+    services: dict[str, ServiceTable]
+
+
+def integer(*, ge: int | None = None, le: int | None = None) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool | int):
+            number = int(value)
+        elif isinstance(value, float):
+            if not value.is_integer():
+                raise Invalid("Input should be a valid integer, got a number with a fractional part")
+            number = int(value)
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                raise Invalid("Input should be a valid integer, unable to parse string as an integer") from None
+        else:
+            raise Invalid("Input should be a valid integer")
+        return _bounded(number, ge=ge, le=le)
+
+    return check
+
+
+def number(*, gt: float | None = None) -> Check:
+    def check(value: Any) -> float:
+        if isinstance(value, bool | int | float):
+            result = float(value)
+        elif isinstance(value, str):
+            try:
+                result = float(value.strip())
+            except ValueError:
+                raise Invalid("Input should be a valid number, unable to parse string as a number") from None
+        else:
+            raise Invalid("Input should be a valid number")
+        if gt is not None and not result > gt:
+            raise Invalid(f"Input should be greater than {gt:g}")
+        return result
+
+    return check
+
+
+def string(*, pattern: str | None = None, numbers: bool = False) -> Check:
+    """A string; with `numbers`, an integer or float is taken as its text (never a boolean)."""
+
+    def check(value: Any) -> str:
+        if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise Invalid("Input should be a valid string")
+        if pattern is not None and not re.search(pattern, value):
+            raise Invalid(f"String should match pattern '{pattern}'")
+        return value
+
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    quoted = [f"'{choice}'" for choice in choices]
+    described = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+    def check(value: Any) -> str:
+        if value not in choices or not isinstance(value, str):
+            raise Invalid(f"Input should be {described}")
+        return value
+
+    return check
+
+
+def optional(inner: Check) -> Check:
+    return lambda value: None if value is None else inner(value)
+
+
+def string_list(*, min_length: int = 0) -> Check:
+    item = string(numbers=True)
+
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise Invalid("Input should be a valid list")
+        if len(value) < min_length:
+            raise Invalid(f"List should have at least {min_length} item after validation, not {len(value)}")
+        return [_at(position, item, element) for position, element in enumerate(value)]
+
+    return check
+
+
+def string_table() -> Check:
+    item = string(numbers=True)
+
+    def check(value: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise Invalid("Input should be a valid dictionary")
+        return {key: _at(key, item, element) for key, element in value.items()}
+
+    return check
+
+
+SERVICE_FIELDS = (
+    Field("role", one_of("orchestration", "worker")),
+    Field("count", integer(ge=0)),
+    Field("base_port", optional(integer(ge=1024, le=65536 - RANGE_SIZE)), None),
+    Field("command", string_list(min_length=1)),
+    Field("env", string_table(), {}),
+    Field("health_path", string(pattern="^/", numbers=True), "/health"),
+    Field("ready_path", string(pattern="^/", numbers=True), "/health/ready"),
+    Field("startup_timeout", number(gt=0), 30.0),
+    Field("stop_grace", number(gt=0), 10.0),
+)
+# The seed's arithmetic for max_connections: 10 services x pool max 30 = 300 connections, plus head-room.
+DATABASE_FIELDS = (
+    Field("mode", one_of("local", "none"), "local"),
+    Field("port", integer(ge=1024, le=65535), 5433),
+    Field("name", string(pattern=r"^[a-z_][a-z0-9_]*$"), "tasker"),
+    Field("max_connections", integer(ge=20, le=10000), 500),
+)
+TOP_LEVEL_KEYS = ("database", "services")
+
+
+def check_file(path: Path, document: Mapping[str, Any]) -> ClusterFile:
+    """The whole document checked; ConfigError naming `path`, every key at fault and the fix."""
+    problems = _unknown_keys((), document, TOP_LEVEL_KEYS)
+    database = _database(document, problems)
+    services = _services(document, problems)
+    _raise_if_any(path, problems)
+    assert database is not None
+    for name, table in services.items():
+        _check_placeholders(path, name, table)
+    return ClusterFile(database, services)
+
+
+def check_database(path: Path, document: Mapping[str, Any]) -> DatabaseSpec:
+    """The `[database]` table alone (the `db` commands need no more); defaults for what is absent."""
+    problems: list[Problem] = []
+    database = _database(document, problems)
+    _raise_if_any(path, problems)
+    assert database is not None
+    return database
+
+
+def _database(document: Mapping[str, Any], problems: list[Problem]) -> DatabaseSpec | None:
+    values = _table(("database",), document.get("database", {}), DATABASE_FIELDS, problems)
+    return None if values is None else DatabaseSpec(**values)
+
+
+def _services(document: Mapping[str, Any], problems: list[Problem]) -> dict[str, ServiceTable]:
+    if "services" not in document:
+        problems.append(Problem(("services",), "missing", "required key missing"))
+        return {}
+    tables = document["services"]
+    if not isinstance(tables, dict):
+        problems.append(Problem(("services",), "invalid", "Input should be a valid dictionary"))
+        return {}
+    if not tables:
+        message = "Dictionary should have at least 1 item after validation, not 0"
+        problems.append(Problem(("services",), "invalid", message))
+    services = {}
+    for name, table in tables.items():
+        if not re.search(_SERVICE_NAME, name):
+            problems.append(
+                Problem(("services", name), "service-name", f"String should match pattern '{_SERVICE_NAME}'")
+            )
+        values = _table(("services", name), table, SERVICE_FIELDS, problems)
+        if values is not None:
+            services[name] = ServiceTable(**values)
+    return services
+
+
+def _table(loc: Location, table: Any, fields: Sequence[Field], problems: list[Problem]) -> dict[str, Any] | None:
+    """The table's values by field, defaults filled in; None (and the problems noted) when any is wrong."""
+    if not isinstance(table, dict):
+        problems.append(Problem(loc, "invalid", "Input should be a valid dictionary"))
+        return None
+    found = len(problems)
+    values = {}
+    for field in fields:
+        if field.name not in table:
+            if field.default is _REQUIRED:
+                problems.append(Problem((*loc, field.name), "missing", "required key missing"))
+            values[field.name] = field.default
+            continue
+        try:
+            values[field.name] = field.check(table[field.name])
+        except Invalid as invalid:
+            problems.append(Problem((*loc, field.name, *invalid.at), "invalid", invalid.message))
+    problems += _unknown_keys(loc, table, [field.name for field in fields])
+    return values if len(problems) == found else None
+
+
+def _unknown_keys(loc: Location, table: Mapping[str, Any], accepted: Sequence[str]) -> list[Problem]:
+    return [Problem((*loc, key), "unknown", "unknown key") for key in table if key not in accepted]
+
+
+def _at(key: str | int, check: Check, value: Any) -> Any:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}", "fix the syntax at the line and column named") from None
+        return check(value)
+    except Invalid as invalid:
+        raise Invalid(invalid.message, (key, *invalid.at)) from None
 
 
-def _validate(path: Path, data: dict[str, Any]) -> TopologyFile:
-    try:
-        return TopologyFile.model_validate(data)
-    except ValidationError as error:
-        raise _config_error(path, error) from None
+def _bounded(value: int, *, ge: int | None, le: int | None) -> int:
+    if ge is not None and value < ge:
+        raise Invalid(f"Input should be greater than or equal to {ge}")
+    if le is not None and value > le:
+        raise Invalid(f"Input should be less than or equal to {le}")
+    return value
 
 
-def _config_error(path: Path, error: ValidationError) -> ConfigError:
-    problems = error.errors(include_url=False)
-    lines = [f"{_key_path(problem['loc'])}: {_describe(problem)}" for problem in problems]
+def _raise_if_any(path: Path, problems: Sequence[Problem]) -> None:
+    if not problems:
+        return
+    lines = [f"{key_path(problem.loc)}: {problem.message}" for problem in problems]
     if len(lines) == 1:
-        return ConfigError(f"{path}: {lines[0]}", _fix_for(problems[0]))
+        raise ConfigError(f"{path}: {lines[0]}", _fix_for(problems[0]))
     listed = "\n  ".join(lines)
-    return ConfigError(f"{path} has {len(lines)} problems:\n  {listed}", "correct each key listed above")
+    raise ConfigError(f"{path} has {len(lines)} problems:\n  {listed}", "correct each key listed above")
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
+def key_path(loc: Location) -> str:
+    """("services", "a", "command", 1) -> "services.a.command[1]"."""
     text = ""
     for part in loc:
-        if part == "[key]":
-            continue
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
 
 
-def _describe(problem: Mapping[str, Any]) -> str:
-    if problem["type"] == "extra_forbidden":
-        return "unknown key"
-    if problem["type"] == "missing":
-        return "required key missing"
-    return str(problem["msg"])
-
-
-def _fix_for(problem: Mapping[str, Any]) -> str:
-    key = _key_path(problem["loc"])
-    if problem["type"] == "extra_forbidden":
+def _fix_for(problem: Problem) -> str:
+    key = key_path(problem.loc)
+    if problem.kind == "unknown":
         table = key.rpartition(".")[0] or "the top level"
-        valid = _valid_keys(problem["loc"][:-1])
-        return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(valid)}"
-    if problem["type"] == "missing":
+        return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(_accepted(problem.loc[:-1]))}"
+    if problem.kind == "missing":
         return f"add `{key}` (see the comments in config/cluster.toml)"
-    if problem["loc"][:1] == ("services",) and "[key]" in problem["loc"]:
+    if problem.kind == "service-name":
         return "name services in lower case letters and digits separated by single dashes, e.g. worker-a"
     return f"correct `{key}` (see the comments in config/cluster.toml)"
 
 
-def _valid_keys(table_loc: tuple[int | str, ...]) -> list[str]:
+def _accepted(table_loc: Location) -> list[str]:
     if not table_loc:
-        return list(TopologyFile.model_fields)
-    if table_loc == ("database",):
-        return list(DatabaseSettings.model_fields)
-    return list(ServiceTable.model_fields)
+        return list(TOP_LEVEL_KEYS)
+    fields = DATABASE_FIELDS if table_loc == ("database",) else SERVICE_FIELDS
+    return [field.name for field in fields]
 
 
-def _check_placeholders(path: Path, parsed: TopologyFile) -> None:
-    for name, table in parsed.services.items():
-        values = [(f"services.{name}.command[{i}]", arg) for i, arg in enumerate(table.command)]
-        values += [(f"services.{name}.env.{key}", value) for key, value in table.env.items()]
-        for key, value in values:
-            _check_template(path, key, value)
+def _check_placeholders(path: Path, name: str, table: ServiceTable) -> None:
+    values = [(f"services.{name}.command[{i}]", arg) for i, arg in enumerate(table.command)]
+    values += [(f"services.{name}.env.{key}", value) for key, value in table.env.items()]
+    for key, value in values:
+        _check_template(path, key, value)
 
 
 def _check_template(path: Path, key: str, template: str) -> None:

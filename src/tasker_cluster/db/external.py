@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tasker_cluster.db.queries import query
+from tasker_cluster.db.sql import query
 from tasker_cluster.db.urls import redact
 from tasker_cluster.errors import ClusterError
 

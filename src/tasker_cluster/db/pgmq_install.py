@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from tasker_cluster.db.queries import query
+from tasker_cluster.db.sql import query
 
 # Any fixed 64-bit key works; it only has to be the same for every process that installs PGMQ.
 _INSTALL_LOCK_KEY = 0x7461736B65720001

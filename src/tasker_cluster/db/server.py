@@ -8,12 +8,12 @@ from pathlib import Path
 
 import psutil
 
+from tasker_cluster.config.database import SUPERUSER, local_url
 from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, processes_in, running_postmaster
 from tasker_cluster.db.server_user import as_server_user, give_to_server_user
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.ports import LOOPBACK, is_port_free
 
-SUPERUSER = "postgres"
 SETTINGS_FILE = "tasker_cluster.conf"
 LOG_FILE = "server.log"
 # sun_path holds 108 bytes; a deep project folder would make the socket path too long to bind.
@@ -37,7 +37,7 @@ class LocalServer:
         return self.data_dir / LOG_FILE
 
     def url(self, database: str) -> str:
-        return f"postgresql://{SUPERUSER}@{LOOPBACK}:{self.port}/{database}"
+        return local_url(self.port, database)
 
     def is_initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file()

@@ -8,12 +8,12 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tasker_cluster.config.database import DatabaseSettings
+from tasker_cluster.config.model import DatabaseSpec
 from tasker_cluster.db.external import first_line
 from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import running_postmaster
-from tasker_cluster.db.queries import query
-from tasker_cluster.db.urls import external_url, local_url, redact
+from tasker_cluster.db.sql import query
+from tasker_cluster.db.urls import redact
 from tasker_cluster.project import Project
 
 CONNECT_TIMEOUT_S = 3
@@ -73,16 +73,17 @@ def read_server_facts(url: str) -> ServerFacts:
     )
 
 
-def project_status(project: Project, settings: DatabaseSettings) -> DatabaseStatus:
-    external = external_url(project.env_file, settings.port, settings.name) if settings.mode != "none" else None
+def project_status(project: Project, database: DatabaseSpec) -> DatabaseStatus:
+    external = database.external_url
     data_dir = existing_data_dir(project)
     record = running_postmaster(data_dir) if data_dir is not None else None
-    if external is None and settings.mode == "none" and record is None:
+    if external is None and database.mode == "none" and record is None:
         return DatabaseStatus(kind="none", external=False, running=False, url=None, database=None)
     if external is not None:
         url, kind = external, "external"
     else:
-        url, kind = local_url(record.port if record else settings.port, settings.name), "local"
+        port = record.port if record else database.port
+        url, kind = database._replace(port=port).local_url, "local"
     params = conninfo_to_dict(url)
     known = {
         "kind": kind,

@@ -1,47 +1,17 @@
-"""Which DATABASE_URL a project uses: an external one from the environment or .env, or the local server's.
-
-`db up` writes the local URL into .env, so a URL found there is external only when it is not one `db up` wrote:
-`db up` records its URL a second time under LOCAL_MARKER_KEY, which a user's hand-set DATABASE_URL never matches.
-Free of pydantic and psycopg: status-quick uses it.
-"""
+"""Writing the local server's DATABASE_URL into .env, and masking passwords in URLs shown to the user."""
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-from tasker_cluster.proc.ports import LOOPBACK
-
-DATABASE_URL_KEY = "DATABASE_URL"
-LOCAL_MARKER_KEY = "TASKER_LOCAL_DATABASE_URL"
-SUPERUSER = "postgres"
+from tasker_cluster.config.database import DATABASE_URL_KEY, LOCAL_MARKER_KEY
 
 
-def local_url(port: int, name: str) -> str:
-    return f"postgresql://{SUPERUSER}@{LOOPBACK}:{port}/{name}"
-
-
-def _dotenv(env_file: Path) -> dict[str, str]:
-    if not env_file.is_file():
-        return {}
-    from dotenv import dotenv_values
-
-    return {key: value for key, value in dotenv_values(env_file).items() if value is not None}
-
-
-def external_url(env_file: Path, port: int, name: str) -> str | None:
-    """DATABASE_URL from the process environment, else .env, unless it is this project's local server."""
-    dotenv = _dotenv(env_file)
-    url = os.environ.get(DATABASE_URL_KEY) or dotenv.get(DATABASE_URL_KEY)
-    if not url or url in (local_url(port, name), dotenv.get(LOCAL_MARKER_KEY)):
-        return None
-    return url
-
-
-def record_local_url(env_file: Path, url: str) -> None:
-    """Write DATABASE_URL into .env; other keys and comments survive. No write when it is already there."""
-    dotenv = _dotenv(env_file)
+def record_local_url(env_file: Path, url: str, dotenv: Mapping[str, str]) -> None:
+    """Write DATABASE_URL into .env, marked as the local server's (see `config.database`); other keys and comments
+    survive. `dotenv` is .env as this command read it: nothing is written when both keys are already there."""
     if dotenv.get(DATABASE_URL_KEY) == url and dotenv.get(LOCAL_MARKER_KEY) == url:
         return
     from dotenv import set_key

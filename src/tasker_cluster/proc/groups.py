@@ -12,30 +12,44 @@ from typing import Literal, NamedTuple
 
 import psutil
 
+from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
+
 # After SIGKILL only an uninterruptible sleep (state D) delays the end; past this we report a survivor.
-_KILL_WAIT = 5.0
+KILL_WAIT = 5.0
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 
-StopOutcome = Literal["exited", "killed", "survived", "absent"]
+GroupOutcome = Literal["exited", "killed", "survived", "absent"]
+Step = Literal["gone", "kill", "give-up", "wait"]
 
 
 class StopTarget(NamedTuple):
-    """A group to stop: its leader's PID (= group and session id) and the processes tracked before signalling.
-
-    `members` is updated in place when SIGKILL is due (the survivors and any late joiners).
-    """
+    """A group to stop: its leader's PID (= group and session id), the leader's create time, whether the leader
+    itself still runs (else only what its session left behind is stopped), and the grace period in seconds."""
 
     name: str
     leader: int
+    since: float
     leader_alive: bool
     grace: float
-    members: list[psutil.Process]
 
 
-class StopResult(NamedTuple):
+class GroupStop(NamedTuple):
+    """How a group's stop ended: every process exited (after SIGTERM) or was killed, some survived SIGKILL, or the
+    group had no process to stop."""
+
     name: str
-    outcome: StopOutcome
+    outcome: GroupOutcome
     survivors: list[int]
+
+
+def next_step(grace: float, killed: bool, elapsed: float, alive: bool) -> Step:
+    """The escalation rule for one group, `elapsed` seconds after its SIGTERM: done once nothing is alive; SIGKILL
+    once the grace period is over; after KILL_WAIT more, give up and report the survivors."""
+    if not alive:
+        return "gone"
+    if not killed:
+        return "kill" if elapsed >= grace else "wait"
+    return "give-up" if elapsed >= grace + KILL_WAIT else "wait"
 
 
 class ProcessTable(NamedTuple):
@@ -102,45 +116,70 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def stop_groups(targets: Sequence[StopTarget], meanwhile: Callable[[], None] = lambda: None) -> list[StopResult]:
+def stop_groups(
+    targets: Sequence[StopTarget], meanwhile: Callable[[], None] = lambda: None, *, clock: Clock = SYSTEM_CLOCK
+) -> list[GroupStop]:
     """SIGTERM every group at once, wait for all concurrently, SIGKILL each group still alive after its grace.
 
     `meanwhile` runs once every group has its SIGTERM: work done there overlaps the instances' shutdown.
     """
-    started = time.monotonic()
+    started = clock.monotonic()
+    # One pass over /proc finds the processes of every group, however many are stopped.
+    table = ProcessTable.scan() if targets else ProcessTable({})
+    groups = [_Group(target, _members(table, target)) for target in targets]
     exits = ExitWatch()
     try:
-        for target in targets:
-            exits.track(target.members)
-            _signal(target, signal.SIGTERM, exits)
+        for group in groups:
+            exits.track(group.members)
+            _signal(group, signal.SIGTERM, exits)
         meanwhile()
-        killed = _wait_or_kill(targets, started, exits)
-        return [_result(target, killed, exits) for target in targets]
+        _wait_or_kill(groups, started, exits, clock)
+        return [_result(group, exits) for group in groups]
     finally:
         exits.close()
 
 
-def _wait_or_kill(targets: Sequence[StopTarget], started: float, exits: ExitWatch) -> set[str]:
-    """Until every group is gone; SIGKILL to each still alive after its grace. The names of the killed ones."""
-    pending = {target.name: target for target in targets if target.members}
-    killed: set[str] = set()
+class _Group:
+    """A target, its processes (grown by late joiners when SIGKILL is due), and whether it was killed."""
+
+    def __init__(self, target: StopTarget, members: list[psutil.Process]) -> None:
+        self.target = target
+        self.members = members
+        self.killed = False
+
+
+def _members(table: ProcessTable, target: StopTarget) -> list[psutil.Process]:
+    """Everything to stop. For a dead leader: the processes of the session our instance created, still running.
+
+    Linux never hands out a PID while a session or group still uses it as its id, so members of session
+    `target.leader` created after the instance are its children. A record from before the last boot has none.
+    """
+    if target.leader_alive:
+        return table.members(target.leader, since=target.since)
+    if target.since < psutil.boot_time():
+        return []
+    return [process for process in table.members(target.leader, since=target.since) if process.pid != target.leader]
+
+
+def _wait_or_kill(groups: Sequence[_Group], started: float, exits: ExitWatch, clock: Clock) -> None:
+    """Until every group is gone or given up on, following `next_step`."""
+    pending = [group for group in groups if group.members]
     while pending:
-        now = time.monotonic()
-        for name, target in list(pending.items()):
-            if not exits.alive(target.members):
-                del pending[name]
-            elif name not in killed and now - started >= target.grace:
-                joiners = _late_joiners(target, exits)
+        for group in list(pending):
+            target = group.target
+            alive = bool(exits.alive(group.members))
+            step = next_step(target.grace, group.killed, clock.monotonic() - started, alive)
+            if step in ("gone", "give-up"):
+                pending.remove(group)
+            elif step == "kill":
+                joiners = _late_joiners(group, exits)
                 exits.track(joiners)
-                target.members[:] = exits.alive(target.members) + joiners
-                _signal(target, signal.SIGKILL, exits)
-                killed.add(name)
-            elif name in killed and now - started >= target.grace + _KILL_WAIT:
-                del pending[name]
+                group.members[:] = exits.alive(group.members) + joiners
+                _signal(group, signal.SIGKILL, exits)
+                group.killed = True
         if pending:
-            due = [started + target.grace + (_KILL_WAIT if name in killed else 0.0) for name, target in pending.items()]
-            exits.wait(max(min(due) - time.monotonic(), 0.0))
-    return killed
+            due = [started + g.target.grace + (KILL_WAIT if g.killed else 0.0) for g in pending]
+            exits.wait(max(min(due) - clock.monotonic(), 0.0))
 
 
 class ExitWatch:
@@ -222,40 +261,41 @@ class ExitWatch:
         self._exited.add(pid)
 
 
-def _result(target: StopTarget, killed: set[str], exits: ExitWatch) -> StopResult:
-    survivors = [process.pid for process in exits.alive(target.members)]
+def _result(group: _Group, exits: ExitWatch) -> GroupStop:
+    name = group.target.name
+    survivors = [process.pid for process in exits.alive(group.members)]
     if survivors:
-        return StopResult(target.name, "survived", survivors)
-    if not target.members:
-        return StopResult(target.name, "absent", [])
-    return StopResult(target.name, "killed" if target.name in killed else "exited", [])
+        return GroupStop(name, "survived", survivors)
+    if not group.members:
+        return GroupStop(name, "absent", [])
+    return GroupStop(name, "killed" if group.killed else "exited", [])
 
 
-def _signal(target: StopTarget, signum: signal.Signals, exits: ExitWatch) -> None:
-    if target.leader_alive and _group_still_ours(target, exits):
+def _signal(group: _Group, signum: signal.Signals, exits: ExitWatch) -> None:
+    if group.target.leader_alive and _group_still_ours(group, exits):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(target.leader, signum)
-    for process in target.members:
+            os.killpg(group.target.leader, signum)
+    for process in group.members:
         exits.send(process, signum)
 
 
-def _group_still_ours(target: StopTarget, exits: ExitWatch) -> bool:
+def _group_still_ours(group: _Group, exits: ExitWatch) -> bool:
     """True while a tracked, still running process is in the group: only then can its id not have been reused.
 
     Once every member is gone the kernel may hand the number to a new process that starts its own group.
     """
-    for process in exits.alive(target.members):
+    for process in exits.alive(group.members):
         with contextlib.suppress(OSError):
-            if os.getpgid(process.pid) == target.leader:
+            if os.getpgid(process.pid) == group.target.leader:
                 return True
     return False
 
 
-def _late_joiners(target: StopTarget, exits: ExitWatch) -> list[psutil.Process]:
+def _late_joiners(group: _Group, exits: ExitWatch) -> list[psutil.Process]:
     """Descendants forked during the grace period by members still alive."""
-    known = {process.pid for process in target.members}
+    known = {process.pid for process in group.members}
     joiners = []
-    for process in exits.alive(target.members):
+    for process in exits.alive(group.members):
         try:
             joiners += [child for child in process.children(recursive=True) if child.pid not in known]
         except psutil.NoSuchProcess:

@@ -1,9 +1,9 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
-Probes are plain GETs on loopback with the standard library's http.client, one thread each. httpx did the same
-job for ~65 ms more of start-all's CPU (its import and first client), which on two cores is CPU taken from the
-very instances `start-all` is waiting for; http.client needs no client object to share. Every probe of
-a batch starts at once and the batch shares one deadline, so N hung instances cost one timeout, not N.
+Probes are plain GETs on loopback with the standard library's http.client, one thread each: httpx did the same job
+for more of start-all's CPU (its import and first client; bench/README.md), CPU taken from the very instances
+`start-all` waits for. Every probe of a batch starts at once and the batch shares one deadline, so N hung
+instances cost one timeout, not N. What the network says reaches start-all through a `Prober`, which tests script.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 from urllib.parse import quote, urlsplit
+
+from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 # A ready probe that hangs must not eat the whole startup window in one go.
 _READY_REQUEST_TIMEOUT = 1.0
-# Until an instance listens, a refused TCP connect (~30 us) tells more cheaply than an HTTP request (~1 ms) that
-# it is not ready; this often, readiness is noticed within a few ms of the port opening.
+# Until an instance listens, a refused TCP connect tells far more cheaply than an HTTP request that it is not
+# ready; this often, readiness is noticed within a few ms of the port opening.
 _LISTEN_PAUSE = 0.005
 _CONNECT_TIMEOUT = 0.05
 # How long past its deadline a target's own thread may take to report (a request cut at the deadline).
@@ -48,6 +50,47 @@ class ProbeResult(NamedTuple):
 
 
 NOT_ANSWERED = ProbeResult(None, None, "timeout")
+
+
+class Prober(Protocol):
+    """What the network says about an instance: the real `NETWORK`, or a test's scripted answers."""
+
+    def get(self, url: str, timeout: float) -> ProbeResult:
+        """One GET of `url`; `timeout` in seconds."""
+        ...
+
+    def listening(self, address: tuple[str, int]) -> bool:
+        """False only while nothing listens at `address`."""
+        ...
+
+    def port_free(self, port: int) -> bool: ...
+
+    def port_holder(self, port: int) -> str | None:
+        """`pid N (command line)` of what listens on a taken port; None when it cannot be seen."""
+        ...
+
+
+class Network:
+    """The real network: http.client, connect(), bind() and psutil."""
+
+    def get(self, url: str, timeout: float) -> ProbeResult:
+        return probe(url, timeout)
+
+    def listening(self, address: tuple[str, int]) -> bool:
+        return _accepts(address)
+
+    def port_free(self, port: int) -> bool:
+        from tasker_cluster.proc.ports import is_port_free
+
+        return is_port_free(port)
+
+    def port_holder(self, port: int) -> str | None:
+        from tasker_cluster.proc.ports import port_owner
+
+        return port_owner(port)
+
+
+NETWORK = Network()
 
 
 class ReadyTarget(NamedTuple):
@@ -136,8 +179,12 @@ class ReadinessWatch:
     time.
     """
 
-    def __init__(self, on_result: Callable[[ReadyResult], None]) -> None:
+    def __init__(
+        self, on_result: Callable[[ReadyResult], None], *, prober: Prober = NETWORK, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._on_result = on_result
+        self._prober = prober
+        self._clock = clock
         self._lock = threading.Lock()
         self._report_lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -150,7 +197,7 @@ class ReadinessWatch:
         self._listener: threading.Thread | None = None
 
     def add(self, target: ReadyTarget) -> None:
-        waiter = _Waiter(target, time.monotonic())
+        waiter = _Waiter(target, self._clock.monotonic())
         with self._lock:
             self._waiters.append(waiter)
             self._listening.append(waiter)
@@ -168,7 +215,7 @@ class ReadinessWatch:
         results = []
         for waiter in waiters:
             if self._error is None:
-                waiter.done.wait(max(waiter.deadline + _REPORT_GRACE - time.monotonic(), 0.0))
+                waiter.done.wait(max(waiter.deadline + _REPORT_GRACE - self._clock.monotonic(), 0.0))
             if self._error is not None:
                 raise self._error
             self._finish(waiter, "timeout")
@@ -215,15 +262,15 @@ class ReadinessWatch:
                 if self._listening_step(waiter):
                     with self._lock:
                         self._listening.remove(waiter)
-            time.sleep(_LISTEN_PAUSE)
+            self._clock.sleep(_LISTEN_PAUSE)
 
     def _listening_step(self, waiter: _Waiter) -> bool:
         """True once the waiter leaves the listening phase: it listens, exited, or ran out of time."""
         if waiter.target.exit_code() is not None:
             self._finish(waiter, "exited")
-        elif _accepts(waiter.address):
+        elif self._prober.listening(waiter.address):
             threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()
-        elif time.monotonic() >= waiter.deadline:
+        elif self._clock.monotonic() >= waiter.deadline:
             waiter.last = ProbeResult(None, None, "refused")
             self._finish(waiter, "timeout")
         else:
@@ -233,28 +280,29 @@ class ReadinessWatch:
     def _probe_until_ready(self, waiter: _Waiter) -> None:
         pause = _FIRST_PAUSE
         while not self._stopping.is_set() and not waiter.done.is_set():
-            remaining = waiter.deadline - time.monotonic()
+            remaining = waiter.deadline - self._clock.monotonic()
             if waiter.target.exit_code() is not None:
                 self._finish(waiter, "exited")
                 return
             if remaining <= 0:
                 self._finish(waiter, "timeout")
                 return
-            waiter.last = probe(waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            waiter.last = self._prober.get(waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
             if waiter.last.ok:
                 self._finish(waiter, "ready")
                 if waiter.target.health_url is not None:
-                    waiter.health = probe(waiter.target.health_url, _READY_REQUEST_TIMEOUT)
+                    waiter.health = self._prober.get(waiter.target.health_url, _READY_REQUEST_TIMEOUT)
                 waiter.probed.set()
                 return
-            time.sleep(min(pause, max(waiter.deadline - time.monotonic(), 0.0)))
+            self._clock.sleep(min(pause, max(waiter.deadline - self._clock.monotonic(), 0.0)))
             pause = min(pause * 2, _MAX_PAUSE)
 
     def _finish(self, waiter: _Waiter, outcome: ReadyOutcome) -> None:
         with self._report_lock:
             if waiter.result is not None:
                 return
-            waiter.result = ReadyResult(waiter.target.name, outcome, time.monotonic() - waiter.started, waiter.last)
+            elapsed = self._clock.monotonic() - waiter.started
+            waiter.result = ReadyResult(waiter.target.name, outcome, elapsed, waiter.last)
             if outcome != "ready" or waiter.target.health_url is None:
                 waiter.probed.set()
             waiter.done.set()

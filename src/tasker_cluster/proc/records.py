@@ -1,4 +1,4 @@
-"""PID records in `.pids/<name>.pid`, the identity check that keeps us from signalling strangers, the start lock.
+"""PID records in `.pids/<name>.pid`, and the identity check that keeps us from signalling strangers.
 
 A bare PID is not enough: after a reboot or PID reuse it names someone else's process. A record also holds the
 process's create time and command line, and a process is ours only when all three still match.
@@ -6,20 +6,13 @@ process's create time and command line, and a process is ours only when all thre
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
-from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
-from tasker_cluster.errors import ClusterError
-from tasker_cluster.project import Project
+from tasker_cluster.project import PID_SUFFIX, Project
 
-PID_SUFFIX = ".pid"
 # psutil derives create_time from clock ticks since boot, so it is exact to 1/100 s and equal on every read.
 _CREATE_TIME_TOLERANCE = 0.01
 
@@ -128,52 +121,6 @@ def liveness(record: InstanceRecord) -> Liveness:
     except psutil.AccessDenied:
         return Liveness.REUSED
     return Liveness.ALIVE if same else Liveness.REUSED
-
-
-@contextmanager
-def start_lock(project: Project, *, timeout: float, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Serialise starts: a second `start-all` waits here, then finds the first one's instances running."""
-    project.pids_dir.mkdir(parents=True, exist_ok=True)
-    with open(project.start_lock, "a+") as lock:
-        _acquire(lock, project.start_lock, timeout, on_wait)
-        lock.truncate(0)
-        lock.write(str(os.getpid()))
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _acquire(lock: IO[str], path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    waiting = False
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        holder = _lock_holder(path)
-        if not waiting:
-            on_wait(f"waiting for another start ({holder}) to finish")
-            waiting = True
-        if time.monotonic() >= deadline:
-            raise ClusterError(
-                f"another `cluster start` ({holder}) has held {path} for over {timeout:g} s",
-                "wait for it to finish, or stop it, then run the command again",
-            )
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
-
-
-def _lock_holder(path: Path) -> str:
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        text = ""
-    return f"pid {text}" if text.isdigit() else "unknown pid"
 
 
 def _parse(text: str) -> InstanceRecord:

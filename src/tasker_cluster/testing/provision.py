@@ -13,7 +13,6 @@ import shutil
 import signal
 import tempfile
 import time
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,32 +74,35 @@ class ClusterUnderTest:
     def start(self, names: Sequence[str], timeout: float = 60.0) -> None:
         """`cluster start NAME...` through the lifecycle core; returns once every named instance is ready."""
         from tasker_cluster.cluster.start import start_instances
-        from tasker_cluster.config.load import load_topology
+        from tasker_cluster.config.load import load_config
 
-        project = self._require_project()
-        topology = load_topology(project)
-        report = start_instances(project, topology, topology.select(list(names)), wait=True, timeout=timeout)
+        config = load_config(self._require_project())
+        report = start_instances(config, config.select(list(names)), wait=True, timeout=timeout)
         if not report.ok:
-            raise HarnessError(_describe_failed_start(report), "read the instance logs under " + str(project.logs_dir))
+            fix = f"read the instance logs under {config.project.logs_dir}"
+            raise HarnessError(_describe_failed_start(report), fix)
 
     def stop(self, names: Sequence[str], timeout: float | None = None) -> None:
         """`cluster stop NAME...`: SIGTERM, a grace period, then SIGKILL."""
         from tasker_cluster.cluster.stop import stop_instances
+        from tasker_cluster.config.load import load_config
 
-        stop_instances(self._require_project(), list(names), timeout=timeout)
+        project = self._require_project()
+        stop_instances(project, load_config(project), list(names), timeout=timeout)
 
     def shutdown(self) -> None:
         """Stop every instance and the database of a cluster started here, and remove its folder."""
         if not self.started_here or self.project is None:
             return
         from tasker_cluster.cluster.stop import stop_instances
+        from tasker_cluster.config.load import load_database_config
         from tasker_cluster.db.control import stop_database
 
         try:
-            stop_instances(self.project)
+            stop_instances(self.project, None)
         finally:
             if self.database_url is not None:
-                stop_database(self.project)
+                stop_database(self.project, load_database_config(self.project))
             for path in self._remove_on_stop:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -128,7 +130,7 @@ def start_throwaway_cluster(
 ) -> ClusterUnderTest:
     """Copy `source`'s topology into a temporary project on free ports and start it, database included."""
     from tasker_cluster.cluster.start import ensure_database_url, start_instances
-    from tasker_cluster.config.load import load_topology
+    from tasker_cluster.config.load import load_config
 
     source = source or Project.discover()
     # Under /tmp and world-traversable: as root the database runs as `postgres`, which must reach its data folder.
@@ -137,22 +139,21 @@ def start_throwaway_cluster(
     project = Project(root)
     try:
         _copy_config(source, project)
-        counts = load_topology(project, orchestration=orchestration, workers=workers)
+        counts = load_config(project, orchestration=orchestration, workers=workers)
         _move_to_free_ports(project, {service.name: service.count for service in counts.services})
-        topology = load_topology(project, orchestration=orchestration, workers=workers)
-        uses_database = topology.database.mode == "local"
-        url = ensure_database_url(project) if uses_database else None
+        config = load_config(project, orchestration=orchestration, workers=workers)
+        url = ensure_database_url(config) if config.database.mode == "local" else None
         cluster = ClusterUnderTest(
             config=ClusterConfig(
-                orchestration_urls=tuple(topology.orchestration_urls()),
-                worker_urls=tuple(topology.worker_urls()),
+                orchestration_urls=tuple(config.orchestration_urls()),
+                worker_urls=tuple(config.worker_urls()),
             ),
             project=project,
             database_url=url,
             started_here=True,
             _remove_on_stop=[root],
         )
-        report = start_instances(project, topology, topology.instances, wait=True, timeout=timeout)
+        report = start_instances(config, config.instances, wait=True, timeout=timeout)
     except BaseException:
         _abandon(project, root)
         raise
@@ -175,8 +176,9 @@ def _copy_config(source: Project, target: Project) -> None:
 
 def _move_to_free_ports(project: Project, counts: dict[str, int]) -> None:
     """Give every service a base port, and the database a port, inside one free block."""
-    with project.config_file.open("rb") as file:
-        data = tomllib.load(file)
+    from tasker_cluster.config.sources import read_sources
+
+    data = read_sources(project).document
     base = find_free_port_block(sum(counts.values()) + 1)
     database = data.setdefault("database", {})
     database["port"] = base
@@ -190,9 +192,10 @@ def _move_to_free_ports(project: Project, counts: dict[str, int]) -> None:
 def _abandon(project: Project, root: Path) -> None:
     """Undo a start that failed half-way, without hiding the original error."""
     from tasker_cluster.cluster.stop import stop_instances
+    from tasker_cluster.config.load import load_database_config
     from tasker_cluster.db.control import stop_database
 
-    for undo in (lambda: stop_instances(project), lambda: stop_database(project)):
+    for undo in (lambda: stop_instances(project, None), lambda: stop_database(project, load_database_config(project))):
         # The start's own error is the one worth seeing; a failing undo must not replace it.
         with contextlib.suppress(Exception):
             undo()

@@ -57,6 +57,6 @@ def _records_project(project: Project, config: ClusterConfig) -> Project | None:
 def _database_url(project: Project) -> str | None:
     if not project.config_file.is_file():
         return None
-    from tasker_cluster.db.control import configured_database_url
+    from tasker_cluster.config.load import load_database_config
 
-    return configured_database_url(project)
+    return load_database_config(project).url

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.console import Console
 from rich.style import Style
 
 from tasker_cluster.cluster.logs import LogLine
+from tasker_cluster.ui.console import print_line
 
 # Distinct on both dark and light backgrounds; red is left out so that a prefix never reads as an error.
 PALETTE = (
@@ -40,9 +42,9 @@ class LogPrinter:
     """Writes batches of log lines; the prefix width grows if a longer name turns up while following.
 
     Rich decides whether and how to color (a terminal or FORCE_COLOR, its color system, NO_COLOR); the lines are
-    then written directly rather than through `Console.print`, which costs ~40 us a line: following caught up at
-    25,000 lines/s that way and at 360,000 (colored) to 520,000 (plain) lines/s this way. Log text is written
-    verbatim, never as markup.
+    then written directly rather than through `Console.print`, whose per-line cost would let a busy log outrun
+    `logs -f` (bench/README.md, "logs"). Log text is written verbatim, never as markup. A reader that goes away
+    raises BrokenPipeError here: the follow loop ends.
     """
 
     def __init__(self, console: Console, names: Iterable[str]) -> None:
@@ -69,3 +71,7 @@ class LogPrinter:
         if self.console.no_color or self.console.color_system is None:
             return text
         return Style(color=color).render(text, color_system=self.console.color_system)
+
+
+def print_missing_logs(listing: str, logs_dir: Path) -> None:
+    print_line(f"no log yet for {listing} in {logs_dir} (a log starts with its instance)", stderr=True)

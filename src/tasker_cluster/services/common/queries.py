@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
 from psycopg import sql
 
+from tasker_cluster.named_queries import QueryFile, parse_queries
+
+__all__ = ["QUERIES_FILE", "SQL_DIR", "parse_queries", "query", "queue_query"]
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 QUERIES_FILE = SQL_DIR / "queries.sql"
-
-_HEADER = re.compile(r"^-- name: (?P<name>[a-z_][a-z0-9_]*) --$", re.MULTILINE)
-
-
-def parse_queries(text: str) -> dict[str, str]:
-    """Split a queries file on its `-- name: x --` headers; text before the first header is the file's preamble."""
-    queries: dict[str, str] = {}
-    headers = list(_HEADER.finditer(text))
-    for header, following in zip(headers, [*headers[1:], None], strict=True):
-        end = following.start() if following else len(text)
-        name = header.group("name")
-        if name in queries:
-            raise ValueError(f"query {name!r} is defined twice in {QUERIES_FILE}")
-        queries[name] = text[header.end() : end].strip()
-    return queries
-
-
-@cache
-def _all_queries() -> dict[str, str]:
-    return parse_queries(QUERIES_FILE.read_text())
+_QUERIES = QueryFile(QUERIES_FILE)
 
 
 def query(name: str) -> str:
     """The query called `name` in queries.sql."""
-    return _all_queries()[name]
+    return _QUERIES.query(name)
 
 
 @cache

@@ -9,15 +9,16 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from tasker_cluster.cluster.state import DatabaseRow, InstanceStatus
-from tasker_cluster.ui.render import plain_table, print_line, status_cells, status_table
+from tasker_cluster.cluster.status import DatabaseRow, InstanceStatus
+from tasker_cluster.ui.console import print_line
+from tasker_cluster.ui.status import plain_table, status_cells, status_table
 
 _STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
 _DETAILS = ("", "health: timeout", "ready: 503", "the PID file outlived its process", "health answered 500")
 
 
 def _rich(renderable: object, *, soft_wrap: bool = False) -> str:
-    """What ui/render.py's Rich path writes to a pipe: 140 columns, no colour, lines right-stripped."""
+    """What the ui's Rich path writes to a pipe: 140 columns, no colour, lines right-stripped."""
     out = Console(file=io.StringIO(), width=140, highlight=False, force_terminal=False)
     with out.capture() as captured:
         out.print(renderable, soft_wrap=soft_wrap)

@@ -1,0 +1,60 @@
+"""`cluster start-all` and `cluster start NAME...`: start what is not running, then show the status table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.project import Project
+
+
+def start_all(
+    project: Project, *, wait: bool, timeout: float | None, orchestration: int | None, workers: int | None
+) -> int:
+    return start(project, names=[], wait=wait, timeout=timeout, orchestration=orchestration, workers=workers)
+
+
+def start(
+    project: Project,
+    *,
+    names: Sequence[str],
+    wait: bool,
+    timeout: float | None,
+    orchestration: int | None,
+    workers: int | None,
+) -> int:
+    """Start what is not running (every configured instance when `names` is empty); 0 when all started."""
+    from tasker_cluster.cluster.start import start_instances
+    from tasker_cluster.config.load import load_config
+    from tasker_cluster.ui.events import (
+        StartProgress,
+        print_interrupted_start,
+        start_failure_fix,
+        start_failure_message,
+        start_summary,
+    )
+
+    config = load_config(project, orchestration=orchestration, workers=workers)
+    instances = config.select(names) if names else config.instances
+    with StartProgress([instance.name for instance in instances]) as progress:
+        try:
+            report = start_instances(config, instances, wait=wait, timeout=timeout, on_event=progress)
+        except KeyboardInterrupt:
+            # What was spawned is recorded and keeps running (its own session): say so, rather than exit mutely.
+            print_interrupted_start(progress.started())
+            raise
+    if not report.ok:
+        raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
+    from tasker_cluster.ui.console import print_line
+
+    print_line(start_summary(report))
+    if wait:
+        from tasker_cluster.cluster.status import StatusProbe
+        from tasker_cluster.ui.status import print_status
+
+        # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
+        # the database the configuration uses, so none when it uses none (`status` would still show a server left
+        # running from an earlier configuration).
+        final = StatusProbe(project, config, known=report.probes, with_database=config.database.mode != "none").result()
+        print_status(final, as_json=False)
+    return 0

@@ -1,0 +1,67 @@
+"""`cluster stop [NAME...] [--with-db]`: SIGTERM, SIGKILL after the grace period, remove PID files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.project import Project
+
+if TYPE_CHECKING:
+    from tasker_cluster.cluster.stop import InstanceStop
+    from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
+
+
+def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_db: bool, yes: bool) -> int:
+    """0 when nothing named still runs (and the database is stopped, if asked)."""
+    from tasker_cluster.cluster.stop import SUCCESSFUL, database_left_running, stop_instances, stop_with_database
+
+    if yes and not with_db:
+        raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
+    config, database = _configuration(project)
+    left_running: list[InstanceStop | None] = [None]
+
+    def meanwhile() -> None:
+        # The instances are shutting down: what remains to be done here costs them no time.
+        import tasker_cluster.ui.events  # noqa: F401
+
+        if not names and not with_db and not isinstance(database, ClusterError):
+            left_running[0] = database_left_running(project, database)
+
+    if with_db:
+        results, stopped_database = stop_with_database(
+            project, config, database, names, timeout=timeout, force_external=yes, meanwhile=meanwhile
+        )
+    else:
+        results = stop_instances(project, config, names, timeout=timeout, meanwhile=meanwhile)
+        stopped_database = left_running[0]
+    from tasker_cluster.ui.events import print_stop
+
+    failed = stopped_database if stopped_database is not None and stopped_database.outcome == "failed" else None
+    print_stop(results, None if failed else stopped_database)
+    survivors = [result for result in results if result.outcome not in SUCCESSFUL]
+    if failed is not None:
+        done = "the instances were stopped" if not survivors else "some instances survived"
+        raise ClusterError(f"{done}, but the database was not: {failed.detail}", failed.fix)
+    if survivors:
+        raise ClusterError(
+            f"{', '.join(result.name for result in survivors)} still running after SIGKILL",
+            "a process in uninterruptible sleep (state D) cannot be killed; check `ps -o pid,stat,cmd` and retry",
+        )
+    return 0
+
+
+def _configuration(project: Project) -> tuple[ClusterConfig | None, DatabaseSpec | ClusterError]:
+    """The configuration, or None with a broken one: the PID records suffice to stop what runs. The database
+    then comes from the [database] table alone, or is the error that keeps it from being known."""
+    from tasker_cluster.config.load import load_config, load_database_config
+
+    try:
+        config = load_config(project)
+    except ConfigError:
+        try:
+            return None, load_database_config(project)
+        except ConfigError as error:
+            return None, error
+    return config, config.database

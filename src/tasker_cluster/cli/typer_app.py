@@ -1,0 +1,116 @@
+"""The Typer app, built from the declarations in `cli/commands.py`: Typer parses, words usage errors, writes help.
+
+Each command becomes a Typer callback whose signature is made from its parameters, so Typer sees exactly what an
+idiomatic `def command(ctx, as_json: bool = typer.Option(...))` would show it.
+
+No `from __future__ import annotations` here: Typer reads the callbacks' annotations, which must be real objects.
+"""
+
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import typer
+
+from tasker_cluster.cli.commands import APP_HELP, COMMANDS, GROUPS, ROOT
+from tasker_cluster.cli.spec import Command, Flag, Param, Positional
+from tasker_cluster.project import Project
+
+# How a parsed command is run: the declared body by default; a test may capture the values instead.
+Invoke = Callable[[Command, Project, dict[str, Any]], int]
+
+
+class CliContext(NamedTuple):
+    project: Project
+    debug: bool
+
+
+def run_body(command: Command, project: Project, values: dict[str, Any]) -> int:
+    body: Any = command.body()
+    return int(body(project, **values))
+
+
+def build_app(invoke: Invoke = run_body, commands: Sequence[Command] = COMMANDS) -> typer.Typer:
+    """The root app with every command and group registered."""
+    app = typer.Typer(
+        name="cluster", help=APP_HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
+    app.callback()(_root_callback())
+    groups: dict[str, typer.Typer] = {}
+    for command in commands:
+        target = app
+        if command.group is not None:
+            if command.group not in groups:
+                groups[command.group] = typer.Typer(help=GROUPS[command.group], no_args_is_help=True)
+                app.add_typer(groups[command.group], name=command.group)
+            target = groups[command.group]
+        target.command(command.name, help=command.help)(_callback(command, invoke))
+    return app
+
+
+def _root_callback() -> Callable[..., None]:
+    def root(ctx: typer.Context, **values: Any) -> None:
+        explicit = values["project_dir"]
+        ctx.obj = CliContext(project=Project.discover(explicit), debug=values["debug"])
+
+    return _with_signature(root, ROOT)
+
+
+def _callback(command: Command, invoke: Invoke) -> Callable[..., None]:
+    def callback(ctx: typer.Context, **values: Any) -> None:
+        for param in command.params:
+            if isinstance(param, Positional) and param.many and values[param.dest] is None:
+                values[param.dest] = []
+        raise typer.Exit(invoke(command, ctx.obj.project, values))
+
+    callback.__name__ = command.name.replace("-", "_")
+    return _with_signature(callback, command.params)
+
+
+def _with_signature(function: Callable[..., None], params: Sequence[Param]) -> Callable[..., None]:
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    parameters += [
+        inspect.Parameter(
+            param.dest, inspect.Parameter.KEYWORD_ONLY, default=_typer_param(param), annotation=_type(param)
+        )
+        for param in params
+    ]
+    function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    function.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    return function
+
+
+def _type(param: Param) -> Any:
+    if isinstance(param, Flag):
+        return bool
+    if isinstance(param, Positional):
+        if param.many:
+            return list[str] if param.required else list[str] | None
+        return str
+    return param.kind if param.default is not None else param.kind | None
+
+
+def _typer_param(param: Param) -> Any:
+    if isinstance(param, Flag):
+        names = [f"{param.names[0]}/{param.off[0]}"] if param.off else list(param.names)
+        return typer.Option(param.default, *names, help=param.help)
+    if isinstance(param, Positional):
+        default = ... if param.required else None
+        return typer.Argument(default, metavar=param.metavar, help=param.help, show_default=False)
+    options: dict[str, Any] = {"help": param.help}
+    if param.min is not None:
+        options["min"] = param.min
+    if param.envvar is not None:
+        options["envvar"] = param.envvar
+    if param.kind is Path:
+        options["metavar"] = "<path>"
+    return typer.Option(param.default, *param.names, **options)
+
+
+def typer_main() -> None:
+    """Parse sys.argv with Typer and run the command."""
+    build_app()()
+
+
+__all__ = ["CliContext", "Path", "build_app", "run_body", "typer_main"]

@@ -1,0 +1,133 @@
+"""The lines of `start-all`/`start` and `stop`: a live table of instance states on a terminal, one plain line per
+event otherwise (logs, CI); the start failure's message and fix; one line per stopped instance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from tasker_cluster.cluster.status import DATABASE_ROW_NAME
+from tasker_cluster.ui.console import console, plain_output, print_line, write_err
+from tasker_cluster.ui.status import STATUS_STYLES
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
+
+    from tasker_cluster.cluster.start import InstanceStart, StartEvent, StartReport
+    from tasker_cluster.cluster.stop import InstanceStop
+
+
+class StartProgress:
+    """Live table of instance states on a terminal; one plain line per event otherwise (logs, CI)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._states = {name: ("pending", "") for name in names}
+        self._live: Live | None = None
+
+    def __enter__(self) -> StartProgress:
+        if not plain_output():
+            out = console()
+            if out.is_terminal:
+                from rich.live import Live
+
+                self._live = Live(self._table(), console=out, refresh_per_second=20, transient=False)
+                self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
+            self._live.__exit__(kind, error, traceback)
+
+    def started(self) -> list[str]:
+        """The instances this start spawned, ready or not yet."""
+        return [name for name, (kind, _) in self._states.items() if kind in ("spawned", "ready")]
+
+    def __call__(self, event: StartEvent) -> None:
+        if event.name in self._states:
+            self._states[event.name] = (event.kind, event.detail)
+        if self._live is not None:
+            from rich.text import Text
+
+            self._live.update(self._table())
+            if event.kind in ("lock-wait", "database"):
+                self._live.console.print(Text(event.detail))
+            return
+        if event.kind == "database":
+            # The database's announcements are whole sentences; a kind column would only repeat "database".
+            print_line(f"{DATABASE_ROW_NAME:<18} {event.detail}")
+        else:
+            print_line(f"{event.name or 'cluster':<18} {event.kind:<12} {event.detail}")
+
+    def _table(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column()
+        for name, (state, detail) in self._states.items():
+            style = STATUS_STYLES.get(state, "red" if _failed(state) else "")
+            table.add_row(name, Text(state, style=style), Text(detail))
+        return table
+
+
+def print_interrupted_start(started: Sequence[str]) -> None:
+    """After Ctrl-C: what was spawned is recorded and keeps running (its own session); say so."""
+    if started:
+        write_err(
+            f"interrupted: {len(started)} instance(s) started and still running ({', '.join(started)}); "
+            "`cluster status` shows them, `cluster stop` stops them\n"
+        )
+
+
+def start_summary(report: StartReport) -> str:
+    counts: dict[str, int] = {}
+    for instance in report.instances:
+        counts[instance.outcome] = counts.get(instance.outcome, 0) + 1
+    return ", ".join(f"{count} {outcome}" for outcome, count in counts.items()) or "nothing to start"
+
+
+def start_failure_message(failed: Sequence[InstanceStart]) -> str:
+    """One block per failed instance: what happened, and the last lines of its log."""
+    blocks = []
+    for instance in failed:
+        block = f"{instance.name}: {instance.outcome}: {instance.detail}"
+        if instance.log_tail:
+            tail = "\n".join(f"    | {line}" for line in instance.log_tail)
+            block += f"\n  last lines of {instance.log}:\n{tail}"
+        elif instance.log and instance.outcome in ("exited", "timeout"):
+            block += f"\n  ({instance.log} has no output from this run)"
+        blocks.append(block)
+    noun = "instance" if len(failed) == 1 else "instances"
+    return f"{len(failed)} {noun} failed to start:\n" + "\n".join(blocks)
+
+
+def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
+    fixes = []
+    if any(instance.outcome == "port-taken" for instance in failed):
+        fixes.append("stop the process named as holding the port, or give the service another base_port")
+    if any(instance.outcome in ("exited", "timeout", "spawn-failed") for instance in failed):
+        fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")
+    return "; ".join(fixes) + ", then run the command again"
+
+
+def print_stop(results: Sequence[InstanceStop], database: InstanceStop | None = None) -> None:
+    """One line per instance, then one for the database when it was stopped or deliberately left running."""
+    if not results:
+        print_line("nothing to stop: no instance has a PID file")
+    for result in [*results, *([database] if database is not None else [])]:
+        style = "red" if result.outcome == "survived" else STATUS_STYLES.get(result.outcome, "")
+        pid = f"pid {result.pid}" if result.pid is not None else ""
+        start = len(f"{result.name:<18} ")
+        line = f"{result.name:<18} {result.outcome:<12} {pid:<11} {result.detail}"
+        print_line(line, (start, start + max(len(result.outcome), 12), style))
+
+
+def _failed(state: str) -> bool:
+    return state in ("port-taken", "spawn-failed", "exited", "timeout")

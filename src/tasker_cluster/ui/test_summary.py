@@ -1,0 +1,83 @@
+"""`cluster test`'s output: each phase's pytest command line as it starts, then the summary per tier."""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from tasker_cluster.ui.console import console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tasker_cluster.testing.tiers import Phase, PhaseResult
+
+
+def announce_phase(phase: Phase, argv: list[str]) -> None:
+    from rich.text import Text
+
+    # Text, not markup: pytest arguments may hold brackets (`-k "x[1]"`).
+    shown = shlex.join(["python", *argv[1:]])
+    console().print(Text.assemble((f"== cluster test: {phase.label}", "bold"), f"  {shown}"), soft_wrap=True)
+
+
+def print_summary(tier: str, results: list[PhaseResult]) -> None:
+    _summarize(console(), tier, results)
+
+
+def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
+    from rich.table import Table
+
+    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED
+
+    figures = [figure for result in results for figure in result.figures]
+    if figures:
+        _print_figures(console, figures)
+    table = Table(title=f"cluster test {tier}", title_justify="left")
+    for column in ("TIER", "PASSED", "FAILED", "ERRORS", "SKIPPED", "TEST TIME"):
+        table.add_column(column, justify="left" if column == "TIER" else "right")
+    for result in results:
+        for counts in result.tiers:
+            table.add_row(
+                counts.tier,
+                _count(counts.passed, "green"),
+                _count(counts.failed, "red"),
+                _count(counts.errors, "red"),
+                _count(counts.skipped, "yellow"),
+                f"{counts.duration:.1f} s",
+            )
+    console.print(table)
+    for result in results:
+        verdict = "[green]passed[/green]" if result.ok else f"[red]failed (pytest exit {result.exit_code})[/red]"
+        console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
+        if result.report_problem is not None:
+            console.print(f"[red]no test counts for {result.phase.label}:[/red] {result.report_problem}")
+        if result.exit_code == NO_TESTS_COLLECTED:
+            console.print(
+                f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
+                "a tier with no tests is a failure; check the markers and the paths given to pytest"
+            )
+    counts = [counts for result in results for counts in result.tiers]
+    failed = sum(c.failed + c.errors for c in counts)
+    # Last and plain, in the shape CI log readers recognise: "N passed, N failed, N skipped".
+    console.print(
+        f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="scenario figures", title_justify="left")
+    # Folded, not cut: on an 80-column CI log the test name is the part worth reading whole.
+    table.add_column("TEST", overflow="fold", ratio=1)
+    table.add_column("FIGURES", overflow="fold", ratio=1)
+    for name, text in figures:
+        table.add_row(name.removeprefix("test_"), text)
+    console.print(table)
+
+
+def _count(value: int, style: str) -> str:
+    return f"[{style}]{value}[/{style}]" if value else "0"
