@@ -1,0 +1,101 @@
+"""`cluster status --watch`: one table per interval when piped, a live table on a terminal with what changed
+highlighted; Ctrl-C ends it with exit 0. The real CLI against real instances."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+
+import psutil
+
+from support.sandbox import CLUSTER, STEERING, Sandbox
+
+
+def _env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in STEERING and key != "FORCE_COLOR"}
+
+
+def _kill(sandbox: Sandbox, name: str) -> None:
+    process = psutil.Process(sandbox.record(name).pid)
+    process.kill()
+    psutil.wait_procs([process], timeout=10)
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, deadline: float) -> None:
+    while wanted not in seen:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {wanted!r} in {bytes(seen)[-2000:]!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            assert chunk, f"output ended before {wanted!r}: {bytes(seen)[-2000:]!r}"
+            seen += chunk
+
+
+def test_piped_watch_prints_a_table_per_interval_shows_a_crash_and_exits_0_on_ctrl_c(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    watch = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert watch.stdout is not None
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 30
+        _read_until(watch.stdout.fileno(), b"worker-1         healthy", seen, deadline)
+        tables = seen.count(b"INSTANCE")
+        _kill(sandbox, "worker-1")
+        _read_until(watch.stdout.fileno(), b"worker-1         dead", seen, deadline)
+        watch.send_signal(signal.SIGINT)
+        code = watch.wait(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    text = bytes(seen).decode()
+    assert code == 0, watch.stderr.read() if watch.stderr else ""
+    assert text.count("INSTANCE") > tables >= 1
+    assert "\x1b[" not in text
+    assert "not healthy" in text.splitlines()[-1] or "not healthy" in text
+
+
+def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    controller, terminal = pty.openpty()
+    watch = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.2"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**_env(), "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 30
+        _read_until(controller, b"healthy", seen, deadline)
+        _kill(sandbox, "worker-1")
+        _read_until(controller, b"dead", seen, deadline)
+        before_change = bytes(seen[: seen.index(b"dead")])
+        # The refresh that first shows the crash marks the changed cells (reverse video).
+        _read_until(controller, b"\x1b[7m", seen, deadline)
+        watch.send_signal(signal.SIGINT)
+        code = watch.wait(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        os.close(controller)
+    assert code == 0
+    # Redrawn in place: the cursor moves back up over the previous table instead of printing a new one below.
+    assert b"\x1b[2K" in bytes(seen) or b"\x1b[1A" in bytes(seen)
+    assert b"\x1b[7m" not in before_change.split(b"healthy")[0]

@@ -1,0 +1,127 @@
+"""start_instances' outcomes, driven through a scripted spawner, network and clock: no process is started."""
+
+from __future__ import annotations
+
+from tasker_cluster.cluster.start import StartEvent, start_instances
+from tasker_cluster.config.model import ClusterConfig
+from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.records import read_record, read_records
+from unit.conftest import BASE
+from unit.fakes import JumpingClock, ScriptedNetwork, ScriptedSpawner
+
+
+def _start(config: ClusterConfig, network: ScriptedNetwork, spawner: ScriptedSpawner, **options: object):
+    events: list[StartEvent] = []
+    report = start_instances(
+        config,
+        config.instances,
+        on_event=events.append,
+        spawner=spawner,
+        prober=network,
+        clock=network.clock,
+        **options,  # type: ignore[arg-type]
+    )
+    return report, events
+
+
+def test_instances_that_listen_and_answer_ready_are_ready_and_recorded(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={BASE: 1000.2, BASE + 10: 1000.0, BASE + 11: 1001.0})
+    spawner = ScriptedSpawner()
+
+    report, events = _start(config, network, spawner)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "ready"),
+        ("worker-2", "ready"),
+    ]
+    assert report.ok and set(report.probes) == {"orchestration-1", "worker-1", "worker-2"}
+    assert [e.kind for e in events].count("spawned") == 3 and [e.kind for e in events].count("ready") == 3
+    assert sorted(read_records(config.project).valid) == ["orchestration-1", "worker-1", "worker-2"]
+    # Readiness is noticed when the port opens, not at the end of a fixed wait.
+    assert report.instances[2].elapsed is not None and 1.0 <= report.instances[2].elapsed < 1.1
+
+
+def test_an_instance_that_exits_before_it_is_ready_reports_its_code_and_log_and_loses_its_record(
+    config: ClusterConfig,
+) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={BASE + 10: 1000.0, BASE + 11: 1000.0})
+    spawner = ScriptedSpawner(exits={"orchestration-1": 3})
+
+    report, _ = _start(config, network, spawner)
+
+    failed = report.failed
+    assert [(i.name, i.outcome) for i in failed] == [("orchestration-1", "exited")]
+    assert failed[0].detail == "exited with code 3 before it was ready"
+    assert failed[0].log_tail == ["orchestration-1: settings.toml: missing key database_url"]
+    assert read_record(config.project, "orchestration-1") is None
+
+
+def test_an_instance_that_never_listens_times_out_saying_it_never_answered_and_keeps_running(
+    config: ClusterConfig,
+) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={BASE + 10: 1000.0, BASE + 11: 1000.0})
+
+    report, _ = _start(config, network, ScriptedSpawner(), timeout=2.0)
+
+    (failed,) = report.failed
+    assert (failed.name, failed.outcome) == ("orchestration-1", "timeout")
+    assert failed.detail.startswith("not ready after 2.0 s: its ready path never answered (refused)")
+    assert failed.detail.endswith("it is still running")
+    assert read_record(config.project, "orchestration-1") is not None
+
+
+def test_a_ready_path_that_keeps_answering_503_times_out_naming_the_last_answer(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(
+        clock, listens_at={BASE: 1000.0, BASE + 10: 1000.0, BASE + 11: 1000.0}, answers={"/health/ready": 503}
+    )
+
+    report, _ = _start(config, network, ScriptedSpawner(), timeout=1.0)
+
+    assert {i.outcome for i in report.instances} == {"timeout"}
+    assert "its ready path last answered 503" in report.instances[0].detail
+
+
+def test_a_taken_port_is_refused_naming_its_holder_and_nothing_is_spawned_for_it(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(
+        clock, listens_at={BASE + 10: 1000.0, BASE + 11: 1000.0}, taken={BASE: "pid 42 (python3 -m http.server)"}
+    )
+    spawner = ScriptedSpawner()
+
+    report, events = _start(config, network, spawner)
+
+    (refused,) = report.failed
+    assert (refused.name, refused.outcome) == ("orchestration-1", "port-taken")
+    assert refused.detail == f"port {BASE} is taken by pid 42 (python3 -m http.server)"
+    assert len(spawner.spawned) == 2
+    assert StartEvent("port-taken", "orchestration-1", refused.detail) in events
+
+
+def test_a_program_that_cannot_be_run_is_a_spawn_failure_and_the_others_still_start(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={BASE: 1000.0, BASE + 11: 1000.0})
+    spawner = ScriptedSpawner(fails={"worker-1": ClusterError("cannot run 'nope': No such file or directory", "fix")})
+
+    report, _ = _start(config, network, spawner)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "spawn-failed"),
+        ("worker-2", "ready"),
+    ]
+    assert "cannot run 'nope'" in report.instances[1].detail
+
+
+def test_without_wait_the_spawned_instances_are_started_and_nobody_probes(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock)
+
+    report, _ = _start(config, network, ScriptedSpawner(), wait=False)
+
+    assert {i.outcome for i in report.instances} == {"started"}
+    assert network.requests == []

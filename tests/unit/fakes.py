@@ -1,0 +1,91 @@
+"""Scripted collaborators for start and stop: a clock that jumps, a network that answers as told, a spawner that
+starts nothing. The logic above them runs for real; no process is spawned or signalled."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from tasker_cluster.proc.probes import ProbeResult
+from tasker_cluster.proc.spawn import Spawned
+
+# Beyond Linux's largest pid_max: no process can have it.
+NO_SUCH_PID = 5_000_000
+
+
+class JumpingClock:
+    """Time passes only when someone sleeps, and then at once (a real pause of ~0 lets the other threads run)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+        time.sleep(0.0002)
+
+
+class ScriptedNetwork:
+    """Ports listening from a given time on; GET answers per path; taken ports with their holders."""
+
+    def __init__(
+        self,
+        clock: JumpingClock,
+        *,
+        listens_at: Mapping[int, float] | None = None,
+        answers: Mapping[str, int] | None = None,
+        taken: Mapping[int, str] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.listens_at = dict(listens_at or {})
+        self.answers = dict(answers or {})
+        self.taken = dict(taken or {})
+        self.requests: list[str] = []
+
+    def get(self, url: str, timeout: float) -> ProbeResult:
+        self.requests.append(url)
+        path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
+        status = self.answers.get(f"/{path}", 200)
+        return ProbeResult(status, 1.0, None)
+
+    def listening(self, address: tuple[str, int]) -> bool:
+        at = self.listens_at.get(address[1])
+        return at is not None and self.clock.monotonic() >= at
+
+    def port_free(self, port: int) -> bool:
+        return port not in self.taken
+
+    def port_holder(self, port: int) -> str | None:
+        return self.taken.get(port)
+
+
+class ScriptedSpawner:
+    """Records each spawn; `exits` gives an instance's exit code (None: it keeps running), `fails` makes the spawn
+    itself fail with that error."""
+
+    def __init__(self, *, exits: Mapping[str, int] | None = None, fails: Mapping[str, Exception] | None = None) -> None:
+        self.exits = dict(exits or {})
+        self.fails = dict(fails or {})
+        self.spawned: list[Sequence[str]] = []
+
+    def __call__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> Spawned:
+        name = env["TASKER_INSTANCE_ID"]
+        if name in self.fails:
+            raise self.fails[name]
+        self.spawned.append(list(argv))
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        code = self.exits.get(name)
+        if code is not None:
+            with log_path.open("a") as log:
+                log.write(f"{name}: settings.toml: missing key database_url\n")
+        poll: Callable[[], int | None] = lambda: code  # noqa: E731
+        # Recorded as spawned, also when it exits later: an exit must then take the record away.
+        identity = (0.0, list(argv))
+        return Spawned(NO_SUCH_PID + len(self.spawned), offset, poll, lambda: identity)

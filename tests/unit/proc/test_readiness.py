@@ -1,0 +1,45 @@
+"""The readiness watch, with a scripted network and clock: ready when the port opens and the path answers 2xx."""
+
+from __future__ import annotations
+
+from tasker_cluster.proc.probes import ReadinessWatch, ReadyResult, ReadyTarget
+from unit.fakes import JumpingClock, ScriptedNetwork
+
+
+def _watch(network: ScriptedNetwork, *targets: ReadyTarget) -> list[ReadyResult]:
+    reported: list[ReadyResult] = []
+    watch = ReadinessWatch(reported.append, prober=network, clock=network.clock)
+    try:
+        for target in targets:
+            watch.add(target)
+        results = watch.results()
+    finally:
+        watch.close()
+    assert sorted(r.name for r in reported) == sorted(r.name for r in results)
+    return results
+
+
+def _target(port: int, timeout: float = 5.0, exit_code: int | None = None) -> ReadyTarget:
+    url = f"http://127.0.0.1:{port}"
+    return ReadyTarget(f"i-{port}", f"{url}/ready", timeout, lambda: exit_code, f"{url}/health")
+
+
+def test_an_instance_is_ready_as_soon_as_it_listens_and_its_health_is_probed_once() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={21001: 1002.5})
+
+    (result,) = _watch(network, _target(21001))
+
+    assert result.outcome == "ready" and 2.5 <= result.elapsed < 2.6
+    assert result.health is not None and result.health.status_code == 200
+    assert network.requests == ["http://127.0.0.1:21001/ready", "http://127.0.0.1:21001/health"]
+
+
+def test_an_exit_ends_the_wait_at_once_and_a_silent_port_runs_out_of_time() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock)
+
+    exited, silent = _watch(network, _target(21002, exit_code=1), _target(21003, timeout=0.5))
+
+    assert (exited.outcome, silent.outcome) == ("exited", "timeout")
+    assert silent.last_probe is not None and silent.last_probe.error == "refused"
