@@ -179,7 +179,7 @@ class LogMultiplexer:
     """Follows several logs at once, in one thread, polling every `interval` seconds only while all are idle.
 
     Polling rather than inotify: there is no inotify binding among the dependencies, and a poll of 20 files costs
-    one read() and one stat() each, about 40 system calls every 100 ms.
+    one read() and one stat() each per poll.
     """
 
     def __init__(

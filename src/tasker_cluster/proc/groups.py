@@ -56,7 +56,7 @@ class ProcessTable(NamedTuple):
     """Every process's group and session, read in one pass over /proc by two system calls each, no file read.
 
     Stopping N instances used to walk /proc once per instance (psutil's `children` reads every process's stat
-    file, ~10 ms here); one table serves them all, and descendants are read from the kernel's per-task
+    file); one table serves them all, and descendants are read from the kernel's per-task
     `children` lists instead.
     """
 

@@ -64,7 +64,8 @@ def write_record(project: Project, record: InstanceRecord) -> None:
     """Write atomically, so a reader never sees half a record."""
     project.pids_dir.mkdir(parents=True, exist_ok=True)
     target = project.pid_file(record.name)
-    # Named by our pid, not by tempfile (~4 ms to import): no other process writes this name.
+    # Named by our pid rather than by tempfile, whose import would cost more than the write: no other process
+    # writes this name.
     temp = target.with_name(f".{record.name}.{os.getpid()}.tmp")
     with open(temp, "w") as file:
         json.dump(record._asdict(), file, indent=2)
