@@ -10,12 +10,14 @@ import pytest
 
 from tasker_cluster.cluster.logs import (
     MAX_PENDING,
+    TAIL_BLOCK,
     LogFollower,
     LogLine,
     LogMultiplexer,
     LogSource,
-    read_tail,
+    Tail,
     select_sources,
+    tail_of,
 )
 from tasker_cluster.cluster.state import ClusterState, observe
 from tasker_cluster.config.load import load_config
@@ -32,6 +34,11 @@ def _follower(path: Path, name: str = "worker-a-1") -> LogFollower:
 
 def _texts(lines: list[LogLine]) -> list[str]:
     return [line.text for line in lines]
+
+
+def read_tail(path: Path, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
+    with path.open("rb") as file:
+        return tail_of(file, count, block_size=block_size)
 
 
 def _state(project: Project) -> ClusterState:

@@ -111,6 +111,3 @@ def _typer_param(param: Param) -> Any:
 def typer_main() -> None:
     """Parse sys.argv with Typer and run the command."""
     build_app()()
-
-
-__all__ = ["CliContext", "Path", "build_app", "run_body", "typer_main"]

@@ -56,12 +56,6 @@ def decode(raw: bytes) -> str:
     return raw.removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
-def read_tail(path: Path, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
-    """The last `count` complete lines of `path` (FileNotFoundError when it does not exist)."""
-    with path.open("rb") as file:
-        return tail_of(file, count, block_size=block_size)
-
-
 def tail_of(file: BinaryIO, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
     """The last `count` complete lines of an open file, read backwards block by block so a large log costs little."""
     position = file.seek(0, os.SEEK_END)

@@ -7,7 +7,7 @@ is listed until stopped; for `logs`, an instance of a configured service that on
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
@@ -119,7 +119,7 @@ def _logged(project: Project, config: ClusterConfig, known: set[str]) -> list[In
     return found
 
 
-def _extra_order(config: ClusterConfig | None) -> object:
+def _extra_order(config: ClusterConfig | None) -> Callable[[InstanceState], tuple[int, int, int, str]]:
     services = {service.name: position for position, service in enumerate(config.services if config else [])}
 
     def key(state: InstanceState) -> tuple[int, int, int, str]:

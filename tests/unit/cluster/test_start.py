@@ -39,8 +39,6 @@ def test_instances_that_listen_and_answer_ready_are_ready_and_recorded(config: C
     assert report.ok and set(report.probes) == {"orchestration-1", "worker-1", "worker-2"}
     assert [e.kind for e in events].count("spawned") == 3 and [e.kind for e in events].count("ready") == 3
     assert sorted(read_records(config.project).valid) == ["orchestration-1", "worker-1", "worker-2"]
-    # Readiness is noticed when the port opens, not at the end of a fixed wait.
-    assert report.instances[2].elapsed is not None and 1.0 <= report.instances[2].elapsed < 1.1
 
 
 def test_an_instance_that_exits_before_it_is_ready_reports_its_code_and_log_and_loses_its_record(
