@@ -1,4 +1,5 @@
-"""The project's PostgreSQL: a local server the CLI provisions itself, or an external one from DATABASE_URL.
+"""The project's PostgreSQL with PGMQ: a local server the CLI provisions itself, or an external one from DATABASE_URL.
 
-Kept import-free so that `cluster status-quick` can reach `settings` without loading psycopg.
+`control` brings it up, stops and resets it; `quick` tells whether it runs from its files alone (status-quick);
+modules that talk to a server import psycopg inside their functions.
 """
