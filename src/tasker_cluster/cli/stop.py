@@ -19,17 +19,23 @@ def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_
 
     if yes and not with_db:
         raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
-    config, database = _configuration(project)
+    # A plain `stop` needs no configuration to know what to stop (the PID records say it): it reads it only for
+    # the database's note, once the instances have their SIGTERM.
+    plain = not names and not with_db
+    config, database = (None, None) if plain else _configuration(project)
     left_running: list[InstanceStop | None] = [None]
 
     def meanwhile() -> None:
         # The instances are shutting down: what remains to be done here costs them no time.
         import tasker_cluster.ui.events  # noqa: F401
 
-        if not names and not with_db and not isinstance(database, ClusterError):
-            left_running[0] = database_left_running(project, database)
+        if plain:
+            _, spec = _configuration(project)
+            if not isinstance(spec, ClusterError):
+                left_running[0] = database_left_running(project, spec)
 
     if with_db:
+        assert database is not None
         results, stopped_database = stop_with_database(
             project, config, database, names, timeout=timeout, force_external=yes, meanwhile=meanwhile
         )
