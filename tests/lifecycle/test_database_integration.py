@@ -31,6 +31,7 @@ from support.sandbox import STEERING, Sandbox, server_command
 from tasker_cluster.cluster.state import DatabaseRow
 from tasker_cluster.cluster.stop import stop_instances
 from tasker_cluster.db.control import ensure_database, stop_database
+from tasker_cluster.db.credentials import read_credentials
 from tasker_cluster.db.location import existing_data_dir, fallback_data_dir, fallback_state_dir
 from tasker_cluster.db.postmaster import processes_in
 from tasker_cluster.db.quick import quick_database_row
@@ -109,8 +110,16 @@ def database_port(box: Sandbox) -> int:
     return box.base + 20
 
 
+def app_password(box: Sandbox) -> str:
+    """The application role's password, as `db up` generated it into the data folder."""
+    data_dir = existing_data_dir(box.project)
+    credentials = read_credentials(data_dir) if data_dir is not None else None
+    assert credentials is not None
+    return credentials.app_password
+
+
 def local_url(box: Sandbox) -> str:
-    return f"postgresql://postgres@127.0.0.1:{database_port(box)}/tasker"
+    return f"postgresql://tasker:{app_password(box)}@127.0.0.1:{database_port(box)}/tasker"
 
 
 def echoed_database_url(port: int) -> str | None:
@@ -165,6 +174,8 @@ def test_start_all_brings_up_the_local_database_first_and_hands_every_instance_i
     assert echoed_database_url(fresh_box.base) == echoed_database_url(fresh_box.base + 10) == local_url(fresh_box)
     with psycopg.connect(local_url(fresh_box)) as conn:
         assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
+    assert app_password(fresh_box) not in result.stdout + result.stderr
+    assert f"postgresql://tasker:***@127.0.0.1:{database_port(fresh_box)}/tasker" in result.stdout
 
 
 @pytest.mark.db

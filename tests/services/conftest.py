@@ -14,13 +14,13 @@ from service_instances import ServicePair, spawn_service
 @pytest.fixture(scope="module")
 def migrated_database_url(pg_server: Any, _pgmq_template: str) -> Iterator[str]:
     """One database per test module with the services' schema and queues; tests keep to their own tasks."""
-    from tasker_cluster.db.scratch import create_database, drop_database
+    from tasker_cluster.db.scratch import drop_database
     from tasker_cluster.services.common.database import prepare_database
     from tasker_cluster.services.common.queues import RESULTS_QUEUE, step_queue
     from tasker_cluster.services.common.settings import ServiceSettings
 
     name = f"t_services_{uuid.uuid4().hex[:12]}"
-    create_database(pg_server.admin_url, name, template=_pgmq_template)
+    pg_server.create_database(name, template=_pgmq_template)
     url = pg_server.url_for(name)
     try:
         prepare_database(

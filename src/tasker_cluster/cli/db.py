@@ -70,9 +70,13 @@ def status(
 
 
 @app.command()
-def url(ctx: typer.Context) -> None:
-    """Print the DATABASE_URL the cluster uses (external, or the local server's)."""
+def url(
+    ctx: typer.Context,
+    masked: bool = typer.Option(False, "--masked", help="Show the password as *** (for display, logs, screenshots)."),
+) -> None:
+    """Print the DATABASE_URL the cluster uses (external, or the local server's), password included for scripts."""
     from tasker_cluster.db.control import configured_database_url
+    from tasker_cluster.db.urls import redact
     from tasker_cluster.errors import ClusterError
 
     found = configured_database_url(_project(ctx))
@@ -81,7 +85,7 @@ def url(ctx: typer.Context) -> None:
             'the [database] mode is "none": this cluster uses no database',
             'set mode = "local" in the [database] table of config/cluster.toml, or set DATABASE_URL',
         )
-    typer.echo(found)
+    typer.echo(redact(found) if masked else found)
 
 
 @app.command()
@@ -121,6 +125,7 @@ def _print_status(report: DatabaseStatus) -> None:
         ("port", report.port),
         ("version", report.version),
         ("data folder", report.data_dir),
+        ("passwords", report.password_file),
         ("size", _megabytes(report.size_bytes)),
         ("connections", _ratio(report.connections, report.max_connections)),
         ("pgmq", report.pgmq_version or ("not installed" if report.version else None)),

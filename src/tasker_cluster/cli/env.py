@@ -49,6 +49,10 @@ def _print_summary(project: Project, written: EnvironmentWritten) -> None:
         console.print(f"  {marker} {key}={redact(value)}")
     if written.database_source in ("environment", ".env") and written.database_url:
         console.print(f"    DATABASE_URL kept from the {written.database_source}: {redact(written.database_url)}")
+    if written.database_source == "local" and written.database_url is None:
+        console.print(
+            "    DATABASE_URL not yet: `cluster db up` (or start-all) creates the local database and writes it"
+        )
     removed = f", removed {len(written.removed)} stale" if written.removed else ""
     console.print(f"{_relative(project, project.generated_dir)}/: {len(written.generated)} instance files{removed}")
 

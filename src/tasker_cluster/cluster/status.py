@@ -190,9 +190,9 @@ def _url_to_probe(project: Project, row: DatabaseRow | None) -> str | None:
         return None
     port, name = database_port_and_name(project.config_file)
     if row.kind == "external":
-        return external_url(project.env_file, port, name)
+        return external_url(project, port, name)
     if row.status == "running" and row.port is not None:
-        return local_url(row.port, name)
+        return local_url(project, row.port, name)
     return None
 
 

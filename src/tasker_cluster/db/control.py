@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tasker_cluster.db.location import choose_data_dir, existing_data_dir
@@ -53,15 +53,22 @@ def external_database_url(project: Project) -> str | None:
     settings = load_settings(project)
     if settings.mode == "none":
         return None
-    return external_url(project.env_file, settings.port, settings.name)
+    return external_url(project, settings.port, settings.name)
 
 
 def configured_database_url(project: Project) -> str | None:
-    """The URL instances should use: external first, else the local server's; None when mode is "none"."""
+    """The URL instances should use, password included: external first, else the local server's; None when mode is
+    "none". ClusterError when the local server has not been created yet (its password does not exist before)."""
     settings = load_settings(project)
     if settings.mode == "none":
         return None
-    return external_url(project.env_file, settings.port, settings.name) or local_url(settings.port, settings.name)
+    found = external_url(project, settings.port, settings.name) or local_url(project, settings.port, settings.name)
+    if found is None:
+        raise ClusterError(
+            "the project's local database has not been created yet, so it has no URL (its password is made with it)",
+            "run `cluster db up` (or `cluster start-all`), then ask again",
+        )
+    return found
 
 
 @contextmanager
@@ -109,17 +116,26 @@ def _bring_up(server: LocalServer, settings: DatabaseSettings, announce: Announc
     announce(f"started PostgreSQL on 127.0.0.1:{record.port} (pid {record.pid}), data folder {server.data_dir}")
 
 
-def _ensure_named_database(server: LocalServer, name: str) -> None:
-    from psycopg import errors
+def _provision(server: LocalServer, name: str, announce: Announce) -> None:
+    import psycopg
 
-    from tasker_cluster.db.scratch import create_database, database_exists
+    from tasker_cluster.db.credentials import APP_ROLE
+    from tasker_cluster.db.external import first_line
+    from tasker_cluster.db.roles import provision
 
-    admin_url = server.url("postgres")
-    if database_exists(admin_url, name):
-        return
-    # Held lock or not, another tool may create it between our check and our CREATE.
-    with suppress(errors.DuplicateDatabase):
-        create_database(admin_url, name)
+    try:
+        converted = provision(server, name)
+    except psycopg.Error as error:
+        raise ClusterError(
+            f"cannot set up the roles of the local database in {server.data_dir}: {first_line(error)}",
+            f"read the server log {server.log_file}; the superuser must be able to log in with the password in "
+            f"{server.password_file} (or, for a folder not yet converted, without one)",
+        ) from None
+    if converted:
+        announce(
+            f"converted {server.data_dir} from trust to password authentication and restarted it: role `{APP_ROLE}` "
+            f"owns database `{name}`, passwords are in {server.password_file}; restart instances started before"
+        )
 
 
 def _install_pgmq(url: str, announce: Announce) -> None:
@@ -132,8 +148,9 @@ def _install_pgmq(url: str, announce: Announce) -> None:
 def ensure_database(project: Project, announce: Announce | None = None) -> str:
     """Make the project's database usable and return its URL. Idempotent: a running server is reused.
 
-    External (DATABASE_URL): probe it and install PGMQ if missing; it is never started. Local: initdb when needed,
-    start, create the database, install PGMQ, record DATABASE_URL in .env.
+    External (DATABASE_URL): probe it and install PGMQ if missing; it is never started. Local: initdb when needed
+    (passwords generated), start, convert a folder made with trust auth (saying so), create the database owned by
+    the application role, install PGMQ as that role, record DATABASE_URL (with its password) in .env.
     """
     say = announce or _silent
     settings = load_settings(project)
@@ -142,7 +159,7 @@ def ensure_database(project: Project, announce: Announce | None = None) -> str:
             f'the [database] mode in {project.config_file} is "none": this cluster uses no database',
             'set mode = "local" in the [database] table (or set DATABASE_URL) to use one',
         )
-    external = external_url(project.env_file, settings.port, settings.name)
+    external = external_url(project, settings.port, settings.name)
     if external is not None:
         from tasker_cluster.db.external import probe
 
@@ -152,8 +169,8 @@ def ensure_database(project: Project, announce: Announce | None = None) -> str:
     with _exclusive(project):
         server = _server(project, settings, say)
         _bring_up(server, settings, say)
-        _ensure_named_database(server, settings.name)
-        url = server.url(settings.name)
+        _provision(server, settings.name, say)
+        url = server.app_url(settings.name)
         _install_pgmq(url, say)
         record_local_url(project.env_file, url)
     return url
@@ -198,10 +215,14 @@ def reset_database(project: Project, *, force_external: bool = False, announce: 
             "pass --yes to drop and recreate it anyway, or unset DATABASE_URL to reset the local database",
         )
     url = ensure_database(project, announce)
-    name = conninfo_to_dict(url)["dbname"]
+    name = str(conninfo_to_dict(url)["dbname"])
+    if external is None:
+        # As the superuser: the application role could not end a session someone opened as another role.
+        drop_database(_server(project, load_settings(project), _silent).superuser_url("postgres"), name)
+        return ensure_database(project, announce)
     admin_url = with_database(url, "postgres")
-    drop_database(admin_url, str(name))
-    create_database(admin_url, str(name))
+    drop_database(admin_url, name)
+    create_database(admin_url, name)
     _install_pgmq(url, announce or _silent)
     return url
 

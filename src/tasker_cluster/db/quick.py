@@ -49,7 +49,7 @@ def quick_database_row(project: Project) -> QuickDatabaseRow:
     port, name = database_port_and_name(project.config_file)
     data_dir = existing_data_dir(project)
     record = running_postmaster(data_dir) if data_dir is not None else None
-    if record is None and mode != "none" and external_url(project.env_file, port, name) is not None:
+    if record is None and mode != "none" and external_url(project, port, name) is not None:
         return QuickDatabaseRow("external", None, None, None, None, None)
     if record is None:
         return QuickDatabaseRow("none" if mode == "none" else "local", False, None, port, None, data_dir)
