@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service_instances import ServicePair, spawn_service
+from service_instances import ServicePair, ServiceProcess, spawn_service
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,15 @@ def service_pair(database_url: str, tmp_path: Path) -> Iterator[ServicePair]:
     finally:
         codes = {instance.name: instance.terminate() for instance in started if instance.stopped_with is None}
     assert all(code == 0 for code in codes.values()), f"exit codes after SIGTERM: {codes}"
+
+
+@pytest.fixture(scope="module")
+def orchestration(migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One orchestration instance (no worker: its tasks stay steps_in_process) for a whole module's API tests."""
+    instance = spawn_service("orchestration", "orchestration-1", migrated_database_url, tmp_path_factory.mktemp("api"))
+    try:
+        instance.wait_ready()
+        yield instance
+    finally:
+        code = instance.terminate() if instance.stopped_with is None else instance.stopped_with
+    assert code == 0, f"exit code after SIGTERM: {code}"
