@@ -102,7 +102,7 @@ def test_a_key_sent_twice_in_one_object_is_refused_naming_it_and_creates_nothing
         (b'{"namespace": "examples", "name": "linear", "context": {"a": NaN}}', 422),
         (b'{"namespace": "examples", "name": "linear", "priority": "5"}', 422),
         (b'{"namespace": "examples", "name": "linear", "priority": true}', 422),
-        (b'{"namespace": "examples", "name": "linear", "priority": 1.0}', 422),
+        (b'{"namespace": "examples", "name": "linear", "priority": 1.5}', 422),
         (b'["namespace", "examples"]', 422),
     ],
 )

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from tasker_cluster.services.common.storable import check_storable
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON Schema counts 2.0 as an integer: a whole number read as a Decimal is taken as the int it equals."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class CreateTaskRequest(BaseModel):
     """A task to create from the template namespace/name (its highest version unless `version` is given).
 
-    Validated strictly, as JSON Schema reads the document: `"priority": "5"` or `true` is refused, not converted.
+    Validated strictly, as JSON Schema reads the document: `"priority": "5"` or `true` is refused, not converted
+    (and `2.0`, an integer to JSON Schema, is 2).
     """
 
     # Unknown fields are refused (422) so that a misspelt field is reported instead of silently ignored.
@@ -32,7 +44,7 @@ class CreateTaskRequest(BaseModel):
     source_system: str | None = Field(None, max_length=256)
     reason: str | None = Field(None, max_length=1024)
     tags: list[str] = Field(default_factory=list, max_length=64)
-    priority: int = Field(0, ge=-1000, le=1000)
+    priority: WholeNumber = Field(0, ge=-1000, le=1000)
     idempotency_key: str | None = Field(
         None,
         min_length=1,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tasker_cluster.services.common.storable import check_storable
 from tasker_cluster.services.workflow.templates import TaskTemplate
 
 TaskStatus = Literal["pending", "steps_in_process", "complete", "error", "cancelled"]
@@ -33,6 +34,12 @@ class TaskListQuery(BaseModel):
     namespace: str | None = Field(None, min_length=1, max_length=64, description="Only tasks of this namespace.")
     limit: int = Field(50, ge=1, le=_MAX_PAGE, description="At most this many tasks.")
     offset: int = Field(0, ge=0, le=10**9, description="Skip this many of the newest tasks first.")
+
+    # A filter PostgreSQL could not even compare (a NUL character) is a 422, not a 500 from the query.
+    @field_validator("namespace")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        return check_storable(value)
 
 
 class StepView(BaseModel):
