@@ -20,6 +20,14 @@ import psycopg
 import pytest
 from service_instances import ServiceProcess, spawn_service
 
+from tasker_cluster.testing import (
+    BlockingManager,
+    ClusterConfig,
+    IdempotencyKeyReusedError,
+    TaskApiError,
+    TaskRequest,
+)
+
 pytestmark = pytest.mark.services
 
 JSON = {"Content-Type": "application/json"}
@@ -248,3 +256,26 @@ def wait_until_blocked_on_a_lock(database_url: str, timeout: float = 10.0) -> No
                 return
             time.sleep(0.01)
     pytest.fail("the cancel never waited for the completion's row lock")
+
+
+def test_the_harness_raises_on_a_reused_idempotency_key_and_does_not_retry_a_413(orchestration: ServiceProcess) -> None:
+    config = ClusterConfig(orchestration_urls=(orchestration.url,))
+    key = f"harness-{uuid.uuid4()}"
+    with BlockingManager.open(config) as manager:
+        first = manager.create_task(TaskRequest(namespace="examples", name="linear", idempotency_key=key))
+        again = manager.create_task(TaskRequest(namespace="examples", name="linear", idempotency_key=key))
+        with pytest.raises(IdempotencyKeyReusedError) as reused:
+            manager.create_task(TaskRequest(namespace="examples", name="slow", idempotency_key=key))
+        with pytest.raises(TaskApiError) as too_large:
+            manager.create_task(TaskRequest(namespace="examples", name="linear", context={"pad": "x" * 2_000_000}))
+    assert (again.task_uuid, again.replayed) == (first.task_uuid, True)
+    assert (reused.value.idempotency_key, reused.value.task_uuid, reused.value.differs) == (
+        key,
+        first.task_uuid,
+        ["name"],
+    )
+    assert "different request" in reused.value.message
+    # Refused on the first attempt: the manager raises at once for any status but 503 (after five attempts it would
+    # raise a HarnessError naming them instead).
+    assert too_large.value.status_code == 413 and "at most 1048576 bytes" in too_large.value.message
+    assert "--max-body-bytes" in too_large.value.fix
