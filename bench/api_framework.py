@@ -22,7 +22,7 @@ import httpx
 from benchlib.paths import PROGRAMS, PYTHON
 from benchlib.report import Result, publish
 from benchlib.stats import paired_ratio, percentile, summarize
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 FRAMEWORKS = ("starlette", "fastapi")
 BODY = json.dumps({"namespace": "examples", "name": "linear", "context": {"even_number": 2, "ratio": 0.5},
