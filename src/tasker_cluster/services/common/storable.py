@@ -17,7 +17,7 @@ _NUMERIC_MAX_FRACTION_DIGITS = 16383
 
 
 def check_storable(value: Any, at: str = "") -> Any:
-    """`value` unchanged, or ValueError saying what cannot be stored and where in it (`["key"][0]: ...`)."""
+    """`value` unchanged, or ValueError saying what cannot be stored and where in it (`at ['key'][0]: ...`)."""
     if isinstance(value, str):
         _check_text(value, at)
     elif isinstance(value, float):
@@ -36,7 +36,7 @@ def check_storable(value: Any, at: str = "") -> Any:
 
 
 def _where(at: str) -> str:
-    return f"{at}: " if at else ""
+    return f"at {at}: " if at else ""
 
 
 def _check_text(text: str, at: str) -> None:
@@ -52,9 +52,8 @@ def _check_text(text: str, at: str) -> None:
 
 def _check_number(number: Decimal, at: str) -> None:
     if number.is_zero() and number.is_signed():
-        raise ValueError(
-            f"{_where(at)}is {number}: jsonb has no negative zero and would return {abs(number)}; send {abs(number)}"
-        )
+        zero = abs(number)
+        raise ValueError(f"{_where(at)}{number} is a negative zero: jsonb has none and would return {zero}; send {zero}")
     exponent = number.as_tuple().exponent
     if not number.is_finite() or not isinstance(exponent, int):
         raise ValueError(f"{_where(at)}holds {number}: numbers must be finite")
