@@ -53,7 +53,9 @@ def _check_text(text: str, at: str) -> None:
 def _check_number(number: Decimal, at: str) -> None:
     if number.is_zero() and number.is_signed():
         zero = abs(number)
-        raise ValueError(f"{_where(at)}{number} is a negative zero: jsonb has none and would return {zero}; send {zero}")
+        raise ValueError(
+            f"{_where(at)}{number} is a negative zero: jsonb has none, it would return {zero}; send {zero}"
+        )
     exponent = number.as_tuple().exponent
     if not number.is_finite() or not isinstance(exponent, int):
         raise ValueError(f"{_where(at)}holds {number}: numbers must be finite")
