@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -9,6 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from tasker_cluster.db.urls import without_password
 
 DATABASE = "bench_pgbench"
 SCALE = 10
@@ -32,17 +36,42 @@ def prepare(url: str) -> str:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(DATABASE)))
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     target = with_database(url, DATABASE)
-    subprocess.run(["pgbench", "-i", "-q", "-s", str(SCALE), target], capture_output=True, check=True, text=True)
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", str(SCALE), without_password(target)],
+        capture_output=True,
+        check=True,
+        text=True,
+        env=_env(target),
+    )
     return target
+
+
+def _env(url: str) -> dict[str, str]:
+    """pgbench gets the password through its environment, readable by its own user only: its command line (the URL
+    without the password) can be read by every user of the machine (ps, /proc)."""
+    password = conninfo_to_dict(url).get("password")
+    return {**os.environ, "PGPASSWORD": str(password)} if password else dict(os.environ)
 
 
 def tps(target: str, seconds: int) -> float:
     """tpcb-like transactions per second over `seconds`, CLIENTS clients on THREADS threads."""
     completed = subprocess.run(
-        ["pgbench", "-b", "tpcb-like", "-c", str(CLIENTS), "-j", str(THREADS), "-T", str(seconds), target],
+        [
+            "pgbench",
+            "-b",
+            "tpcb-like",
+            "-c",
+            str(CLIENTS),
+            "-j",
+            str(THREADS),
+            "-T",
+            str(seconds),
+            without_password(target),
+        ],
         capture_output=True,
         text=True,
         check=True,
+        env=_env(target),
     )
     match = _TPS.search(completed.stdout)
     if match is None:

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from support.opens import count_opens
 from support.sandbox import Sandbox
-
-_COUNT_OPENS = (
-    "import os, sys\n"
-    "watched = {sys.argv[1] + '/config/cluster.toml': 0, sys.argv[1] + '/.env': 0}\n"
-    "def hook(event, args):\n"
-    "    if event == 'open' and isinstance(args[0], (str, os.PathLike)) and os.fspath(args[0]) in watched:\n"
-    "        watched[os.fspath(args[0])] += 1\n"
-    "sys.addaudithook(hook)\n"
-    "from tasker_cluster.cli.app import main\n"
-    "sys.argv = ['cluster', '--project-dir', *sys.argv[1:]]\n"
-    "try:\n    main()\nexcept SystemExit:\n    pass\n"
-    "print('OPENS', sorted(watched.values()))\n"
-)
 
 
 @pytest.mark.parametrize(
@@ -32,8 +17,6 @@ def test_a_command_reads_each_configuration_file_at_most_once(sandbox: Sandbox, 
     sandbox.write_cluster(orchestration=1, workers=1)
     sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=1\nMY_KEY=mine\n")
 
-    result = subprocess.run(
-        [sys.executable, "-c", _COUNT_OPENS, str(sandbox.root), *command], capture_output=True, text=True, check=False
-    )
+    opens, result = count_opens(sandbox.project, [sandbox.project.config_file, sandbox.project.env_file], *command)
 
-    assert result.stdout.splitlines()[-1] == "OPENS [1, 1]", result.stdout + result.stderr
+    assert opens == [1, 1], result.stdout + result.stderr

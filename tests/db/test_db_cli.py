@@ -20,9 +20,12 @@ pytestmark = pytest.mark.db
 
 
 def _up(project: Project) -> str:
+    """`db up`, then the full URL (`db up` itself prints it masked)."""
     result = run_cli(project, "db", "up")
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip().removeprefix("database ready: ")
+    url = run_cli(project, "db", "url")
+    assert url.returncode == 0, url.stderr
+    return url.stdout.strip()
 
 
 def _postmaster_pid(project: Project) -> int:
@@ -113,10 +116,11 @@ def test_up_after_the_postmaster_was_killed_starts_a_new_server(db_project: Proj
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_url_prints_the_local_url_without_starting_anything(db_project: Project) -> None:
+def test_url_before_up_names_the_fix_and_starts_nothing(db_project: Project) -> None:
     result = run_cli(db_project, "db", "url")
-    assert result.returncode == 0
-    assert result.stdout.strip().startswith("postgresql://postgres@127.0.0.1:")
+    assert result.returncode == 1
+    assert "has not been created yet" in result.stderr and "cluster db up" in result.stderr
+    assert "Traceback" not in result.stderr
     assert existing_data_dir(db_project) is None
 
 

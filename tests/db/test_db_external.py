@@ -92,7 +92,7 @@ def test_an_unreachable_external_server_is_a_clear_error(db_project: Project) ->
 
 
 def test_down_with_yes_stops_an_external_loopback_server(db_project: Project, own_server: LocalServer) -> None:
-    url = own_server.url("postgres")
+    url = own_server.superuser_url("postgres")
     result = run_cli(db_project, "db", "down", "--yes", env={"DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert own_server.running() is None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tasker_cluster.db.credentials import Credentials, generate_credentials, write_credentials
 from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.project import Project
 
@@ -47,6 +48,16 @@ class EnvProject:
 
     def urls(self, base: int, count: int) -> str:
         return ",".join(f"http://127.0.0.1:{base + offset}" for offset in range(count))
+
+    def leave_database_files(self) -> Credentials:
+        """The files of a local database as `cluster db up` leaves them that setup-env reads (the data folder's
+        PG_VERSION and password file); setup-env never connects, so no server runs."""
+        data_dir = self.project.database_dir
+        data_dir.mkdir(parents=True)
+        (data_dir / "PG_VERSION").write_text("15\n")
+        credentials = generate_credentials()
+        write_credentials(data_dir, credentials)
+        return credentials
 
 
 @pytest.fixture

@@ -107,7 +107,6 @@ def test_generated_files_describe_each_instance_and_stale_ones_are_removed(
     assert document["ready_path"] == "/health/ready"
     assert document["env"]["WORKER_NAME"] == "worker-a-1"
     assert document["env"]["TASKER_INSTANCE_PORT"] == str(port)
-    assert document["database_url"] == f"postgresql://postgres@127.0.0.1:{env_project.database_port}/tasker_envtest"
 
 
 def test_bad_topology_exits_2_naming_the_key_and_writes_nothing(env_project: EnvProject, run_cli: RunCli) -> None:
@@ -125,19 +124,52 @@ def test_bad_topology_exits_2_naming_the_key_and_writes_nothing(env_project: Env
 
 
 def test_local_database_url_follows_the_database_settings(env_project: EnvProject, run_cli: RunCli) -> None:
+    password = env_project.leave_database_files().app_password
     assert run_cli("setup-env").returncode == 0
     first = _env(env_project)["DATABASE_URL"]
     env_project.write_topology(database_port=env_project.database_port - 1)
 
     assert run_cli("setup-env").returncode == 0
 
-    assert first == f"postgresql://postgres@127.0.0.1:{env_project.database_port}/tasker_envtest"
+    assert first == f"postgresql://tasker:{password}@127.0.0.1:{env_project.database_port}/tasker_envtest"
     assert _env(env_project)["DATABASE_URL"] == first.replace(
         str(env_project.database_port), str(env_project.database_port - 1)
     )
 
 
-def test_external_database_url_in_dotenv_is_kept_and_its_password_not_printed(
+def test_before_db_up_there_is_no_local_url_to_write_and_the_output_says_so(
+    env_project: EnvProject, run_cli: RunCli
+) -> None:
+    result = run_cli("setup-env")
+
+    assert result.returncode == 0, result.stderr
+    assert "DATABASE_URL not yet: `cluster db up`" in result.stdout
+    assert "DATABASE_URL" not in _env(env_project)
+    document = tomllib.loads((env_project.project.generated_dir / "orchestration-1.toml").read_text())
+    assert "database_url" not in document and "DATABASE_URL" not in document["env"]
+
+
+def test_the_local_password_stays_out_of_the_output_and_the_generated_files(
+    env_project: EnvProject, run_cli: RunCli
+) -> None:
+    password = env_project.leave_database_files().app_password
+
+    result = run_cli("setup-env")
+
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    assert f"DATABASE_URL=postgresql://tasker:***@127.0.0.1:{env_project.database_port}/tasker_envtest" in result.stdout
+    assert password in _env(env_project)["DATABASE_URL"]
+    assert env_project.project.env_file.stat().st_mode & 0o777 == 0o600
+    passfile = env_project.project.state_dir / "postgres" / "tasker_cluster.pgpass"
+    for path in env_project.project.generated_dir.glob("*.toml"):
+        assert password not in path.read_text()
+        document = tomllib.loads(path.read_text())
+        expected = f"postgresql://tasker@127.0.0.1:{env_project.database_port}/tasker_envtest?passfile={passfile}"
+        assert document["database_url"] == document["env"]["DATABASE_URL"] == expected
+
+
+def test_external_database_url_in_dotenv_is_kept_and_its_password_neither_printed_nor_generated(
     env_project: EnvProject, run_cli: RunCli
 ) -> None:
     external = "postgresql://app:s3cret@db.example.org:5432/app"
@@ -149,7 +181,7 @@ def test_external_database_url_in_dotenv_is_kept_and_its_password_not_printed(
     assert _env(env_project)["DATABASE_URL"] == external
     assert "s3cret" not in result.stdout
     document = tomllib.loads((env_project.project.generated_dir / "orchestration-1.toml").read_text())
-    assert document["database_url"] == external
+    assert document["database_url"] == "postgresql://app@db.example.org:5432/app"
 
 
 def test_database_url_from_the_environment_is_used_but_not_copied_into_dotenv(

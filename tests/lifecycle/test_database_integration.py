@@ -27,12 +27,14 @@ import tomli_w
 from psycopg.conninfo import conninfo_to_dict
 from rich.console import Console
 
+from support.opens import count_opens
 from support.sandbox import STEERING, Sandbox, server_command
 from tasker_cluster.cluster.status import DatabaseRow
 from tasker_cluster.cluster.stop import stop_instances
 from tasker_cluster.config.load import database_config, load_database_config
 from tasker_cluster.config.sources import read_sources
 from tasker_cluster.db.control import ensure_database, stop_database
+from tasker_cluster.db.credentials import read_credentials
 from tasker_cluster.db.location import existing_data_dir
 from tasker_cluster.db.postmaster import processes_in
 from tasker_cluster.db.quick import database_process
@@ -117,8 +119,16 @@ def database_port(box: Sandbox) -> int:
     return box.base + 20
 
 
+def app_password(box: Sandbox) -> str:
+    """The application role's password, as `db up` generated it into the data folder."""
+    data_dir = existing_data_dir(box.project)
+    credentials = read_credentials(data_dir) if data_dir is not None else None
+    assert credentials is not None
+    return credentials.app_password
+
+
 def local_url(box: Sandbox) -> str:
-    return f"postgresql://postgres@127.0.0.1:{database_port(box)}/tasker"
+    return f"postgresql://tasker:{app_password(box)}@127.0.0.1:{database_port(box)}/tasker"
 
 
 def echoed_database_url(port: int) -> str | None:
@@ -173,6 +183,8 @@ def test_start_all_brings_up_the_local_database_first_and_hands_every_instance_i
     assert echoed_database_url(fresh_box.base) == echoed_database_url(fresh_box.base + 10) == local_url(fresh_box)
     with psycopg.connect(local_url(fresh_box)) as conn:
         assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
+    assert app_password(fresh_box) not in result.stdout + result.stderr
+    assert f"postgresql://tasker:***@127.0.0.1:{database_port(fresh_box)}/tasker" in result.stdout
 
 
 @pytest.mark.db
@@ -279,6 +291,31 @@ def test_status_quick_shows_the_running_database_without_loading_psycopg(box: Sa
     assert document["database"]["status"] == "running"
     assert (document["database"]["pid"], document["database"]["port"]) == (row.pid, database_port(box))
     assert code == 1  # the instances are stopped
+
+
+@pytest.mark.db
+def test_each_command_reads_the_configuration_and_the_password_file_at_most_once(box: Sandbox) -> None:
+    run_ok(box, "db", "up")  # first writes: .env gets the URL, then the instance files and counts
+    run_ok(box, "setup-env")
+    data_dir = existing_data_dir(box.project)
+    assert data_dir is not None
+    watched = [box.project.config_file, box.project.env_file, data_dir / "tasker_cluster.pgpass"]
+    commands = [
+        ["start-all"],
+        ["status"],
+        ["db", "status"],
+        ["db", "url"],
+        ["setup-env"],
+        ["db", "up"],
+        ["db", "reset", "--yes"],
+        ["stop", "--with-db"],
+    ]
+
+    for command in commands:
+        opens, result = count_opens(box.project, watched, *command)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert max(opens) <= 1, f"{' '.join(command)} opened {list(zip(map(str, watched), opens, strict=True))}"
 
 
 @pytest.mark.db

@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from service_instances import ServicePair, spawn_service
+from service_instances import ServicePair, ServiceProcess, spawn_service
 
 
 @pytest.fixture(scope="module")
 def migrated_database_url(pg_server: Any, _pgmq_template: str) -> Iterator[str]:
     """One database per test module with the services' schema and queues; tests keep to their own tasks."""
-    from tasker_cluster.db.scratch import create_database, drop_database
+    from tasker_cluster.db.scratch import drop_database
     from tasker_cluster.services.common.database import prepare_database
     from tasker_cluster.services.common.queues import RESULTS_QUEUE, step_queue
     from tasker_cluster.services.common.settings import ServiceSettings
 
     name = f"t_services_{uuid.uuid4().hex[:12]}"
-    create_database(pg_server.admin_url, name, template=_pgmq_template)
+    pg_server.create_database(name, template=_pgmq_template)
     url = pg_server.url_for(name)
     try:
         prepare_database(
@@ -45,3 +45,15 @@ def service_pair(database_url: str, tmp_path: Path) -> Iterator[ServicePair]:
     finally:
         codes = {instance.name: instance.terminate() for instance in started if instance.stopped_with is None}
     assert all(code == 0 for code in codes.values()), f"exit codes after SIGTERM: {codes}"
+
+
+@pytest.fixture(scope="module")
+def orchestration(migrated_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """One orchestration instance (no worker: its tasks stay steps_in_process) for a whole module's API tests."""
+    instance = spawn_service("orchestration", "orchestration-1", migrated_database_url, tmp_path_factory.mktemp("api"))
+    try:
+        instance.wait_ready()
+        yield instance
+    finally:
+        code = instance.terminate() if instance.stopped_with is None else instance.stopped_with
+    assert code == 0, f"exit code after SIGTERM: {code}"

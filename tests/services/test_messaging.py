@@ -65,7 +65,7 @@ def new_task(conn: psycopg.Connection[Any], name: str = "slow") -> uuid.UUID:
     task_uuid = uuid.uuid4()
     params = {
         "task_uuid": task_uuid, "namespace": "examples", "name": name, "version": template.version,
-        "context": Jsonb({}), "initiator": None, "source_system": None, "reason": None, "tags": Jsonb([]),
+        "request_body": "{}", "initiator": None, "source_system": None, "reason": None, "tags": Jsonb([]),
         "priority": 0, "idempotency_key": None, "instance": "tests", "queue": QUEUE, "steps": template.steps_json,
     }  # fmt: skip
     conn.execute(queue_query("create_task", QUEUE), params)

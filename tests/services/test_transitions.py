@@ -80,7 +80,7 @@ def create_task(conn: psycopg.Connection[Any], template: TaskTemplate) -> uuid.U
     task_uuid = uuid.uuid4()
     params = {
         "task_uuid": task_uuid, "namespace": template.namespace, "name": template.name, "version": template.version,
-        "context": Jsonb({"even_number": 2}), "initiator": None, "source_system": None, "reason": None,
+        "request_body": '{"context": {"even_number": 2}}', "initiator": None, "source_system": None, "reason": None,
         "tags": Jsonb([]), "priority": 0, "idempotency_key": None, "instance": "tester", "queue": template.queue,
         "steps": template.steps_json,
     }  # fmt: skip

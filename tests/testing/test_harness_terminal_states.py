@@ -22,10 +22,11 @@ def _can_leave(conn: psycopg.Connection, state: str) -> bool:
         "VALUES (%s, 'examples', 'linear', '1.0.0', 'pending', '{}', 'test')",
         (task_uuid,),
     )
-    # Replica mode skips the guard trigger, to put the task straight into `state`.
-    conn.execute("SET session_replication_role = replica")
+    # With its triggers off (the table's owner may do that; replica mode would need a superuser), the guard lets
+    # the task go straight into `state`.
+    conn.execute("ALTER TABLE tasker.tasks DISABLE TRIGGER USER")
     conn.execute("UPDATE tasker.tasks SET status = %s WHERE task_uuid = %s", (state, task_uuid))
-    conn.execute("SET session_replication_role = origin")
+    conn.execute("ALTER TABLE tasker.tasks ENABLE TRIGGER USER")
     for target in TASK_STATUSES:
         if target == state:
             continue

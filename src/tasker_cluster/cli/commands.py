@@ -158,7 +158,13 @@ COMMANDS = (
         (Flag("as_json", ("--json",), "Print one JSON object instead of a table."),),
         group="db",
     ),
-    Command("url", "Print the DATABASE_URL the cluster uses (external, or the local server's).", "db:url", group="db"),
+    Command(
+        "url",
+        "Print the DATABASE_URL the cluster uses (external, or the local server's), password included for scripts.",
+        "db:url",
+        (Flag("masked", ("--masked",), "Show the password as *** (for display, logs, screenshots)."),),
+        group="db",
+    ),
     Command(
         "reset",
         "Drop and recreate the database with PGMQ: every task, step and queue message is lost.",

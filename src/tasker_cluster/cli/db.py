@@ -47,17 +47,18 @@ def status(project: Project, *, as_json: bool) -> int:
     return 0
 
 
-def url(project: Project) -> int:
+def url(project: Project, *, masked: bool) -> int:
     from tasker_cluster.config.load import load_database_config
+    from tasker_cluster.db.urls import database_url, redact
     from tasker_cluster.ui.console import print_line
 
-    found = load_database_config(project).url
+    found = database_url(project, load_database_config(project))
     if found is None:
         raise ClusterError(
             'the [database] mode is "none": this cluster uses no database',
             'set mode = "local" in the [database] table of config/cluster.toml, or set DATABASE_URL',
         )
-    print_line(found)
+    print_line(redact(found) if masked else found)
     return 0
 
 

@@ -55,6 +55,12 @@ def start(
         # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
         # the database the configuration uses, so none when it uses none (`status` would still show a server left
         # running from an earlier configuration).
-        final = StatusProbe(project, config, known=report.probes, with_database=config.database.mode != "none").result()
+        final = StatusProbe(
+            project,
+            config,
+            known=report.probes,
+            with_database=config.database.mode != "none",
+            database_url=report.database_url,
+        ).result()
         print_status(final, as_json=False)
     return 0

@@ -62,7 +62,7 @@ def write_cluster_environment(config: ClusterConfig) -> EnvironmentWritten:
         # The db module's writer also marks the URL as the local server's, so that after a change of [database]
         # the old URL is not taken for an external server. It writes nothing when both keys are current.
         record_local_url(project.env_file, database_url, existing)
-    generated, removed = write_instance_files(config, database_url)
+    generated, removed = write_instance_files(config, _readable_url(project, database_url, source))
     return EnvironmentWritten(project.env_file, values, changed, database_url, source, generated, removed)
 
 
@@ -89,13 +89,29 @@ def service_urls_key(service: str) -> str:
 
 def resolve_database_url(config: ClusterConfig) -> tuple[str | None, str]:
     """The URL instances use and where it comes from: "none" ([database] mode), "environment" or ".env" (an external
-    server, kept as is), or "local" (the project's server)."""
+    server, kept as is), or "local" (the project's server; no URL before `db up` created it, since its password is
+    made with it)."""
     database = config.database
     if database.mode == "none":
         return None, "none"
     if database.external_url is not None:
         return database.external_url, database.external_source or ".env"
-    return database.local_url, "local"
+    from tasker_cluster.db.urls import local_url
+
+    return local_url(config.project, database.port, database.name), "local"
+
+
+def _readable_url(project: Project, url: str | None, source: str) -> str | None:
+    """The URL as the generated files hold it: without its password; the local server's names its password file
+    (`passfile=`), which only the server's account and root can read, so the URL still works for them."""
+    from tasker_cluster.db.credentials import password_file
+    from tasker_cluster.db.location import existing_data_dir
+    from tasker_cluster.db.urls import without_password
+
+    if url is None:
+        return None
+    data_dir = existing_data_dir(project) if source == "local" else None
+    return without_password(url, password_file(data_dir) if data_dir is not None else None)
 
 
 def write_instance_files(config: ClusterConfig, database_url: str | None) -> tuple[list[Path], list[Path]]:
@@ -116,7 +132,8 @@ def write_instance_files(config: ClusterConfig, database_url: str | None) -> tup
 
 
 def instance_document(project: Project, instance: Instance, database_url: str | None) -> dict[str, Any]:
-    """Everything a tool needs to reach or re-run one instance, as the generated file holds it."""
+    """Everything a tool needs to reach or re-run one instance, as the generated file holds it (`database_url`
+    without a password: see `_readable_url`)."""
     env = {
         **instance.env,
         "TASKER_INSTANCE_ID": instance.name,

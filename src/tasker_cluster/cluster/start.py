@@ -54,6 +54,8 @@ class InstanceStart(NamedTuple):
 
 class StartReport(NamedTuple):
     instances: list[InstanceStart]
+    # The DATABASE_URL the instances were given, password included; None when the cluster uses no database.
+    database_url: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,7 +126,7 @@ def start_instances(
         if watch is not None:
             watch.close()
     by_name = {outcome.name: outcome for outcome in [*outcomes, *refused, *spawn_failed]}
-    return StartReport([by_name[instance.name] for instance in instances])
+    return StartReport([by_name[instance.name] for instance in instances], database)
 
 
 def ensure_database_url(config: ClusterConfig, announce: Callable[[str], None] | None = None) -> str:

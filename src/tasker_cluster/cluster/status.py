@@ -142,7 +142,8 @@ class StatusProbe:
 
     `known` holds answers already had (start-all's readiness wait) for instances known to run: those are neither
     checked nor probed again. `result` waits at most `timeout` (seconds) from construction for the rest. Without
-    `with_database` (a configuration that uses none) there is no database row.
+    `with_database` (a configuration that uses none) there is no database row. `database_url` is the URL start-all
+    has just had from the database layer (password included), so that the password file is not read again.
     """
 
     def __init__(
@@ -153,6 +154,7 @@ class StatusProbe:
         *,
         known: Mapping[str, Answers] | None = None,
         with_database: bool = True,
+        database_url: str | None = None,
     ) -> None:
         from tasker_cluster.proc.probes import ProbeBatch
 
@@ -162,7 +164,7 @@ class StatusProbe:
         self._answers: dict[str, Answers] = dict(known)
         urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
-        self._database = DatabaseProbe(project, config, timeout) if with_database else None
+        self._database = DatabaseProbe(project, config, timeout, database_url) if with_database else None
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
@@ -181,12 +183,14 @@ class DatabaseProbe:
     then finishes (or times out) unwatched instead of holding the command's exit.
     """
 
-    def __init__(self, project: Project, config: ClusterConfig, timeout: float) -> None:
+    def __init__(self, project: Project, config: ClusterConfig, timeout: float, known_url: str | None = None) -> None:
         self._timeout = timeout
         self._row = quick_database(project, config)
         self._answer: DatabaseRow | None = None
         self._thread: threading.Thread | None = None
-        url = _url_to_probe(config, self._row)
+        url = _url_to_probe(project, config, self._row, known_url)
+        if self._row is not None and self._row.status == "running" and url is None:
+            self._row = self._row._replace(status="unhealthy", detail=_NO_PASSWORD_FILE)
         if self._row is None or url is None:
             return
         # psycopg is imported before the clock starts, so its import never eats the probe's time.
@@ -245,15 +249,23 @@ def _port_of(url: str) -> int | None:
         return None
 
 
-def _url_to_probe(config: ClusterConfig, row: DatabaseRow | None) -> str | None:
-    """The URL of a server that should answer: a running local one, or the external one; None when none should."""
+def _url_to_probe(
+    project: Project, config: ClusterConfig, row: DatabaseRow | None, known_url: str | None
+) -> str | None:
+    """The URL of a server that should answer: a running local one (`known_url` when the caller has it), or the
+    external one; None when none should, or the local one has no password file to log in with."""
     if row is None:
         return None
     if row.kind == "external":
         return config.database.external_url
     if row.status == "running" and row.port is not None:
-        return config.database._replace(port=row.port).local_url
+        from tasker_cluster.db.urls import local_url
+
+        return known_url or local_url(project, row.port, config.database.name)
     return None
+
+
+_NO_PASSWORD_FILE = "no password file in its data folder (made with trust auth): `cluster db up` converts it"
 
 
 def _probed_row(state: InstanceState, answers: Answers | None) -> InstanceStatus:

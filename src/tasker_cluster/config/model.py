@@ -16,7 +16,8 @@ CountOrigin = Literal["flag", "environment", ".env", "file"]
 
 
 class DatabaseSpec(NamedTuple):
-    """The `[database]` table, and which server it means.
+    """The `[database]` table, and which server it means: the local one at `port` (database `name`), or an external
+    one at `external_url`.
 
     `external_url` is DATABASE_URL from the environment (`external_source` "environment") or .env (".env") when it
     names a server this project did not provision; None when the local server is meant or `mode` is "none".
@@ -28,19 +29,6 @@ class DatabaseSpec(NamedTuple):
     max_connections: int
     external_url: str | None = None
     external_source: Literal["environment", ".env"] | None = None
-
-    @property
-    def local_url(self) -> str:
-        from tasker_cluster.config.database import local_url
-
-        return local_url(self.port, self.name)
-
-    @property
-    def url(self) -> str | None:
-        """The URL instances get as DATABASE_URL: the external server's, else the local one's; None for mode "none"."""
-        if self.mode == "none":
-            return None
-        return self.external_url or self.local_url
 
 
 class ServiceSpec(NamedTuple):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from tasker_cluster.config.model import DatabaseSpec
@@ -31,18 +31,16 @@ def _silent(_message: str) -> None:
 def ensure_database(
     project: Project, database: DatabaseSpec, dotenv: Mapping[str, str], announce: Announce | None = None
 ) -> str:
-    """Make the project's database usable and return its URL. Idempotent: a running server is reused.
+    """Make the project's database usable and return its URL, password included. Idempotent: a running server is
+    reused.
 
-    External (DATABASE_URL): probe it and install PGMQ if missing; it is never started. Local: initdb when needed,
-    start, create the database, install PGMQ, record DATABASE_URL in .env (`dotenv`: .env as read). ConfigError for
-    mode "none"; ClusterError when the server cannot be had.
+    External (DATABASE_URL): probe it and install PGMQ if missing; it is never started. Local: initdb when needed
+    (passwords generated), start, convert a folder made with trust auth (saying so), create the database owned by
+    the application role, install PGMQ as that role, record DATABASE_URL in .env (`dotenv`: .env as read).
+    ConfigError for mode "none"; ClusterError when the server cannot be had.
     """
     say = announce or _silent
-    if database.mode == "none":
-        raise ConfigError(
-            f'the [database] mode in {project.config_file} is "none": this cluster uses no database',
-            'set mode = "local" in the [database] table (or set DATABASE_URL) to use one',
-        )
+    _refuse_mode_none(project, database)
     if database.external_url is not None:
         from tasker_cluster.db.external import probe
 
@@ -50,13 +48,7 @@ def ensure_database(
         _install_pgmq(database.external_url, say)
         return database.external_url
     with _exclusive(project):
-        server = _server(project, database, say)
-        _bring_up(server, database, say)
-        _ensure_named_database(server, database.name)
-        url = server.url(database.name)
-        _install_pgmq(url, say)
-        record_local_url(project.env_file, url, dotenv)
-    return url
+        return _ensure_local(project, database, dotenv, say)
 
 
 def stop_database(project: Project, database: DatabaseSpec, *, force_external: bool = False) -> bool:
@@ -92,22 +84,24 @@ def reset_database(
     announce: Announce | None = None,
 ) -> str:
     """Drop and recreate the project's database with PGMQ; an external one only with `force_external`."""
-    from psycopg.conninfo import conninfo_to_dict
-
     from tasker_cluster.db.scratch import create_database, drop_database, with_database
 
-    if database.external_url is not None and not force_external:
+    say = announce or _silent
+    _refuse_mode_none(project, database)
+    external = database.external_url
+    if external is None:
+        with _exclusive(project):
+            return _ensure_local(project, database, dotenv, say, reset=True)
+    if not force_external:
         raise ClusterError(
-            f"DATABASE_URL points at an external server ({redact(database.external_url)}); reset would drop its "
-            "database",
+            f"DATABASE_URL points at an external server ({redact(external)}); reset would drop its database",
             "pass --yes to drop and recreate it anyway, or unset DATABASE_URL to reset the local database",
         )
-    url = ensure_database(project, database, dotenv, announce)
-    name = conninfo_to_dict(url)["dbname"]
+    url = ensure_database(project, database, dotenv, say)
     admin_url = with_database(url, "postgres")
-    drop_database(admin_url, str(name))
-    create_database(admin_url, str(name))
-    _install_pgmq(url, announce or _silent)
+    drop_database(admin_url, _database_name(url))
+    create_database(admin_url, _database_name(url))
+    _install_pgmq(url, say)
     return url
 
 
@@ -116,6 +110,20 @@ def database_status(project: Project, database: DatabaseSpec) -> DatabaseStatus:
     from tasker_cluster.db.status import project_status
 
     return project_status(project, database)
+
+
+def _refuse_mode_none(project: Project, database: DatabaseSpec) -> None:
+    if database.mode == "none":
+        raise ConfigError(
+            f'the [database] mode in {project.config_file} is "none": this cluster uses no database',
+            'set mode = "local" in the [database] table (or set DATABASE_URL) to use one',
+        )
+
+
+def _database_name(url: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 @contextmanager
@@ -163,17 +171,46 @@ def _bring_up(server: LocalServer, database: DatabaseSpec, announce: Announce) -
     announce(f"started PostgreSQL on 127.0.0.1:{record.port} (pid {record.pid}), data folder {server.data_dir}")
 
 
-def _ensure_named_database(server: LocalServer, name: str) -> None:
-    from psycopg import errors
+def _ensure_local(
+    project: Project, database: DatabaseSpec, dotenv: Mapping[str, str], announce: Announce, *, reset: bool = False
+) -> str:
+    """The local half of `ensure_database` (and, with `reset`, of `reset_database`), under the project's lock."""
+    server = _server(project, database, announce)
+    _bring_up(server, database, announce)
+    _provision(server, database.name, announce)
+    if reset:
+        from tasker_cluster.db.roles import ensure_owned_database
+        from tasker_cluster.db.scratch import drop_database
 
-    from tasker_cluster.db.scratch import create_database, database_exists
+        # As the superuser: the application role could not end a session someone opened as another role.
+        drop_database(server.superuser_url("postgres"), database.name)
+        ensure_owned_database(server.superuser_url("postgres"), database.name)
+    url = server.app_url(database.name)
+    _install_pgmq(url, announce)
+    record_local_url(project.env_file, url, dotenv)
+    return url
 
-    admin_url = server.url("postgres")
-    if database_exists(admin_url, name):
-        return
-    # Held lock or not, another tool may create it between our check and our CREATE.
-    with suppress(errors.DuplicateDatabase):
-        create_database(admin_url, name)
+
+def _provision(server: LocalServer, name: str, announce: Announce) -> None:
+    import psycopg
+
+    from tasker_cluster.db.credentials import APP_ROLE
+    from tasker_cluster.db.external import first_line
+    from tasker_cluster.db.roles import provision
+
+    try:
+        converted = provision(server, name)
+    except psycopg.Error as error:
+        raise ClusterError(
+            f"cannot set up the roles of the local database in {server.data_dir}: {first_line(error)}",
+            f"read the server log {server.log_file}; the superuser must be able to log in with the password in "
+            f"{server.password_file} (or, for a folder not yet converted, without one)",
+        ) from None
+    if converted:
+        announce(
+            f"converted {server.data_dir} from trust to password authentication and restarted it: role `{APP_ROLE}` "
+            f"owns database `{name}`, passwords are in {server.password_file}; restart instances started before"
+        )
 
 
 def _install_pgmq(url: str, announce: Announce) -> None:

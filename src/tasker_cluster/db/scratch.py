@@ -14,15 +14,12 @@ def with_database(url: str, database: str) -> str:
     return make_conninfo(**params)
 
 
-def database_exists(admin_url: str, name: str) -> bool:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-
-
-def create_database(admin_url: str, name: str, template: str | None = None) -> None:
+def create_database(admin_url: str, name: str, template: str | None = None, owner: str | None = None) -> None:
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
         statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+    if owner is not None:
+        statement = sql.SQL("{} OWNER {}").format(statement, sql.Identifier(owner))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(statement)
 

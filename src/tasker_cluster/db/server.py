@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
-from tasker_cluster.config.database import SUPERUSER, local_url
+from tasker_cluster.db.authentication import METHOD, write_hba
+from tasker_cluster.db.credentials import (
+    APP_ROLE,
+    SUPERUSER,
+    Credentials,
+    generate_credentials,
+    password_file,
+    read_credentials,
+    write_credentials,
+)
 from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, processes_in, running_postmaster
 from tasker_cluster.db.server_user import as_server_user, give_to_server_user
+from tasker_cluster.db.urls import server_url
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.proc.ports import LOOPBACK, is_port_free
+from tasker_cluster.proc.ports import LOOPBACK, is_port_free, port_owner
 
 SETTINGS_FILE = "tasker_cluster.conf"
 LOG_FILE = "server.log"
@@ -22,7 +36,7 @@ _START_TIMEOUT_S = 60
 _ORPHAN_WAIT_S = 10
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalServer:
     """A server the CLI owns. `durable=False` trades crash safety for speed (throwaway test servers only)."""
 
@@ -31,13 +45,38 @@ class LocalServer:
     port: int
     max_connections: int = 500
     durable: bool = True
+    # The password file as read or written by this object, so that a command reads it once.
+    _credentials: Credentials | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def log_file(self) -> Path:
         return self.data_dir / LOG_FILE
 
-    def url(self, database: str) -> str:
-        return local_url(self.port, database)
+    @property
+    def password_file(self) -> Path:
+        return password_file(self.data_dir)
+
+    def credentials(self) -> Credentials:
+        """The passwords in the data folder, read once per LocalServer (a command makes one); ClusterError when they
+        are missing from a folder that requires them."""
+        if self._credentials is None:
+            found = read_credentials(self.data_dir)
+            if found is None:
+                raise ClusterError(
+                    f"the password file {self.password_file} of the local database is missing or unreadable, "
+                    "so no role can log in",
+                    f"restore that file (it holds the passwords of `{SUPERUSER}` and `{APP_ROLE}`), or remove "
+                    f"{self.data_dir} (losing its data) and run `cluster db up` to create a new server",
+                )
+            self._credentials = found
+        return self._credentials
+
+    def superuser_url(self, database: str) -> str:
+        return server_url(SUPERUSER, self.credentials().superuser_password, self.port, database)
+
+    def app_url(self, database: str) -> str:
+        """The URL of the application role, which the services, migrations, PGMQ and `cluster db url` use."""
+        return server_url(APP_ROLE, self.credentials().app_password, self.port, database)
 
     def is_initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").is_file()
@@ -56,28 +95,44 @@ class LocalServer:
         return result
 
     def initialize(self) -> None:
-        """initdb into an empty data folder owned by the server's account, mode 0700."""
+        """initdb into an empty data folder owned by the server's account, mode 0700, with generated passwords for
+        the superuser and the application role (whose role `roles.provision` creates once the server runs) in the
+        password file, and a pg_hba.conf that asks every connection for a password."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         give_to_server_user(self.data_dir)
-        argv = [
-            str(self.bindir / "initdb"),
-            "--pgdata",
-            str(self.data_dir),
-            "--username",
-            SUPERUSER,
-            # Trust is safe only because the server listens on loopback and a socket inside its own 0700 folder.
-            "--auth",
-            "trust",
-            "--encoding",
-            "UTF8",
-            "--locale",
-            "C",
-        ]
+        credentials = generate_credentials()
+        argv = [str(self.bindir / "initdb"), "--pgdata", str(self.data_dir), "--username", SUPERUSER]
+        argv += ["--auth", METHOD, "--encoding", "UTF8", "--locale", "C"]
         if not self.durable:
             argv.append("--no-sync")
-        self._run(argv, "initdb")
+        with self._superuser_password_file(credentials.superuser_password) as pwfile:
+            self._run([*argv, "--pwfile", str(pwfile)], "initdb")
+        self.write_password_file(credentials)
+        self.require_passwords()
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(f"\n# Written by tasker-cluster at every start.\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+
+    def write_password_file(self, credentials: Credentials) -> None:
+        give_to_server_user(write_credentials(self.data_dir, credentials))
+        self._credentials = credentials
+
+    def require_passwords(self) -> None:
+        """Write our pg_hba.conf; a running server reads it at its next start (`restart`)."""
+        give_to_server_user(write_hba(self.data_dir))
+
+    @contextmanager
+    def _superuser_password_file(self, password: str) -> Iterator[Path]:
+        """initdb reads the superuser's password from a file, as the server's account, before the data folder may
+        hold anything: a private folder beside it, removed right after."""
+        folder = Path(tempfile.mkdtemp(prefix=".initdb-", dir=self.data_dir.parent))
+        try:
+            give_to_server_user(folder)
+            path = folder / "password"
+            path.write_text(password + "\n", encoding="utf-8")
+            give_to_server_user(path)
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _socket_dir(self) -> str:
         socket_path = self.data_dir / f".s.PGSQL.{self.port}"
@@ -109,7 +164,8 @@ class LocalServer:
     def _check_port(self) -> None:
         if is_port_free(self.port):
             return
-        holder = _port_holder(self.port)
+        owner = port_owner(self.port)
+        holder = f" by {owner}" if owner else ""
         raise ClusterError(
             f"port {self.port} on {LOOPBACK} is already taken{holder}, so the database cannot listen there",
             "stop what holds the port, or choose another `port` in the [database] table of config/cluster.toml",
@@ -154,6 +210,11 @@ class LocalServer:
             )
         return record
 
+    def restart(self) -> PostmasterRecord:
+        """Stop (fast) and start again: clients are disconnected, and the new start reads every file afresh."""
+        self.stop()
+        return self.start()
+
     def stop(self, grace_s: float = 10) -> bool:
         """Fast shutdown (disconnects clients, checkpoints); immediate after `grace_s`. True when it was running."""
         record = self.running()
@@ -170,13 +231,3 @@ class LocalServer:
         if fast.returncode != 0 and self.running() is not None:
             self._run([*base, "--mode", "immediate", "--timeout", "30"], "pg_ctl stop --mode immediate", 60)
         return True
-
-
-def _port_holder(port: int) -> str:
-    try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-    except psutil.Error:
-        pass
-    return ""

@@ -9,11 +9,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from tasker_cluster.config.model import DatabaseSpec
+from tasker_cluster.db.credentials import password_file
 from tasker_cluster.db.external import first_line
 from tasker_cluster.db.location import existing_data_dir
-from tasker_cluster.db.postmaster import running_postmaster
+from tasker_cluster.db.postmaster import PostmasterRecord, running_postmaster
 from tasker_cluster.db.sql import query
-from tasker_cluster.db.urls import redact
+from tasker_cluster.db.urls import local_url, redact
 from tasker_cluster.project import Project
 
 CONNECT_TIMEOUT_S = 3
@@ -42,6 +43,7 @@ class DatabaseStatus:
     pid: int | None = None
     port: int | None = None
     data_dir: Path | None = None
+    password_file: Path | None = None  # the local server's: where its roles' passwords are kept
     version: str | None = None
     size_bytes: int | None = None
     connections: int | None = None
@@ -53,7 +55,8 @@ class DatabaseStatus:
 
     def to_json(self) -> dict[str, object]:
         document = dict(self.__dict__)
-        document["data_dir"] = str(self.data_dir) if self.data_dir is not None else None
+        for key in ("data_dir", "password_file"):
+            document[key] = str(document[key]) if document[key] is not None else None
         return document
 
 
@@ -80,10 +83,32 @@ def project_status(project: Project, database: DatabaseSpec) -> DatabaseStatus:
     if external is None and database.mode == "none" and record is None:
         return DatabaseStatus(kind="none", external=False, running=False, url=None, database=None)
     if external is not None:
-        url, kind = external, "external"
-    else:
-        port = record.port if record else database.port
-        url, kind = database._replace(port=port).local_url, "local"
+        return _reachable_status(external, "external", None, None)
+    port = record.port if record else database.port
+    url = local_url(project, port, database.name)
+    if url is None:
+        # No password file: no data folder yet, or one made with trust auth before passwords.
+        problem = _UNCONVERTED if data_dir is not None else None
+        return DatabaseStatus(
+            kind="local",
+            external=False,
+            running=record is not None,
+            url=None,
+            database=database.name,
+            port=port,
+            data_dir=data_dir,
+            pid=record.pid if record else None,
+            problem=problem,
+        )
+    return _reachable_status(url, "local", data_dir, record)
+
+
+_UNCONVERTED = (
+    "the data folder has no password file (made with trust auth by an older version): `cluster db up` converts it"
+)
+
+
+def _reachable_status(url: str, kind: str, data_dir: Path | None, record: PostmasterRecord | None) -> DatabaseStatus:
     params = conninfo_to_dict(url)
     known = {
         "kind": kind,
@@ -91,8 +116,9 @@ def project_status(project: Project, database: DatabaseSpec) -> DatabaseStatus:
         "url": redact(url),
         "database": params.get("dbname"),
         "port": int(params.get("port") or 5432),
-        "data_dir": None if kind == "external" else data_dir,
-        "pid": record.pid if kind == "local" and record else None,
+        "data_dir": data_dir,
+        "password_file": password_file(data_dir) if data_dir is not None else None,
+        "pid": record.pid if record else None,
     }
     if kind == "local" and record is None:
         return DatabaseStatus(running=False, **known)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tasker_cluster.testing.errors import (
         ClusterNotHealthyError,
         HarnessError,
+        IdempotencyKeyReusedError,
         InconsistentTaskError,
         TaskApiError,
         TaskTimeoutError,
@@ -36,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "FieldDifference": "consistency",
     "FirstHealthy": "balancing",
     "HarnessError": "errors",
+    "IdempotencyKeyReusedError": "errors",
     "InconsistentTaskError": "errors",
     "LoadBalancingStrategy": "balancing",
     "MultiInstanceTestManager": "manager",
@@ -67,6 +69,7 @@ __all__ = [
     "FieldDifference",
     "FirstHealthy",
     "HarnessError",
+    "IdempotencyKeyReusedError",
     "InconsistentTaskError",
     "LoadBalancingStrategy",
     "MultiInstanceTestManager",

@@ -55,8 +55,14 @@ def _records_project(project: Project, config: ClusterConfig) -> Project | None:
 
 
 def _database_url(project: Project) -> str | None:
+    """The running cluster's DATABASE_URL; None when it uses none, or its local server was never created."""
     if not project.config_file.is_file():
         return None
     from tasker_cluster.config.load import load_database_config
+    from tasker_cluster.db.urls import database_url
+    from tasker_cluster.errors import ClusterError
 
-    return load_database_config(project).url
+    try:
+        return database_url(project, load_database_config(project))
+    except ClusterError:
+        return None

@@ -31,6 +31,7 @@ def print_database_status(report: DatabaseStatus, *, as_json: bool) -> None:
         ("port", report.port),
         ("version", report.version),
         ("data folder", report.data_dir),
+        ("passwords", report.password_file),
         ("size", None if report.size_bytes is None else f"{report.size_bytes / 1_048_576:.1f} MB"),
         ("connections", None if report.connections is None else f"{report.connections} / {report.max_connections}"),
         ("pgmq", report.pgmq_version or ("not installed" if report.version else None)),

@@ -22,6 +22,8 @@ def print_environment_written(project: Project, written: EnvironmentWritten) -> 
         print_line(f"  {marker} {key}={redact(value)}")
     if written.database_source in ("environment", ".env") and written.database_url:
         print_line(f"    DATABASE_URL kept from the {written.database_source}: {redact(written.database_url)}")
+    if written.database_source == "local" and written.database_url is None:
+        print_line("    DATABASE_URL not yet: `cluster db up` (or start-all) creates the local database and writes it")
     removed = f", removed {len(written.removed)} stale" if written.removed else ""
     print_line(f"{_relative(project, project.generated_dir)}/: {len(written.generated)} instance files{removed}")
 

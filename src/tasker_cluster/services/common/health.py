@@ -1,4 +1,6 @@
-"""/health (liveness), /health/ready (503 naming what is not ready), /health/detailed, /metrics."""
+"""/health (liveness), /health/ready (503 naming what is not ready), /health/detailed, /metrics.
+
+Their Operations and answer models are in common/health_views.py."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
 
+from tasker_cluster.services.common.endpoints import Endpoint
+from tasker_cluster.services.common.health_views import DETAILED, HEALTH, METRICS, READY
 from tasker_cluster.services.common.metrics import metrics_endpoint
 from tasker_cluster.services.common.queries import query
 
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
 _DETAIL_QUERY_TIMEOUT_S = 2.0
 
 
-def health_routes(service: Service) -> list[BaseRoute]:
+def health_endpoints(service: Service) -> list[Endpoint]:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "ok", "instance": service.settings.name, "role": service.role, "uptime_s": service.uptime_s()}
@@ -61,10 +64,10 @@ def health_routes(service: Service) -> list[BaseRoute]:
         return JSONResponse(body)
 
     return [
-        Route("/health", health, methods=["GET"]),
-        Route("/health/ready", ready, methods=["GET"]),
-        Route("/health/detailed", detailed, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Endpoint(HEALTH, health),
+        Endpoint(READY, ready),
+        Endpoint(DETAILED, detailed),
+        Endpoint(METRICS, metrics_endpoint),
     ]
 
 

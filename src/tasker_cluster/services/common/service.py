@@ -17,14 +17,16 @@ from typing import Any
 import psycopg
 from psycopg_pool import PoolTimeout
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute
+from starlette.responses import JSONResponse, Response
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.services.common.consumer import QueueConsumer
 from tasker_cluster.services.common.database import create_pool, prepare_database, session_conninfo
+from tasker_cluster.services.common.endpoints import Endpoint, routes
 from tasker_cluster.services.common.migrations import latest_version
+from tasker_cluster.services.common.problems import ApiError, error_response
 from tasker_cluster.services.common.settings import ServiceSettings
 from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.common.wakeup import NotificationListener
@@ -71,7 +73,8 @@ class Service(ABC):
     @abstractmethod
     def make_consumers(self) -> list[QueueConsumer]: ...
 
-    def routes(self) -> list[BaseRoute]:
+    def endpoints(self) -> list[Endpoint]:
+        """The role's own endpoints, besides the health ones and /openapi.json."""
         return []
 
     def prepare(self) -> None:
@@ -158,12 +161,52 @@ class Service(ABC):
 
     @cached_property
     def app(self) -> Starlette:
-        from tasker_cluster.services.common.health import health_routes
+        from tasker_cluster.services.common.health import health_endpoints
+        from tasker_cluster.services.common.openapi import OPENAPI, service_document
 
-        return Starlette(
-            routes=[*health_routes(self), *self.routes()],
-            exception_handlers={PoolTimeout: _pool_exhausted, psycopg.OperationalError: _database_unavailable},
+        own = self.endpoints()
+        document = JSONResponse(service_document(self.role, [endpoint.operation for endpoint in own])).body
+
+        async def openapi(request: Request) -> Response:
+            return Response(document, media_type="application/json")
+
+        endpoints = [*health_endpoints(self), Endpoint(OPENAPI, openapi), *own]
+        app = Starlette(
+            routes=routes(endpoints, self.settings.max_body_bytes),
+            exception_handlers={
+                ApiError: _refused,
+                HTTPException: _http_error,
+                PoolTimeout: _pool_exhausted,
+                psycopg.OperationalError: _database_unavailable,
+                Exception: _internal_error,
+            },
         )
+        # A path with a trailing slash is another path (404), not a redirect a client may follow with another method.
+        app.router.redirect_slashes = False
+        return app
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals: only 404, since every route answers its methods itself (common/endpoints.py)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(
+            404, f"no such path: {request.url.path}", "GET /openapi.json lists the paths of this service"
+        )
+    return error_response(exc.status_code, exc.detail, "see GET /openapi.json", dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return error_response(
+        500,
+        f"internal error ({type(exc).__name__}) while answering {request.method} {request.url.path}",
+        "this is a bug: the instance's log has the traceback",
+    )
 
 
 async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from tasker_cluster.errors import ConfigError
 from tasker_cluster.project import PROJECT_DIR_ENV
+from tasker_cluster.services.common.request_body import DEFAULT_MAX_BODY_BYTES
 
 Role = Literal["orchestration", "worker"]
 
@@ -20,6 +21,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _NAMESPACE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 # logging.setLevel raises ValueError on any other name: checked here, it would be a traceback at start-up.
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+# A body is held in memory whole, and jsonb holds at most 255 MB: far above any task, far below both.
+_MAX_BODY_BYTES_CEILING = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class ServiceSettings:
     consumers: int = 1
     namespaces: tuple[str, ...] = field(default=("examples",))
     concurrency: int = 16
+    # Larger request bodies are refused with 413 while they are read.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -65,6 +70,11 @@ class ServiceSettings:
             raise ConfigError(
                 f"log level {self.log_level!r} is not valid",
                 f"set --log-level (or TASKER_LOG_LEVEL) to one of: {', '.join(_LOG_LEVELS)}",
+            )
+        if not 1 <= self.max_body_bytes <= _MAX_BODY_BYTES_CEILING:
+            raise ConfigError(
+                f"maximum body size {self.max_body_bytes} bytes is not valid",
+                f"set --max-body-bytes (or TASKER_MAX_BODY_BYTES) from 1 to {_MAX_BODY_BYTES_CEILING}",
             )
         if not 1 <= self.pool_min <= self.pool_max:
             raise ConfigError(
@@ -119,6 +129,12 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
         type=float,
         default=_env("TASKER_STOP_GRACE", "8"),
         help="TASKER_STOP_GRACE: seconds after SIGTERM to finish in-flight work before handing it back",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=_env("TASKER_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+        help="TASKER_MAX_BODY_BYTES: larger request bodies are refused (413)",
     )
     parser.add_argument("--log-level", default=_env("TASKER_LOG_LEVEL", "info"), help="TASKER_LOG_LEVEL")
     parser.add_argument("--no-access-log", action="store_true", help="do not log one line per HTTP request")
@@ -200,4 +216,5 @@ def _common_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         "stop_grace": args.stop_grace,
         "log_level": args.log_level.lower(),
         "access_log": not args.no_access_log,
+        "max_body_bytes": args.max_body_bytes,
     }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
-
 from tasker_cluster.services.common.consumer import QueueConsumer
+from tasker_cluster.services.common.endpoints import Endpoint
 from tasker_cluster.services.common.queues import RESULTS_QUEUE, step_queue
 from tasker_cluster.services.common.service import Service
 from tasker_cluster.services.common.settings import ServiceSettings
-from tasker_cluster.services.orchestration.api import task_routes
+from tasker_cluster.services.orchestration.api import task_endpoints
 from tasker_cluster.services.orchestration.results import ResultConsumer
 from tasker_cluster.services.orchestration.store import TaskStore
 from tasker_cluster.services.workflow.examples import EXAMPLE_HANDLERS
@@ -47,5 +46,5 @@ class OrchestrationService(Service):
             for index in range(1, self.settings.consumers + 1)
         ]
 
-    def routes(self) -> list[BaseRoute]:
-        return task_routes(self.store, self.catalog)
+    def endpoints(self) -> list[Endpoint]:
+        return task_endpoints(self.store, self.catalog)

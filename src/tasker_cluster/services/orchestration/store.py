@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
@@ -15,11 +15,23 @@ from tasker_cluster.services.common.queries import query, queue_query
 from tasker_cluster.services.common.wake_sender import WakeSender
 from tasker_cluster.services.common.wakeup import wake_consumers
 from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
+from tasker_cluster.services.orchestration.task_views import TaskStatus
 from tasker_cluster.services.workflow.templates import TaskTemplate
 
-TASK_STATUSES = ("pending", "steps_in_process", "complete", "error", "cancelled")
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
 
 CancelOutcome = Literal["cancelled", "not_found", "already_finished"]
+
+
+@dataclass(frozen=True)
+class Creation:
+    """What POST /v1/tasks did: created a task, replayed the one its idempotency key created for the same request,
+    or refused because that key's task was created from a request that differs (in the fields `differs` names)."""
+
+    task_uuid: str
+    view: str | None
+    created: bool
+    differs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,15 +47,16 @@ class TaskStore:
         self.instance = instance
         self.waker = waker
 
-    async def create(self, request: CreateTaskRequest, template: TaskTemplate) -> tuple[str, bool]:
-        """The new task's view and True, or the view of the task its idempotency key created before and False."""
+    async def create(self, request: CreateTaskRequest, request_body: str, template: TaskTemplate) -> Creation:
+        """Create the task `request` asks for; `request_body` is the text it was parsed from, whose context is
+        stored as sent. With an idempotency key used before, nothing is created: see Creation."""
         task_uuid = uuid.uuid4()
         params = {
             "task_uuid": task_uuid,
             "namespace": template.namespace,
             "name": template.name,
             "version": template.version,
-            "context": Jsonb(request.context),
+            "request_body": request_body,
             "initiator": request.initiator,
             "source_system": request.source_system,
             "reason": request.reason,
@@ -73,20 +86,20 @@ class TaskStore:
 
         view = await retry_transaction(insert, "create task")
         if view is not None:
-            return view, True
+            return Creation(str(task_uuid), view, created=True)
         # ON CONFLICT waited for the key's first task to commit, so it is visible to this next statement.
-        existing = await self.find_by_idempotency_key(request.idempotency_key or "")
-        if existing is None:
-            raise RuntimeError(f"idempotency key {request.idempotency_key!r} conflicted but names no task")
-        return existing, False
+        return await self._replay(params)
 
-    async def find_by_idempotency_key(self, key: str) -> str | None:
+    async def _replay(self, params: dict[str, Any]) -> Creation:
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(query("find_task_by_idempotency_key"), {"idempotency_key": key})
+            cursor = await conn.execute(query("find_task_by_idempotency_key"), params)
             row = await cursor.fetchone()
             if row is None:
-                return None
-            return await self._view(conn, row[0])
+                raise RuntimeError(f"idempotency key {params['idempotency_key']!r} conflicted but names no task")
+            task_uuid, differs = row
+            if differs:
+                return Creation(str(task_uuid), None, created=False, differs=tuple(differs))
+            return Creation(str(task_uuid), await self._view(conn, task_uuid), created=False)
 
     async def get(self, task_uuid: uuid.UUID) -> str | None:
         async with self.pool.connection() as conn:

@@ -62,11 +62,13 @@ FROM unnest(%(queues)s::text[]) AS q(name), LATERAL pgmq.metrics(q.name) AS m;
 -- name: create_task --
 -- Create a task, started, with its steps: root steps enqueued (a message each in {queue_table}), the others
 -- pending. Nothing at all when its idempotency key was used before. The triggers record each row's path from
--- pending (migrations/002).
+-- pending (migrations/002). The context is taken from the request's own text (%(request_body)s), so jsonb's
+-- numeric reads the client's digits, never a Python float's approximation of them.
 WITH task AS (
     INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, initiator, source_system,
                               reason, tags, priority, idempotency_key, created_by)
-    VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'steps_in_process', %(context)s, %(initiator)s,
+    VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'steps_in_process',
+            coalesce(%(request_body)s::jsonb -> 'context', '{{}}'::jsonb), %(initiator)s,
             %(source_system)s, %(reason)s, %(tags)s, %(priority)s, %(idempotency_key)s, %(instance)s)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING task_uuid
@@ -131,8 +133,23 @@ WHERE t.task_uuid = %(task_uuid)s
 GROUP BY t.task_uuid;
 
 -- name: find_task_by_idempotency_key --
--- The task an idempotency key created.
-SELECT task_uuid FROM tasker.tasks WHERE idempotency_key = %(idempotency_key)s;
+-- The task an idempotency key created, and the fields in which a request with the same key differs from the one
+-- that created it (create_task's parameters; the template as resolved, context compared as jsonb values: 1.0 equals
+-- 1.00, key order does not matter).
+SELECT t.task_uuid,
+       array_remove(ARRAY[
+           CASE WHEN t.namespace <> %(namespace)s THEN 'namespace' END,
+           CASE WHEN t.name <> %(name)s THEN 'name' END,
+           CASE WHEN t.version <> %(version)s THEN 'version' END,
+           CASE WHEN t.context <> coalesce(%(request_body)s::jsonb -> 'context', '{}'::jsonb) THEN 'context' END,
+           CASE WHEN t.initiator IS DISTINCT FROM %(initiator)s::text THEN 'initiator' END,
+           CASE WHEN t.source_system IS DISTINCT FROM %(source_system)s::text THEN 'source_system' END,
+           CASE WHEN t.reason IS DISTINCT FROM %(reason)s::text THEN 'reason' END,
+           CASE WHEN t.tags <> %(tags)s::jsonb THEN 'tags' END,
+           CASE WHEN t.priority <> %(priority)s::integer THEN 'priority' END
+       ], NULL) AS differs
+FROM tasker.tasks t
+WHERE t.idempotency_key = %(idempotency_key)s;
 
 -- name: list_tasks --
 -- A page of tasks, newest first, without their steps, as JSON text.
@@ -151,17 +168,25 @@ FROM (
 ) AS page;
 
 -- name: cancel_task --
--- pending|steps_in_process -> cancelled; returns whether this call cancelled it and the status it had before,
--- or no row when the task does not exist.
-WITH cancelled AS (
-    UPDATE tasker.tasks
+-- pending|steps_in_process -> cancelled; returns whether this call cancelled the task and the status it had when
+-- this call got its row lock, or no row when the task does not exist. The status is read under the lock (FOR NO KEY
+-- UPDATE waits for a concurrent change and then reads its result): read from the statement's snapshot, a task that
+-- a concurrent transaction had just completed would be reported as still steps_in_process.
+WITH task AS (
+    SELECT task_uuid, status
+    FROM tasker.tasks
+    WHERE task_uuid = %(task_uuid)s
+    FOR NO KEY UPDATE
+),
+cancelled AS (
+    UPDATE tasker.tasks t
     SET status = 'cancelled', completed_at = clock_timestamp(), updated_at = clock_timestamp()
-    WHERE task_uuid = %(task_uuid)s AND status IN ('pending', 'steps_in_process')
-    RETURNING task_uuid
+    FROM task
+    WHERE t.task_uuid = task.task_uuid AND task.status IN ('pending', 'steps_in_process')
+    RETURNING t.task_uuid
 )
-SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled_now, t.status AS previous_status
-FROM tasker.tasks t
-WHERE t.task_uuid = %(task_uuid)s;
+SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled_now, task.status AS previous_status
+FROM task;
 
 -- name: cancel_open_steps --
 -- After a task was cancelled or failed: its steps not yet running will never run (-> cancelled).
