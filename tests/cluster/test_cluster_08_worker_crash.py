@@ -9,9 +9,8 @@ from faults import wait_until
 from records import ServerRecords
 from workloads import slow
 
-from tasker_cluster.testing import BlockingManager
+from tasker_cluster.testing import BlockingManager, FaultDriver
 from tasker_cluster.testing.plugin import ScenarioFigures
-from tasker_cluster.testing.provision import ClusterUnderTest
 
 pytestmark = pytest.mark.cluster
 
@@ -22,19 +21,19 @@ MAX_ATTEMPTS = 3  # config/templates/examples/slow.toml
 
 
 def test_a_killed_workers_steps_run_again_on_another_worker_and_every_task_completes(
-    manager: BlockingManager, records: ServerRecords, faults: ClusterUnderTest, figures: ScenarioFigures
+    manager: BlockingManager, records: ServerRecords, faults: FaultDriver, figures: ScenarioFigures
 ) -> None:
     started = time.monotonic()
     uuids = [task.task_uuid for task in manager.create_tasks_concurrent(slow(TASKS, STEP_MS))]
     wait_until(lambda: records.claims_per_instance(uuids), timeout=30, what="a worker claims a step")
     # The busiest worker, so the crash surely interrupts steps in flight.
     [(victim, _)] = records.claims_per_instance(uuids).most_common(1)
-    assert victim in faults.instance_names("worker")
+    assert victim in faults.instances("worker")
     faults.kill(victim)
     try:
         finished = manager.wait_for_tasks_completion(uuids, timeout=120)
     finally:
-        faults.start([victim])
+        faults.start(victim)
     elapsed = time.monotonic() - started
 
     assert {task.status for task in finished} == {"complete"}

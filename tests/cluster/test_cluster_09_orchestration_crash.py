@@ -10,9 +10,8 @@ from faults import wait_until
 from records import ServerRecords
 from workloads import linear
 
-from tasker_cluster.testing import BlockingManager
+from tasker_cluster.testing import BlockingManager, FaultDriver
 from tasker_cluster.testing.plugin import ScenarioFigures
-from tasker_cluster.testing.provision import ClusterUnderTest
 
 pytestmark = pytest.mark.cluster
 
@@ -22,9 +21,9 @@ REJOIN_TASKS = 20
 
 
 def test_the_cluster_survives_a_killed_orchestration_instance_which_then_rejoins(
-    manager: BlockingManager, records: ServerRecords, faults: ClusterUnderTest, figures: ScenarioFigures
+    manager: BlockingManager, records: ServerRecords, faults: FaultDriver, figures: ScenarioFigures
 ) -> None:
-    victim = faults.instance_names("orchestration")[0]
+    victim = faults.instances("orchestration")[0]
     started = time.monotonic()
     burst = manager.submit(manager.manager.create_tasks_concurrent, linear(TASKS), 8)
     wait_until(lambda: len(manager.served) >= KILL_AFTER, timeout=30, what=f"{KILL_AFTER} tasks are created")
@@ -34,7 +33,7 @@ def test_the_cluster_survives_a_killed_orchestration_instance_which_then_rejoins
         uuids = [task.task_uuid for task in created]
         finished = manager.wait_for_tasks_completion(uuids, timeout=120)
     finally:
-        faults.start([victim])
+        faults.start(victim)
     elapsed = time.monotonic() - started
 
     assert len(set(uuids)) == TASKS

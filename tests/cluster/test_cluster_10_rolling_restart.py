@@ -9,9 +9,8 @@ import pytest
 from records import ServerRecords
 from workloads import slow
 
-from tasker_cluster.testing import BlockingManager, CreatedTask, MultiInstanceTestManager
+from tasker_cluster.testing import BlockingManager, CreatedTask, FaultDriver, MultiInstanceTestManager
 from tasker_cluster.testing.plugin import ScenarioFigures
-from tasker_cluster.testing.provision import ClusterUnderTest
 
 pytestmark = pytest.mark.cluster
 
@@ -26,17 +25,16 @@ async def _load(manager: MultiInstanceTestManager, stop: anyio.Event, created: l
 
 
 def test_restarting_every_instance_in_turn_under_load_loses_no_task(
-    manager: BlockingManager, records: ServerRecords, faults: ClusterUnderTest, figures: ScenarioFigures
+    manager: BlockingManager, records: ServerRecords, faults: FaultDriver, figures: ScenarioFigures
 ) -> None:
-    names = faults.instance_names("orchestration") + faults.instance_names("worker")
+    names = faults.instances("orchestration") + faults.instances("worker")
     created: list[CreatedTask] = []
     stop = manager.call(_new_event)
     started = time.monotonic()
     load = manager.submit(_load, manager.manager, stop, created)
     try:
         for name in names:
-            faults.stop([name])
-            faults.start([name])
+            faults.restart(name)
             manager.wait_for_healthy(60)
     finally:
         manager.call(_set, stop)

@@ -31,6 +31,13 @@ def register(app: typer.Typer) -> None:
             None, "--workers", "-n", min=0, help="xdist workers below the cluster tier (default: one per core)."
         ),
         keep: bool = typer.Option(False, "--keep", help="Leave a cluster the tests started running afterwards."),
+        running: bool = typer.Option(
+            False,
+            "--running",
+            help="Run the cluster tier against your running cluster (TASKER_TEST_ORCHESTRATION_URLS, from "
+            "`cluster setup-env`), writing tasks into its database; fault scenarios then need `-- --allow-faults`. "
+            "Default: a throwaway cluster on free ports, stopped at the end.",
+        ),
         report_dir: Path | None = typer.Option(
             None, "--report-dir", help="Keep the JUnit XML reports here (default: a temporary folder)."
         ),
@@ -50,6 +57,7 @@ def register(app: typer.Typer) -> None:
                 report_dir or Path(scratch),
                 pytest_args or [],
                 keep_cluster=keep,
+                running=running,
                 on_phase=lambda phase, argv: _announce(console, phase, argv),
             )
         _summarize(console, tier, results)
@@ -67,7 +75,7 @@ def _announce(console: Console, phase: Phase, argv: list[str]) -> None:
 def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
     from rich.table import Table
 
-    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED
+    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED, total_line
 
     figures = [figure for result in results for figure in result.figures]
     if figures:
@@ -96,14 +104,7 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
                 "a tier with no tests is a failure; check the markers and the paths given to pytest"
             )
-    counts = [counts for result in results for counts in result.tiers]
-    failed = sum(c.failed + c.errors for c in counts)
-    # Last and plain, in the shape CI log readers recognise: "N passed, N failed, N skipped".
-    console.print(
-        f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped",
-        markup=False,
-        highlight=False,
-    )
+    console.print(total_line(results), markup=False, highlight=False)
 
 
 def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
