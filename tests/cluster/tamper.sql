@@ -1,0 +1,94 @@
+-- Faults written into the services' database behind their back, for the "sees the fault" tests (tamper.py). They
+-- run in a transaction that is rolled back: the checks read them, nothing keeps them. Each picks its target among
+-- the given tasks.
+
+-- name: a_completed_step --
+-- The last step of the first of the given tasks that completed.
+SELECT s.task_uuid::text, s.name
+FROM tasker.steps s
+JOIN tasker.tasks t ON t.task_uuid = s.task_uuid
+WHERE s.task_uuid = ANY(%(uuids)s::uuid[]) AND t.status = 'complete'
+ORDER BY s.task_uuid, s.position DESC
+LIMIT 1;
+
+-- name: duplicate_completion --
+-- The step's completion recorded once more, as a worker finishing an attempt twice would.
+INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+SELECT step_uuid, task_uuid, step_name, attempt, from_state, to_state, 'tampered'
+FROM tasker.step_transitions
+WHERE task_uuid = %(task_uuid)s::uuid AND step_name = %(step)s AND to_state = 'complete';
+
+-- name: run_again --
+-- The step claimed by another attempt and completed again: it ran twice.
+INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+SELECT s.step_uuid, s.task_uuid, s.name, s.attempts + 1, v.from_state, v.to_state, 'tampered'
+FROM tasker.steps s, (VALUES (1, 'in_progress', 'in_progress'), (2, 'in_progress', 'complete')) AS v(n, from_state, to_state)
+WHERE s.task_uuid = %(task_uuid)s::uuid AND s.name = %(step)s
+ORDER BY v.n;
+
+-- name: wrong_result --
+-- The step's result replaced by a value no handler returns.
+UPDATE tasker.steps SET result = '"tampered"'::jsonb
+WHERE task_uuid = %(task_uuid)s::uuid AND name = %(step)s;
+
+-- name: delete_task --
+-- The task gone, steps and all (its transitions stay, as they would after a lost row).
+DELETE FROM tasker.tasks WHERE task_uuid = %(task_uuid)s::uuid;
+
+-- name: duplicate_task --
+-- A second task for the same request under another idempotency key, tags (and so the test's marker) included:
+-- what a creation retried without its key would leave.
+INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, tags, idempotency_key, created_by)
+SELECT gen_random_uuid(), namespace, name, version, 'steps_in_process', context, tags,
+       'tampered-' || gen_random_uuid(), created_by
+FROM tasker.tasks
+WHERE task_uuid = %(task_uuid)s::uuid;
+
+-- name: recreate_by --
+-- The task recorded as created by another instance.
+UPDATE tasker.tasks SET created_by = %(instance)s WHERE task_uuid = %(task_uuid)s::uuid;
+
+-- name: without_triggers --
+-- For the rest of the transaction the tables' triggers do not fire (superuser only), so that a history written
+-- whole is neither recorded a second time nor refused by the state machines.
+SELECT set_config('session_replication_role', 'replica', true);
+
+-- name: clear_history --
+-- The step's recorded transitions, gone (the next statement writes others).
+DELETE FROM tasker.step_transitions
+WHERE task_uuid = %(task_uuid)s::uuid AND step_name = %(step)s;
+
+-- name: retried_once --
+-- The step's history written as a first attempt that failed and a second one that completed: a history the
+-- once-per-attempt checks accept, and which a step that no fault touched must not have.
+WITH target AS (
+    SELECT step_uuid, task_uuid, name FROM tasker.steps WHERE task_uuid = %(task_uuid)s::uuid AND name = %(step)s
+),
+counted AS (
+    UPDATE tasker.steps s SET attempts = 2 FROM target WHERE s.step_uuid = target.step_uuid
+)
+INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+SELECT target.step_uuid, target.task_uuid, target.name, v.attempt, v.from_state, v.to_state, 'tampered'
+FROM target,
+     (VALUES (1, 0, NULL, 'pending'), (2, 0, 'pending', 'enqueued'), (3, 1, 'enqueued', 'in_progress'),
+             (4, 1, 'in_progress', 'waiting_for_retry'), (5, 1, 'waiting_for_retry', 'enqueued'),
+             (6, 2, 'enqueued', 'in_progress'), (7, 2, 'in_progress', 'complete'))
+     AS v(n, attempt, from_state, to_state)
+ORDER BY v.n;
+
+-- name: take_over --
+-- The step's history written as an attempt that ended without an outcome (its worker gone), taken over by a second
+-- attempt that completed (the instance names stay those of the real history).
+WITH target AS (
+    SELECT step_uuid, task_uuid, name FROM tasker.steps WHERE task_uuid = %(task_uuid)s::uuid AND name = %(step)s
+),
+counted AS (
+    UPDATE tasker.steps s SET attempts = 2 FROM target WHERE s.step_uuid = target.step_uuid
+)
+INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+SELECT target.step_uuid, target.task_uuid, target.name, v.attempt, v.from_state, v.to_state, 'tampered'
+FROM target,
+     (VALUES (1, 0, NULL, 'pending'), (2, 0, 'pending', 'enqueued'), (3, 1, 'enqueued', 'in_progress'),
+             (4, 2, 'in_progress', 'in_progress'), (5, 2, 'in_progress', 'complete'))
+     AS v(n, attempt, from_state, to_state)
+ORDER BY v.n;
