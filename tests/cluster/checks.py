@@ -154,6 +154,15 @@ def recorded_correctly(records: ServerRecords, run: ScenarioRun, killed: Collect
     results_as_expected(records, run)
 
 
+def fault_free(records: ServerRecords, run: ScenarioRun) -> None:
+    """What a scenario that injected no fault checks when every task it created must complete: no request retried,
+    every record right, and every step on its template's path."""
+    one_attempt_per_request(run)
+    recorded_correctly(records, run)
+    finished_as(records, run.uuids, {"complete"})
+    steps_took_clean_paths(records, run)
+
+
 def served_as_recorded(manager: BlockingManager, records: ServerRecords, uuids: Sequence[str]) -> None:
     """Every orchestration instance returns the same task, and it is the database's: status and each result."""
     rows = records.tasks(uuids)

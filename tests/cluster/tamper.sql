@@ -58,37 +58,17 @@ SELECT set_config('session_replication_role', 'replica', true);
 DELETE FROM tasker.step_transitions
 WHERE task_uuid = %(task_uuid)s::uuid AND step_name = %(step)s;
 
--- name: retried_once --
--- The step's history written as a first attempt that failed and a second one that completed: a history the
--- once-per-attempt checks accept, and which a step that no fault touched must not have.
+-- name: write_history --
+-- The step's transitions written anew from %(history)s, a JSON list of [attempt, from, to] in order, by 'tampered',
+-- and its row's attempts set to match: a history the services never made.
 WITH target AS (
     SELECT step_uuid, task_uuid, name FROM tasker.steps WHERE task_uuid = %(task_uuid)s::uuid AND name = %(step)s
 ),
 counted AS (
-    UPDATE tasker.steps s SET attempts = 2 FROM target WHERE s.step_uuid = target.step_uuid
+    UPDATE tasker.steps s SET attempts = %(attempts)s FROM target WHERE s.step_uuid = target.step_uuid
 )
 INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
-SELECT target.step_uuid, target.task_uuid, target.name, v.attempt, v.from_state, v.to_state, 'tampered'
-FROM target,
-     (VALUES (1, 0, NULL, 'pending'), (2, 0, 'pending', 'enqueued'), (3, 1, 'enqueued', 'in_progress'),
-             (4, 1, 'in_progress', 'waiting_for_retry'), (5, 1, 'waiting_for_retry', 'enqueued'),
-             (6, 2, 'enqueued', 'in_progress'), (7, 2, 'in_progress', 'complete'))
-     AS v(n, attempt, from_state, to_state)
-ORDER BY v.n;
-
--- name: take_over --
--- The step's history written as an attempt that ended without an outcome (its worker gone), taken over by a second
--- attempt that completed (the instance names stay those of the real history).
-WITH target AS (
-    SELECT step_uuid, task_uuid, name FROM tasker.steps WHERE task_uuid = %(task_uuid)s::uuid AND name = %(step)s
-),
-counted AS (
-    UPDATE tasker.steps s SET attempts = 2 FROM target WHERE s.step_uuid = target.step_uuid
-)
-INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
-SELECT target.step_uuid, target.task_uuid, target.name, v.attempt, v.from_state, v.to_state, 'tampered'
-FROM target,
-     (VALUES (1, 0, NULL, 'pending'), (2, 0, 'pending', 'enqueued'), (3, 1, 'enqueued', 'in_progress'),
-             (4, 2, 'in_progress', 'in_progress'), (5, 2, 'in_progress', 'complete'))
-     AS v(n, attempt, from_state, to_state)
-ORDER BY v.n;
+SELECT target.step_uuid, target.task_uuid, target.name, (h.change ->> 0)::int, h.change ->> 1, h.change ->> 2,
+       'tampered'
+FROM target, jsonb_array_elements(%(history)s::jsonb) WITH ORDINALITY AS h(change, n)
+ORDER BY h.n;

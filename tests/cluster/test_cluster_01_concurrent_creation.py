@@ -29,10 +29,7 @@ def run(scenario_manager: BlockingManager) -> ScenarioRun:
 
 
 def check(run: ScenarioRun, records: ServerRecords, manager: BlockingManager) -> None:
-    checks.one_attempt_per_request(run)
-    checks.recorded_correctly(records, run)
-    checks.finished_as(records, run.uuids, {"complete"})
-    checks.steps_took_clean_paths(records, run)
+    checks.fault_free(records, run)
     creators = records.created_by(run.uuids)
     assert len(creators) == manager.orchestration_count(), f"not every instance created tasks: {dict(creators)}"
     checks.served_as_recorded(manager, records, run.uuids)

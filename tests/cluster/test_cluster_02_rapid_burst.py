@@ -38,10 +38,7 @@ def run(scenario_manager: BlockingManager) -> BurstRun:
 
 
 def check(run: ScenarioRun, records: ServerRecords) -> None:
-    checks.one_attempt_per_request(run)
-    checks.recorded_correctly(records, run)
-    checks.finished_as(records, run.uuids, {"complete"})
-    checks.steps_took_clean_paths(records, run)
+    checks.fault_free(records, run)
 
 
 def test_a_burst_of_500_creations_has_no_duplicate_and_loses_nothing(

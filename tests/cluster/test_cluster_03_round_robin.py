@@ -40,10 +40,7 @@ def run(scenario_manager: BlockingManager) -> RoundRobinRun:
 
 
 def check(run: RoundRobinRun, records: ServerRecords) -> None:
-    checks.one_attempt_per_request(run)
-    checks.recorded_correctly(records, run)
-    checks.finished_as(records, run.uuids, {"complete"})
-    checks.steps_took_clean_paths(records, run)
+    checks.fault_free(records, run)
     server_side = records.created_by(run.uuids)
     even = len(run.requests) / run.instances
     assert len(server_side) == run.instances and all(abs(n - even) <= 1 for n in server_side.values()), (

@@ -29,10 +29,7 @@ def run(scenario_manager: BlockingManager) -> ScenarioRun:
 
 
 def check(run: ScenarioRun, records: ServerRecords) -> None:
-    checks.one_attempt_per_request(run)
-    checks.recorded_correctly(records, run)
-    checks.finished_as(records, run.uuids, {"complete"})
-    checks.steps_took_clean_paths(records, run)
+    checks.fault_free(records, run)
 
 
 def test_every_step_is_claimed_once_and_passes_through_every_state_once(

@@ -10,7 +10,7 @@ import pytest
 from checks import ScenarioRun
 from faults import wait_until
 from records import ServerRecords
-from tamper import EVERY_SCENARIO, Fault, assert_sees, each_fault, rewrite_history, write
+from tamper import EVERY_SCENARIO, TAKEN_OVER_HISTORY, Fault, assert_sees, each_fault, rewrite_history, write
 from workloads import slow
 
 from tasker_cluster.testing import BlockingManager, FaultDriver
@@ -82,7 +82,7 @@ def test_a_killed_workers_steps_run_again_on_another_worker_and_every_task_compl
 def _untouched_step_taken_over(records: ServerRecords, run: WorkerCrashRun) -> WorkerCrashRun:
     """A step the victim never claimed, taken over as if its worker had died: the slack no fault explains."""
     untouched = next(h for h in records.step_histories(run.uuids) if not h.claimed_by(run.victim))
-    rewrite_history(records, "take_over", untouched.task_uuid, untouched.step_name)
+    rewrite_history(records, TAKEN_OVER_HISTORY, untouched.task_uuid, untouched.step_name)
     return run
 
 
