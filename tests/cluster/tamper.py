@@ -78,7 +78,7 @@ def rewrite_history(
     records: ServerRecords, history: list[tuple[int, str | None, str]], task_uuid: str, step: str
 ) -> None:
     """Replace the step's recorded transitions with `history` (its triggers silenced, so nothing refuses it)."""
-    write(records, "without_triggers")
+    records.rows_changed("without_step_triggers", "tamper.sql")
     write(records, "clear_history", task_uuid=task_uuid, step=step)
     attempts = max(attempt for attempt, _, _ in history)
     write(records, "write_history", task_uuid=task_uuid, step=step, attempts=attempts, history=json.dumps(history))

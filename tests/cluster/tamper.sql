@@ -48,10 +48,10 @@ WHERE task_uuid = %(task_uuid)s::uuid;
 -- The task recorded as created by another instance.
 UPDATE tasker.tasks SET created_by = %(instance)s WHERE task_uuid = %(task_uuid)s::uuid;
 
--- name: without_triggers --
--- For the rest of the transaction the tables' triggers do not fire (superuser only), so that a history written
--- whole is neither recorded a second time nor refused by the state machines.
-SELECT set_config('session_replication_role', 'replica', true);
+-- name: without_step_triggers --
+-- For the rest of the transaction a step row's change is not recorded or checked by the state machine (the
+-- table's owner may do this; the lock it takes lasts until the rollback), so that a history can be written whole.
+ALTER TABLE tasker.steps DISABLE TRIGGER steps_record_update;
 
 -- name: clear_history --
 -- The step's recorded transitions, gone (the next statement writes others).

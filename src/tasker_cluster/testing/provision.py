@@ -154,4 +154,4 @@ def _local_database_url(project: Project) -> str | None:
     from tasker_cluster.db.urls import local_url
 
     settings = load_database_settings(project.config_file)
-    return None if settings.mode == "none" else local_url(settings.port, settings.name)
+    return None if settings.mode == "none" else local_url(project, settings.port, settings.name)
