@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,6 +78,22 @@ def test_source_env_without_named_urls_is_an_error_naming_the_fix(tmp_path: Path
         acquire_cluster(_project(tmp_path, []), "env")
     assert "names no cluster" in raised.value.message
     assert "cluster setup-env" in raised.value.fix
+
+
+def test_an_unknown_source_in_the_environment_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TASKER_TEST_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "TASKER_TEST_CLUSTER_SOURCE": "auto"},
+        timeout=60,
+    )
+    assert result.returncode == 4
+    assert "TASKER_TEST_CLUSTER_SOURCE=auto is not a cluster source\n  fix: use one of: start, env" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_retired_auto_source_is_refused(tmp_path: Path) -> None:

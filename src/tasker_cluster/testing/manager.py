@@ -92,8 +92,7 @@ class MultiInstanceTestManager:
         """Start a throwaway cluster of `project`'s topology (default: the project around the current folder) with
         these counts, on its own folder, ports and database, from a clean environment, with the `cluster` command;
         `aclose()` stops it and removes it all."""
-        from tasker_cluster.testing.provision import start_throwaway_cluster
-        from tasker_cluster.testing.session_cluster import source_project
+        from tasker_cluster.testing.provision import source_project, start_throwaway_cluster
 
         started = await anyio.to_thread.run_sync(
             partial(

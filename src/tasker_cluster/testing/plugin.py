@@ -29,6 +29,7 @@ MARKERS = {
     "not_cluster": "skipped when the suite targets a cluster",
 }
 SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
+CLUSTER_SOURCES = ("start", "env")
 TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
 ALLOW_FAULTS_ENV = "TASKER_TEST_ALLOW_FAULTS"
 FIGURES_PROPERTY = "figures"
@@ -59,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--cluster-source",
-        choices=("start", "env"),
+        choices=CLUSTER_SOURCES,
         default=os.environ.get(SOURCE_ENV) or "start",
         help="start: a throwaway cluster of the project's topology, stopped at the end (the default); env: the "
         "running cluster named by TASKER_TEST_ORCHESTRATION_URLS (environment, else .env): the tests write tasks "
@@ -70,6 +71,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    source = config.getoption("cluster_source", "start")
+    if source not in CLUSTER_SOURCES:
+        # The environment's value is the option's default, which argparse does not check against its choices.
+        raise pytest.UsageError(
+            f"{SOURCE_ENV}={source} is not a cluster source\n  fix: use one of: {', '.join(CLUSTER_SOURCES)}"
+        )
 
 
 def tier_of(item: pytest.Item) -> str:

@@ -21,7 +21,7 @@ import tomli_w
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.ports import find_free_port_block
-from tasker_cluster.project import Project
+from tasker_cluster.project import CONFIG_RELATIVE, Project
 from tasker_cluster.testing.commands import configured_instances, run_cluster
 from tasker_cluster.testing.config import ClusterConfig
 from tasker_cluster.testing.environment import clean_environment
@@ -50,6 +50,13 @@ class ClusterUnderTest:
         """Stop and remove a cluster started here (instances, database, folder); a named cluster is left alone."""
         if self._shutdown is not None:
             self._shutdown()
+
+
+def source_project(rootdir: Path) -> Project:
+    """The nearest folder at or above `rootdir` with a topology; TASKER_PROJECT_DIR is not consulted: the tests
+    belong to the checkout they run from."""
+    start = rootdir.resolve()
+    return Project(next((folder for folder in (start, *start.parents) if (folder / CONFIG_RELATIVE).is_file()), start))
 
 
 def start_throwaway_cluster(

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, get_args
 
 import anyio
 
-from tasker_cluster.project import CONFIG_RELATIVE, Project
+from tasker_cluster.project import Project
 from tasker_cluster.testing.cluster import OrchestrationCluster
 from tasker_cluster.testing.config import ORCHESTRATION_URLS_ENV, ClusterConfig, env_names_cluster
 from tasker_cluster.testing.errors import HarnessError
 from tasker_cluster.testing.local_faults import LocalFaults
-from tasker_cluster.testing.provision import ClusterUnderTest, start_throwaway_cluster
+from tasker_cluster.testing.plugin import CLUSTER_SOURCES
+from tasker_cluster.testing.provision import ClusterUnderTest, source_project, start_throwaway_cluster
 
-Source = Literal["start", "env"]
-SOURCES: tuple[str, ...] = get_args(Source)
 _PROBE_TIMEOUT = 2.0
 
 
@@ -29,8 +27,8 @@ def acquire_cluster(rootdir: Path, source: str) -> ClusterUnderTest:
     """`start`: a throwaway copy of the project's topology (the project holding `rootdir`); `env`: the running
     cluster that TASKER_TEST_ORCHESTRATION_URLS names (environment, else the project's `.env`), every instance
     ready. Raises HarnessError naming the fix otherwise."""
-    if source not in SOURCES:
-        raise HarnessError(f"unknown cluster source {source!r}", f"use one of: {', '.join(SOURCES)}")
+    if source not in CLUSTER_SOURCES:
+        raise HarnessError(f"unknown cluster source {source!r}", f"use one of: {', '.join(CLUSTER_SOURCES)}")
     project = source_project(rootdir)
     if source == "start":
         return start_throwaway_cluster(project)
@@ -56,13 +54,6 @@ def acquire_cluster(rootdir: Path, source: str) -> ClusterUnderTest:
         faults=LocalFaults(project, os.environ) if described else None,
         project=project if described else None,
     )
-
-
-def source_project(rootdir: Path) -> Project:
-    """The nearest folder at or above `rootdir` with a topology; TASKER_PROJECT_DIR is not consulted: the tests
-    belong to the checkout they run from."""
-    start = rootdir.resolve()
-    return Project(next((folder for folder in (start, *start.parents) if (folder / CONFIG_RELATIVE).is_file()), start))
 
 
 async def _count_ready(config: ClusterConfig) -> int:
