@@ -1,9 +1,12 @@
 """Run every benchmark one after another, then print and save the table of targets: where each one stands.
 
     .venv/bin/python bench/run_all.py [--quick] [--only NAME ...]
+    .venv/bin/python bench/run_all.py --write-readme
 
 Each script also runs alone (`bench/start_all.py --quick`). Results go to bench/results/<name>.json; the summary to
-bench/results/summary.json and summary.md (a Markdown table to paste into the README's performance section).
+bench/results/summary.json and summary.md: the targets table, headed by the commit and date it measured.
+`--write-readme` runs nothing: it puts the saved summary's table into README.md between its `bench-table` markers,
+and refuses unless it is a full run of every bench on a clean checkout.
 """
 
 from __future__ import annotations
@@ -13,22 +16,31 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from benchlib.paths import BENCH, PYTHON, REPO, RESULTS
-from benchlib.report import Target, machine, targets_table
+from benchlib.report import Target, machine, source, targets_table
 
 SCRIPTS = ("status_quick", "status_hung", "start_all", "stop", "throughput", "memory")
+README = REPO / "README.md"
+TABLE_START, TABLE_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few repetitions: a couple of minutes in all")
     parser.add_argument("--only", nargs="+", choices=SCRIPTS, help="run only these benchmarks")
+    parser.add_argument(
+        "--write-readme", action="store_true", help="run nothing: put the saved summary's table into README.md"
+    )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 140)
+    if args.write_readme:
+        return write_readme(RESULTS / "summary.json", console)
     compile_sources()
     outcomes: dict[str, dict[str, Any]] = {}
     for name in args.only or SCRIPTS:
@@ -43,6 +55,38 @@ def main() -> int:
             console.print(f"[yellow]{name}: {outcome['status']}[/yellow] {outcome.get('detail', '')}")
     console.print(f"[dim]wrote {RESULTS / 'summary.json'} and {RESULTS / 'summary.md'}[/dim]")
     return 0 if all(outcome["status"] != "failed" for outcome in outcomes.values()) else 1
+
+
+def write_readme(saved: Path, console: Console) -> int:
+    """Replace the README's table with the saved summary's; refused for what the README must not quote."""
+    if not saved.is_file():
+        return _refuse(f"no saved summary at {saved}", "run `bench/run_all.py` (a full run) first")
+    summary = json.loads(saved.read_text())
+    problems = []
+    if summary["mode"] != "full":
+        problems.append("it is a quick run")
+    if set(summary["benches"]) != set(SCRIPTS) or any(b["status"] != "ok" for b in summary["benches"].values()):
+        problems.append("not every bench ran to the end")
+    if summary["source"]["dirty"]:
+        problems.append("the work tree had uncommitted changes")
+    if problems:
+        return _refuse(
+            f"the README quotes a full run of every bench at a commit, but {'; '.join(problems)}",
+            "commit, run `bench/run_all.py` (no --quick, no --only), then `bench/run_all.py --write-readme`",
+        )
+    text = README.read_text()
+    before, start, rest = text.partition(TABLE_START)
+    _, end, after = rest.partition(TABLE_END)
+    if not start or not end:
+        return _refuse(f"README.md has no {TABLE_START} ... {TABLE_END} block", "put them around the targets table")
+    README.write_text(f"{before}{TABLE_START}\n{markdown(summary)}{TABLE_END}{after}")
+    console.print(f"[dim]wrote the table of commit {summary['source']['commit'][:12]} into {README}[/dim]")
+    return 0
+
+
+def _refuse(problem: str, fix: str) -> int:
+    print(f"error: {problem}\n  fix: {fix}", file=sys.stderr)
+    return 1
 
 
 def compile_sources() -> None:
@@ -83,6 +127,8 @@ def summarize(outcomes: dict[str, dict[str, Any]], quick: bool) -> dict[str, Any
         targets += [{"bench": name, **target} for target in document["targets"]]
     return {
         "mode": "quick" if quick else "full",
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": source(),
         "machine": machine(),
         "benches": {name: {"status": o["status"], "seconds": round(o["seconds"], 1)} for name, o in outcomes.items()},
         "targets": targets,
@@ -90,10 +136,12 @@ def summarize(outcomes: dict[str, dict[str, Any]], quick: bool) -> dict[str, Any
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    host = summary["machine"]
+    host, code = summary["machine"], summary["source"]
+    changes = " plus uncommitted changes" if code["dirty"] else ""
     lines = [
-        f"Measured by `bench/run_all.py` ({summary['mode']} mode) on {host['cpus']} cores, Python {host['python']}; "
-        "medians with min-max, ratios paired run by run.",
+        f"The {summary['mode']} run of {summary['finished_at'][:10]} at commit `{code['commit'][:12]}`{changes} "
+        f"(`bench/run_all.py`)\non {host['cpus']} cores, Python {host['python']}: medians with min-max, ratios "
+        "paired run by run.",
         "",
         "| target | bar | measured | verdict |",
         "|---|---|---|---|",

@@ -86,7 +86,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         for repetition in range(repetitions + 1):
             shift = repetition % len(contestants)
             for contestant in [*contestants[shift:], *contestants[:shift]]:
-                elapsed = attempt(contestant, contestant.start, result.notes.append)
+                elapsed = attempt(contestant, contestant.start, result)
                 if repetition > 0:  # the first round only warms caches
                     times[contestant.label].append(elapsed)
                 if contestant is cluster and repetition > 0:

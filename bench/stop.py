@@ -54,7 +54,7 @@ def measure(folder: Path, count: int, repetitions: int, result: Result) -> None:
         for repetition in range(repetitions):
             shift = repetition % len(contestants)
             for contestant in [*contestants[shift:], *contestants[:shift]]:
-                attempt(contestant, contestant.start, result.notes.append)
+                attempt(contestant, contestant.start, result)
                 watched = isinstance(contestant, ClusterCli | FloorCommand)
                 exits = FirstExit(contestant.leader_pids()) if watched else None
                 started = time.monotonic()
@@ -104,12 +104,12 @@ def measure_deaf(folder: Path, repetitions: int, result: Result) -> None:
     cpu: list[float] = []
     try:
         for _ in range(repetitions):
-            attempt(cluster, cluster.start, result.notes.append)
+            attempt(cluster, cluster.start, result)
             run = run_once(cluster.project.argv("stop"))
             walls["cluster stop"].append(run.wall)
             cpu.append(run.cpu)
             cluster.wait_ports_free()
-            attempt(supervisor, supervisor.start, result.notes.append)
+            attempt(supervisor, supervisor.start, result)
             walls["supervisorctl stop all"].append(supervisor.stop())
             supervisor.wait_ports_free()
     finally:

@@ -23,6 +23,7 @@ from benchlib import floor
 from benchlib.fleet import RANGE, ClusterProject, Group, Member, clean_env, members_of
 from benchlib.paths import FLOOR, PYTHON
 from benchlib.peers import Honcho, Supervisord, descendants
+from benchlib.report import Result
 from tasker_cluster.proc.ports import find_free_port_block, is_port_free
 from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
@@ -80,15 +81,17 @@ class Contestant:
             time.sleep(0.01)
 
 
-def attempt(contestant: Contestant, action: Callable[[], float], on_retry: Callable[[str], None]) -> float:
-    """Run a timed action; if it fails (say, a stranger took one of our ports), clean up, move, and try once more."""
+def attempt(contestant: Contestant, action: Callable[[], float], result: Result) -> float:
+    """Run a timed start. Ports a stranger took since the last trial are a note: the contender moves before it
+    starts. A start that fails is a miss (`result.failed_starts`), even though it is retried once on fresh ports to
+    finish the run."""
     if not contestant.ports_free():
-        on_retry(f"{contestant.label}: a port of ours was taken by another process; moved to fresh ports")
+        result.notes.append(f"{contestant.label}: a port of ours was taken by another process; moved to fresh ports")
         contestant.relocate()
     try:
         return action()
     except (RuntimeError, TimeoutError, subprocess.SubprocessError) as error:
-        on_retry(f"{contestant.label}: retried once after: {str(error).splitlines()[0][:200]}")
+        result.failed_starts.append(f"{contestant.label}: {str(error).splitlines()[0][:200]}")
         contestant.abort()
         contestant.relocate()
         return action()

@@ -5,7 +5,6 @@ Every contender runs the same members (the same argv of `programs/instance.py`),
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -16,9 +15,8 @@ from typing import Any
 import tomli_w
 
 from benchlib.paths import CLUSTER, INSTANCE, PYTHON
+from tasker_cluster.testing.environment import clean_environment
 
-# Variables that steer the CLI from outside: a developer's shell must not change what the bench measures.
-STEERING = ("TASKER_ORCHESTRATION_INSTANCES", "TASKER_WORKER_INSTANCES", "TASKER_PROJECT_DIR", "DATABASE_URL")
 RANGE = 10
 
 
@@ -73,8 +71,9 @@ def members_of(groups: Sequence[Group]) -> list[Member]:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in STEERING}
-    return {**env, **(extra or {})}
+    """What every process the bench starts gets: the machine's basics and nothing of the developer's shell (no
+    counts, DATABASE_URL, TASKER_POOL_* or worker concurrency), so the defaults are what is measured."""
+    return {**clean_environment(), **(extra or {})}
 
 
 @dataclass

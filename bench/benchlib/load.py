@@ -1,8 +1,13 @@
 """Load on the reference cluster: `examples/linear` tasks created round-robin over the orchestration instances,
-then the database's own timestamps say when each finished, and whether any task was lost or duplicated.
+then the database says when each finished, and whether any was lost, duplicated or wrong.
 
-Tasks of one run share a `reason` (the run id), so runs never mix in one database. Every POST carries its own
-idempotency key, so a retried POST cannot create a second task.
+Tasks of one run share a `reason` (the run id): a marker that counts every task the run caused, whatever its
+idempotency key, so a duplicate shows. Every POST carries its own idempotency key, so a retried POST cannot create a
+second task. A request that was never accepted is a failed creation, counted and shown: it is a miss, not a gap.
+
+Latency is timed from each request's scheduled send (when a paced run meant to send it, or when a saturated run
+sent it) to the task's `completed_at`: the time a request waited before the server accepted it counts too
+(coordinated omission). Both clocks are this machine's wall clock.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from benchlib.stats import percentile
+
 LINEAR = {"namespace": "examples", "name": "linear", "context": {"even_number": 2}}
 LAST_RESULT = "65536"  # 2 squared four times
 STEPS_PER_TASK = 4
@@ -30,13 +37,7 @@ SELECT count(*) FILTER (WHERE status IN ('complete', 'error', 'cancelled')), cou
 FROM tasker.tasks WHERE reason = %(run)s
 """
 TASKS_SQL = """
-SELECT count(*),
-       count(DISTINCT idempotency_key),
-       count(*) FILTER (WHERE status = 'complete'),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)),
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at)),
-       max(extract(epoch FROM completed_at - created_at)),
-       extract(epoch FROM max(completed_at) - min(created_at))
+SELECT task_uuid::text, status = 'complete', extract(epoch FROM completed_at)::float8
 FROM tasker.tasks WHERE reason = %(run)s
 """
 STEPS_SQL = """
@@ -51,7 +52,8 @@ WHERE t.reason = %(run)s
 
 @dataclass(frozen=True)
 class Creation:
-    accepted: list[str]
+    # Each accepted task and its request's scheduled send, in seconds since the epoch.
+    accepted: dict[str, float]
     failed: int
     seconds: float
     client_cpu: float
@@ -59,14 +61,17 @@ class Creation:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the database says about one run."""
+    """What one run asked for, and what the database says about it."""
 
     run: str
     requested: int
     accepted: int
-    failed_posts: int
-    tasks: int
-    distinct_keys: int
+    # Requests never accepted (all attempts refused or dropped): a run with any is a miss.
+    failed: int
+    # Tasks of the run the database holds that no request got back: duplicates, or creations whose answer was lost.
+    extra: int
+    # Accepted tasks that did not complete, or that the database does not hold.
+    lost: int
     complete: int
     steps: int
     steps_complete: int
@@ -88,29 +93,30 @@ class Outcome:
         return self.steps_complete / self.span if self.span else 0.0
 
     @property
-    def lost(self) -> int:
-        """Accepted tasks that did not complete, plus accepted ones the database does not have."""
-        return self.accepted - self.complete
-
-    @property
-    def duplicated(self) -> int:
-        return self.tasks - self.distinct_keys + max(0, self.tasks - self.accepted)
+    def clean(self) -> bool:
+        """Every request accepted once, every task complete with the right result."""
+        return self.failed == self.extra == self.lost == self.wrong_results == 0
 
 
 def new_run_id() -> str:
     return f"bench-{uuid.uuid4().hex[:12]}"
 
 
-def _post_all(urls: Sequence[str], count: int, run: str, concurrency: int, rate: float | None) -> tuple[list[str], int]:
-    """`concurrency` threads, each with one keep-alive connection per orchestration instance.
+def _post_all(
+    urls: Sequence[str], count: int, run: str, concurrency: int, rate: float | None
+) -> tuple[dict[str, float], int]:
+    """`concurrency` threads, each with one keep-alive connection per orchestration instance; returns each accepted
+    task with its request's scheduled send (epoch seconds), and how many requests failed.
 
     The standard library's client costs a fraction of the CPU an asyncio client does per request (measured:
     httpx.AsyncClient burnt 3.4 ms per POST), and every CPU second the generator saves goes to the cluster.
     """
-    accepted: list[str] = []
+    accepted: dict[str, float] = {}
     failed: list[int] = []
     next_index = itertools.count()
     started = time.monotonic()
+    # Wall clock, to compare with the database's completed_at; the schedule itself runs on the monotonic clock.
+    started_wall = time.time()
 
     def post(connection: http.client.HTTPConnection, body: bytes) -> str | None:
         for _ in range(_RETRIES):
@@ -131,14 +137,17 @@ def _post_all(urls: Sequence[str], count: int, run: str, concurrency: int, rate:
         connections = [http.client.HTTPConnection(*_host_port(url), timeout=30) for url in urls]
         try:
             while (index := next(next_index)) < count:
-                if rate is not None:
+                if rate is None:
+                    scheduled = started_wall + (time.monotonic() - started)
+                else:
+                    scheduled = started_wall + index / rate
                     time.sleep(max(0.0, started + index / rate - time.monotonic()))
                 body = json.dumps({**LINEAR, "reason": run, "idempotency_key": f"{run}-{index}"}).encode()
                 task_uuid = post(connections[index % len(connections)], body)
                 if task_uuid is None:
                     failed.append(index)
                 else:
-                    accepted.append(task_uuid)
+                    accepted[task_uuid] = scheduled
         finally:
             for connection in connections:
                 connection.close()
@@ -182,26 +191,30 @@ def wait_finished(database_url: str, run: str, expected: int, timeout: float) ->
 
 def outcome(database_url: str, run: str, requested: int, creation: Creation) -> Outcome:
     with psycopg.connect(database_url, autocommit=True) as connection:
-        tasks = connection.execute(TASKS_SQL, {"run": run}).fetchone()
+        tasks = connection.execute(TASKS_SQL, {"run": run}).fetchall()
         steps = connection.execute(STEPS_SQL, {"run": run, "last": LAST_RESULT}).fetchone()
-    assert tasks is not None and steps is not None
-    count, keys, complete, p50, p99, worst, span = tasks
+    assert steps is not None
+    completed = {task_uuid: finished for task_uuid, complete, finished in tasks if complete}
+    accepted = creation.accepted
+    latencies = [completed[task] - sent for task, sent in accepted.items() if task in completed]
+    first_send = min(accepted.values(), default=0.0)
     return Outcome(
         run=run,
         requested=requested,
-        accepted=len(set(creation.accepted)),
-        failed_posts=creation.failed,
-        tasks=count,
-        distinct_keys=keys,
-        complete=complete,
+        accepted=len(accepted),
+        failed=requested - len(accepted),
+        extra=len({task_uuid for task_uuid, _, _ in tasks} - accepted.keys()),
+        lost=len(accepted.keys() - completed.keys()),
+        complete=len(completed),
         steps=steps[0],
         steps_complete=steps[1],
         steps_retried=steps[2],
         wrong_results=steps[3],
-        p50=float(p50 or 0),
-        p99=float(p99 or 0),
-        worst=float(worst or 0),
-        span=float(span or 0),
+        p50=percentile(latencies, 0.5) if latencies else 0.0,
+        p99=percentile(latencies, 0.99) if latencies else 0.0,
+        worst=max(latencies, default=0.0),
+        # From the first request's send, not its acceptance: time spent waiting to be accepted counts.
+        span=max(completed.values(), default=first_send) - first_send,
         create_seconds=creation.seconds,
         client_cpu=creation.client_cpu,
     )
@@ -212,5 +225,5 @@ def run_load(
 ) -> Outcome:
     run = new_run_id()
     creation = create_tasks(urls, count, run, rate=rate)
-    wait_finished(database_url, run, len(set(creation.accepted)), timeout)
+    wait_finished(database_url, run, len(creation.accepted), timeout)
     return outcome(database_url, run, count, creation)

@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import tomli_w
 
 from benchlib.fleet import clean_env
@@ -20,6 +21,10 @@ from benchlib.paths import CLUSTER, REPO
 from tasker_cluster.proc.ports import find_free_port_block
 
 RANGE = 10
+EMPTY_SQL = """
+TRUNCATE tasker.tasks, tasker.steps, tasker.task_transitions, tasker.step_transitions;
+SELECT pgmq.purge_queue(queue_name) FROM pgmq.meta;
+"""
 
 
 class ReferenceCluster:
@@ -82,6 +87,13 @@ class ReferenceCluster:
     def database_up(self) -> str:
         self.cli("db", "up")
         return self.cli("db", "url").strip()
+
+    def empty_database(self, database_url: str) -> None:
+        """Every task, step, transition and queued message gone, with the instances stopped: each run starts on the
+        database the first one had, so no configuration is measured on a fuller one than another."""
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute(EMPTY_SQL)
+            connection.execute("VACUUM ANALYZE")
 
     def start(self, orchestration: int, workers: int) -> None:
         self.write(orchestration, workers)

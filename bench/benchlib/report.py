@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchlib.paths import RESULTS
+from benchlib.paths import REPO, RESULTS
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     skipped: str | None = None
+    # Starts of a contender that failed (then retried on fresh ports so the run could finish): each one is a miss.
+    failed_starts: list[str] = field(default_factory=list)
 
     def section(self, title: str, columns: list[str]) -> Section:
         self.sections.append(Section(title, columns))
@@ -56,19 +59,47 @@ class Result:
     def target(self, name: str, bar: str, measured: str, passed: bool | None) -> None:
         self.targets.append(Target(name, bar, measured, passed))
 
+    def all_targets(self) -> list[Target]:
+        """The bench's targets, and a miss when a contender's start failed: its figures are not a clean run."""
+        if not self.failed_starts:
+            return list(self.targets)
+        failed = Target(
+            f"{self.bench}: every contender started at its first try",
+            "0 failed starts",
+            f"{len(self.failed_starts)} failed: " + "; ".join(self.failed_starts),
+            False,
+        )
+        return [*self.targets, failed]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "bench": self.bench,
             "question": self.question,
             "mode": "quick" if self.quick else "full",
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": source(),
             "machine": machine(),
             "skipped": self.skipped,
             "sections": [{"title": s.title, "columns": s.columns, "rows": s.rows} for s in self.sections],
-            "targets": [{**t.__dict__, "verdict": t.verdict} for t in self.targets],
+            "targets": [{**t.__dict__, "verdict": t.verdict} for t in self.all_targets()],
+            "failed_starts": self.failed_starts,
             "notes": self.notes,
             "raw": self.raw,
         }
+
+
+def source() -> dict[str, Any]:
+    """Which code was measured: the commit checked out, and whether the work tree differed from it."""
+
+    def git(*args: str) -> str:
+        completed = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return completed.stdout.strip() if completed.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD") or "unknown",
+        "commit_date": git("log", "-1", "--format=%cI"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -94,8 +125,8 @@ def publish(result: Result, console: Console | None = None) -> Path:
         for row in section.rows:
             table.add_row(*row)
         out.print(table)
-    if result.targets:
-        out.print(targets_table(result.targets))
+    if result.all_targets():
+        out.print(targets_table(result.all_targets()))
     for note in result.notes:
         out.print(f"note: {note}")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,14 @@
-"""Server-side records of the cluster's database, for scenarios to assert on: who created what, every transition."""
+"""Server-side records of the cluster's database, for scenarios to assert on: who created what, every transition.
+
+`tampered()` gives the same view with faults written behind the services' back in a transaction that is rolled
+back at the end: what the checks would read had the fault happened, with nothing left in the database.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,50 +19,89 @@ from psycopg.rows import namedtuple_row
 
 from tasker_cluster.services.common.queries import parse_queries
 
-RECORDS_SQL = Path(__file__).with_name("records.sql")
+OUTCOMES = frozenset({"complete", "waiting_for_retry", "error"})
 
 
 @cache
-def _queries() -> dict[str, str]:
-    return parse_queries(RECORDS_SQL.read_text())
+def queries(file: str) -> dict[str, str]:
+    return parse_queries(Path(__file__).with_name(file).read_text())
 
 
 @dataclass(frozen=True)
 class StepHistory:
-    """One step's recorded states in order, with the attempt and instance of each change."""
+    """One step's recorded changes in order: (attempt, from state, to state, instance) each."""
 
     task_uuid: str
     step_name: str
-    changes: list[tuple[int, str | None, str, str]]  # (attempt, from, to, instance)
+    changes: list[tuple[int, str | None, str, str]]
 
-    def states(self) -> list[str]:
-        return [to_state for _, _, to_state, _ in self.changes]
+    @property
+    def where(self) -> str:
+        return f"step {self.task_uuid}/{self.step_name}"
+
+    def states(self) -> tuple[str, ...]:
+        return tuple(to_state for _, _, to_state, _ in self.changes)
 
     def claims(self) -> list[tuple[int, str]]:
         """(attempt, instance) of every claim: a move into in_progress."""
         return [(attempt, instance) for attempt, _, to_state, instance in self.changes if to_state == "in_progress"]
 
+    def outcomes(self) -> Counter[int]:
+        """How many outcomes (complete, waiting_for_retry, error) each attempt recorded."""
+        return Counter(attempt for attempt, from_state, to_state, _ in self.changes if to_state in OUTCOMES)
+
+    def claimed_by(self, instance: str) -> bool:
+        return any(claimer == instance for _, claimer in self.claims())
+
 
 class ServerRecords:
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
+    """Reads through a new connection per query, or through `connection` when given (a tampered view)."""
 
-    def _rows(self, name: str, **params: Any) -> list[Any]:
+    def __init__(self, database_url: str, connection: psycopg.Connection[Any] | None = None) -> None:
+        self.database_url = database_url
+        self._connection = connection
+
+    def rows(self, name: str, file: str = "records.sql", **params: Any) -> list[Any]:
+        if self._connection is not None:
+            return self._connection.execute(queries(file)[name], params).fetchall()
         with psycopg.connect(self.database_url, row_factory=namedtuple_row) as conn:
-            return conn.execute(_queries()[name], params).fetchall()
+            return conn.execute(queries(file)[name], params).fetchall()
+
+    def rows_changed(self, name: str, file: str, **params: Any) -> int:
+        """Run a writing statement through the tampered connection; how many rows it changed."""
+        assert self._connection is not None, "writes go through tampered() only, never committed"
+        return self._connection.execute(queries(file)[name], params).rowcount
+
+    @contextmanager
+    def tampered(self) -> Iterator[ServerRecords]:
+        """This view on one connection whose transaction is rolled back at exit, whatever was written through it."""
+        conn = psycopg.connect(self.database_url, row_factory=namedtuple_row)
+        try:
+            yield ServerRecords(self.database_url, conn)
+        finally:
+            conn.rollback()
+            conn.close()
 
     def tasks(self, uuids: Sequence[str]) -> dict[str, Any]:
-        return {row.task_uuid: row for row in self._rows("tasks", uuids=list(uuids))}
+        return {row.task_uuid: row for row in self.rows("tasks", uuids=list(uuids))}
+
+    def marked(self, marker: str) -> list[str]:
+        """UUIDs of every task carrying `marker` among its tags."""
+        return [row.task_uuid for row in self.rows("marked_tasks", marker=marker)]
 
     def created_by(self, uuids: Sequence[str]) -> Counter[str]:
         return Counter(row.created_by for row in self.tasks(uuids).values())
 
-    def tasks_per_key(self, keys: Sequence[str]) -> dict[str, int]:
-        return {row.key: row.tasks for row in self._rows("tasks_per_key", keys=list(keys))}
+    def steps(self, uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per task, its step rows by step name."""
+        grouped: dict[str, dict[str, Any]] = defaultdict(dict)
+        for row in self.rows("steps", uuids=list(uuids)):
+            grouped[row.task_uuid][row.name] = row
+        return dict(grouped)
 
     def step_histories(self, uuids: Sequence[str]) -> list[StepHistory]:
         grouped: dict[str, list[Any]] = defaultdict(list)
-        for row in self._rows("step_transitions", uuids=list(uuids)):
+        for row in self.rows("step_transitions", uuids=list(uuids)):
             grouped[row.step_uuid].append(row)
         return [
             StepHistory(
@@ -70,12 +114,12 @@ class ServerRecords:
 
     def task_histories(self, uuids: Sequence[str]) -> dict[str, list[str]]:
         histories: dict[str, list[str]] = defaultdict(list)
-        for row in self._rows("task_transitions", uuids=list(uuids)):
+        for row in self.rows("task_transitions", uuids=list(uuids)):
             histories[row.task_uuid].append(row.to_status)
         return dict(histories)
 
     def claims_per_instance(self, uuids: Sequence[str]) -> Counter[str]:
-        return Counter({row.instance: row.claims for row in self._rows("claims_per_instance", uuids=list(uuids))})
+        return Counter({row.instance: row.claims for row in self.rows("claims_per_instance", uuids=list(uuids))})
 
     def unsettled_steps(self, uuids: Sequence[str]) -> int:
-        return self._rows("unsettled_steps", uuids=list(uuids))[0][0]
+        return self.rows("unsettled_steps", uuids=list(uuids))[0][0]

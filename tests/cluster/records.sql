@@ -3,16 +3,22 @@
 
 -- name: tasks --
 -- The task rows for the given task UUIDs.
-SELECT task_uuid::text, status, created_by, idempotency_key
+SELECT task_uuid::text, status, created_by, namespace, name, version, context, idempotency_key
 FROM tasker.tasks
 WHERE task_uuid = ANY(%(uuids)s::uuid[]);
 
--- name: tasks_per_key --
--- How many tasks exist for each idempotency key: exactly one each, however often a creation was retried.
-SELECT k.key, count(t.task_uuid)::int AS tasks
-FROM unnest(%(keys)s::text[]) AS k(key)
-LEFT JOIN tasker.tasks t ON t.idempotency_key = k.key
-GROUP BY k.key;
+-- name: marked_tasks --
+-- Every task carrying a test's marker tag, however it was created: what a test caused, duplicates included.
+SELECT task_uuid::text
+FROM tasker.tasks
+WHERE tags @> jsonb_build_array(%(marker)s::text);
+
+-- name: steps --
+-- The step rows of the given tasks: state, attempts and result as the database holds them.
+SELECT task_uuid::text, name, state, attempts, result
+FROM tasker.steps
+WHERE task_uuid = ANY(%(uuids)s::uuid[])
+ORDER BY task_uuid, position;
 
 -- name: step_transitions --
 -- Every recorded step state change of the given tasks, in the order they were made.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
+import checks
 import pytest
+from checks import ScenarioRun
 from records import ServerRecords
-from workloads import linear, linear_result
+from tamper import FAULT_FREE, Fault, assert_sees, each_fault
+from workloads import linear
 
 from tasker_cluster.testing import BlockingManager
 from tasker_cluster.testing.plugin import ScenarioFigures
@@ -16,23 +19,31 @@ pytestmark = pytest.mark.cluster
 TASKS = 50
 
 
-def test_concurrent_creation_across_instances_completes_every_task_consistently(
-    manager: BlockingManager, records: ServerRecords, figures: ScenarioFigures
-) -> None:
+@pytest.fixture(scope="module")
+def run(scenario_manager: BlockingManager) -> ScenarioRun:
     requests = linear(TASKS)
     started = time.monotonic()
-    created = manager.create_tasks_concurrent(requests)
-    uuids = [task.task_uuid for task in created]
-    finished = manager.wait_for_tasks_completion(uuids, timeout=120)
-    elapsed = time.monotonic() - started
+    created = scenario_manager.create_tasks_concurrent(requests)
+    scenario_manager.wait_for_tasks_completion([task.task_uuid for task in created], timeout=120)
+    return ScenarioRun.of(scenario_manager, requests, created, time.monotonic() - started)
 
-    assert len(set(uuids)) == TASKS
-    rows = records.tasks(uuids)
-    assert len(rows) == TASKS
-    assert {row.status for row in rows.values()} == {"complete"}
-    assert len(records.created_by(uuids)) == manager.orchestration_count()
-    for request, task in zip(requests, finished, strict=True):
-        assert task.step("square_4").result == linear_result(request)
-    for task_uuid in uuids:
-        manager.verify_task_consistency(task_uuid)
-    figures.throughput(TASKS, elapsed, instances=manager.orchestration_count())
+
+def check(run: ScenarioRun, records: ServerRecords, manager: BlockingManager) -> None:
+    checks.fault_free(records, run)
+    creators = records.created_by(run.uuids)
+    assert len(creators) == manager.orchestration_count(), f"not every instance created tasks: {dict(creators)}"
+    checks.served_as_recorded(manager, records, run.uuids)
+
+
+def test_concurrent_creation_across_instances_completes_every_task_consistently(
+    run: ScenarioRun, records: ServerRecords, scenario_manager: BlockingManager, figures: ScenarioFigures
+) -> None:
+    check(run, records, scenario_manager)
+    figures.throughput(TASKS, run.seconds, instances=scenario_manager.orchestration_count())
+
+
+@each_fault(*FAULT_FREE)
+def test_scenario_01_sees(
+    fault: Fault, run: ScenarioRun, records: ServerRecords, scenario_manager: BlockingManager
+) -> None:
+    assert_sees(fault, lambda run, records: check(run, records, scenario_manager), run, records)

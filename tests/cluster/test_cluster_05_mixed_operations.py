@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 import time
-from functools import partial
+from dataclasses import dataclass
 
+import checks
 import pytest
+from checks import ScenarioRun
 from faults import wait_until
 from records import ServerRecords
+from tamper import FAULT_FREE, Fault, assert_sees, each_fault
 from workloads import linear, slow
 
-from tasker_cluster.testing import BlockingManager, MultiInstanceTestManager, TaskApiError
+from tasker_cluster.testing import BlockingManager, CreatedTask, MultiInstanceTestManager, TaskApiError, TaskRequest
 from tasker_cluster.testing.concurrency import gather
 from tasker_cluster.testing.plugin import ScenarioFigures
 
@@ -24,7 +27,11 @@ LATE_TASKS = 10
 # Tasks to cancel run long enough that the cancel lands while their step still runs.
 LONG_MS = 3000
 SHORT_MS = 100
-TERMINAL = {"complete", "error", "cancelled"}
+
+
+@dataclass(frozen=True)
+class MixedRun(ScenarioRun):
+    cancel_targets: tuple[str, ...] = ()
 
 
 async def _cancel(manager: MultiInstanceTestManager, task_uuid: str) -> str:
@@ -37,51 +44,66 @@ async def _cancel(manager: MultiInstanceTestManager, task_uuid: str) -> str:
         raise
 
 
-async def _mixed(manager: MultiInstanceTestManager) -> tuple[list[str], list[str], list[str]]:
-    """Creates, then cancels, reads and more creates all at once; returns (all uuids, cancelled ones, outcomes)."""
-    first = await manager.create_tasks_concurrent(
-        [*slow(CANCEL_TARGETS, LONG_MS), *slow(SHORT_TASKS, SHORT_MS), *linear(OTHER_TASKS)]
-    )
-    uuids = [task.task_uuid for task in first]
-    to_cancel = uuids[:CANCEL_TARGETS]
-    reads = random.Random(5).sample(uuids, 20)
+async def _mixed(manager: MultiInstanceTestManager) -> tuple[list[TaskRequest], list[CreatedTask]]:
+    """Creates, then cancels, reads and more creates all at once; returns every request and the task it created."""
+    requests = [*slow(CANCEL_TARGETS, LONG_MS), *slow(SHORT_TASKS, SHORT_MS), *linear(OTHER_TASKS)]
+    first = await manager.create_tasks_concurrent(requests)
+    late_requests = linear(LATE_TASKS, start=OTHER_TASKS)
+    reads = random.Random(5).sample([task.task_uuid for task in first], 20)
     operations = [
-        *[partial(_cancel, manager, task_uuid) for task_uuid in to_cancel],
-        *[partial(manager.get_task, task_uuid) for task_uuid in reads],
-        partial(manager.create_tasks_concurrent, linear(LATE_TASKS, start=OTHER_TASKS)),
+        *[lambda uuid=task.task_uuid: _cancel(manager, uuid) for task in first[:CANCEL_TARGETS]],
+        *[lambda uuid=uuid: manager.get_task(uuid) for uuid in reads],
+        lambda: manager.create_tasks_concurrent(late_requests),
     ]
     results = await gather(operations)
-    outcomes = [result for result in results[: len(to_cancel)] if isinstance(result, str)]
     late = results[-1]
     assert isinstance(late, list)
-    return [*uuids, *(task.task_uuid for task in late)], to_cancel, outcomes
+    return [*requests, *late_requests], [*first, *late]
+
+
+@pytest.fixture(scope="module")
+def run(scenario_manager: BlockingManager, records: ServerRecords) -> MixedRun:
+    started = time.monotonic()
+    requests, created = scenario_manager.call(_mixed, scenario_manager.manager)
+    uuids = [task.task_uuid for task in created]
+    scenario_manager.wait_for_tasks_completion(uuids, timeout=120)
+    # Eventually: a step running when its task was cancelled still finishes; check once all have settled.
+    wait_until(lambda: records.unsettled_steps(uuids) == 0, timeout=60, what="every step has settled")
+    base = ScenarioRun.of(scenario_manager, requests, created, time.monotonic() - started)
+    return MixedRun(**vars(base), cancel_targets=tuple(uuids[:CANCEL_TARGETS]))
+
+
+def check(run: MixedRun, records: ServerRecords) -> None:
+    checks.one_attempt_per_request(run)
+    checks.recorded_correctly(records, run)
+    others = [uuid for uuid in run.uuids if uuid not in run.cancel_targets]
+    checks.finished_as(records, run.cancel_targets, {"cancelled", "complete"})
+    checks.finished_as(records, others, {"complete"})
+    rows = records.tasks(run.uuids)
+    cancelled = [uuid for uuid in run.cancel_targets if rows[uuid].status == "cancelled"]
+    assert cancelled, "no cancel landed before its task completed: the scenario proved nothing about cancels"
+    steps = records.steps(cancelled)
+    for uuid in cancelled:
+        states = {row.state for row in steps[uuid].values()}
+        assert states <= {"cancelled", "complete"}, f"cancelled task {uuid} has steps in {sorted(states)}"
+    # A cancelled task's path depends on when the cancel landed; every other one is the template's.
+    checks.steps_took_clean_paths(records, run, exempt={(uuid, "nap") for uuid in cancelled})
 
 
 def test_instances_agree_after_concurrent_creates_cancels_and_reads(
-    manager: BlockingManager, records: ServerRecords, figures: ScenarioFigures
+    run: MixedRun, records: ServerRecords, scenario_manager: BlockingManager, figures: ScenarioFigures
 ) -> None:
-    started = time.monotonic()
-    uuids, cancelled, outcomes = manager.call(_mixed, manager.manager)
-    finished = {task.task_uuid: task for task in manager.wait_for_tasks_completion(uuids, timeout=120)}
-    # Eventually: a step running when its task was cancelled still finishes; compare once all have settled.
-    wait_until(lambda: records.unsettled_steps(uuids) == 0, timeout=60, what="every step has settled")
-    elapsed = time.monotonic() - started
-
-    rows = records.tasks(uuids)
-    histories = records.task_histories(uuids)
-    for task_uuid in uuids:
-        agreed = manager.verify_task_consistency(task_uuid)
-        assert agreed.status == rows[task_uuid].status == finished[task_uuid].status
-        expected = {"cancelled", "complete"} if task_uuid in cancelled else {"complete"}
-        assert agreed.status in expected, f"{task_uuid}: {agreed.status}"
-        history = histories[task_uuid]
-        assert history[-1] == agreed.status and sum(state in TERMINAL for state in history) == 1, history
-        if agreed.status == "cancelled":
-            assert {step.status for step in agreed.steps} <= {"cancelled", "complete"}
-    assert any(finished[task_uuid].status == "cancelled" for task_uuid in cancelled), outcomes
+    check(run, records)
+    checks.served_as_recorded(scenario_manager, records, run.uuids)
+    rows = records.tasks(run.uuids)
     figures.throughput(
-        len(uuids),
-        elapsed,
-        cancels=len(cancelled),
-        cancelled=sum(finished[u].status == "cancelled" for u in cancelled),
+        len(run.uuids),
+        run.seconds,
+        cancels=len(run.cancel_targets),
+        cancelled=sum(rows[uuid].status == "cancelled" for uuid in run.cancel_targets),
     )
+
+
+@each_fault(*FAULT_FREE)
+def test_scenario_05_sees(fault: Fault, run: MixedRun, records: ServerRecords) -> None:
+    assert_sees(fault, check, run, records)

@@ -1,11 +1,14 @@
-"""Scenario 9: a step that fails once is retried to success; one that always fails ends in error."""
+"""Scenario 7: a step that fails once is retried to success; one that always fails ends in error."""
 
 from __future__ import annotations
 
 import time
 
+import checks
 import pytest
+from checks import ScenarioRun
 from records import ServerRecords
+from tamper import FAULT_FREE, Fault, assert_sees, each_fault, write
 from workloads import named
 
 from tasker_cluster.testing import BlockingManager
@@ -15,34 +18,40 @@ pytestmark = pytest.mark.cluster
 
 FAIL_ONCE = 10
 ALWAYS_FAIL = 5
-MAX_ATTEMPTS = 3  # config/templates/examples/always_fail.toml
+
+
+@pytest.fixture(scope="module")
+def run(scenario_manager: BlockingManager) -> ScenarioRun:
+    requests = [*named("fail_once", FAIL_ONCE), *named("always_fail", ALWAYS_FAIL)]
+    started = time.monotonic()
+    created = scenario_manager.create_tasks_concurrent(requests)
+    scenario_manager.wait_for_tasks_completion([task.task_uuid for task in created], timeout=120)
+    return ScenarioRun.of(scenario_manager, requests, created, time.monotonic() - started)
+
+
+def check(run: ScenarioRun, records: ServerRecords) -> None:
+    """The template's own retries, exactly: flaky claimed twice, doomed three times (max_attempts), never_runs
+    cancelled without a claim (workloads.clean_path)."""
+    checks.one_attempt_per_request(run)
+    checks.recorded_correctly(records, run)
+    checks.finished_as(records, run.uuids[:FAIL_ONCE], {"complete"})
+    checks.finished_as(records, run.uuids[FAIL_ONCE:], {"error"})
+    checks.steps_took_clean_paths(records, run)
 
 
 def test_fail_once_completes_on_the_second_attempt_and_always_fail_ends_in_error(
-    manager: BlockingManager, records: ServerRecords, figures: ScenarioFigures
+    run: ScenarioRun, records: ServerRecords, figures: ScenarioFigures
 ) -> None:
-    started = time.monotonic()
-    flaky = [task.task_uuid for task in manager.create_tasks_concurrent(named("fail_once", FAIL_ONCE))]
-    doomed = [task.task_uuid for task in manager.create_tasks_concurrent(named("always_fail", ALWAYS_FAIL))]
-    finished = {task.task_uuid: task for task in manager.wait_for_tasks_completion(flaky + doomed, timeout=120)}
-    elapsed = time.monotonic() - started
+    check(run, records)
+    figures.throughput(FAIL_ONCE + ALWAYS_FAIL, run.seconds, fail_once=FAIL_ONCE, always_fail=ALWAYS_FAIL)
 
-    for task_uuid in flaky:
-        task = finished[task_uuid]
-        assert task.status == "complete"
-        assert task.step("flaky").attempts == 2
-        assert task.step("confirm").status == "complete"
-    for task_uuid in doomed:
-        task = finished[task_uuid]
-        assert task.status == "error"
-        assert task.step("doomed").attempts == MAX_ATTEMPTS
-        assert task.step("doomed").status == "error"
-        assert task.step("never_runs").attempts == 0
 
-    histories = {(h.task_uuid, h.step_name): h for h in records.step_histories(flaky + doomed)}
-    for task_uuid in flaky:
-        assert [attempt for attempt, _ in histories[(task_uuid, "flaky")].claims()] == [1, 2]
-    for task_uuid in doomed:
-        assert [attempt for attempt, _ in histories[(task_uuid, "doomed")].claims()] == [1, 2, 3]
-        assert histories[(task_uuid, "never_runs")].claims() == []
-    figures.throughput(FAIL_ONCE + ALWAYS_FAIL, elapsed, fail_once=FAIL_ONCE, always_fail=ALWAYS_FAIL)
+def _doomed_claimed_again(records: ServerRecords, run: ScenarioRun) -> ScenarioRun:
+    """always_fail's doomed step given a fourth attempt, past its max_attempts."""
+    write(records, "run_again", task_uuid=run.uuids[-1], step="doomed")
+    return run
+
+
+@each_fault(*FAULT_FREE, Fault("a failed step run past max_attempts", _doomed_claimed_again, r"after error"))
+def test_scenario_07_sees(fault: Fault, run: ScenarioRun, records: ServerRecords) -> None:
+    assert_sees(fault, check, run, records)

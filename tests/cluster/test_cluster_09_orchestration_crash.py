@@ -1,18 +1,22 @@
-"""Scenario 8: `kill -9` of an orchestration instance mid-burst; the others finish everything, then the restarted
+"""Scenario 9: `kill -9` of an orchestration instance mid-burst; the others finish everything, then the restarted
 instance rejoins and serves its share."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 
+import checks
 import pytest
+from checks import ScenarioRun
 from faults import wait_until
 from records import ServerRecords
+from tamper import EVERY_SCENARIO, Fault, assert_sees, each_fault, write
 from workloads import linear
 
-from tasker_cluster.testing import BlockingManager
+from tasker_cluster.testing import BlockingManager, FaultDriver
 from tasker_cluster.testing.plugin import ScenarioFigures
-from tasker_cluster.testing.provision import ClusterUnderTest
 
 pytestmark = pytest.mark.cluster
 
@@ -21,39 +25,78 @@ KILL_AFTER = 20
 REJOIN_TASKS = 20
 
 
-def test_the_cluster_survives_a_killed_orchestration_instance_which_then_rejoins(
-    manager: BlockingManager, records: ServerRecords, faults: ClusterUnderTest, figures: ScenarioFigures
-) -> None:
-    victim = faults.instance_names("orchestration")[0]
+@dataclass(frozen=True)
+class OrchestrationCrashRun(ScenarioRun):
+    victim: str = ""
+    instances: int = 0
+    # Who created the tasks sent after the victim rejoined, as the database recorded it.
+    rejoined: tuple[str, ...] = ()
+    share_after_rejoin: Counter[str] = field(default_factory=Counter)
+
+
+@pytest.fixture(scope="module")
+def run(scenario_manager: BlockingManager, records: ServerRecords, faults: FaultDriver) -> OrchestrationCrashRun:
+    victim = faults.instances("orchestration")[0]
+    burst = linear(TASKS)
     started = time.monotonic()
-    burst = manager.submit(manager.manager.create_tasks_concurrent, linear(TASKS), 8)
-    wait_until(lambda: len(manager.served) >= KILL_AFTER, timeout=30, what=f"{KILL_AFTER} tasks are created")
+    pending = scenario_manager.submit(scenario_manager.manager.create_tasks_concurrent, burst, 8)
+    wait_until(lambda: len(scenario_manager.served) >= KILL_AFTER, timeout=30, what=f"{KILL_AFTER} tasks are created")
     faults.kill(victim)
     try:
-        created = burst.result(timeout=120)
-        uuids = [task.task_uuid for task in created]
-        finished = manager.wait_for_tasks_completion(uuids, timeout=120)
+        created = pending.result(timeout=120)
+        scenario_manager.wait_for_tasks_completion([task.task_uuid for task in created], timeout=120)
     finally:
-        faults.start([victim])
-    elapsed = time.monotonic() - started
-
-    assert len(set(uuids)) == TASKS
-    assert set(records.tasks_per_key([task.idempotency_key for task in created]).values()) == {1}
-    assert {task.status for task in finished} == {"complete"}
-    rerun = [h.changes for h in records.step_histories(uuids) if len(h.claims()) != 1]
-    assert rerun == [], "results the victim held are advanced again, harmlessly: no step runs twice"
-    before = records.created_by(uuids)
-    assert before[victim] > 0, "the victim created nothing before it died: the scenario proved nothing"
-
-    manager.wait_for_healthy(60)
-    rejoined = [task.task_uuid for task in manager.create_tasks_concurrent(linear(REJOIN_TASKS))]
-    share = records.created_by(rejoined)
-    assert abs(share[victim] - REJOIN_TASKS / manager.orchestration_count()) <= 1, dict(share)
-    manager.wait_for_tasks_completion(rejoined, timeout=120)
-    figures.throughput(
-        TASKS,
-        elapsed,
-        killed=victim,
-        retried_creations=sum(task.attempts > 1 for task in created),
-        share_after_rejoin=share[victim],
+        faults.start(victim)
+    scenario_manager.wait_for_healthy(60)
+    later = linear(REJOIN_TASKS)
+    rejoined = scenario_manager.create_tasks_concurrent(later)
+    scenario_manager.wait_for_tasks_completion([task.task_uuid for task in rejoined], timeout=120)
+    base = ScenarioRun.of(scenario_manager, [*burst, *later], [*created, *rejoined], time.monotonic() - started)
+    return OrchestrationCrashRun(
+        **vars(base),
+        victim=victim,
+        instances=scenario_manager.orchestration_count(),
+        rejoined=tuple(task.task_uuid for task in rejoined),
     )
+
+
+def check(run: OrchestrationCrashRun, records: ServerRecords) -> None:
+    """Nothing lost or duplicated by the retried creations, no step run twice (the results the victim held are
+    advanced again, harmlessly), and the restarted victim creates its share again."""
+    checks.recorded_correctly(records, run)
+    checks.finished_as(records, run.uuids, {"complete"})
+    checks.steps_took_clean_paths(records, run)
+    burst = run.uuids[:TASKS]
+    assert records.created_by(burst)[run.victim] > 0, f"{run.victim} created nothing before it died: proved nothing"
+    share = records.created_by(run.rejoined)
+    assert abs(share[run.victim] - REJOIN_TASKS / run.instances) <= 1, (
+        f"after its restart {run.victim} created {share[run.victim]} of {REJOIN_TASKS}: {dict(share)}"
+    )
+
+
+def test_the_cluster_survives_a_killed_orchestration_instance_which_then_rejoins(
+    run: OrchestrationCrashRun, records: ServerRecords, figures: ScenarioFigures
+) -> None:
+    check(run, records)
+    figures.throughput(
+        len(run.uuids),
+        run.seconds,
+        killed=run.victim,
+        retried_creations=run.retries.count("create"),
+        retried_reads=run.retries.count("read"),
+        replayed=sum(task.replayed for task in run.created),
+        share_after_rejoin=records.created_by(run.rejoined)[run.victim],
+    )
+
+
+def _victim_left_out(records: ServerRecords, run: OrchestrationCrashRun) -> OrchestrationCrashRun:
+    """The restarted victim's creations recorded as another instance's: it did not rejoin."""
+    other = next(name for name in records.created_by(run.rejoined) if name != run.victim)
+    for uuid in run.rejoined:
+        write(records, "recreate_by", task_uuid=uuid, instance=other)
+    return run
+
+
+@each_fault(*EVERY_SCENARIO, Fault("a restarted instance that serves nothing", _victim_left_out, r"after its restart"))
+def test_scenario_09_sees(fault: Fault, run: OrchestrationCrashRun, records: ServerRecords) -> None:
+    assert_sees(fault, check, run, records)

@@ -40,6 +40,8 @@ class ScriptedOrchestration:
         self.by_key: dict[str, str] = {}
         self.reads: dict[str, int] = {}
         self.post_times: list[float] = []
+        # Every request line received ("GET /health/ready"), health probes included.
+        self.requests: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -100,6 +102,12 @@ def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the test's output is the assertions."""
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            if parsed:
+                server.requests.append(f"{self.command} {self.path}")
+            return parsed
 
         def do_GET(self) -> None:
             if self.path == "/health":

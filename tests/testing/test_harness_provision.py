@@ -1,8 +1,9 @@
-"""A throwaway cluster through the real lifecycle core, with scripted servers as its instances: free ports, kill -9
-of an instance mid-run, restart, shutdown leaving nothing behind."""
+"""A throwaway cluster started with the `cluster` command, with scripted servers as its instances: free ports, its
+own folder, a clean environment, and shutdown leaving nothing behind."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import psutil
 import pytest
 from scripted_orchestration import scripted_topology
 
+from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
-from tasker_cluster.testing import BlockingManager, MultiInstanceTestManager, RetryPolicy, TaskRequest
+from tasker_cluster.testing import HarnessError, MultiInstanceTestManager, TaskRequest
 from tasker_cluster.testing.provision import ClusterUnderTest, start_throwaway_cluster
 
 USER_PORTS = {*range(8080, 8090), *range(8100, 8110), 5432, 5433}
@@ -41,42 +43,69 @@ def test_a_throwaway_cluster_runs_on_free_ports_in_its_own_folder(
 ) -> None:
     assert throwaway.started_here
     assert throwaway.project is not None and throwaway.project.root != source_project.root
-    ports = {record.port for record in throwaway.records().values()}
+    records = read_records(throwaway.project).valid
+    ports = {record.port for record in records.values()}
     assert len(ports) == 3
     assert not ports & USER_PORTS
-    assert throwaway.instance_names("orchestration") == ["orchestration-1", "orchestration-2"]
-    assert throwaway.config.worker_urls == (throwaway.url_of("worker-a-1"),)
+    assert throwaway.faults is not None
+    assert throwaway.faults.instances("orchestration") == ["orchestration-1", "orchestration-2"]
+    assert throwaway.config.worker_urls == (records["worker-a-1"].url,)
+    assert not (source_project.root / ".pids").exists(), "the source project's folder was written to"
+
+
+def test_a_throwaway_cluster_ignores_the_callers_database_counts_and_instance_settings(
+    source_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hostile = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere",
+        "TASKER_ORCHESTRATION_INSTANCES": "3",
+        "TASKER_WORKER_INSTANCES": "4",
+        "TASKER_POOL_MAX": "1",
+        "TASKER_WORKER_CONCURRENCY": "0",
+        "PGHOST": "nowhere.invalid",
+    }
+    for key, value in hostile.items():
+        monkeypatch.setenv(key, value)
+    cluster = start_throwaway_cluster(source_project, timeout=30)
+    try:
+        assert cluster.project is not None
+        records = read_records(cluster.project).valid
+        # The scripted topology's own counts: 2 orchestration, 1 worker.
+        assert sorted(records) == ["orchestration-1", "orchestration-2", "worker-a-1"]
+        for record in records.values():
+            inherited = set(psutil.Process(record.pid).environ()) & set(hostile)
+            assert not inherited, f"{record.name} inherited {sorted(inherited)}"
+    finally:
+        cluster.shutdown()
 
 
 def test_shutdown_stops_every_instance_and_removes_the_folder(source_project: Project) -> None:
     cluster = start_throwaway_cluster(source_project, timeout=30)
-    pids = [record.pid for record in cluster.records().values()]
     assert cluster.project is not None
     root = cluster.project.root
+    pids = [record.pid for record in read_records(cluster.project).valid.values()]
     cluster.shutdown()
     assert not root.exists()
     assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
 
 
-def test_a_killed_orchestration_instance_is_passed_over_then_rejoins_after_restart(
-    throwaway: ClusterUnderTest,
+def test_a_failed_start_names_the_instance_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    retry = RetryPolicy(max_attempts=4, first_delay=0.01, max_delay=0.05)
-    with BlockingManager.open(throwaway.config, retry=retry) as manager:
-        manager.wait_for_healthy(20)
-        manager.create_tasks_concurrent(_requests(4))
-        assert manager.served_by_instance() == {"orchestration-1": 2, "orchestration-2": 2}
-
-        killed = throwaway.kill("orchestration-1")
-        assert not psutil.pid_exists(killed) or psutil.Process(killed).status() == "zombie"
-        manager.create_tasks_concurrent(_requests(6))
-        assert manager.served_by_instance() == {"orchestration-1": 2, "orchestration-2": 8}
-
-        throwaway.start(["orchestration-1"], timeout=20)
-        manager.wait_for_healthy(20)
-        manager.create_tasks_concurrent(_requests(4))
-        assert manager.served_by_instance() == {"orchestration-1": 4, "orchestration-2": 10}
-    assert throwaway.records()["orchestration-1"].pid != killed
+    (tmp_path / "config").mkdir()
+    # The orchestration service's command (the first of the two) gets a flag the instance refuses: it exits at once.
+    broken = scripted_topology().replace('"{name}"]', '"{name}", "--no-such-flag"]', 1)
+    (tmp_path / "config" / "cluster.toml").write_text(broken)
+    roots: list[Path] = []
+    mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: roots.append(Path(mkdtemp(**kw))) or str(roots[-1]))
+    with pytest.raises(HarnessError) as raised:
+        start_throwaway_cluster(Project(tmp_path), timeout=10)
+    assert "`cluster start-all --timeout 10` exited 1" in raised.value.message
+    assert "orchestration-1" in raised.value.message
+    [root] = roots
+    assert not root.exists()
+    assert not [p for p in psutil.process_iter(["cwd"]) if (p.info["cwd"] or "").startswith(str(root))]
 
 
 @pytest.mark.anyio

@@ -117,6 +117,16 @@ def test_the_cluster_tier_skips_tests_marked_not_cluster(tmp_path: Path) -> None
     assert _summary_row(result.stdout, "unit")[1:5] == ["1", "0", "0", "1"]
 
 
+def test_skipped_cluster_scenarios_are_named_on_the_last_line(tmp_path: Path) -> None:
+    skipping = "import pytest\n\n@pytest.mark.cluster\ndef test_scenario():\n    pytest.skip('no faults here')\n"
+    project = _project(tmp_path, {"test_plain.py": "def test_plain():\n    pass\n", "test_skips.py": skipping})
+    result = _cluster_test(project, "cluster", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1] == (
+        "total: 1 passed, 0 failed, 1 skipped; 1 cluster scenario(s) skipped: this run did not prove what they check"
+    )
+
+
 @pytest.mark.parametrize("tier", ["e2e"])
 def test_an_unknown_tier_exits_2_with_the_valid_tiers(tmp_path: Path, tier: str) -> None:
     result = _cluster_test(tmp_path, tier)

@@ -4,7 +4,17 @@ from xml.etree import ElementTree
 import pytest
 
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.testing.tiers import Phase, marker_expression, plan, pytest_argv, read_junit, read_report
+from tasker_cluster.testing.tiers import (
+    Phase,
+    PhaseResult,
+    TierCounts,
+    marker_expression,
+    plan,
+    pytest_argv,
+    read_junit,
+    read_report,
+    total_line,
+)
 
 
 def test_each_tier_excludes_only_the_tiers_above_it() -> None:
@@ -59,3 +69,24 @@ def test_a_report_cut_short_is_an_unreadable_report_not_a_crash(tmp_path: Path) 
 def test_a_usage_error_is_not_reported_as_a_kill(tmp_path: Path) -> None:
     _, _, problem = read_report(tmp_path / "never-written.xml", 4)
     assert problem == "pytest exited 4 before writing its JUnit report"
+
+
+def test_the_cluster_tier_gets_a_throwaway_cluster_unless_the_running_one_is_asked_for(tmp_path: Path) -> None:
+    phase = Phase("cluster", "cluster", 0, target_cluster=True)
+    default = pytest_argv(phase, tmp_path / "r.xml")
+    assert default[default.index("--cluster-source") + 1] == "start"
+    running = pytest_argv(phase, tmp_path / "r.xml", running=True)
+    assert running[running.index("--cluster-source") + 1] == "env"
+
+
+def _result(*tiers: TierCounts) -> PhaseResult:
+    return PhaseResult(Phase("x", "", 0), [], 0, 1.0, list(tiers))
+
+
+def test_the_last_line_says_when_cluster_scenarios_were_skipped() -> None:
+    clean = [_result(TierCounts("unit", passed=3, skipped=1), TierCounts("cluster", passed=2))]
+    assert total_line(clean) == "total: 5 passed, 0 failed, 1 skipped"
+    skipped = [_result(TierCounts("unit", passed=3), TierCounts("cluster", passed=2, skipped=3, failed=1))]
+    assert total_line(skipped) == (
+        "total: 5 passed, 1 failed, 3 skipped; 3 cluster scenario(s) skipped: this run did not prove what they check"
+    )

@@ -192,6 +192,13 @@ COMMANDS = (
                 min=0,
             ),
             Flag("keep", ("--keep",), "Leave a cluster the tests started running afterwards."),
+            Flag(
+                "running",
+                ("--running",),
+                "Run the cluster tier against your running cluster (TASKER_TEST_ORCHESTRATION_URLS, from "
+                "`cluster setup-env`), writing tasks into its database; fault scenarios then need `-- --allow-faults`. "
+                "Default: a throwaway cluster on free ports, stopped at the end.",
+            ),
             Value(
                 "report_dir", ("--report-dir",), Path, "Keep the JUnit XML reports here (default: a temporary folder)."
             ),

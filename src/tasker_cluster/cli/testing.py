@@ -16,6 +16,7 @@ def test(
     pytest_args: Sequence[str],
     workers: int | None,
     keep: bool,
+    running: bool,
     report_dir: Path | None,
 ) -> int:
     """The first failing phase's pytest exit code, 0 when every phase passed."""
@@ -25,7 +26,13 @@ def test(
     phases = plan(tier, workers)
     with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
         results = run_phases(
-            project.root, phases, report_dir or Path(scratch), pytest_args, keep_cluster=keep, on_phase=announce_phase
+            project.root,
+            phases,
+            report_dir or Path(scratch),
+            pytest_args,
+            keep_cluster=keep,
+            running=running,
+            on_phase=announce_phase,
         )
     print_summary(tier, results)
     return overall_exit_code(results)

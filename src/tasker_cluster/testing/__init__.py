@@ -24,9 +24,11 @@ if TYPE_CHECKING:
         TaskApiError,
         TaskTimeoutError,
     )
+    from tasker_cluster.testing.faults import FaultDriver
+    from tasker_cluster.testing.local_faults import LocalFaults
     from tasker_cluster.testing.manager import MultiInstanceTestManager, ServedRequest
     from tasker_cluster.testing.models import TERMINAL_TASK_STATES, CreatedTask, Step, Task, TaskRequest
-    from tasker_cluster.testing.retry import RetryPolicy
+    from tasker_cluster.testing.retry import RetriedRequest, RetryLog, RetryPolicy
 
 _EXPORTS: dict[str, str] = {
     "BlockingManager": "blocking",
@@ -34,17 +36,21 @@ _EXPORTS: dict[str, str] = {
     "ClusterConfig": "config",
     "ClusterNotHealthyError": "errors",
     "CreatedTask": "models",
+    "FaultDriver": "faults",
     "FieldDifference": "consistency",
     "FirstHealthy": "balancing",
     "HarnessError": "errors",
     "IdempotencyKeyReusedError": "errors",
     "InconsistentTaskError": "errors",
     "LoadBalancingStrategy": "balancing",
+    "LocalFaults": "local_faults",
     "MultiInstanceTestManager": "manager",
     "OrchestrationClient": "client",
     "OrchestrationCluster": "cluster",
     "Probe": "client",
     "Random": "balancing",
+    "RetriedRequest": "retry",
+    "RetryLog": "retry",
     "RetryPolicy": "retry",
     "RoundRobin": "balancing",
     "ServedRequest": "manager",
@@ -66,17 +72,21 @@ __all__ = [
     "ClusterConfig",
     "ClusterNotHealthyError",
     "CreatedTask",
+    "FaultDriver",
     "FieldDifference",
     "FirstHealthy",
     "HarnessError",
     "IdempotencyKeyReusedError",
     "InconsistentTaskError",
     "LoadBalancingStrategy",
+    "LocalFaults",
     "MultiInstanceTestManager",
     "OrchestrationClient",
     "OrchestrationCluster",
     "Probe",
     "Random",
+    "RetriedRequest",
+    "RetryLog",
     "RetryPolicy",
     "RoundRobin",
     "ServedRequest",

@@ -19,6 +19,7 @@ from tasker_cluster.testing.cluster import OrchestrationCluster
 from tasker_cluster.testing.config import ClusterConfig
 from tasker_cluster.testing.manager import MultiInstanceTestManager, ServedRequest
 from tasker_cluster.testing.models import CreatedTask, Task, TaskRequest
+from tasker_cluster.testing.retry import RetryLog
 
 T = TypeVar("T")
 
@@ -48,6 +49,14 @@ class BlockingManager:
     @property
     def served(self) -> list[ServedRequest]:
         return self.manager.served
+
+    @property
+    def retries(self) -> RetryLog:
+        return self.manager.retries
+
+    @property
+    def marker(self) -> str | None:
+        return self.manager.marker
 
     def call(self, function: Callable[..., Awaitable[T]], *args: object) -> T:
         """Run any coroutine function on the manager's event loop, e.g. `call(cluster.fetch_from_all, uuid)`."""

@@ -22,6 +22,7 @@ from tasker_cluster.testing.models import CreatedTask, Task, TaskRequest
 from tasker_cluster.testing.retry import (
     READ_RETRYABLE_STATUSES,
     RETRYABLE_STATUS,
+    RetryLog,
     RetryPolicy,
     is_connection_error,
     is_transient_read_error,
@@ -55,13 +56,18 @@ class MultiInstanceTestManager:
         retry: RetryPolicy | None = None,
         concurrency: int = 16,
         poll_interval_max: float = 0.5,
+        marker: str | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`marker`: a tag added to every task this manager creates, so that a test can count in the database the
+        tasks it caused, a duplicate made under another idempotency key included."""
         self.cluster = cluster
         self.retry = retry or RetryPolicy()
         self.concurrency = concurrency
         self.poll_interval_max = poll_interval_max
+        self.marker = marker
         self.served: list[ServedRequest] = []
+        self.retries = RetryLog()
         self._on_close = on_close
 
     @classmethod
@@ -83,14 +89,15 @@ class MultiInstanceTestManager:
         timeout: float = 60.0,
         **options: object,
     ) -> MultiInstanceTestManager:
-        """Start a throwaway cluster of `project`'s topology (default: the current project) with these counts, on
-        its own folder, ports and database, through the lifecycle core; `aclose()` stops it and removes it all."""
-        from tasker_cluster.testing.provision import start_throwaway_cluster
+        """Start a throwaway cluster of `project`'s topology (default: the project around the current folder) with
+        these counts, on its own folder, ports and database, from a clean environment, with the `cluster` command;
+        `aclose()` stops it and removes it all."""
+        from tasker_cluster.testing.provision import source_project, start_throwaway_cluster
 
         started = await anyio.to_thread.run_sync(
             partial(
                 start_throwaway_cluster,
-                project,
+                project or source_project(Path.cwd()),
                 orchestration=orchestration_count,
                 workers=worker_count,
                 timeout=timeout,
@@ -138,6 +145,8 @@ class MultiInstanceTestManager:
         one is up, with the same idempotency key, so a retry returns the task an earlier attempt created."""
         if request.idempotency_key is None:
             request = request.model_copy(update={"idempotency_key": str(uuid.uuid4())})
+        if self.marker is not None and self.marker not in (request.tags or []):
+            request = request.model_copy(update={"tags": [*(request.tags or []), self.marker]})
         key = request.idempotency_key or ""
         failures: list[str] = []
         for attempt in range(1, self.retry.max_attempts + 1):
@@ -149,13 +158,13 @@ class MultiInstanceTestManager:
             except TaskApiError as error:
                 if error.status_code != RETRYABLE_STATUS:
                     raise
-                failures.append(f"{client.url}: 503")
+                failures.append(self._retried("create", client.url, "503"))
                 retry_after = error.retry_after
             except Exception as error:
                 if not is_connection_error(error):
                     raise
                 self.cluster.mark_down(index)
-                failures.append(f"{client.url}: {type(error).__name__}")
+                failures.append(self._retried("create", client.url, type(error).__name__))
             else:
                 self.served.append(ServedRequest(task.task_uuid, client.url, task.created_by, attempt, replayed))
                 return CreatedTask(
@@ -246,13 +255,23 @@ class MultiInstanceTestManager:
         except TaskApiError as error:
             if error.status_code not in READ_RETRYABLE_STATUSES:
                 raise
-            return f"{client.url}: {error.status_code}"
+            return self._retried("read", client.url, str(error.status_code))
         except Exception as error:
             if not is_transient_read_error(error):
                 raise
             if is_connection_error(error):
                 self.cluster.mark_down(index)
-            return f"{client.url}: {type(error).__name__}"
+            return self._retried("read", client.url, type(error).__name__)
+
+    def _retried(self, kind: str, url: str, reason: str) -> str:
+        """Log an attempt that failed the retryable way; its description, for error messages."""
+        self.retries.record(kind, url, reason)
+        return f"{url}: {reason}"
+
+
+def new_marker(label: str) -> str:
+    """A marker tag unique to one test run: `pytest:LABEL:8-hex`, readable in the database."""
+    return f"pytest:{label[:80]}:{uuid.uuid4().hex[:8]}"
 
 
 def _timeout_error(pending: list[str], last_seen: dict[str, str], total: int, timeout: float) -> TaskTimeoutError:

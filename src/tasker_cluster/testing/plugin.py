@@ -29,6 +29,7 @@ MARKERS = {
     "not_cluster": "skipped when the suite targets a cluster",
 }
 SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
+CLUSTER_SOURCES = ("start", "env")
 TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
 ALLOW_FAULTS_ENV = "TASKER_TEST_ALLOW_FAULTS"
 FIGURES_PROPERTY = "figures"
@@ -59,16 +60,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--cluster-source",
-        choices=("auto", "env", "start"),
-        default=os.environ.get(SOURCE_ENV, "auto"),
-        help="auto: the cluster named by TASKER_TEST_ORCHESTRATION_URLS if it answers, else start one; "
-        f"env: only the named one; start: always a throwaway one (env {SOURCE_ENV})",
+        choices=CLUSTER_SOURCES,
+        default=os.environ.get(SOURCE_ENV) or "start",
+        help="start: a throwaway cluster of the project's topology, stopped at the end (the default); env: the "
+        "running cluster named by TASKER_TEST_ORCHESTRATION_URLS (environment, else .env): the tests write tasks "
+        f"into its database (env {SOURCE_ENV})",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    source = config.getoption("cluster_source", "start")
+    if source not in CLUSTER_SOURCES:
+        # The environment's value is the option's default, which argparse does not check against its choices.
+        raise pytest.UsageError(
+            f"{SOURCE_ENV}={source} is not a cluster source\n  fix: use one of: {', '.join(CLUSTER_SOURCES)}"
+        )
 
 
 def tier_of(item: pytest.Item) -> str:
@@ -123,8 +131,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterUnderTest]:
-    """The cluster under test, for the whole session: the one the environment names if it answers, else a
-    throwaway one started with the project's topology on free ports (stopped at the end unless --keep-cluster)."""
+    """The cluster under test, for the whole session: a throwaway one started with the project's topology on free
+    ports (stopped at the end unless --keep-cluster), or with --cluster-source env the running one named by
+    TASKER_TEST_ORCHESTRATION_URLS."""
     from tasker_cluster.testing.session_cluster import acquire_cluster
 
     config = request.config
@@ -156,11 +165,13 @@ def _report_kept(config: pytest.Config, target: ClusterUnderTest) -> None:
 
 
 @pytest.fixture
-def manager(cluster: ClusterUnderTest) -> Iterator[BlockingManager]:
+def manager(cluster: ClusterUnderTest, request: pytest.FixtureRequest) -> Iterator[BlockingManager]:
     """A MultiInstanceTestManager on the session's cluster, as plain (blocking) calls, once every instance is
-    ready; fresh per test, so its record of which instance served what covers this test only."""
+    ready; fresh per test, so its record of what it created, which instance served it and what it retried covers
+    this test only. Every task it creates carries the test's marker tag (`manager.marker`)."""
     from tasker_cluster.testing.blocking import BlockingManager
+    from tasker_cluster.testing.manager import new_marker
 
-    with BlockingManager.open(cluster.config) as opened:
+    with BlockingManager.open(cluster.config, marker=new_marker(request.node.name)) as opened:
         opened.wait_for_healthy(_READY_TIMEOUT)
         yield opened

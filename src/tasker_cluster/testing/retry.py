@@ -7,7 +7,8 @@ response was lost mid-flight is safe to repeat: the server answers with the task
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -33,6 +34,43 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_delay)
         return min(self.first_delay * 2 ** (attempt - 1), self.max_delay)
+
+
+@dataclass(frozen=True)
+class RetriedRequest:
+    """One attempt that failed the way the harness retries (no connection, a 503, a read timed out): a creation or
+    a read, where it went, and why it failed."""
+
+    kind: str  # "create" | "read"
+    url: str
+    reason: str  # "503", "ConnectError", ...
+
+
+@dataclass
+class RetryLog:
+    """Every such failed attempt, in order (the last one of a request that ran out of attempts included). A test
+    that injected no fault must see none: there, a retried request is a failure the retry would hide. A fault
+    scenario reports them as figures."""
+
+    entries: list[RetriedRequest] = field(default_factory=list)
+
+    def record(self, kind: str, url: str, reason: str) -> None:
+        self.entries.append(RetriedRequest(kind, url, reason))
+
+    def count(self, kind: str | None = None) -> int:
+        return sum(kind is None or entry.kind == kind for entry in self.entries)
+
+    def describe(self) -> str:
+        """`2 create (http://127.0.0.1:20001: 503 x2), 1 read (...)`, or `none`."""
+        parts = []
+        for kind in sorted({entry.kind for entry in self.entries}):
+            reasons = Counter(f"{e.url}: {e.reason}" for e in self.entries if e.kind == kind)
+            shown = ", ".join(f"{reason} x{n}" if n > 1 else reason for reason, n in reasons.most_common())
+            parts.append(f"{self.count(kind)} {kind} ({shown})")
+        return "; ".join(parts) or "none"
+
+    def snapshot(self) -> RetryLog:
+        return RetryLog(list(self.entries))
 
 
 def is_connection_error(error: BaseException) -> bool:

@@ -101,8 +101,11 @@ def pytest_argv(
     extra_args: Sequence[str] = (),
     *,
     keep_cluster: bool = False,
+    running: bool = False,
     python: str = sys.executable,
 ) -> list[str]:
+    """The phase's pytest command. The cluster tier gets a throwaway cluster unless `running` names the user's
+    (`--cluster-source env`): an explicit choice, never made because a `.env` names a cluster that answers."""
     argv = [python, "-m", "pytest", "-o", "junit_family=xunit1", f"--junitxml={junit_path}"]
     if phase.marker:
         argv += ["-m", phase.marker]
@@ -110,6 +113,7 @@ def pytest_argv(
         argv += ["-p", "xdist", "-n", str(phase.workers)]
     if phase.target_cluster:
         argv.append("--target-cluster")
+    argv += ["--cluster-source", "env" if running else "start"]
     if keep_cluster:
         argv.append("--keep-cluster")
     return [*argv, *extra_args]
@@ -122,6 +126,7 @@ def run_phases(
     extra_args: Sequence[str] = (),
     *,
     keep_cluster: bool = False,
+    running: bool = False,
     on_phase: Callable[[Phase, list[str]], None] = lambda phase, argv: None,
 ) -> list[PhaseResult]:
     """Run each phase's pytest in `root`, its output going straight to this process's terminal."""
@@ -130,7 +135,7 @@ def run_phases(
     for number, phase in enumerate(phases, start=1):
         junit = report_dir / f"phase-{number}-{phase.label.replace('.', '_')}.xml"
         junit.unlink(missing_ok=True)
-        argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster)
+        argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster, running=running)
         on_phase(phase, argv)
         started = time.monotonic()
         # stdin closed: CI runs with none, and a test must never wait for a keyboard.
@@ -186,6 +191,18 @@ def _outcome(case: ElementTree.Element) -> str:
     if case.find("skipped") is not None:
         return "skipped"
     return "passed"
+
+
+def total_line(results: Sequence[PhaseResult]) -> str:
+    """The run's last line, in the shape CI log readers recognise (`N passed, N failed, N skipped`), saying so
+    when cluster scenarios were skipped: such a run did not prove what they check."""
+    counts = [counts for result in results for counts in result.tiers]
+    failed = sum(c.failed + c.errors for c in counts)
+    line = f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped"
+    scenarios = sum(c.skipped for c in counts if c.tier == "cluster")
+    if scenarios:
+        line += f"; {scenarios} cluster scenario(s) skipped: this run did not prove what they check"
+    return line
 
 
 def overall_exit_code(results: Sequence[PhaseResult]) -> int:

@@ -28,7 +28,7 @@ def print_summary(tier: str, results: list[PhaseResult]) -> None:
 def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
     from rich.table import Table
 
-    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED
+    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED, total_line
 
     figures = [figure for result in results for figure in result.figures]
     if figures:
@@ -57,14 +57,7 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
                 "a tier with no tests is a failure; check the markers and the paths given to pytest"
             )
-    counts = [counts for result in results for counts in result.tiers]
-    failed = sum(c.failed + c.errors for c in counts)
-    # Last and plain, in the shape CI log readers recognise: "N passed, N failed, N skipped".
-    console.print(
-        f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped",
-        markup=False,
-        highlight=False,
-    )
+    console.print(total_line(results), markup=False, highlight=False)
 
 
 def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
