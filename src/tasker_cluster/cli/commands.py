@@ -233,7 +233,8 @@ COMMANDS = (
             Positional(
                 "tier",
                 "TIER",
-                "unit | db | messaging | services | cluster | all (each tier includes the ones before it)",
+                "unit | db | messaging | services | cluster (each includes the ones before it) | compose (the "
+                "cluster tier on a podman-compose deployment) | all (every tier, then the cluster tier on compose)",
                 required=True,
             ),
             Positional("pytest_args", "[-- PYTEST_ARGS...]", "Passed to pytest as is, after `--`.", many=True),
