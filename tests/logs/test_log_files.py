@@ -237,3 +237,51 @@ def test_prefix_colors_differ_between_siblings_and_avoid_red() -> None:
 def append_text(path: Path, text: str) -> None:
     with path.open("a", encoding="utf-8") as file:
         file.write(text)
+
+
+
+FIFTEEN = [f"line {number}" for number in range(1, 16)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 14, 15, 16, 20, 100])
+@pytest.mark.parametrize("block_size", [7, 64, TAIL_BLOCK])
+def test_tail_shows_the_last_n_lines_or_all_of_a_shorter_log(tmp_path: Path, count: int, block_size: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("".join(f"{line}\n" for line in FIFTEEN))
+
+    tail = read_tail(log, count, block_size=block_size)
+
+    assert tail.lines == (FIFTEEN[-count:] if count else [])
+    assert tail.partial == ""
+    assert tail.offset == log.stat().st_size
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 20])
+def test_tail_of_an_empty_log_is_empty(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_bytes(b"")
+
+    assert read_tail(log, count) == Tail([], "", 0)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 20])
+def test_tail_without_a_final_newline_keeps_the_last_line_apart(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_bytes(b"one\ntwo\nthree\nfour")
+
+    tail = read_tail(log, count, block_size=3)
+
+    assert tail.lines == ["one", "two", "three"][-count:]
+    assert tail.partial == "four"
+    assert tail.offset == len(b"one\ntwo\nthree\n")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_tail_returns_a_line_longer_than_the_read_block_whole(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    long = "x" * (3 * TAIL_BLOCK + 5)
+    log.write_text(f"first\n{long}\nlast\n")
+
+    tail = read_tail(log, count)
+
+    assert tail.lines == ["first", long, "last"][-count:]
