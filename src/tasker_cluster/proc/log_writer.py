@@ -1,0 +1,221 @@
+"""The log writer: sits between an instance and `.logs/<name>.log`, rotates it while the instance runs, and records
+when each line was written.
+
+    instance (its own session) --pipe--> log writer (another session) --> name.log, name.log.1 .. name.log.<keep>
+                                                                      --> name.log.times, name.log.1.times ..
+
+It appends what it reads as it reads it (no buffering: `cluster logs -f` sees a line as soon as it is written) and
+exits when every holder of the pipe's write end has exited: the instance and anything it started. It is never
+signalled: in its own session it is no part of the instance (stop, status and crash handling see only the
+instance's session), and it carries none of the instance's environment.
+
+Rotation happens at the configured size, at a line end: each file holds whole lines, up to `max_bytes`, unless a
+line does not fit (it then ends its file) or runs past twice the limit (it is cut there, like a line that never
+ends). The
+current file is never missing: the old one is hard-linked to `.1` and a new one renamed over the name.
+
+The name is followed: if `name.log` is renamed or deleted under it, the next output recreates it.
+
+Line times: `<log>.times` holds, after a header naming its log file's inode, 16-byte records (byte offset in the
+log, time in ns since the epoch), one for the first output of each millisecond. A line was written at the time of
+the last record at or before its first byte: to the millisecond when the writer keeps up with the instance, and
+within the writer's lag otherwise.
+
+Run as a script (`python -I -S log_writer.py LOG MAX_BYTES KEEP`, standard library only), so it starts fast and
+imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# What one read from the pipe returns at most: the pipe's own capacity on Linux.
+READ_SIZE = 64 * 1024
+TIMES_SUFFIX = ".times"
+TIMES_MAGIC = b"tasker-line-times-1\n"
+TIMES_HEADER = struct.Struct("<20sQ")
+TIMES_RECORD = struct.Struct("<QQ")
+_NS_PER_MS = 1_000_000
+_MODE = 0o644
+
+
+def times_path(log: str) -> str:
+    """The line times of the log file at `log` (a current or a rotated one)."""
+    return log + TIMES_SUFFIX
+
+
+def rotated_path(log: str, index: int) -> str:
+    """`name.log` -> `name.log.<index>`; index 0 is the current file."""
+    return f"{log}.{index}" if index else log
+
+
+def rotate(log: str, keep: int) -> None:
+    """Shift `log.1..` up by one (the oldest beyond `keep` dropped) and move `log` to `log.1`, with their times.
+
+    The current name never goes missing: `log` is hard-linked to `log.1`, then replaced by an empty file.
+    """
+    for times in (True, False):
+        _shift(log, keep, times=times)
+        current = _name(log, 0, times=times)
+        temporary = os.path.join(os.path.dirname(current), "." + os.path.basename(current) + ".new")
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _MODE))
+        os.replace(temporary, current)
+
+
+def rotate_if_full(log: str, max_bytes: int, keep: int) -> None:
+    """Rotate `log` when it has reached `max_bytes` (a start rotates what the last run filled)."""
+    try:
+        if os.stat(log).st_size < max_bytes:
+            return
+    except FileNotFoundError:
+        return
+    rotate(log, keep)
+
+
+def _name(log: str, index: int, *, times: bool) -> str:
+    path = rotated_path(log, index)
+    return times_path(path) if times else path
+
+
+def _shift(log: str, keep: int, *, times: bool) -> None:
+    for index in range(keep, 0, -1):
+        try:
+            if index == keep:
+                os.unlink(_name(log, index, times=times))
+            else:
+                os.replace(_name(log, index, times=times), _name(log, index + 1, times=times))
+        except FileNotFoundError:
+            pass
+    if keep:
+        try:
+            os.link(_name(log, 0, times=times), _name(log, 1, times=times))
+        except FileNotFoundError:
+            pass
+
+
+class LogWriter:
+    """Appends chunks read from an instance to its log, rotating at line ends and recording line times."""
+
+    def __init__(self, log: str, max_bytes: int, keep: int, clock: Callable[[], int] = time.time_ns) -> None:
+        self.log = log
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self._clock = clock
+        self._fd = -1
+        self._times_fd = -1
+        self._identity: tuple[int, int] | None = None
+        self.size = 0
+        self._mid_line = False
+        self._last_ms = -1
+
+    def write(self, chunk: bytes) -> None:
+        """Append `chunk`, rotating at the line end nearest the size limit; reopens the name if it was moved."""
+        if not self._still_named():
+            self._open()
+        now = self._clock()
+        while True:
+            cut = self._room_for(chunk)
+            if cut:
+                self._stamp(now)
+                self._append(chunk[:cut])
+            chunk = chunk[cut:]
+            if not chunk:
+                return
+            self._rotate()
+
+    def close(self) -> None:
+        for fd in (self._fd, self._times_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._times_fd = -1
+
+    def _room_for(self, chunk: bytes) -> int:
+        """How much of `chunk` goes into the current file: all of it, or up to the line end where it rotates."""
+        room = self.max_bytes - self.size
+        if len(chunk) <= room:
+            return len(chunk)
+        last = chunk.rfind(b"\n", 0, max(room, 0)) + 1
+        if last:
+            return last
+        if self.size and not self._mid_line:
+            return 0
+        # A line that does not fit: it ends this file, unless it runs past twice the limit (it is cut there).
+        limit = max(2 * self.max_bytes - self.size, 0)
+        return chunk.find(b"\n", 0, limit) + 1 or min(len(chunk), limit)
+
+    def _append(self, data: bytes) -> None:
+        if not data:
+            return
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(data)
+        self._mid_line = not data.endswith(b"\n")
+
+    def _stamp(self, now_ns: int) -> None:
+        millisecond = now_ns // _NS_PER_MS
+        if millisecond != self._last_ms:
+            self._last_ms = millisecond
+            os.write(self._times_fd, TIMES_RECORD.pack(self.size, now_ns))
+
+    def _rotate(self) -> None:
+        self.close()
+        rotate(self.log, self.keep)
+        self._open()
+
+    def _open(self) -> None:
+        self.close()
+        os.makedirs(os.path.dirname(self.log) or ".", exist_ok=True)
+        self._fd = os.open(self.log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
+        status = os.fstat(self._fd)
+        self._identity = (status.st_dev, status.st_ino)
+        self.size = status.st_size
+        if self.size:
+            self._mid_line = os.pread(self._fd, 1, self.size - 1) != b"\n"
+        self._last_ms = -1
+        self._times_fd = _open_times(times_path(self.log), status.st_ino)
+
+    def _still_named(self) -> bool:
+        if self._fd < 0:
+            return False
+        try:
+            status = os.stat(self.log)
+        except FileNotFoundError:
+            return False
+        return (status.st_dev, status.st_ino) == self._identity
+
+
+def _open_times(path: str, inode: int) -> int:
+    """The line times of the log with `inode`, started afresh when they belong to another file."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
+    header = os.pread(fd, TIMES_HEADER.size, 0)
+    if header != TIMES_HEADER.pack(TIMES_MAGIC, inode):
+        os.ftruncate(fd, 0)
+        os.write(fd, TIMES_HEADER.pack(TIMES_MAGIC, inode))
+    return fd
+
+
+def main(argv: list[str]) -> int:
+    """Copy standard input to the log until end of file. Output that cannot be written (a full disk) is dropped,
+    never left in the pipe: the instance must never block on its own output."""
+    log, max_bytes, keep = argv[0], int(argv[1]), int(argv[2])
+    writer = LogWriter(log, max_bytes, keep)
+    while chunk := os.read(0, READ_SIZE):
+        try:
+            writer.write(chunk)
+        except OSError:
+            writer.close()
+    writer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
