@@ -6,16 +6,18 @@ import os
 import threading
 from pathlib import Path
 
+from typing import NamedTuple
+
 import pytest
 
+from tasker_cluster.cluster.log_files import TAIL_BLOCK
 from tasker_cluster.cluster.logs import (
-    MAX_PENDING,
-    TAIL_BLOCK,
+    MAX_LINE,
     LogFollower,
     LogLine,
     LogMultiplexer,
+    LogQuery,
     LogSource,
-    Tail,
     select_sources,
     tail_of,
 )
@@ -28,17 +30,29 @@ from tasker_cluster.ui.log_lines import PALETTE, prefix_color
 from .conftest import append
 
 
-def _follower(path: Path, name: str = "worker-a-1") -> LogFollower:
-    return LogFollower(LogSource(name, path))
+def _follower(path: Path, name: str = "worker-a-1", count: int = 0) -> LogFollower:
+    return LogFollower(LogSource(name, path), LogQuery(count))
 
 
 def _texts(lines: list[LogLine]) -> list[str]:
     return [line.text for line in lines]
 
 
-def read_tail(path: Path, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
+class TextTail(NamedTuple):
+    """A tail's texts: the complete lines, the unfinished one, where following resumes."""
+
+    lines: list[str]
+    partial: str
+    offset: int
+
+
+def read_tail(path: Path, count: int | None, *, block_size: int = TAIL_BLOCK, **query: object) -> TextTail:
+    """The tail a follow starts from (the unfinished line apart)."""
     with path.open("rb") as file:
-        return tail_of(file, count, block_size=block_size)
+        tail = tail_of(file, path, "w", LogQuery(count, **query), with_partial=False, block_size=block_size)  # type: ignore[arg-type]
+        file.seek(tail.offset)
+        partial = file.read().decode()
+    return TextTail(_texts(tail.lines), partial, tail.offset)
 
 
 def _state(project: Project) -> ClusterState:
@@ -96,7 +110,7 @@ def test_follower_returns_only_lines_appended_after_the_tail(tmp_path: Path) -> 
     log = tmp_path / "w.log"
     log.write_text("old 1\nold 2\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     append_text(log, "new 1\nnew 2\n")
 
@@ -108,7 +122,7 @@ def test_follower_holds_a_line_until_its_newline_arrives(tmp_path: Path) -> None
     log = tmp_path / "w.log"
     log.write_text("")
     follower = _follower(log)
-    follower.start_at_tail(0)
+    follower.start_at_tail()
 
     append_text(log, "written in ")
     first = follower.poll()
@@ -118,22 +132,25 @@ def test_follower_holds_a_line_until_its_newline_arrives(tmp_path: Path) -> None
     assert _texts(follower.poll()) == ["written in two pieces"]
 
 
-def test_follower_shows_an_endless_line_once_it_outgrows_the_pending_limit(tmp_path: Path) -> None:
+def test_follower_shows_an_endless_line_once_it_outgrows_the_line_limit(tmp_path: Path) -> None:
     log = tmp_path / "w.log"
     log.write_text("")
     follower = _follower(log)
-    follower.start_at_tail(0)
+    follower.start_at_tail()
 
-    append_text(log, "x" * (MAX_PENDING + 10))
+    append_text(log, "x" * (MAX_LINE + 10))
+    pieces = _texts(follower.poll()) + _texts(follower.poll())
+    append_text(log, "\n")
 
-    assert [len(text) for text in _texts(follower.poll())] == [MAX_PENDING + 10]
+    assert [len(text) for text in pieces] == [MAX_LINE]
+    assert [len(text) for text in _texts(follower.poll())] == [10]
 
 
 def test_follower_starts_reading_a_file_that_appears_later_from_its_first_line(tmp_path: Path) -> None:
     log = tmp_path / "late.log"
     follower = _follower(log)
 
-    assert follower.start_at_tail(5) is None
+    assert follower.start_at_tail() is None
     assert follower.poll() == []
     append_text(log, "hello\n")
     assert _texts(follower.poll()) == ["hello"]
@@ -143,7 +160,7 @@ def test_follower_finishes_the_rotated_file_then_reads_the_new_one_from_its_star
     log = tmp_path / "w.log"
     log.write_text("before\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     append_text(log, "last old line\nunfinished")
     os.replace(log, tmp_path / "w.log.1")
@@ -156,7 +173,7 @@ def test_follower_survives_the_file_being_missing_between_rotation_and_restart(t
     log = tmp_path / "w.log"
     log.write_text("before\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     os.replace(log, tmp_path / "w.log.1")
     gone = follower.poll()
@@ -170,7 +187,7 @@ def test_follower_restarts_from_the_top_when_the_file_is_truncated_in_place(tmp_
     log = tmp_path / "w.log"
     log.write_text("a long first generation of this log\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     with log.open("w") as file:
         file.write("new\n")
@@ -183,7 +200,7 @@ def test_multiplexer_interleaves_logs_and_adds_discovered_ones_until_stopped(tmp
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     first.write_text("a1\n")
     followers = [_follower(first, "a")]
-    followers[0].start_at_tail(0)
+    followers[0].start_at_tail()
     discovered = [LogSource("a", first), LogSource("b", second)]
     stop = threading.Event()
     multiplexer = LogMultiplexer(followers, discover=lambda: discovered, interval=0.01)
@@ -261,7 +278,7 @@ def test_tail_of_an_empty_log_is_empty(tmp_path: Path, count: int) -> None:
     log = tmp_path / "w.log"
     log.write_bytes(b"")
 
-    assert read_tail(log, count) == Tail([], "", 0)
+    assert read_tail(log, count) == TextTail([], "", 0)
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 20])
