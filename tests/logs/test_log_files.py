@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tasker_cluster.cluster.log_files import TAIL_BLOCK
+from tasker_cluster.cluster.log_files import TAIL_BLOCK, history
 from tasker_cluster.cluster.logs import (
     MAX_LINE,
     LogFollower,
@@ -24,6 +24,7 @@ from tasker_cluster.cluster.logs import (
 from tasker_cluster.cluster.state import ClusterState, observe
 from tasker_cluster.config.load import load_config
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.log_writer import LogWriter
 from tasker_cluster.project import Project
 from tasker_cluster.ui.log_lines import PALETTE, prefix_color
 
@@ -194,6 +195,38 @@ def test_follower_restarts_from_the_top_when_the_file_is_truncated_in_place(tmp_
 
     follower.poll()
     assert _texts(follower.poll()) == ["new"]
+
+
+def test_follower_reads_every_file_rotated_between_two_polls_once_in_order(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    writer = LogWriter(str(log), max_bytes=100, keep=20)
+    writer.write(b"before\n")
+    follower = _follower(log)
+    follower.start_at_tail()
+
+    lines = [b"line %02d of twenty bytes\n" % number for number in range(30)]
+    for line in lines:
+        writer.write(line)
+    writer.close()
+
+    assert len(history(log)) > 5
+    assert _texts(follower.poll()) == [line.decode().rstrip("\n") for line in lines]
+
+
+def test_follower_after_the_followed_file_was_dropped_reads_the_rotated_files_newer_than_it(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    writer = LogWriter(str(log), max_bytes=50, keep=2)
+    writer.write(b"first file\n")
+    follower = _follower(log)
+    follower.start_at_tail()
+
+    for number in range(5):
+        writer.write(b"a line that fills a file %d\n" % number)
+    writer.close()
+
+    shown = _texts(follower.poll())
+    assert shown[-3:] == [f"a line that fills a file {number}" for number in (2, 3, 4)]
+    assert len(shown) == len(set(shown))
 
 
 def test_multiplexer_interleaves_logs_and_adds_discovered_ones_until_stopped(tmp_path: Path) -> None:

@@ -243,10 +243,14 @@ class LogFollower:
             return []
         lines = self._read()
         if self._was_replaced():
-            # Lines written to the old file just before it was moved aside still belong to the output.
+            # Lines written to the old file just before it was moved aside still belong to the output, and so do
+            # those of files rotated since (a fast writer rotates several times between two polls).
             lines += self._read_to_end()
             lines += self._flush_pending()
+            rotated_since = self._rotated_since()
             self.close()
+            for path in rotated_since:
+                lines += self._read_whole(path)
             if self._open():
                 lines += self._read()
         return [line for line in lines if self.query.matches(line.text)]
@@ -257,14 +261,36 @@ class LogFollower:
             self._file.close()
             self._file = None
 
-    def _open(self) -> bool:
+    def _rotated_since(self) -> list[Path]:
+        """The rotated files that were current after the open one, oldest first: those newer than it in the
+        rotation, or, once it was dropped as the oldest, every rotated file not older than it. None when it was
+        renamed away by hand."""
+        assert self._file is not None
+        status = os.fstat(self._file.fileno())
+        existing = [(path, other) for path in history(self.source.path) if (other := _stat(path)) is not None]
+        for index, (_, other) in enumerate(existing):
+            if _identity(other) == _identity(status):
+                return [path for path, _ in reversed(existing[:index])]
+        if status.st_nlink:
+            return []
+        return [path for path, other in reversed(existing) if other.st_mtime_ns >= status.st_mtime_ns]
+
+    def _read_whole(self, path: Path) -> list[LogLine]:
+        if not self._open(path):
+            return []
+        lines = self._read_to_end() + self._flush_pending()
+        self.close()
+        return lines
+
+    def _open(self, path: Path | None = None) -> bool:
+        path = path or self.source.path
         try:
-            file = self.source.path.open("rb")
+            file = path.open("rb")
         except FileNotFoundError:
             return False
         self._file = file
         self._identity = _identity(os.fstat(file.fileno()))
-        self._times = line_times(self.source.path, file, self.query)
+        self._times = line_times(path, file, self.query)
         self._pending = b""
         self._pending_offset = 0
         return True
@@ -377,6 +403,13 @@ def select_sources(state: ClusterState, names: Sequence[str] = (), roles: Sequen
     """
     chosen = state.select(names, roles) if names or roles else state.instances
     return [LogSource(instance.name, state.project.log_file(instance.name)) for instance in chosen]
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
 
 
 def _identity(status: os.stat_result) -> FileIdentity:
