@@ -65,7 +65,7 @@ def test_keep_zero_drops_the_old_file_at_rotation(tmp_path: Path) -> None:
     writer.write(b"first line of twenty-five\n" + b"second line of twenty-fiv\n")
     writer.close()
 
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["w.log", "w.log.times"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".w.log.lock", "w.log", "w.log.times"]
     assert log.read_bytes() == b"second line of twenty-fiv\n"
 
 

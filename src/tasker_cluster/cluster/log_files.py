@@ -10,23 +10,48 @@ from __future__ import annotations
 import bisect
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-from tasker_cluster.proc.log_writer import TIMES_HEADER, TIMES_MAGIC, TIMES_RECORD, rotated_path, times_path
+from tasker_cluster.proc.log_writer import (
+    TIMES_HEADER,
+    TIMES_MAGIC,
+    TIMES_RECORD,
+    rotated_path,
+    rotation_lock,
+    times_path,
+)
 
 TAIL_BLOCK = 64 * 1024
 _NS = 1e9
 
 
-def history(log: Path) -> list[Path]:
-    """The rotated files of `log` that exist, newest first (`name.log.1`, `name.log.2`, ...)."""
-    found = []
-    index = 1
-    while (path := Path(rotated_path(str(log), index))).exists():
-        found.append(path)
-        index += 1
-    return found
+class RotatedFile(NamedTuple):
+    """One rotated file of a log, open, with its line times (None when they were not asked for)."""
+
+    path: Path
+    file: BinaryIO
+    times: LineTimes | None
+
+
+@contextmanager
+def rotated_files(log: Path, *, with_times: bool) -> Iterator[list[RotatedFile]]:
+    """The rotated files of `log` (`name.log.1`, `name.log.2`, ...), newest first, all opened at one moment between
+    two rotations (a listing during one would see a file twice or miss one); closed on exit."""
+    with ExitStack() as stack:
+        found = []
+        with rotation_lock(str(log), shared=True):
+            index = 1
+            while True:
+                path = Path(rotated_path(str(log), index))
+                try:
+                    file = stack.enter_context(path.open("rb"))
+                except FileNotFoundError:
+                    break
+                found.append(RotatedFile(path, file, LineTimes(path, file) if with_times else None))
+                index += 1
+        yield found
 
 
 def decode(raw: bytes) -> str:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from tasker_cluster.cluster.log_files import TAIL_BLOCK, LineTimes, decode, history, last_line_end, lines_backward
+from tasker_cluster.cluster.log_files import (
+    TAIL_BLOCK,
+    LineTimes,
+    RotatedFile,
+    decode,
+    last_line_end,
+    lines_backward,
+    rotated_files,
+)
 from tasker_cluster.errors import ClusterError
 
 if TYPE_CHECKING:
@@ -165,12 +173,21 @@ def _newest_first(
     """The wanted lines of the current file up to `end`, then of each rotated file, newest first."""
     if (yield from _wanted_lines(file, times, end, instance, query, block_size)):
         return
-    for older in history(path):
-        with older.open("rb") as rotated:
-            size = rotated.seek(0, os.SEEK_END)
-            rotated_times = line_times(older, rotated, query)
-            if (yield from _wanted_lines(rotated, rotated_times, size, instance, query, block_size)):
+    with rotated_files(path, with_times=query.needs_times) as rotated:
+        for older in _older_than(file, rotated):
+            size = older.file.seek(0, os.SEEK_END)
+            older_times = older.times or NoTimes()
+            if (yield from _wanted_lines(older.file, older_times, size, instance, query, block_size)):
                 return
+
+
+def _older_than(file: BinaryIO, rotated: list[RotatedFile]) -> list[RotatedFile]:
+    """The rotated files older than the open `file`: all of them, or those after it once it was rotated too."""
+    identity = _identity(os.fstat(file.fileno()))
+    for index, older in enumerate(rotated):
+        if _identity(os.fstat(older.file.fileno())) == identity:
+            return rotated[index + 1 :]
+    return rotated
 
 
 def _wanted_lines(
@@ -247,10 +264,10 @@ class LogFollower:
             # those of files rotated since (a fast writer rotates several times between two polls).
             lines += self._read_to_end()
             lines += self._flush_pending()
-            rotated_since = self._rotated_since()
+            with rotated_files(self.source.path, with_times=self.query.needs_times) as rotated:
+                for newer in self._rotated_since(rotated):
+                    lines += self._read_whole(newer)
             self.close()
-            for path in rotated_since:
-                lines += self._read_whole(path)
             if self._open():
                 lines += self._read()
         return [line for line in lines if self.query.matches(line.text)]
@@ -261,36 +278,40 @@ class LogFollower:
             self._file.close()
             self._file = None
 
-    def _rotated_since(self) -> list[Path]:
+    def _rotated_since(self, rotated: list[RotatedFile]) -> list[RotatedFile]:
         """The rotated files that were current after the open one, oldest first: those newer than it in the
         rotation, or, once it was dropped as the oldest, every rotated file not older than it. None when it was
         renamed away by hand."""
         assert self._file is not None
         status = os.fstat(self._file.fileno())
-        existing = [(path, other) for path in history(self.source.path) if (other := _stat(path)) is not None]
-        for index, (_, other) in enumerate(existing):
+        stats = [os.fstat(older.file.fileno()) for older in rotated]
+        for index, other in enumerate(stats):
             if _identity(other) == _identity(status):
-                return [path for path, _ in reversed(existing[:index])]
+                return rotated[:index][::-1]
         if status.st_nlink:
             return []
-        return [path for path, other in reversed(existing) if other.st_mtime_ns >= status.st_mtime_ns]
+        return [older for older, other in zip(rotated, stats) if other.st_mtime_ns >= status.st_mtime_ns][::-1]
 
-    def _read_whole(self, path: Path) -> list[LogLine]:
-        if not self._open(path):
-            return []
-        lines = self._read_to_end() + self._flush_pending()
+    def _read_whole(self, rotated: RotatedFile) -> list[LogLine]:
+        """Every line of a rotated file, read through this follower (which then follows nothing until reopened)."""
         self.close()
+        self._file = rotated.file
+        self._times = rotated.times or NoTimes()
+        self._pending = b""
+        self._pending_offset = 0
+        rotated.file.seek(0)
+        lines = self._read_to_end() + self._flush_pending()
+        self._file = None
         return lines
 
-    def _open(self, path: Path | None = None) -> bool:
-        path = path or self.source.path
+    def _open(self) -> bool:
         try:
-            file = path.open("rb")
+            file = self.source.path.open("rb")
         except FileNotFoundError:
             return False
         self._file = file
         self._identity = _identity(os.fstat(file.fileno()))
-        self._times = line_times(path, file, self.query)
+        self._times = line_times(self.source.path, file, self.query)
         self._pending = b""
         self._pending_offset = 0
         return True
@@ -403,13 +424,6 @@ def select_sources(state: ClusterState, names: Sequence[str] = (), roles: Sequen
     """
     chosen = state.select(names, roles) if names or roles else state.instances
     return [LogSource(instance.name, state.project.log_file(instance.name)) for instance in chosen]
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
 
 
 def _identity(status: os.stat_result) -> FileIdentity:

@@ -27,14 +27,16 @@ imports nothing of the project.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import sys
 import time
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 # What one read from the pipe returns at most: the pipe's own capacity on Linux.
 READ_SIZE = 64 * 1024
@@ -56,11 +58,37 @@ def rotated_path(log: str, index: int) -> str:
     return f"{log}.{index}" if index else log
 
 
+@contextmanager
+def rotation_lock(log: str, *, shared: bool) -> Iterator[None]:
+    """Held exclusively while `log` rotates, shared by a reader listing its rotated files: while the files shift
+    up by one, a listing would see one twice or miss one. A reader that cannot create the lock file reads
+    without it."""
+    try:
+        fd = os.open(_lock_path(log), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _MODE)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lock_path(log: str) -> str:
+    return os.path.join(os.path.dirname(log), "." + os.path.basename(log) + ".lock")
+
+
 def rotate(log: str, keep: int) -> None:
     """Shift `log.1..` up by one (the oldest beyond `keep` dropped) and move `log` to `log.1`, with their times.
 
     The current name never goes missing: `log` is hard-linked to `log.1`, then replaced by an empty file.
     """
+    with rotation_lock(log, shared=False):
+        _rotate(log, keep)
+
+
+def _rotate(log: str, keep: int) -> None:
     for times in (True, False):
         _shift(log, keep, times=times)
         current = _name(log, 0, times=times)
