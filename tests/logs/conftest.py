@@ -144,10 +144,10 @@ class Talker:
         table = "".join(f"{key} = {value!r}\n".replace("'", '"') for key, value in logs.items())
         self.project.config_file.write_text(
             '[database]\nmode = "none"\n\n'
-            f"[logs]\n{table}\n"
-            '[services.talker]\nrole = "worker"\ncount = 1\n'
-            f'base_port = {port}\ncommand = ["{{python}}", "{TALKER}", "--port", "{{port}}"]\n'
-            'ready_path = "/health"\nstop_grace = 5\n'
+            + (f"[logs]\n{table}\n" if logs else "")
+            + '[services.talker]\nrole = "worker"\ncount = 1\n'
+            + f'base_port = {port}\ncommand = ["{{python}}", "{TALKER}", "--port", "{{port}}"]\n'
+            + 'ready_path = "/health"\nstop_grace = 5\n'
         )
         self.log = self.project.log_file("talker-1")
         self._followed: list[FollowedLogs] = []

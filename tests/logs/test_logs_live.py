@@ -115,10 +115,13 @@ def test_follow_goes_on_after_the_log_is_renamed_and_plain_logs_finds_it_again(t
 
     os.replace(instance.log, instance.log.with_name("talker-1.log.moved"))
     instance.write(b"after the rename\n")
+    # Time for `logs -f` to notice the rename and wait for the name to mean a file again.
+    time.sleep(0.5)
+    instance.write(b"later still\n")
 
-    followed.wait_for("talker-1 | after the rename")
-    plain = instance.cli("logs", "-n", "1")
-    assert (plain.returncode, plain.stdout) == (0, "talker-1 | after the rename\n")
+    assert followed.wait_for("talker-1 | later still")[-2:] == ["talker-1 | after the rename", "talker-1 | later still"]
+    plain = instance.cli("logs", "-n", "2")
+    assert (plain.returncode, plain.stdout) == (0, "talker-1 | after the rename\ntalker-1 | later still\n")
     assert instance.log.with_name("talker-1.log.moved").read_bytes().endswith(b"before the rename\n")
 
 
