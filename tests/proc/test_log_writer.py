@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,23 @@ def test_the_writer_process_copies_its_input_and_exits_at_end_of_input(tmp_path:
     files = _kept(log)
     assert len(files) == len(data) // 16384 + 1
     assert b"".join(path.read_bytes() for path in files) == data
+
+
+def test_the_writer_process_ignores_a_stray_term_and_writes_on_until_end_of_input(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    writer = subprocess.Popen(
+        [sys.executable, "-I", "-S", log_writer.__file__, str(log), "16384", "3"], stdin=subprocess.PIPE, env={}
+    )
+    assert writer.stdin is not None
+    writer.stdin.write(b"before\n")
+    writer.stdin.flush()
+    while not (log.exists() and log.read_bytes()):
+        time.sleep(0.01)
+
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        writer.send_signal(number)
+    writer.stdin.write(b"after the signals\n")
+    writer.stdin.close()
+
+    assert writer.wait(timeout=60) == 0
+    assert log.read_bytes() == b"before\nafter the signals\n"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import struct
 import sys
 import time
@@ -233,7 +234,14 @@ def _open_times(path: str, inode: int) -> int:
 
 def main(argv: list[str]) -> int:
     """Copy standard input to the log until end of file. Output that cannot be written (a full disk) is dropped,
-    never left in the pipe: the instance must never block on its own output."""
+    never left in the pipe: the instance must never block on its own output.
+
+    A stray SIGTERM, SIGINT or SIGHUP (`pkill python`, a closing terminal) is ignored: without its writer an instance
+    loses its output, and a program that does not ignore SIGPIPE dies at its next line. End of input, or SIGKILL,
+    ends it.
+    """
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)
     log, max_bytes, keep = argv[0], int(argv[1]), int(argv[2])
     writer = LogWriter(log, max_bytes, keep)
     while chunk := os.read(0, READ_SIZE):
