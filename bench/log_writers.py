@@ -13,6 +13,7 @@ the old writer's pipe). Debian's tools are looked up on PATH, or in --tools DIR 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -24,9 +25,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from benchlib.report import Result, publish
-from tasker_cluster.proc import log_writer
+from tasker_cluster.config.model import LogRotation
+from tasker_cluster.proc.spawn import LogWriterProcess
 
 LIMIT = 1024 * 1024
 KEEP = 3
@@ -44,15 +47,61 @@ for number in range(1, lines + 1):
 _NUMBERED = re.compile(rb"([0-9]{8}) x{%d}" % (WIDTH - 10))
 
 
+class Running(NamedTuple):
+    """A writer at work on `target`: `stdin` is the write end of what it reads (the caller closes it); `finish()`
+    waits until it has written everything and exited, and returns its CPU seconds and exit code."""
+
+    pid: int
+    stdin: int
+    finish: Callable[[], tuple[float, int]]
+
+
 @dataclass
 class Contender:
-    """A writer: `argv` reads stdin into `target` (a file or a folder); `files` lists what it kept, oldest first."""
+    """A writer: `start` sets it to read into `target` (a file or a folder); `files` lists what it kept, oldest
+    first. No `start`: no writer in between (copy-and-truncate)."""
 
     label: str
-    argv: Callable[[Path], list[str]] | None
+    start: Callable[[Path], Running] | None
     files: Callable[[Path], list[Path]]
     timestamps: str
     missing: str | None = None
+
+
+def program(argv: Callable[[Path], list[str]]) -> Callable[[Path], Running]:
+    """A writer program that reads its standard input."""
+
+    def start(target: Path) -> Running:
+        read_end, write_end = os.pipe()
+        writer = subprocess.Popen(argv(target), stdin=read_end, stderr=subprocess.DEVNULL)
+        os.close(read_end)
+
+        def finish() -> tuple[float, int]:
+            _, status, usage = os.wait4(writer.pid, 0)
+            writer.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime, writer.returncode
+
+        return Running(writer.pid, write_end, finish)
+
+    return start
+
+
+def ours(target: Path) -> Running:
+    """The project's log writer, started and fed as `cluster start-all` does (`proc/spawn.py`)."""
+    process = LogWriterProcess()
+    read_end, write_end = os.pipe()
+    written = process.attach(read_end, target, LogRotation(LIMIT, KEEP))
+    os.close(read_end)
+    pid = process.pid
+    assert pid is not None
+
+    def finish() -> tuple[float, int]:
+        written(600)
+        process.close()
+        _, status, usage = os.wait4(pid, 0)
+        return usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
+
+    return Running(pid, write_end, finish)
 
 
 def main() -> None:
@@ -103,7 +152,7 @@ def contenders(tools: Path | None) -> list[Contender]:
         return shutil.which(name)
 
     def daemontools_files(folder: Path) -> list[Path]:
-        return sorted(folder.glob("@*")) + [folder / "current"]
+        return [*sorted(folder.glob("@*")), folder / "current"]
 
     def ours_files(target: Path) -> list[Path]:
         rotated = [target.with_name(f"{target.name}.{index}") for index in range(KEEP, 0, -1)]
@@ -116,34 +165,34 @@ def contenders(tools: Path | None) -> list[Contender]:
     return [
         Contender(
             "log writer (proc/log_writer.py)",
-            lambda target: [sys.executable, "-I", "-S", log_writer.__file__, str(target), str(LIMIT), str(KEEP)],
+            ours,
             ours_files,
             "exact, per ms, beside the file (<log>.times); file verbatim",
         ),
         Contender(
             "svlogd (runit)",
-            lambda target: [str(svlogd), "-b", "65536", str(target)],
+            program(lambda target: [str(svlogd), "-b", "65536", str(target)]),
             daemontools_files,
             "-tt/-ttt: UTC prefix written into each line",
             None if svlogd else "runit",
         ),
         Contender(
             "multilog (daemontools)",
-            lambda target: [str(multilog), f"s{LIMIT}", f"n{KEEP + 1}", str(target)],
+            program(lambda target: [str(multilog), f"s{LIMIT}", f"n{KEEP + 1}", str(target)]),
             daemontools_files,
             "t: TAI64N prefix written into each line",
             None if multilog else "daemontools",
         ),
         Contender(
             "s6-log (s6)",
-            lambda target: [str(s6_log), f"n{KEEP + 1}", f"s{LIMIT}", str(target)],
+            program(lambda target: [str(s6_log), f"n{KEEP + 1}", f"s{LIMIT}", str(target)]),
             daemontools_files,
             "t/T: prefix written into each line",
             None if s6_log else "s6",
         ),
         Contender(
             "rotatelogs -n (apache2-utils)",
-            lambda target: [str(rotatelogs), "-n", str(KEEP + 1), str(target), f"{LIMIT // 1024}K"],
+            program(lambda target: [str(rotatelogs), "-n", str(KEEP + 1), str(target), f"{LIMIT // 1024}K"]),
             rotatelogs_files,
             "none",
             None if rotatelogs else "apache2-utils",
@@ -159,10 +208,10 @@ def run(contender: Contender, target: Path, lines: int, long: int) -> list[str]:
         target.mkdir()
         (target / "config").write_text(f"s{LIMIT}\nn{KEEP + 1}\n")
     started = time.perf_counter()
-    if contender.argv is None:
+    if contender.start is None:
         cpu = copy_and_truncate(target, lines, long)
     else:
-        cpu = piped(contender.argv(target), lines, long)
+        cpu = piped(contender.start(target), lines, long)
     wall = time.perf_counter() - started
     files = [path for path in contender.files(target) if path.exists()]
     kept, missing = check(files)
@@ -173,33 +222,27 @@ def run(contender: Contender, target: Path, lines: int, long: int) -> list[str]:
 
 def idle_rss(contender: Contender, target: Path) -> str:
     """The writer's resident memory while it waits for output (wait4's peak would count the forking parent's)."""
-    if contender.argv is None:
+    if contender.start is None:
         return "n/a (no writer)"
     if "svlogd" in contender.label:
         target.mkdir()
-    writer = subprocess.Popen(contender.argv(target), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert writer.stdin is not None
-    writer.stdin.write(b"one line\n")
-    writer.stdin.flush()
+    running = contender.start(target)
+    os.write(running.stdin, b"one line\n")
     time.sleep(0.5)
-    status = Path(f"/proc/{writer.pid}/status").read_text()
-    writer.stdin.close()
-    writer.wait(timeout=10)
+    status = Path(f"/proc/{running.pid}/status").read_text()
+    os.close(running.stdin)
+    running.finish()
     kilobytes = int(re.search(r"VmRSS:\s+([0-9]+) kB", status)[1])  # type: ignore[index]
     return f"{kilobytes / 1024:.1f}"
 
 
-def piped(argv: list[str], lines: int, long: int) -> float:
+def piped(running: Running, lines: int, long: int) -> float:
     generator = subprocess.Popen(
-        [sys.executable, "-c", GENERATOR, str(lines), str(WIDTH), str(long)], stdout=subprocess.PIPE
+        [sys.executable, "-c", GENERATOR, str(lines), str(WIDTH), str(long)], stdout=running.stdin
     )
-    assert generator.stdout is not None
-    writer = subprocess.Popen(argv, stdin=generator.stdout, stderr=subprocess.DEVNULL)
-    generator.stdout.close()
+    os.close(running.stdin)
     generator.wait()
-    _, _, usage = os.wait4(writer.pid, 0)
-    writer.returncode = 0
-    return usage.ru_utime + usage.ru_stime
+    return running.finish()[0]
 
 
 def copy_and_truncate(target: Path, lines: int, long: int) -> float:
@@ -237,30 +280,30 @@ def check(files: list[Path]) -> tuple[int, int]:
 
 def run_long(contender: Contender, target: Path) -> str:
     run(contender, target, 600, LONG)
-    lengths = [len(line) for path in contender.files(target) if path.exists() for line in path.read_bytes().split(b"\n")]
+    files = [path for path in contender.files(target) if path.exists()]
+    lengths = [len(line) for path in files for line in path.read_bytes().split(b"\n")]
     longest = max((length for length in lengths if length > WIDTH * 2), default=0)
     return "whole" if longest >= LONG else f"cut: longest piece {longest} bytes"
 
 
 def second_writer(contender: Contender, target: Path) -> str:
     """A second writer on the same log while the first still runs: does its line arrive?"""
-    if contender.argv is None:
+    if contender.start is None:
         return "n/a (each program appends)"
     target.parent.mkdir(parents=True, exist_ok=True)
     if "svlogd" in contender.label:
         target.mkdir()
-    first = subprocess.Popen(contender.argv(target), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = contender.start(target)
     time.sleep(0.3)
-    second = subprocess.run(
-        contender.argv(target), input=b"from the second writer\n", stderr=subprocess.DEVNULL, timeout=10, check=False
-    )
-    assert first.stdin is not None
-    first.stdin.close()
-    first.wait(timeout=10)
-    arrived = any(
-        b"from the second writer" in path.read_bytes() for path in contender.files(target) if path.exists()
-    )
-    return "its lines arrive" if arrived else f"exits {second.returncode}: its instance's output has no reader"
+    second = contender.start(target)
+    with contextlib.suppress(BrokenPipeError):
+        os.write(second.stdin, b"from the second writer\n")
+    os.close(second.stdin)
+    _, code = second.finish()
+    os.close(first.stdin)
+    first.finish()
+    arrived = any(b"from the second writer" in path.read_bytes() for path in contender.files(target) if path.exists())
+    return "its lines arrive" if arrived else f"exits {code}: its instance's output has no reader"
 
 
 if __name__ == "__main__":

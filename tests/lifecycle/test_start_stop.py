@@ -15,8 +15,8 @@ import pytest
 
 from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
 from tasker_cluster.cluster.start import StartEvent, start_instances
-from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
 from tasker_cluster.proc.log_writer import rotate_if_full
+from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
 
 
 def test_start_all_starts_every_instance_ready_and_records_its_identity(sandbox: Sandbox) -> None:

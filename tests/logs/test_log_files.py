@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-
 from typing import NamedTuple
 
 import pytest
@@ -287,7 +286,6 @@ def test_prefix_colors_differ_between_siblings_and_avoid_red() -> None:
 def append_text(path: Path, text: str) -> None:
     with path.open("a", encoding="utf-8") as file:
         file.write(text)
-
 
 
 FIFTEEN = [f"line {number}" for number in range(1, 16)]

@@ -36,11 +36,16 @@ def _log_files(log: Path) -> list[Path]:
 
 
 def _writers(log: Path) -> list[psutil.Process]:
+    """The log writers that have `log` open."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if any(part.endswith("log_writer.py") for part in cmdline) and str(log) in cmdline:
-            found.append(process)
+        if not any(part.endswith("log_writer.py") for part in process.info["cmdline"] or []):
+            continue
+        try:
+            if any(opened.path == str(log) for opened in process.open_files()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
     return found
 
 

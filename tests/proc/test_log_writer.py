@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tasker_cluster.proc import log_writer
+from tasker_cluster.config.model import LogRotation
 from tasker_cluster.proc.log_writer import TIMES_HEADER, TIMES_RECORD, LogWriter, rotate, times_path
+from tasker_cluster.proc.spawn import LogWriterProcess
 
 
 class StepClock:
@@ -149,39 +150,89 @@ def test_rotation_never_leaves_the_name_missing(tmp_path: Path) -> None:
     assert not (tmp_path / ".w.log.new").exists()
 
 
-def test_the_writer_process_copies_its_input_and_exits_at_end_of_input(tmp_path: Path) -> None:
-    log = tmp_path / "w.log"
+@pytest.fixture
+def writer_process() -> Iterator[LogWriterProcess]:
+    process = LogWriterProcess()
+    yield process
+    process.close()
+
+
+def _pipe_into(process: LogWriterProcess, log: Path, rotation: LogRotation) -> tuple[int, Callable[[float], bool]]:
+    """A pipe whose read end the writer process now serves; returns its write end and `log_written`."""
+    read_end, write_end = os.pipe()
+    written = process.attach(read_end, log, rotation)
+    os.close(read_end)
+    return write_end, written
+
+
+def test_one_writer_process_serves_several_pipes_and_exits_once_they_end_and_it_is_let_go(
+    tmp_path: Path, writer_process: LogWriterProcess
+) -> None:
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
     data = b"".join(b"%06d\n" % number for number in range(20_000))
+    first_end, first_written = _pipe_into(writer_process, first, LogRotation(16384, 50))
+    second_end, second_written = _pipe_into(writer_process, second, LogRotation(10**6, 3))
+    pid = writer_process.pid
+    assert pid is not None
 
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", log_writer.__file__, str(log), "16384", "50"],
-        input=data,
-        env={},
-        timeout=60,
-        check=False,
-    )
+    with os.fdopen(first_end, "wb") as pipe:
+        pipe.write(data)
+    with os.fdopen(second_end, "wb") as pipe:
+        pipe.write(b"second log\n")
 
-    assert done.returncode == 0
-    files = _kept(log)
+    assert first_written(60) and second_written(60)
+    files = _kept(first)
     assert len(files) == len(data) // 16384 + 1
     assert b"".join(path.read_bytes() for path in files) == data
+    assert second.read_bytes() == b"second log\n"
+    writer_process.close()
+    psutil.Process(pid).wait(timeout=60)
 
 
-def test_the_writer_process_ignores_a_stray_term_and_writes_on_until_end_of_input(tmp_path: Path) -> None:
+def test_log_written_waits_for_what_the_pipe_still_holds_and_times_out_while_it_stays_open(
+    tmp_path: Path, writer_process: LogWriterProcess
+) -> None:
     log = tmp_path / "w.log"
-    writer = subprocess.Popen(
-        [sys.executable, "-I", "-S", log_writer.__file__, str(log), "16384", "3"], stdin=subprocess.PIPE, env={}
-    )
-    assert writer.stdin is not None
-    writer.stdin.write(b"before\n")
-    writer.stdin.flush()
+    write_end, written = _pipe_into(writer_process, log, LogRotation(10**6, 3))
+    os.write(write_end, b"last words\n")
+
+    assert written(0.2) is False
+    os.close(write_end)
+    assert written(60) is True
+    assert log.read_bytes() == b"last words\n"
+
+
+def test_the_writer_process_ignores_a_stray_term_and_writes_on_until_end_of_input(
+    tmp_path: Path, writer_process: LogWriterProcess
+) -> None:
+    log = tmp_path / "w.log"
+    write_end, written = _pipe_into(writer_process, log, LogRotation(16384, 3))
+    os.write(write_end, b"before\n")
     while not (log.exists() and log.read_bytes()):
         time.sleep(0.01)
 
+    assert writer_process.pid is not None
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        writer.send_signal(number)
-    writer.stdin.write(b"after the signals\n")
-    writer.stdin.close()
+        os.kill(writer_process.pid, number)
+    os.write(write_end, b"after the signals\n")
+    os.close(write_end)
 
-    assert writer.wait(timeout=60) == 0
+    assert written(60)
     assert log.read_bytes() == b"before\nafter the signals\n"
+
+
+def test_a_killed_writer_is_replaced_at_the_next_attach(tmp_path: Path, writer_process: LogWriterProcess) -> None:
+    write_end, _ = _pipe_into(writer_process, tmp_path / "a.log", LogRotation(16384, 3))
+    killed = writer_process.pid
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    psutil.Process(killed).wait(timeout=60)
+    os.close(write_end)
+
+    second_end, written = _pipe_into(writer_process, tmp_path / "b.log", LogRotation(16384, 3))
+    os.write(second_end, b"to the new writer\n")
+    os.close(second_end)
+
+    assert writer_process.pid != killed
+    assert written(60)
+    assert (tmp_path / "b.log").read_bytes() == b"to the new writer\n"

@@ -77,7 +77,9 @@ def _query(lines: int | None, since: str | None, grep: str | None, timestamps: b
     )
 
 
-def _print_tails(followers: Sequence[LogFollower], printer: LogPrinter, project: Project, *, keep_partial: bool) -> None:
+def _print_tails(
+    followers: Sequence[LogFollower], printer: LogPrinter, project: Project, *, keep_partial: bool
+) -> None:
     """Print the end of every log that exists and one line naming those that do not; without -f, a selection
     with no log at all is an error."""
     from tasker_cluster.errors import ClusterError

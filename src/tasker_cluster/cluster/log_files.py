@@ -35,13 +35,34 @@ class RotatedFile(NamedTuple):
     times: LineTimes | None
 
 
+class LogFiles(NamedTuple):
+    """A log's files opened at one moment between two rotations: the current one (None when missing; the caller
+    closes it) and the rotated ones, newest first."""
+
+    current: BinaryIO | None
+    rotated: list[RotatedFile]
+
+
 @contextmanager
 def rotated_files(log: Path, *, with_times: bool) -> Iterator[list[RotatedFile]]:
     """The rotated files of `log` (`name.log.1`, `name.log.2`, ...), newest first, all opened at one moment between
     two rotations (a listing during one would see a file twice or miss one); closed on exit."""
+    with log_files(log, with_times=with_times, current=False) as files:
+        yield files.rotated
+
+
+@contextmanager
+def log_files(log: Path, *, with_times: bool, current: bool = True) -> Iterator[LogFiles]:
+    """`log`'s files, opened at one moment between two rotations; the rotated ones are closed on exit."""
     with ExitStack() as stack:
         found = []
+        opened = None
         with rotation_lock(str(log), shared=True):
+            if current:
+                try:
+                    opened = log.open("rb")
+                except FileNotFoundError:
+                    opened = None
             index = 1
             while True:
                 path = Path(rotated_path(str(log), index))
@@ -51,7 +72,7 @@ def rotated_files(log: Path, *, with_times: bool) -> Iterator[list[RotatedFile]]
                     break
                 found.append(RotatedFile(path, file, LineTimes(path, file) if with_times else None))
                 index += 1
-        yield found
+        yield LogFiles(opened, found)
 
 
 def decode(raw: bytes) -> str:

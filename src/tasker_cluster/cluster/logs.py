@@ -22,6 +22,7 @@ from tasker_cluster.cluster.log_files import (
     decode,
     last_line_end,
     lines_backward,
+    log_files,
     rotated_files,
 )
 from tasker_cluster.errors import ClusterError
@@ -264,11 +265,13 @@ class LogFollower:
             # those of files rotated since (a fast writer rotates several times between two polls).
             lines += self._read_to_end()
             lines += self._flush_pending()
-            with rotated_files(self.source.path, with_times=self.query.needs_times) as rotated:
-                for newer in self._rotated_since(rotated):
+            with log_files(self.source.path, with_times=self.query.needs_times) as files:
+                for newer in self._rotated_since(files.rotated):
                     lines += self._read_whole(newer)
             self.close()
-            if self._open():
+            # Opened with the rotated files: whatever rotated while they were read is still in this one.
+            if files.current is not None:
+                self._adopt(files.current)
                 lines += self._read()
         return [line for line in lines if self.query.matches(line.text)]
 
@@ -290,7 +293,9 @@ class LogFollower:
                 return rotated[:index][::-1]
         if status.st_nlink:
             return []
-        return [older for older, other in zip(rotated, stats) if other.st_mtime_ns >= status.st_mtime_ns][::-1]
+        return [older for older, other in zip(rotated, stats, strict=True) if other.st_mtime_ns >= status.st_mtime_ns][
+            ::-1
+        ]
 
     def _read_whole(self, rotated: RotatedFile) -> list[LogLine]:
         """Every line of a rotated file, read through this follower (which then follows nothing until reopened)."""
@@ -309,12 +314,16 @@ class LogFollower:
             file = self.source.path.open("rb")
         except FileNotFoundError:
             return False
+        self._adopt(file)
+        return True
+
+    def _adopt(self, file: BinaryIO) -> None:
+        """Follow `file`, the current file of the log, from its start."""
         self._file = file
         self._identity = _identity(os.fstat(file.fileno()))
         self._times = line_times(self.source.path, file, self.query)
         self._pending = b""
         self._pending_offset = 0
-        return True
 
     def _was_replaced(self) -> bool:
         assert self._file is not None

@@ -1,13 +1,16 @@
-"""The log writer: sits between an instance and `.logs/<name>.log`, rotates it while the instance runs, and records
-when each line was written.
+"""The log writer: sits between the instances and `.logs/<name>.log`, rotates each log while its instance runs, and
+records when each line was written.
 
     instance (its own session) --pipe--> log writer (another session) --> name.log, name.log.1 .. name.log.<keep>
-                                                                      --> name.log.times, name.log.1.times ..
+    instance (its own session) --pipe-->     (one per command that         name.log.times, name.log.1.times ..
+                                              starts instances)
 
-It appends what it reads as it reads it (no buffering: `cluster logs -f` sees a line as soon as it is written) and
-exits when every holder of the pipe's write end has exited: the instance and anything it started. It is never
-signalled: in its own session it is no part of the instance (stop, status and crash handling see only the
-instance's session), and it carries none of the instance's environment.
+One writer serves every instance a command starts: the pipes reach it over a unix socket (SCM_RIGHTS). It appends
+what it reads as it reads it (no buffering: `cluster logs -f` sees a line as soon as it is written) and exits once
+every pipe has reached end of file (every holder of its write end, the instance and anything it started, has
+exited) and the command that started them has ended. It is never signalled: in its own session it is no part of
+any instance (stop, status and crash handling see only the instances' sessions), and it carries none of their
+environment.
 
 Rotation happens at the configured size, at a line end: each file holds whole lines, up to `max_bytes`, unless a
 line does not fit (it then ends its file) or runs past twice the limit (it is cut there, like a line that never
@@ -21,20 +24,22 @@ log, time in ns since the epoch), one for the first output of each millisecond. 
 the last record at or before its first byte: to the millisecond when the writer keeps up with the instance, and
 within the writer's lag otherwise.
 
-Run as a script (`python -I -S log_writer.py LOG MAX_BYTES KEEP`, standard library only), so it starts fast and
-imports nothing of the project.
+Run as a script (`python -I -S log_writer.py CONTROL_FD`, standard library only), so it starts fast and imports
+nothing of the project; `proc/spawn.py` starts it and hands it the pipes.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import select
 import signal
+import socket
 import struct
 import sys
 import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -114,19 +119,14 @@ def _name(log: str, index: int, *, times: bool) -> str:
 
 
 def _shift(log: str, keep: int, *, times: bool) -> None:
-    for index in range(keep, 0, -1):
-        try:
-            if index == keep:
-                os.unlink(_name(log, index, times=times))
-            else:
-                os.replace(_name(log, index, times=times), _name(log, index + 1, times=times))
-        except FileNotFoundError:
-            pass
+    with suppress(FileNotFoundError):
+        os.unlink(_name(log, keep, times=times))
+    for index in range(keep - 1, 0, -1):
+        with suppress(FileNotFoundError):
+            os.replace(_name(log, index, times=times), _name(log, index + 1, times=times))
     if keep:
-        try:
+        with suppress(FileNotFoundError):
             os.link(_name(log, 0, times=times), _name(log, 1, times=times))
-        except FileNotFoundError:
-            pass
 
 
 class LogWriter:
@@ -232,24 +232,75 @@ def _open_times(path: str, inode: int) -> int:
     return fd
 
 
+# One attach request: "<log path>\t<max_bytes>\t<keep>\t<id>", the pipe's read end passed with it (SCM_RIGHTS).
+ATTACH_SIZE = 8192
+
+
+class Attached(NamedTuple):
+    writer: LogWriter
+    ident: bytes
+
+
+def serve(control: socket.socket) -> None:
+    """Write every pipe handed over `control` into its log until each has reached end of file; then, once
+    `control` is closed too (the command that started the instances has ended), return.
+
+    Output that cannot be written (a full disk) is dropped, never left in the pipe: an instance must never block
+    on its own output. When a pipe ends, `done <id>` goes back over `control` (while it is open): its log holds
+    everything that instance and what it started wrote.
+    """
+    poller = select.poll()
+    poller.register(control, select.POLLIN)
+    pipes: dict[int, Attached] = {}
+    listening = True
+    while listening or pipes:
+        for fd, _ in poller.poll():
+            if fd == control.fileno():
+                listening = _attach(control, poller, pipes)
+                if not listening:
+                    poller.unregister(fd)
+                continue
+            chunk = os.read(fd, READ_SIZE)
+            attached = pipes[fd]
+            if chunk:
+                try:
+                    attached.writer.write(chunk)
+                except OSError:
+                    attached.writer.close()
+                continue
+            attached.writer.close()
+            poller.unregister(fd)
+            os.close(fd)
+            del pipes[fd]
+            if listening:
+                try:
+                    control.send(b"done " + attached.ident)
+                except OSError:
+                    listening = False
+    control.close()
+
+
+def _attach(control: socket.socket, poller: select.poll, pipes: dict[int, Attached]) -> bool:
+    """Take one attach request; False once `control` is closed."""
+    message, fds, _, _ = socket.recv_fds(control, ATTACH_SIZE, 1)
+    if not message:
+        return False
+    log, max_bytes, keep, ident = message.split(b"\t")
+    pipes[fds[0]] = Attached(LogWriter(os.fsdecode(log), int(max_bytes), int(keep)), ident)
+    poller.register(fds[0], select.POLLIN)
+    return True
+
+
 def main(argv: list[str]) -> int:
-    """Copy standard input to the log until end of file. Output that cannot be written (a full disk) is dropped,
-    never left in the pipe: the instance must never block on its own output.
+    """`log_writer.py CONTROL_FD`: serve the pipes handed over the socket at CONTROL_FD.
 
     A stray SIGTERM, SIGINT or SIGHUP (`pkill python`, a closing terminal) is ignored: without its writer an instance
-    loses its output, and a program that does not ignore SIGPIPE dies at its next line. End of input, or SIGKILL,
-    ends it.
+    loses its output, and a program that does not ignore SIGPIPE dies at its next line. End of every pipe and of
+    the control socket, or SIGKILL, ends it.
     """
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
-    log, max_bytes, keep = argv[0], int(argv[1]), int(argv[2])
-    writer = LogWriter(log, max_bytes, keep)
-    while chunk := os.read(0, READ_SIZE):
-        try:
-            writer.write(chunk)
-        except OSError:
-            writer.close()
-    writer.close()
+    serve(socket.socket(fileno=int(argv[0])))
     return 0
 
 
