@@ -166,8 +166,3 @@ class LineTimes:
         """The time the line starting at `offset` was written."""
         index = bisect.bisect_right(self._offsets, offset) - 1
         return self._times[index] / _NS if index >= 0 else None
-
-    @property
-    def last(self) -> float | None:
-        """The time of the last record: when the file last grew (None without records)."""
-        return self._times[-1] / _NS if self._times else None
