@@ -141,6 +141,34 @@ COMMANDS = (
         fast=True,
     ),
     Command(
+        "restart",
+        "Stop, then start the named instances (default: all) and wait until each is ready; --rolling: one at a time.",
+        "restart:restart",
+        (
+            Positional("names", "NAME", "Instance or service names (default: every configured instance).", many=True),
+            Flag(
+                "rolling",
+                ("--rolling",),
+                "One instance at a time, orchestration first, each ready before the next is stopped: with 2 or more "
+                "orchestration instances the API keeps answering. Ends at the first instance that fails.",
+            ),
+            Value(
+                "timeout",
+                ("--timeout",),
+                float,
+                "Seconds to wait for each start's readiness (default: each service's startup_timeout).",
+                min=0.1,
+            ),
+            Value(
+                "grace",
+                ("--grace",),
+                float,
+                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace).",
+                min=0.0,
+            ),
+        ),
+    ),
+    Command(
         "logs",
         "Show instance logs behind an instance prefix; -f follows them and picks up logs that appear later.",
         "logs:logs",

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
+
+if TYPE_CHECKING:
+    from tasker_cluster.cluster.start import StartReport
+    from tasker_cluster.config.model import ClusterConfig
 
 
 def start_all(
@@ -49,18 +54,23 @@ def start(
 
     print_line(start_summary(report))
     if wait:
-        from tasker_cluster.cluster.status import StatusProbe
-        from tasker_cluster.ui.status import print_status
-
-        # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
-        # the database the configuration uses, so none when it uses none (`status` would still show a server left
-        # running from an earlier configuration).
-        final = StatusProbe(
-            project,
-            config,
-            known=report.probes,
-            with_database=config.database.mode != "none",
-            database_url=report.database_url,
-        ).result()
-        print_status(final, as_json=False)
+        print_closing_status(config, report)
     return 0
+
+
+def print_closing_status(config: ClusterConfig, report: StartReport) -> None:
+    """The status table after a start that waited for readiness (start-all, start, restart)."""
+    from tasker_cluster.cluster.status import StatusProbe
+    from tasker_cluster.ui.status import print_status
+
+    # The readiness wait has just probed every instance it started: the table reuses those answers. It shows the
+    # database the configuration uses, so none when it uses none (`status` would still show a server left running
+    # from an earlier configuration).
+    final = StatusProbe(
+        config.project,
+        config,
+        known=report.probes,
+        with_database=config.database.mode != "none",
+        database_url=report.database_url,
+    ).result()
+    print_status(final, as_json=False)

@@ -13,6 +13,7 @@ a fault raises HarnessError naming what it lacks, and the scenario fails rather 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from tasker_cluster.testing.errors import HarnessError
@@ -59,7 +60,12 @@ class FaultDriver(Protocol):
         ...
 
     def restart(self, instance: str) -> None:
-        """`stop`, then `start`."""
+        """`stop`, then `start`, as `cluster restart NAME`; returns once it answers its ready path."""
+        ...
+
+    def rolling_restart(self, instances: Sequence[str] = ()) -> None:
+        """Restart `instances` (default: all) one at a time, orchestration first, each ready before the next is
+        stopped, as `cluster restart --rolling`; HarnessError naming where the roll stopped when one fails."""
         ...
 
     def kill_database(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record
 from tasker_cluster.project import Project
@@ -74,8 +74,15 @@ class LocalFaults:
         run_cluster(self.project, ["start", instance], env=self._environ, timeout=_COMMAND_TIMEOUT)
 
     def restart(self, instance: str) -> None:
-        self.stop(instance)
-        self.start(instance)
+        self._known(instance)
+        run_cluster(self.project, ["restart", instance], env=self._environ, timeout=_COMMAND_TIMEOUT)
+
+    def rolling_restart(self, instances: Sequence[str] = ()) -> None:
+        for instance in instances:
+            self._known(instance)
+        # Each instance may take its startup timeout and its stop grace.
+        timeout = _COMMAND_TIMEOUT * max(len(instances) or len(self.instances()), 1)
+        run_cluster(self.project, ["restart", "--rolling", *instances], env=self._environ, timeout=timeout)
 
     def kill_database(self) -> None:
         from tasker_cluster.db.location import existing_data_dir

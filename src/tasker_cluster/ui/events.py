@@ -1,5 +1,5 @@
-"""The lines of `start-all`/`start` and `stop`: a live table of instance states on a terminal, one plain line per
-event otherwise (logs, CI); the start failure's message and fix; one line per stopped instance."""
+"""The lines of `start-all`/`start`, `stop` and `restart`: a live table of instance states on a terminal, one plain
+line per event otherwise (logs, CI); the start failure's message and fix; one line per stopped instance."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.live import Live
     from rich.table import Table
 
+    from tasker_cluster.cluster.restart import RestartReport
     from tasker_cluster.cluster.start import InstanceStart, StartEvent, StartReport
     from tasker_cluster.cluster.stop import InstanceStop
 
@@ -46,6 +47,26 @@ class StartProgress:
     def started(self) -> list[str]:
         """The instances this start spawned, ready or not yet."""
         return [name for name, (kind, _) in self._states.items() if kind in ("spawned", "ready")]
+
+    def down(self) -> list[str]:
+        """The instances a restart has stopped (or is stopping) and not yet started again."""
+        return [name for name, (kind, _) in self._states.items() if kind in _DOWN]
+
+    def stopping(self, names: Sequence[str]) -> None:
+        """A restart's stop has signalled `names`: shown on the live table only (a plain line comes with the
+        outcome)."""
+        for name in names:
+            self._states[name] = ("stopping", "")
+        if self._live is not None:
+            self._live.update(self._table())
+
+    def stopped(self, result: InstanceStop) -> None:
+        """A restart's stop outcome, as `stop` prints it."""
+        self._states[result.name] = (result.outcome, _pid_text(result.pid))
+        if self._live is not None:
+            self._live.update(self._table())
+        else:
+            print_stop_line(result)
 
     def __call__(self, event: StartEvent) -> None:
         if event.name in self._states:
@@ -86,6 +107,47 @@ def print_interrupted_start(started: Sequence[str]) -> None:
         )
 
 
+def print_interrupted_restart(down: Sequence[str], started: Sequence[str]) -> None:
+    """After Ctrl-C in a restart: which instances it left stopped, and which it started (still running)."""
+    if down:
+        write_err(
+            f"interrupted: {', '.join(down)} stopped and not started again; `cluster start {' '.join(down)}` "
+            "starts them\n"
+        )
+    print_interrupted_start(started)
+
+
+def restart_summary(report: RestartReport) -> str:
+    count = len(report.restarted)
+    return f"{count} restarted{' one at a time' if report.rolling and count > 1 else ''}"
+
+
+def restart_failure(report: RestartReport) -> tuple[str, str]:
+    """The message and fix of a restart that did not end with every instance ready: what failed (as `stop` or
+    `start` words it) and, for a roll, where it stopped, what it restarted and what it did not reach."""
+    step = report.failed
+    assert step is not None
+    if step.stop_failed:
+        survivors = step.stop_failed
+        message = "; ".join(f"{result.name}: {result.detail}" for result in survivors)
+        fix = "a process in uninterruptible sleep (state D) cannot be killed; check `ps -o pid,stat,cmd` and retry"
+    else:
+        assert step.started is not None
+        message = start_failure_message(step.started.failed)
+        fix = start_failure_fix(step.started.failed)
+    if not report.rolling:
+        return message, fix
+    done = ", ".join(report.restarted) or "none"
+    rest = ", ".join(report.not_reached) or "none"
+    message = (
+        f"the rolling restart stopped at {step.names[0]}: {message}\n"
+        f"restarted: {done}; not reached (still running as before): {rest}"
+    )
+    if report.not_reached:
+        fix += f"; `cluster restart --rolling {' '.join([*step.names, *report.not_reached])}` completes the roll"
+    return message, fix
+
+
 def start_summary(report: StartReport) -> str:
     counts: dict[str, int] = {}
     for instance in report.instances:
@@ -122,12 +184,22 @@ def print_stop(results: Sequence[InstanceStop], database: InstanceStop | None = 
     if not results:
         print_line("nothing to stop: no instance has a PID file")
     for result in [*results, *([database] if database is not None else [])]:
-        style = "red" if result.outcome == "survived" else STATUS_STYLES.get(result.outcome, "")
-        pid = f"pid {result.pid}" if result.pid is not None else ""
-        start = len(f"{result.name:<18} ")
-        line = f"{result.name:<18} {result.outcome:<12} {pid:<11} {result.detail}"
-        print_line(line, (start, start + max(len(result.outcome), 12), style))
+        print_stop_line(result)
+
+
+def print_stop_line(result: InstanceStop) -> None:
+    style = "red" if result.outcome == "survived" else STATUS_STYLES.get(result.outcome, "")
+    start = len(f"{result.name:<18} ")
+    line = f"{result.name:<18} {result.outcome:<12} {_pid_text(result.pid):<11} {result.detail}"
+    print_line(line, (start, start + max(len(result.outcome), 12), style))
+
+
+def _pid_text(pid: int | None) -> str:
+    return f"pid {pid}" if pid is not None else ""
+
+
+_DOWN = frozenset({"stopping", "stopped", "killed", "stale", "not-running"})
 
 
 def _failed(state: str) -> bool:
-    return state in ("port-taken", "spawn-failed", "exited", "timeout")
+    return state in ("port-taken", "spawn-failed", "exited", "timeout", "survived")
