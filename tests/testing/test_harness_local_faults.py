@@ -86,6 +86,18 @@ def test_restart_stops_gracefully_and_starts_a_new_process(throwaway: ClusterUnd
     assert httpx.get(f"{throwaway.config.worker_urls[0]}/health", timeout=5).status_code == 200
 
 
+def test_a_rolling_restart_replaces_every_instance_and_an_unknown_name_is_refused(
+    throwaway: ClusterUnderTest,
+) -> None:
+    driver = _driver(throwaway)
+    before = {name: _pid(driver, name) for name in driver.instances()}
+    driver.rolling_restart()
+    assert all(_pid(driver, name) != pid for name, pid in before.items())
+    with pytest.raises(HarnessError) as unknown:
+        driver.rolling_restart(["worker-a-9"])
+    assert "no instance 'worker-a-9'" in unknown.value.message
+
+
 def test_faults_on_an_unknown_or_dead_instance_name_the_problem(throwaway: ClusterUnderTest) -> None:
     driver = _driver(throwaway)
     with pytest.raises(HarnessError) as unknown:
