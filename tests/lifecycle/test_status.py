@@ -47,12 +47,16 @@ def test_status_reports_healthy_instances_and_a_kill_9ed_one_as_dead(sandbox: Sa
         "service",
         "role",
         "status",
+        "reason",
         "pid",
         "port",
         "url",
         "uptime_s",
         "http_status",
         "latency_ms",
+        "cpu_percent",
+        "cpu_window_s",
+        "rss_bytes",
     ]
     assert rows["worker-1"]["http_status"] == 200 and rows["worker-1"]["latency_ms"] >= 0
     assert rows["worker-2"]["pid"] == victim and rows["worker-2"]["http_status"] is None
@@ -66,9 +70,9 @@ def test_status_exits_0_with_a_table_when_every_instance_is_healthy(sandbox: San
 
     assert result.returncode == 0, result.stdout + result.stderr
     header, *lines = result.stdout.splitlines()
-    assert header.split() == ["INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH"]
+    assert header.split() == ["INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "CPU", "RSS", "HEALTH"]
     assert [line.split()[:2] for line in lines] == [["orchestration-1", "healthy"], ["worker-1", "healthy"]]
-    assert " ms" in lines[0]
+    assert lines[0].endswith(" ms")
 
 
 @pytest.mark.timeout(30)

@@ -3,6 +3,7 @@ highlighted; Ctrl-C ends it with exit 0. The real CLI against real instances."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -99,3 +100,49 @@ def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbo
     # Redrawn in place: the cursor moves back up over the previous table instead of printing a new one below.
     assert b"\x1b[2K" in bytes(seen) or b"\x1b[1A" in bytes(seen)
     assert b"\x1b[7m" not in before_change.split(b"healthy")[0]
+
+
+def test_a_piped_watch_ends_with_exit_0_when_its_reader_goes_away(sandbox: Sandbox) -> None:
+    """`cluster status --watch | head` must end like `tail -f | head`, not refresh into /dev/null for ever."""
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    watch = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert watch.stdout is not None
+    try:
+        _read_until(watch.stdout.fileno(), b"worker-1", bytearray(), time.monotonic() + 30)
+        watch.stdout.close()
+        code = watch.wait(timeout=15)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 0, watch.stderr.read() if watch.stderr else ""
+
+
+def test_watch_measures_cpu_over_each_refresh_interval(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    watch = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--json", "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        text=True,
+    )
+    assert watch.stdout is not None
+    try:
+        documents = [json.loads(watch.stdout.readline()) for _ in range(3)]
+        watch.send_signal(signal.SIGINT)
+        code = watch.wait(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 0
+    windows = [document["instances"][0]["cpu_window_s"] for document in documents]
+    # The first refresh samples its own window; each later one measures from the reading of the refresh before it.
+    assert windows[0] >= 0.2 and windows[1] > 0 and windows[2] >= 0.4, windows
+    assert all(document["warnings"] == [] and document["healthy"] for document in documents)

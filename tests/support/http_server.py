@@ -2,8 +2,9 @@
 
 GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
 then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
-child deaf to SIGTERM, or dying at start-up with a message on stderr. With --echo-env NAME, GET /env answers the
-named variables of its environment as JSON, so a test can see what its start handed it.
+child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child holding
+memory. With --echo-env NAME, GET /env answers the named variables of its environment as JSON, so a test can
+see what its start handed it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--child-ignoring-term", type=Path, help="spawn a child deaf to SIGTERM, its pid in this file")
     parser.add_argument("--exit-early", metavar="MESSAGE", help="print MESSAGE on stderr and exit 3 before listening")
     parser.add_argument("--echo-env", metavar="NAME", action="append", default=[], help="variables GET /env answers")
+    parser.add_argument("--burn", action="store_true", help="keep one core busy in a thread")
+    parser.add_argument("--child-holding-mib", type=int, metavar="N", help="spawn a child that holds N MiB resident")
     return parser.parse_args()
 
 
@@ -73,6 +76,27 @@ def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequ
     return Handler
 
 
+def spawn_memory_child(mib: int) -> None:
+    """A child in our session holding `mib` MiB, every page touched; we are ready only once it holds them."""
+    reader, writer = os.pipe()
+    # Filled, not zeroed: zeroed pages would not be resident until written.
+    code = (
+        "import os, sys, time\n"
+        "block = b'x' * (int(sys.argv[1]) << 20)\n"
+        "os.write(int(sys.argv[2]), b'x')\n"
+        "time.sleep(3600)"
+    )
+    subprocess.Popen([sys.executable, "-c", code, str(mib), str(writer)], pass_fds=(writer,))
+    os.close(writer)
+    os.read(reader, 1)
+    os.close(reader)
+
+
+def burn() -> None:
+    while True:
+        pass
+
+
 def spawn_deaf_child(pid_file: Path) -> None:
     subprocess.Popen([sys.executable, "-c", _CHILD_CODE, str(pid_file)])
     # Become ready only once the child ignores SIGTERM, so a test that stops us really needs SIGKILL.
@@ -89,6 +113,10 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.child_ignoring_term:
         spawn_deaf_child(args.child_ignoring_term)
+    if args.child_holding_mib:
+        spawn_memory_child(args.child_holding_mib)
+    if args.burn:
+        threading.Thread(target=burn, daemon=True).start()
     started = time.monotonic()
     time.sleep(args.listen_after)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_class(args, started))

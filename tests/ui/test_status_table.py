@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from tasker_cluster.cluster.status import DatabaseRow, InstanceStatus
+from tasker_cluster.cluster.status import DatabaseRow, InstanceStatus, Resources
 from tasker_cluster.ui.console import print_line
 from tasker_cluster.ui.status import plain_table, status_cells, status_table
 
@@ -43,6 +43,7 @@ def _random_rows(rng: random.Random) -> list[InstanceStatus]:
                 http_status=rng.choice([None, 200, 503]),
                 latency_ms=rng.choice([None, rng.uniform(0, 3000)]),
                 detail=rng.choice(_DETAILS),
+                resources=rng.choice([None, Resources(rng.uniform(0, 400), 0.2, rng.randrange(0, 1 << 34))]),
             )
         )
     return rows
@@ -54,7 +55,10 @@ def _random_database(rng: random.Random) -> DatabaseRow | None:
         return None
     status = rng.choice(["healthy", "unhealthy", "running", "stopped", "dead", "unknown"])
     latency = rng.choice([None, rng.uniform(0, 50)])
-    return DatabaseRow(kind, status, rng.choice([None, 4242]), 5433, None, latency, detail="3/500 connections")
+    resources = rng.choice([None, Resources(rng.uniform(0, 100), 1.0, rng.randrange(0, 1 << 32))])
+    return DatabaseRow(
+        kind, status, rng.choice([None, 4242]), 5433, None, latency, detail="3/500 connections", resources=resources
+    )
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -84,3 +88,17 @@ def test_a_piped_progress_line_is_what_rich_prints_for_it(line: str, capsys: pyt
     print_line(line)
 
     assert capsys.readouterr().out == _rich(Text(line.rstrip()), soft_wrap=True)
+
+
+@pytest.mark.parametrize(
+    ("percent", "rss", "cells"),
+    [(0.04, 900, ("0.0%", "900 B")), (7.25, 20 << 20, ("7.2%", "20 MiB")), (182.4, 3 << 29, ("182%", "1.5 GiB"))],
+)
+def test_cpu_and_rss_are_short_and_keep_one_decimal_where_it_says_something(
+    percent: float, rss: int, cells: tuple[str, str]
+) -> None:
+    row = InstanceStatus(
+        "w-1", "w", "worker", "healthy", 1, 8100, None, 1.0, 200, 1.0, resources=Resources(percent, 0.2, rss)
+    )
+
+    assert status_cells([row])[0][5:7] == cells

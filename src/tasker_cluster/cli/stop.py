@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasker_cluster.errors import ClusterError, ConfigError
+from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
@@ -61,13 +61,7 @@ def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_
 def _configuration(project: Project) -> tuple[ClusterConfig | None, DatabaseSpec | ClusterError]:
     """The configuration, or None with a broken one: the PID records suffice to stop what runs. The database
     then comes from the [database] table alone, or is the error that keeps it from being known."""
-    from tasker_cluster.config.load import load_config, load_database_config
+    from tasker_cluster.config.load import load_config_leniently
 
-    try:
-        config = load_config(project)
-    except ConfigError:
-        try:
-            return None, load_database_config(project)
-        except ConfigError as error:
-            return None, error
-    return config, config.database
+    config, database, _ = load_config_leniently(project)
+    return config, database

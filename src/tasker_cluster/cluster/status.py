@@ -3,6 +3,11 @@
 status-quick reads processes only (PID records, psutil, postmaster.pid): `running`, `dead` or `stopped`. `status`
 also probes every running instance's health and ready paths and queries the database, all at once under one
 timeout, so N hung instances cost one timeout, not N.
+
+Each running instance's CPU and memory are those of its whole process group and session (`proc/usage.py`). A CPU
+percentage needs an interval: `status` samples over its probes' wait, at least CPU_WINDOW seconds (less only when
+its timeout is shorter); `status --watch` over each refresh interval; status-quick, which never waits, and the
+table after a start give the average since the instance started, as `ps` does.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasker_cluster.cluster.state import InstanceState, observe
-from tasker_cluster.config.model import ClusterConfig
+from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
 from tasker_cluster.db.quick import database_process
+from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.records import InstanceRecord, Liveness
+from tasker_cluster.proc.usage import Leader, Usage, cpu_percent, leader_of, sample_usage
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
@@ -25,11 +32,37 @@ if TYPE_CHECKING:
     Answers = tuple[ProbeResult, ProbeResult]
 
 DEFAULT_TIMEOUT = 2.0
+# Seconds `status` samples CPU time over: with the kernel's 10 ms ticks, a percentage to within ~5 points.
+CPU_WINDOW = 0.2
 DATABASE_ROW_NAME = "database"
+# The statuses that need no reason: all is as it should be.
+_FINE = frozenset({"healthy", "running"})
+_STOPPED_REASON = "no PID file: not started, or stopped"
+
+
+class Resources(NamedTuple):
+    """An instance's whole group: CPU % of one core over `cpu_window_s` seconds, resident memory in bytes."""
+
+    cpu_percent: float
+    cpu_window_s: float
+    rss_bytes: int
+
+
+def _resources_json(resources: Resources | None) -> dict[str, Any]:
+    if resources is None:
+        return {"cpu_percent": None, "cpu_window_s": None, "rss_bytes": None}
+    return {
+        "cpu_percent": round(resources.cpu_percent, 1),
+        "cpu_window_s": round(resources.cpu_window_s, 2),
+        "rss_bytes": resources.rss_bytes,
+    }
 
 
 class InstanceStatus(NamedTuple):
-    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped."""
+    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped.
+
+    `detail` says why a row is not healthy (the table's HEALTH column); `resources` are None without a process.
+    """
 
     name: str
     service: str
@@ -42,6 +75,14 @@ class InstanceStatus(NamedTuple):
     http_status: int | None = None
     latency_ms: float | None = None
     detail: str = ""
+    resources: Resources | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the instance is not healthy (or, for status-quick, not running); None when it is."""
+        if self.status in _FINE:
+            return None
+        return self.detail or (_STOPPED_REASON if self.status == "stopped" else self.status)
 
     def as_json(self) -> dict[str, Any]:
         """Exactly the documented `--json` shape."""
@@ -50,12 +91,14 @@ class InstanceStatus(NamedTuple):
             "service": self.service,
             "role": self.role,
             "status": self.status,
+            "reason": self.reason,
             "pid": self.pid,
             "port": self.port,
             "url": self.url,
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            **_resources_json(self.resources),
         }
 
 
@@ -74,6 +117,7 @@ class DatabaseRow(NamedTuple):
     latency_ms: float | None = None
     detail: str = ""
     name: str = DATABASE_ROW_NAME
+    resources: Resources | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The `"database"` object of `status --json` and `status-quick --json`."""
@@ -81,47 +125,81 @@ class DatabaseRow(NamedTuple):
             "name": self.name,
             "kind": self.kind,
             "status": self.status,
+            "reason": None if self.status in _FINE else self.detail or self.status,
             "pid": self.pid,
             "port": self.port,
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "detail": self.detail,
+            **_resources_json(self.resources),
         }
 
 
+class StatusWarning(NamedTuple):
+    """Something that limits what the rows can say, e.g. a configuration that could not be read, and its fix."""
+
+    message: str
+    fix: str = ""
+
+    @classmethod
+    def unreadable_config(cls, error: ClusterError) -> StatusWarning:
+        return cls(f"{error.message}; showing what the PID records know", error.fix)
+
+    def as_json(self) -> dict[str, str]:
+        return {"message": self.message, "fix": self.fix}
+
+
 class ClusterStatus(NamedTuple):
+    """The rows, and what may qualify them: `warnings` (then the cluster is not called healthy, since what should
+    run is not known) and `usage`, the CPU readings the next refresh of a watch measures from."""
+
     database: DatabaseRow | None
     instances: list[InstanceStatus]
+    warnings: tuple[StatusWarning, ...] = ()
+    usage: Mapping[str, Usage] | None = None
 
     @property
     def healthy(self) -> bool:
         """Every instance healthy, and the database too: instances whose database is down cannot do their work."""
         database_ok = self.database is None or self.database.status == "healthy"
-        return database_ok and bool(self.instances) and all(row.status == "healthy" for row in self.instances)
+        rows_ok = bool(self.instances) and all(row.status == "healthy" for row in self.instances)
+        return database_ok and rows_ok and not self.warnings
 
     @property
     def running(self) -> bool:
         """status-quick's verdict: every instance runs. An external server's state needs the network, which
         status-quick never uses: it does not decide."""
         database_ok = self.database is None or self.database.status in ("running", "unknown")
-        return database_ok and bool(self.instances) and all(row.status == "running" for row in self.instances)
+        rows_ok = bool(self.instances) and all(row.status == "running" for row in self.instances)
+        return database_ok and rows_ok and not self.warnings
 
 
-def quick_status(project: Project, config: ClusterConfig) -> ClusterStatus:
-    """Process states from PID records and psutil alone; no network."""
+def quick_status(
+    project: Project,
+    config: ClusterConfig | None,
+    *,
+    database: DatabaseSpec | None = None,
+    warnings: tuple[StatusWarning, ...] = (),
+) -> ClusterStatus:
+    """Process states from PID records and psutil alone; no network. Without a configuration (`warnings` say why)
+    the rows are the PID records' and the database is that of the `database` table, if any."""
+    states = observe(project, config).instances
+    database_row = quick_database(project, config.database if config is not None else database)
+    usage = sample_usage(_leaders(states, database_row))
     rows = []
-    for state in observe(project, config).instances:
+    for state in states:
         if state.alive:
             assert state.record is not None
-            rows.append(_with_process(state.record, "running"))
+            rows.append(_with_process(state.record, "running", usage=usage))
         else:
             rows.append(_without_process(state))
-    return ClusterStatus(quick_database(project, config), rows)
+    return ClusterStatus(_with_database_resources(database_row, usage), rows, warnings)
 
 
-def quick_database(project: Project, config: ClusterConfig) -> DatabaseRow | None:
-    """The database row from postmaster.pid and psutil alone; None when the cluster uses no database."""
-    process = database_process(project, config.database)
+def quick_database(project: Project, database: DatabaseSpec | None) -> DatabaseRow | None:
+    """The database row from postmaster.pid and psutil alone; None when the cluster uses no database (or, without
+    its `[database]` table, when no local server runs)."""
+    process = database_process(project, database)
     if process.kind == "none":
         return None
     if process.kind == "external":
@@ -144,52 +222,82 @@ class StatusProbe:
     checked nor probed again. `result` waits at most `timeout` (seconds) from construction for the rest. Without
     `with_database` (a configuration that uses none) there is no database row. `database_url` is the URL start-all
     has just had from the database layer (password included), so that the password file is not read again.
+
+    CPU is measured from `baseline` (the previous refresh's readings) when given; else over at least `cpu_window`
+    seconds from construction (bounded by `timeout`), or, with `cpu_window` None, since each instance started.
+    A `config` of None (the configuration could not be read: `warnings` say why) shows what the PID records know,
+    with the database of the `database` table when that could be read.
     """
 
     def __init__(
         self,
         project: Project,
-        config: ClusterConfig,
+        config: ClusterConfig | None,
         timeout: float = DEFAULT_TIMEOUT,
         *,
         known: Mapping[str, Answers] | None = None,
         with_database: bool = True,
         database_url: str | None = None,
+        baseline: Mapping[str, Usage] | None = None,
+        cpu_window: float | None = CPU_WINDOW,
+        database: DatabaseSpec | None = None,
+        warnings: tuple[StatusWarning, ...] = (),
     ) -> None:
         from tasker_cluster.proc.probes import ProbeBatch
 
         known = known or {}
+        self._started = time.monotonic()
+        self._timeout = timeout
         self._states = observe(project, config, alive=known.keys()).instances
         self._alive = [state.record for state in self._states if state.alive and state.name not in known]
         self._answers: dict[str, Answers] = dict(known)
         urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
-        self._database = DatabaseProbe(project, config, timeout, database_url) if with_database else None
+        spec = config.database if config is not None else database
+        self._database = DatabaseProbe(project, spec, timeout, database_url) if with_database else None
+        self._warnings = warnings
+        # Its own CPU window only without a baseline; read once the probes are in flight, so as not to delay them.
+        self._window = cpu_window if baseline is None else None
+        self._baseline = self._sample() if self._window is not None else baseline
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
         for position, record in enumerate(self._alive):
             assert record is not None
             self._answers[record.name] = (answers[2 * position], answers[2 * position + 1])
-        instances = [_probed_row(state, self._answers.get(state.name)) for state in self._states]
+        if self._window is not None and self._baseline:
+            first = min(reading.at for reading in self._baseline.values())
+            until = min(first + self._window, self._started + self._timeout)
+            time.sleep(max(until - time.monotonic(), 0.0))
+        usage = self._sample()
+        instances = [_probed_row(state, self._answers.get(state.name), usage, self._baseline) for state in self._states]
         database = self._database.result() if self._database is not None else None
-        return ClusterStatus(database, instances)
+        database = _with_database_resources(database, usage, self._baseline)
+        return ClusterStatus(database, instances, self._warnings, usage)
+
+    def _sample(self) -> dict[str, Usage]:
+        return sample_usage(_leaders(self._states, self._database.row if self._database is not None else None))
 
 
 class DatabaseProbe:
     """Queries the database in a thread started at construction, so that it overlaps the HTTP probes.
 
     libpq will not give up a connect in under 2 s, so `result` stops waiting at `timeout` itself; a daemon thread
-    then finishes (or times out) unwatched instead of holding the command's exit.
+    then finishes (or times out) unwatched instead of holding the command's exit. A `database` of None (its
+    table could not be read) probes nothing: only a running local server is shown.
     """
 
-    def __init__(self, project: Project, config: ClusterConfig, timeout: float, known_url: str | None = None) -> None:
+    def __init__(
+        self, project: Project, database: DatabaseSpec | None, timeout: float, known_url: str | None = None
+    ) -> None:
         self._timeout = timeout
-        self._row = quick_database(project, config)
+        self._row = quick_database(project, database)
         self._answer: DatabaseRow | None = None
         self._thread: threading.Thread | None = None
-        url = _url_to_probe(project, config, self._row, known_url)
-        if self._row is not None and self._row.status == "running" and url is None:
+        url = _url_to_probe(project, database, self._row, known_url) if database is not None else None
+        if self._row is not None and self._row.status == "running" and database is None:
+            self._row = self._row._replace(detail="not probed: the [database] table could not be read")
+        elif self._row is not None and self._row.status == "running" and url is None:
             self._row = self._row._replace(status="unhealthy", detail=_NO_PASSWORD_FILE)
         if self._row is None or url is None:
             return
@@ -201,6 +309,11 @@ class DatabaseProbe:
         self._deadline = time.monotonic() + timeout
         self._thread = threading.Thread(target=self._query, args=(self._row, url), daemon=True)
         self._thread.start()
+
+    @property
+    def row(self) -> DatabaseRow | None:
+        """The row as the files say it, before the query's answer."""
+        return self._row
 
     def result(self) -> DatabaseRow | None:
         if self._thread is None or self._row is None:
@@ -250,29 +363,50 @@ def _port_of(url: str) -> int | None:
 
 
 def _url_to_probe(
-    project: Project, config: ClusterConfig, row: DatabaseRow | None, known_url: str | None
+    project: Project, database: DatabaseSpec, row: DatabaseRow | None, known_url: str | None
 ) -> str | None:
     """The URL of a server that should answer: a running local one (`known_url` when the caller has it), or the
     external one; None when none should, or the local one has no password file to log in with."""
     if row is None:
         return None
     if row.kind == "external":
-        return config.database.external_url
+        return database.external_url
     if row.status == "running" and row.port is not None:
         from tasker_cluster.db.urls import local_url
 
-        return known_url or local_url(project, row.port, config.database.name)
+        return known_url or local_url(project, row.port, database.name)
     return None
 
 
 _NO_PASSWORD_FILE = "no password file in its data folder (made with trust auth): `cluster db up` converts it"
 
 
-def _probed_row(state: InstanceState, answers: Answers | None) -> InstanceStatus:
+def _leaders(states: list[InstanceState], database: DatabaseRow | None) -> dict[str, Leader]:
+    """The processes whose groups are measured: running instances, and the local database server."""
+    leaders = {s.name: Leader(s.record.pid, s.record.create_time) for s in states if s.alive and s.record is not None}
+    if database is not None and database.kind == "local" and database.status == "running" and database.pid:
+        server = leader_of(database.pid)
+        if server is not None:
+            leaders[DATABASE_ROW_NAME] = server
+    return leaders
+
+
+def _with_database_resources(
+    row: DatabaseRow | None, usage: Mapping[str, Usage], baseline: Mapping[str, Usage] | None = None
+) -> DatabaseRow | None:
+    reading = usage.get(DATABASE_ROW_NAME)
+    if row is None or reading is None or row.pid != reading.leader.pid:
+        return row
+    return row._replace(resources=_resources(reading, (baseline or {}).get(DATABASE_ROW_NAME)))
+
+
+def _probed_row(
+    state: InstanceState, answers: Answers | None, usage: Mapping[str, Usage], baseline: Mapping[str, Usage] | None
+) -> InstanceStatus:
     if state.record is None or answers is None or not state.alive:
         return _without_process(state)
     health, ready = answers
-    return _probed(state.record, health, ready)
+    return _probed(state.record, health, ready, usage, baseline)
 
 
 def _without_process(state: InstanceState) -> InstanceStatus:
@@ -299,7 +433,14 @@ def _without_process(state: InstanceState) -> InstanceStatus:
     )
 
 
-def _with_process(record: InstanceRecord, status: str, **probe: Any) -> InstanceStatus:
+def _with_process(
+    record: InstanceRecord,
+    status: str,
+    *,
+    usage: Mapping[str, Usage],
+    baseline: Mapping[str, Usage] | None = None,
+    **probe: Any,
+) -> InstanceStatus:
     return InstanceStatus(
         name=record.name,
         service=record.service,
@@ -309,12 +450,26 @@ def _with_process(record: InstanceRecord, status: str, **probe: Any) -> Instance
         port=record.port,
         url=record.url,
         uptime_s=max(time.time() - record.create_time, 0.0),
+        resources=_resources(usage.get(record.name), (baseline or {}).get(record.name)),
         **probe,
     )
 
 
-def _probed(record: InstanceRecord, health: ProbeResult, ready: ProbeResult) -> InstanceStatus:
-    provisional = _with_process(record, "starting")
+def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
+    if after is None:
+        return None
+    cpu = cpu_percent(after, before)
+    return Resources(cpu.percent, cpu.window_s, after.rss_bytes)
+
+
+def _probed(
+    record: InstanceRecord,
+    health: ProbeResult,
+    ready: ProbeResult,
+    usage: Mapping[str, Usage],
+    baseline: Mapping[str, Usage] | None,
+) -> InstanceStatus:
+    provisional = _with_process(record, "starting", usage={})
     in_startup = (provisional.uptime_s or 0.0) < record.startup_timeout
     if health.ok and ready.ok:
         status, detail = "healthy", ""
@@ -331,6 +486,8 @@ def _probed(record: InstanceRecord, health: ProbeResult, ready: ProbeResult) -> 
     return _with_process(
         record,
         status,
+        usage=usage,
+        baseline=baseline,
         http_status=shown.status_code,
         latency_ms=max(latencies) if latencies else None,
         detail=detail,

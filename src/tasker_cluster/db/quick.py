@@ -26,15 +26,16 @@ class DatabaseProcess(NamedTuple):
     data_dir: Path | None
 
 
-def database_process(project: Project, database: DatabaseSpec) -> DatabaseProcess:
-    """A local server found running counts even when the config now says "none" or names an external one."""
+def database_process(project: Project, database: DatabaseSpec | None) -> DatabaseProcess:
+    """A local server found running counts even when the config now says "none" or names an external one. Without
+    the `[database]` table (None: it could not be read) only a running local server is found."""
     data_dir = existing_data_dir(project)
     record = running_postmaster(data_dir) if data_dir is not None else None
-    if record is None and database.external_url is not None:
+    if record is None and database is not None and database.external_url is not None:
         return DatabaseProcess("external", None, None, None, None, None)
     if record is None:
-        return DatabaseProcess(
-            "none" if database.mode == "none" else "local", False, None, database.port, None, data_dir
-        )
+        if database is None or database.mode == "none":
+            return DatabaseProcess("none", False, None, None, None, data_dir)
+        return DatabaseProcess("local", False, None, database.port, None, data_dir)
     uptime = max(0.0, time.time() - record.started_at)
     return DatabaseProcess("local", True, record.pid, record.port, uptime, data_dir)

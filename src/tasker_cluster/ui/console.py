@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 # Wide enough for the status table when output is piped, where Rich would otherwise assume 80 columns.
 PIPE_WIDTH = 140
+# Set once stdout's reader has gone (see `discard_stdout`).
+_closed = False
 
 
 def tolerate_unencodable() -> None:
@@ -56,11 +58,18 @@ def write_err(text: str) -> None:
 
 def discard_stdout() -> None:
     """Point file descriptor 1 at /dev/null: Python's documented answer to EPIPE, so later writes succeed unseen."""
+    global _closed
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
+    _closed = True
+
+
+def output_closed() -> bool:
+    """True once stdout's reader went away: a display that only runs for its reader (a watch) may end."""
+    return _closed
 
 
 def plain_output() -> bool:

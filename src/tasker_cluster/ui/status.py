@@ -1,4 +1,5 @@
-"""The status table of `status`, `status-quick` and `start-all`: INSTANCE STATUS PID PORT UPTIME HEALTH, or JSON.
+"""The status table of `status`, `status-quick` and `start-all`: INSTANCE STATUS PID PORT UPTIME CPU RSS HEALTH,
+or JSON; warnings (a configuration that could not be read) go to stderr before it.
 
 Piped, the table is written as plain text without importing Rich, byte for byte what Rich prints there; content
 plain text cannot lay out the way Rich would (wide or control characters, a row wider than the page) still goes
@@ -11,8 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus
-from tasker_cluster.ui.console import PIPE_WIDTH, console, plain_output, write_out
+from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus, Resources, StatusWarning
+from tasker_cluster.ui.console import PIPE_WIDTH, console, plain_output, write_err, write_out
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -30,8 +31,8 @@ STATUS_STYLES = {
     "left-running": "yellow",
     "unknown": "dim",
 }
-COLUMNS = ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH")
-_RIGHT_ALIGNED = frozenset({"PID", "PORT", "UPTIME"})
+COLUMNS = ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "CPU", "RSS", "HEALTH")
+RIGHT_ALIGNED = frozenset({"PID", "PORT", "UPTIME", "CPU", "RSS"})
 # Rich's cell padding (0, 1) without edge padding puts two spaces between columns.
 _GAP = "  "
 
@@ -41,14 +42,9 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
     "running" for status-quick) holds the verdict."""
     rows, database = status.instances, status.database
     if as_json:
-        ok = status.running if summary_key == "running" else status.healthy
-        document = {
-            "database": None if database is None else database.as_json(),
-            "instances": [row.as_json() for row in rows],
-            summary_key: ok,
-        }
-        write_out(json.dumps(document, indent=2) + "\n")
+        write_out(json.dumps(status_document(status, summary_key), indent=2) + "\n")
         return
+    print_warnings(status.warnings)
     cells = status_cells(rows, database)
     plain = plain_table(cells) if plain_output() else None
     if plain is not None:
@@ -62,6 +58,21 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
     with out.capture() as captured:
         out.print(status_table(rows, database))
     write_out("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def status_document(status: ClusterStatus, summary_key: str = "healthy") -> dict[str, object]:
+    """The documented JSON document; `summary_key` ("healthy", or "running" for status-quick) holds the verdict."""
+    return {
+        "database": None if status.database is None else status.database.as_json(),
+        "instances": [row.as_json() for row in status.instances],
+        "warnings": [warning.as_json() for warning in status.warnings],
+        summary_key: status.running if summary_key == "running" else status.healthy,
+    }
+
+
+def print_warnings(warnings: Sequence[StatusWarning]) -> None:
+    for warning in warnings:
+        write_err(f"warning: {warning.message}\n" + (f"  fix: {warning.fix}\n" if warning.fix else ""))
 
 
 def preload_for_display(*, as_json: bool) -> None:
@@ -82,6 +93,8 @@ def status_cells(rows: Sequence[InstanceStatus], database: DatabaseRow | None = 
             "" if row.pid is None else str(row.pid),
             "" if row.port is None else str(row.port),
             format_uptime(row.uptime_s),
+            format_cpu(row.resources),
+            format_bytes(row.resources.rss_bytes) if row.resources is not None else "",
             _health_text(row) if isinstance(row, InstanceStatus) else _database_health_text(row),
         )
         for row in [*shown, *rows]
@@ -101,7 +114,7 @@ def plain_table(cells: Sequence[tuple[str, ...]]) -> str | None:
     lines = []
     for row in [COLUMNS, *cells]:
         padded = [
-            cell.rjust(width) if name in _RIGHT_ALIGNED else cell.ljust(width)
+            cell.rjust(width) if name in RIGHT_ALIGNED else cell.ljust(width)
             for name, cell, width in zip(COLUMNS, row, widths, strict=True)
         ]
         lines.append(_GAP.join(padded).rstrip() + "\n")
@@ -114,17 +127,15 @@ def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = 
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in COLUMNS[:-1]:
-        table.add_column(column, justify="right" if column in _RIGHT_ALIGNED else "left", no_wrap=True)
+        table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
     # The only column Rich may narrow: a long error (psycopg's run to 100+ characters) is cut with an ellipsis
     # instead of squeezing the names and pids. Its cells refuse to wrap, so every row stays one line.
     table.add_column(COLUMNS[-1], no_wrap=False)
-    for name, status, pid, port, uptime, health in status_cells(rows, database):
+    for name, status, *middle, health in status_cells(rows, database):
         table.add_row(
             name,
             Text(status, style=STATUS_STYLES.get(status, "")),
-            pid,
-            port,
-            uptime,
+            *middle,
             Text(health, no_wrap=True, overflow="ellipsis"),
         )
     return table
@@ -144,6 +155,23 @@ def format_uptime(seconds: float | None) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def format_cpu(resources: Resources | None) -> str:
+    """`0.4%`, `12%`, `180%` (two cores): one decimal only where it says something."""
+    if resources is None:
+        return ""
+    percent = resources.cpu_percent
+    return f"{percent:.1f}%" if percent < 10 else f"{percent:.0f}%"
+
+
+def format_bytes(count: int) -> str:
+    """Binary units, as docker stats shows memory: `512 KiB`, `48 MiB`, `1.2 GiB`."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{count} B"
 
 
 def _health_text(row: InstanceStatus) -> str:

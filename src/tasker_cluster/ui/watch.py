@@ -1,7 +1,8 @@
 """`cluster status --watch`: the status table refreshed every interval until Ctrl-C.
 
 On a terminal, one Rich Live table redrawn in place, each cell that changed since the last refresh highlighted.
-Piped (or with --json), one table (or JSON document) per refresh, for scripts and logs. Ctrl-C ends it with exit 0.
+Piped (or with --json), one table (or JSON document) per refresh, for scripts and logs. Ctrl-C ends it with exit 0,
+and so does a reader that goes away (`| head`). Each refresh measures CPU over the interval since the last one.
 """
 
 from __future__ import annotations
@@ -10,17 +11,23 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from tasker_cluster.cluster.status import ClusterStatus
-from tasker_cluster.ui.console import console, plain_output, write_out
-from tasker_cluster.ui.status import COLUMNS, print_status, status_cells
+from tasker_cluster.proc.usage import Usage
+from tasker_cluster.ui.console import console, output_closed, plain_output, write_out
+from tasker_cluster.ui.status import COLUMNS, RIGHT_ALIGNED, print_status, status_cells, status_document
 
 CHANGED_STYLE = "reverse"
+# Measures that move on every refresh: highlighting them would hide the changes that matter.
+_CONTINUOUS = frozenset({"UPTIME", "CPU", "RSS"})
+
+# One refresh: the status, its CPU measured from the previous refresh's readings (None: the first refresh).
+Refresh = Callable[[Mapping[str, Usage] | None], ClusterStatus]
 
 
-def watch_status(observe: Callable[[], ClusterStatus], interval: float, *, as_json: bool) -> int:
-    """Draw `observe()` every `interval` seconds until Ctrl-C; 0."""
+def watch_status(observe: Refresh, interval: float, *, as_json: bool) -> int:
+    """Draw `observe(previous readings)` every `interval` seconds until Ctrl-C or the reader leaves; 0."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
     try:
@@ -33,18 +40,14 @@ def watch_status(observe: Callable[[], ClusterStatus], interval: float, *, as_js
     return 0
 
 
-def _piped(observe: Callable[[], ClusterStatus], interval: float, stop: threading.Event, *, as_json: bool) -> None:
-    while not stop.is_set():
+def _piped(observe: Refresh, interval: float, stop: threading.Event, *, as_json: bool) -> None:
+    usage = None
+    while not stop.is_set() and not output_closed():
         started = time.monotonic()
-        status = observe()
+        status = observe(usage)
+        usage = status.usage
         if as_json:
-            document = {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "database": None if status.database is None else status.database.as_json(),
-                "instances": [row.as_json() for row in status.instances],
-                "healthy": status.healthy,
-            }
-            write_out(json.dumps(document) + "\n")
+            write_out(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **status_document(status)}) + "\n")
         else:
             write_out(f"{time.strftime('%H:%M:%S')}  {'healthy' if status.healthy else 'not healthy'}\n")
             print_status(status, as_json=False)
@@ -52,43 +55,48 @@ def _piped(observe: Callable[[], ClusterStatus], interval: float, stop: threadin
         stop.wait(max(interval - (time.monotonic() - started), 0.0))
 
 
-def _live(observe: Callable[[], ClusterStatus], interval: float, stop: threading.Event) -> None:
+def _live(observe: Refresh, interval: float, stop: threading.Event) -> None:
     from rich.live import Live
 
     out = console()
     last: dict[str, tuple[str, ...]] = {}
+    usage = None
     with Live(console=out, auto_refresh=False, transient=False) as live:
-        while not stop.is_set():
+        while not stop.is_set() and not output_closed():
             started = time.monotonic()
-            status = observe()
+            status = observe(usage)
+            usage = status.usage
             cells = status_cells(status.instances, status.database)
-            live.update(_table(cells, last, status.healthy), refresh=True)
+            live.update(_table(cells, last, status), refresh=True)
             last = {row[0]: row for row in cells}
             stop.wait(max(interval - (time.monotonic() - started), 0.0))
 
 
-def _table(cells: list[tuple[str, ...]], last: dict[str, tuple[str, ...]], healthy: bool) -> object:
-    """The status table with every cell that differs from the last refresh highlighted (a new row: all of it).
-
-    Uptime changes every refresh, so it never counts as a change.
-    """
+def _table(cells: list[tuple[str, ...]], last: dict[str, tuple[str, ...]], status: ClusterStatus) -> object:
+    """The status table with every cell that differs from the last refresh highlighted (a new row: all of it),
+    warnings under it."""
     from rich.table import Table
     from rich.text import Text
 
     from tasker_cluster.ui.status import STATUS_STYLES
 
-    verdict = Text("healthy", style="green") if healthy else Text("not healthy", style="red")
+    verdict = Text("healthy", style="green") if status.healthy else Text("not healthy", style="red")
+    caption = "\n".join(f"warning: {warning.message}" for warning in status.warnings) or None
     table = Table(
-        box=None, header_style="bold", pad_edge=False, title=Text.assemble(time.strftime("%H:%M:%S  "), verdict)
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+        title=Text.assemble(time.strftime("%H:%M:%S  "), verdict),
+        caption=Text(caption, style="yellow") if caption else None,
     )
     for column in COLUMNS:
-        table.add_column(column, justify="right" if column in ("PID", "PORT", "UPTIME") else "left", no_wrap=True)
+        table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
     for row in cells:
         before = last.get(row[0])
         texts = []
         for position, (column, cell) in enumerate(zip(COLUMNS, row, strict=True)):
             style = STATUS_STYLES.get(cell, "") if column == "STATUS" else ""
-            changed = last and column != "UPTIME" and (before is None or before[position] != cell)
+            changed = last and column not in _CONTINUOUS and (before is None or before[position] != cell)
             texts.append(Text(cell, style=f"{style} {CHANGED_STYLE}".strip() if changed else style))
         table.add_row(*texts)
     return table
