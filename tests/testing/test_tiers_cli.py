@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -187,3 +190,72 @@ def test_ctrl_c_reaches_pytest_and_its_teardown_runs_to_the_end(tmp_path: Path) 
     assert "failed (pytest exit 2)" in output
     # The interrupted test is neither passed nor failed: it did not finish.
     assert "total: 1 passed, 0 failed, 0 skipped" in output
+
+
+def test_only_runs_just_the_named_tier(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "cluster", "--only", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _summary_row(result.stdout, "cluster")[1:5] == ["1", "0", "0", "0"]
+    assert "│ unit" not in result.stdout and "phase unit..services" not in result.stdout
+    assert "phase cluster: passed" in result.stdout
+
+
+def test_paths_that_hold_only_cluster_tests_pass_without_the_tiers_below(tmp_path: Path) -> None:
+    scenario = "import pytest\n\n@pytest.mark.cluster\ndef test_scenario():\n    pass\n"
+    project = _project(tmp_path, {"test_plain.py": "def test_plain():\n    pass\n", "test_scenario.py": scenario})
+    result = _cluster_test(project, "cluster", "--workers", "0", "--", "tests/test_scenario.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "phase unit..services: no test of this phase among the tests the pytest arguments chose" in result.stdout
+    assert _summary_row(result.stdout, "cluster")[1] == "1"
+
+
+def test_arguments_that_select_nothing_in_any_phase_still_fail_with_5(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
+    result = _cluster_test(project, "cluster", "--workers", "0", "--", "-k", "no_such_test")
+    assert result.returncode == 5
+    assert "no tests were collected for cluster" in result.stdout
+
+
+def test_on_a_terminal_a_live_line_counts_the_outcomes_while_the_tier_runs(tmp_path: Path) -> None:
+    slow = (
+        "import time, pytest\n\n"
+        "@pytest.mark.parametrize('n', range(6))\ndef test_slow(n):\n    time.sleep(0.3)\n    assert n != 4\n\n"
+        "def test_skipped():\n    pytest.skip('not here')\n"
+    )
+    project = _project(tmp_path, {"test_slow.py": slow})
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TASKER_TEST_"))}
+    env.update(TERM="xterm-256color", COLUMNS="120")
+    controller, terminal = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tasker_cluster", "--project-dir", str(project), "test", "unit", "--workers", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], 60)
+            assert ready, f"no output for 60 s: {bytes(seen)[-2000:]!r}"
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", bytes(seen).decode(errors="replace"))
+    assert code == 1
+    # The line as the run went: some outcomes counted before the last, the failure and the skip counted by the end.
+    assert re.search(r"unit: [1-5]/7 tests {2}[1-5] passed", text), text[-3000:]
+    assert re.search(r"unit: 7/7 tests {2}5 passed {2}1 failed {2}1 skipped", text), text[-3000:]
+    # pytest's own output still shows, above the line.
+    assert "test_slow.py" in text and "1 failed, 5 passed, 1 skipped" in text

@@ -10,6 +10,7 @@ from tasker_cluster.testing.tiers import (
     PhaseResult,
     TierCounts,
     marker_expression,
+    overall_exit_code,
     plan,
     pytest_argv,
     read_junit,
@@ -101,3 +102,33 @@ def test_the_last_line_says_when_cluster_scenarios_were_skipped() -> None:
     assert total_line(skipped) == (
         "total: 5 passed, 1 failed, 3 skipped; 3 cluster scenario(s) skipped: this run did not prove what they check"
     )
+
+
+def test_only_selects_one_tier_by_its_highest_marker() -> None:
+    assert marker_expression("unit", only=True) == "not (db or messaging or services or cluster)"
+    assert marker_expression("db", only=True) == "db and not (messaging or services or cluster)"
+    assert marker_expression("services", only=True) == "services and not (cluster)"
+    assert marker_expression("cluster", only=True) == "cluster"
+
+
+def test_only_plans_one_phase_and_the_cluster_tier_alone_targets_the_cluster() -> None:
+    assert plan("messaging", workers=2, only=True) == [Phase("messaging", "messaging and not (services or cluster)", 2)]
+    assert plan("cluster", workers=2, only=True) == [Phase("cluster", "cluster", 0, target_cluster=True)]
+
+
+def test_only_with_all_is_a_usage_error() -> None:
+    with pytest.raises(ClusterError) as raised:
+        plan("all", only=True)
+    assert raised.value.exit_code == 2
+    assert "name one tier with --only" in raised.value.fix
+
+
+def _phase(code: int, *, narrowed: bool) -> PhaseResult:
+    return PhaseResult(Phase("x", "", 0), [], code, 1.0, narrowed=narrowed)
+
+
+def test_a_phase_with_no_test_among_those_the_arguments_chose_is_no_failure_unless_none_has_any() -> None:
+    assert overall_exit_code([_phase(5, narrowed=True), _phase(0, narrowed=True)]) == 0
+    assert overall_exit_code([_phase(5, narrowed=True), _phase(1, narrowed=True)]) == 1
+    assert overall_exit_code([_phase(5, narrowed=True), _phase(5, narrowed=True)]) == 5
+    assert overall_exit_code([_phase(5, narrowed=False), _phase(0, narrowed=False)]) == 5

@@ -278,8 +278,9 @@ COMMANDS = (
             Positional(
                 "tier",
                 "TIER",
-                "unit | db | messaging | services | cluster (each includes the ones before it) | compose (the "
-                "cluster tier on a podman-compose deployment) | all (every tier, then the cluster tier on compose)",
+                "unit | db | messaging | services | cluster (each includes the ones before it, unless --only) | "
+                "compose (the cluster tier on a podman-compose deployment) | all (every tier, then the cluster tier on "
+                "compose)",
                 required=True,
             ),
             Positional("pytest_args", "[-- PYTEST_ARGS...]", "Passed to pytest as is, after `--`.", many=True),
@@ -290,6 +291,7 @@ COMMANDS = (
                 "xdist workers below the cluster tier (default: one per core).",
                 min=0,
             ),
+            Flag("only", ("--only",), "Run TIER alone, not the tiers below it."),
             Flag("keep", ("--keep",), "Leave a cluster the tests started running afterwards."),
             Flag(
                 "running",

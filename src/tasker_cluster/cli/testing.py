@@ -1,4 +1,5 @@
-"""`cluster test TIER [-- PYTEST_ARGS...]`: run the tier's pytest phases, then a per-tier summary."""
+"""`cluster test TIER [--only] [-- PYTEST_ARGS...]`: run the tier's pytest phases (with a live progress line on a
+terminal), then a per-tier summary."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ def test(
     keep: bool,
     running: bool,
     report_dir: Path | None,
+    only: bool,
 ) -> int:
     """The first failing phase's pytest exit code, 0 when every phase passed."""
     from tasker_cluster.testing.tiers import overall_exit_code, plan, run_phases
+    from tasker_cluster.ui.test_progress import progress_runner
     from tasker_cluster.ui.test_summary import announce_phase, print_summary
 
-    phases = plan(tier, workers)
+    phases = plan(tier, workers, only=only)
     with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
         results = run_phases(
             project.root,
@@ -33,6 +36,7 @@ def test(
             keep_cluster=keep,
             running=running,
             on_phase=announce_phase,
+            runner=progress_runner(),
         )
     print_summary(tier, results)
     return overall_exit_code(results)

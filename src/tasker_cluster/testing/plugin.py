@@ -71,8 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tasker_cluster.testing.progress import ProgressReporter
+
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    reporter = ProgressReporter.from_environment(config)
+    if reporter is not None:
+        config.pluginmanager.register(reporter, "tasker-cluster-progress")
     source = config.getoption("cluster_source", "start")
     if source not in CLUSTER_SOURCES:
         # The environment's value is the option's default, which argparse does not check against its choices.

@@ -1,17 +1,14 @@
 """Test tiers -> pytest invocations, and what their JUnit reports say per tier.
 
-Tiers nest (unit < db < messaging < services < cluster): selecting one runs every tier below it. The runner plans
-one or two pytest runs ("phases") per request: everything below `cluster` runs under pytest-xdist, while the
-cluster tier runs in a single process, because its tests share one session-scoped cluster and two xdist workers
-would each start their own.
+Tiers nest (unit < db < messaging < services < cluster): selecting one runs every tier below it, unless `only`
+asks for that tier alone. The runner plans one or two pytest runs ("phases") per request: everything below
+`cluster` runs under pytest-xdist, while the cluster tier runs in a single process, because its tests share one
+session-scoped cluster and two xdist workers would each start their own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
@@ -28,6 +25,9 @@ TIER_CHOICES: tuple[str, ...] = (*TIERS, "compose", "all")
 TIER_PROPERTY = "tier"
 NO_TESTS_COLLECTED = 5
 _STOP_EARLY_CODES = frozenset({2, 3, 4})  # interrupted, internal error, usage error: later phases would fail alike
+
+# Runs one phase's pytest command in the project folder; its exit code.
+Runner = Callable[["Phase", list[str], Path], int]
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,28 @@ class PhaseResult:
     figures: list[tuple[str, str]] = field(default_factory=list)
     # Why the phase has no counts, when its JUnit report is missing or cut short (pytest killed or crashed).
     report_problem: str | None = None
+    # pytest arguments chose the tests (paths, -k, ...): a phase with none of them collects nothing, rightly.
+    narrowed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """pytest collected no test for this phase."""
+        return self.exit_code == NO_TESTS_COLLECTED
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0
+        return self.exit_code == 0 or (self.empty and self.narrowed)
 
 
-def marker_expression(tier: str) -> str:
-    """The `-m` expression selecting `tier` and every tier below it ("" selects everything)."""
+def marker_expression(tier: str, *, only: bool = False) -> str:
+    """The `-m` expression selecting `tier` and every tier below it ("" selects everything), or with `only` that
+    tier alone (a test's tier is its highest tier marker; unmarked tests are `unit`)."""
     check_tier(tier)
     above = TIERS[TIERS.index(tier) + 1 :]
-    return f"not ({' or '.join(above)})" if above else ""
+    below = f"not ({' or '.join(above)})" if above else ""
+    if not only or tier == "unit":
+        return below
+    return f"{tier} and {below}" if below else tier
 
 
 def check_tier(tier: str) -> None:
@@ -86,15 +97,26 @@ def default_workers() -> int:
     return cores if cores > 1 else 0
 
 
-def plan(tier: str, workers: int | None = None) -> list[Phase]:
+def plan(tier: str, workers: int | None = None, *, only: bool = False) -> list[Phase]:
     """The pytest runs for a tier. `cluster` targets the cluster in both runs (so `not_cluster` tests are skipped,
     as the seed's `test-cluster` feature did); `all` runs `not_cluster` tests in the first run, and the cluster tier
-    twice: on this machine, then against a compose deployment. `compose` is that last run alone."""
+    twice: on this machine, then against a compose deployment. `compose` is that last run alone. With `only`, one
+    run of that tier alone."""
     check_tier(tier)
     count = default_workers() if workers is None else workers
     compose = Phase("compose", "cluster", 0, target_cluster=True, cluster_source="compose")
     if tier == "compose":
         return [compose]
+    if only:
+        if tier == "all":
+            raise ClusterError(
+                "--only runs one tier, and `all` is every tier",
+                f"name one tier with --only ({', '.join((*TIERS, 'compose'))}), or drop --only",
+                exit_code=2,
+            )
+        if tier == "cluster":
+            return [Phase("cluster", "cluster", 0, target_cluster=True)]
+        return [Phase(tier, marker_expression(tier, only=True), count)]
     if tier in ("cluster", "all"):
         targeted = tier == "cluster"
         phases = [
@@ -138,8 +160,12 @@ def run_phases(
     keep_cluster: bool = False,
     running: bool = False,
     on_phase: Callable[[Phase, list[str]], None] = lambda phase, argv: None,
+    runner: Runner | None = None,
 ) -> list[PhaseResult]:
-    """Run each phase's pytest in `root`, its output going straight to this process's terminal."""
+    """Run each phase's pytest in `root` with `runner` (default: its output straight to this process's terminal);
+    a pytest killed by signal N exits 128 + N, as a shell reports it."""
+    from tasker_cluster.testing.progress import run_pytest
+
     report_dir.mkdir(parents=True, exist_ok=True)
     results: list[PhaseResult] = []
     for number, phase in enumerate(phases, start=1):
@@ -148,34 +174,13 @@ def run_phases(
         argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster, running=running)
         on_phase(phase, argv)
         started = time.monotonic()
-        code = _shell_style(run_to_the_end(argv, root))
+        code = runner(phase, argv, root) if runner is not None else run_pytest(argv, root)
         tiers, figures, problem = read_report(junit, code)
-        results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures, problem))
+        elapsed = time.monotonic() - started
+        results.append(PhaseResult(phase, argv, code, elapsed, tiers, figures, problem, narrowed=bool(extra_args)))
         if code in _STOP_EARLY_CODES:
             break
     return results
-
-
-def run_to_the_end(argv: Sequence[str], cwd: Path) -> int:
-    """Run pytest and return its exit code; a Ctrl-C is passed on to it and waited out, never cut short.
-
-    pytest runs in a process group of its own, so the terminal's Ctrl-C reaches only us, and we pass each one on:
-    the first lets pytest stop and tear down what its fixtures started (clusters, compose deployments), a second
-    tells it to hurry. `subprocess.run` would kill pytest 0.25 s after a Ctrl-C, leaving all of that running.
-    """
-    # stdin closed: CI runs with none, and a test must never wait for a keyboard.
-    with subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, process_group=0) as process:
-        while True:
-            try:
-                return process.wait()
-            except KeyboardInterrupt:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGINT)
-
-
-def _shell_style(code: int) -> int:
-    """A pytest killed by signal N as 128 + N, as a shell reports it: a negative exit code means nothing to CI."""
-    return 128 - code if code < 0 else code
 
 
 def read_report(junit: Path, exit_code: int) -> tuple[list[TierCounts], list[tuple[str, str]], str | None]:
@@ -235,5 +240,9 @@ def total_line(results: Sequence[PhaseResult]) -> str:
 
 
 def overall_exit_code(results: Sequence[PhaseResult]) -> int:
-    """The first failing phase's pytest code, 0 when every phase passed."""
-    return next((result.exit_code for result in results if result.exit_code != 0), 0)
+    """The first failing phase's pytest code, 0 when every phase passed. A phase that collected nothing fails the
+    run, unless pytest arguments chose the tests and another phase collected some (`-- tests/cluster` selects no
+    test of the phase below the cluster tier)."""
+    if results and all(result.empty for result in results):
+        return NO_TESTS_COLLECTED
+    return next((result.exit_code for result in results if not result.ok), 0)

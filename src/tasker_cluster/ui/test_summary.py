@@ -28,7 +28,7 @@ def print_summary(tier: str, results: list[PhaseResult]) -> None:
 def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
     from rich.table import Table
 
-    from tasker_cluster.testing.tiers import NO_TESTS_COLLECTED, total_line
+    from tasker_cluster.testing.tiers import total_line
 
     figures = [figure for result in results for figure in result.figures]
     if figures:
@@ -48,12 +48,18 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 f"{counts.duration:.1f} s",
             )
     console.print(table)
+    nothing_at_all = all(result.empty for result in results)
     for result in results:
-        verdict = "[green]passed[/green]" if result.ok else f"[red]failed (pytest exit {result.exit_code})[/red]"
+        if result.empty and result.ok and not nothing_at_all:
+            verdict = "[dim]no test of this phase among the tests the pytest arguments chose[/dim]"
+        elif result.ok and not result.empty:
+            verdict = "[green]passed[/green]"
+        else:
+            verdict = f"[red]failed (pytest exit {result.exit_code})[/red]"
         console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
         if result.report_problem is not None:
             console.print(f"[red]no test counts for {result.phase.label}:[/red] {result.report_problem}")
-        if result.exit_code == NO_TESTS_COLLECTED:
+        if result.empty and (not result.ok or nothing_at_all):
             console.print(
                 f"[red]no tests were collected for {result.phase.label} (-m {result.phase.marker!r}):[/red] "
                 "a tier with no tests is a failure; check the markers and the paths given to pytest"
