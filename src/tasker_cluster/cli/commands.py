@@ -59,6 +59,7 @@ _EXPORT = (
         str,
         "The services' image (built from the repository's Containerfile).",
         default="localhost/tasker-cluster:latest",
+        metavar="IMAGE",
     ),
     *_START[2:],
 )
@@ -98,6 +99,7 @@ COMMANDS = (
                 "Instance names (orchestration-1) or service names (worker-a).",
                 many=True,
                 required=True,
+                completes="instances",
             ),
             *_START,
         ),
@@ -127,7 +129,13 @@ COMMANDS = (
         "SIGTERM each instance's process group, SIGKILL what outlives the grace period, remove PID files.",
         "stop:stop",
         (
-            Positional("names", "NAME", "Instance or service names (default: every running one).", many=True),
+            Positional(
+                "names",
+                "NAME",
+                "Instance or service names (default: every running one).",
+                many=True,
+                completes="instances",
+            ),
             Value(
                 "timeout",
                 ("--timeout",),
@@ -145,7 +153,13 @@ COMMANDS = (
         "Stop, then start the named instances (default: all) and wait until each is ready; --rolling: one at a time.",
         "restart:restart",
         (
-            Positional("names", "NAME", "Instance or service names (default: every configured instance).", many=True),
+            Positional(
+                "names",
+                "NAME",
+                "Instance or service names (default: every configured instance).",
+                many=True,
+                completes="instances",
+            ),
             Flag(
                 "rolling",
                 ("--rolling",),
@@ -173,7 +187,7 @@ COMMANDS = (
         "Show instance logs behind an instance prefix; -f follows them and picks up logs that appear later.",
         "logs:logs",
         (
-            Positional("names", "NAME", "Instances or services (default: all).", many=True),
+            Positional("names", "NAME", "Instances or services (default: all).", many=True, completes="instances"),
             Flag("orchestration", ("--orchestration",), "Orchestration instances only."),
             Flag("workers", ("--workers",), "Worker instances only."),
             Flag("follow", ("--follow", "-f"), "Keep printing new lines until Ctrl-C."),
@@ -243,6 +257,7 @@ COMMANDS = (
                 str,
                 "PostgreSQL image taking the official image's settings.",
                 default="docker.io/library/postgres:17",
+                metavar="IMAGE",
             ),
         ),
         group="export",
@@ -259,6 +274,7 @@ COMMANDS = (
                 str,
                 "The Secret holding the database URL (never inlined).",
                 default="tasker-database",
+                metavar="NAME",
             ),
             Value(
                 "database_secret_key",
@@ -266,6 +282,7 @@ COMMANDS = (
                 str,
                 "Its key (`uri` for a CloudNativePG application Secret).",
                 default="DATABASE_URL",
+                metavar="KEY",
             ),
         ),
         group="export",
@@ -282,6 +299,7 @@ COMMANDS = (
                 "compose (the cluster tier on a podman-compose deployment) | all (every tier, then the cluster tier on "
                 "compose)",
                 required=True,
+                completes="tiers",
             ),
             Positional("pytest_args", "[-- PYTEST_ARGS...]", "Passed to pytest as is, after `--`.", many=True),
             Value(

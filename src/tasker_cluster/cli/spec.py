@@ -22,7 +22,11 @@ class Flag(NamedTuple):
 
 
 class Value(NamedTuple):
-    """An option taking one value (`--timeout 2`, `--timeout=2`): a number at least `min`, a path, or a word."""
+    """An option taking one value (`--timeout 2`, `--timeout=2`): a number at least `min`, a path, or a word.
+
+    Help names the value by `metavar`, by default after its kind: N (int), S (float: every one is in seconds),
+    DIR (path), TEXT (word).
+    """
 
     dest: str
     names: tuple[str, ...]
@@ -31,16 +35,19 @@ class Value(NamedTuple):
     default: int | float | Path | str | None = None
     min: float | None = None
     envvar: str | None = None
+    metavar: str | None = None
 
 
 class Positional(NamedTuple):
-    """Words that are not options: one (`TIER`) or `many` (`NAME...`), `required` or not."""
+    """Words that are not options: one (`TIER`) or `many` (`NAME...`), `required` or not. `completes` names what
+    shell completion offers for them: "instances" (instance and service names) or "tiers"."""
 
     dest: str
     metavar: str
     help: str
     many: bool = False
     required: bool = False
+    completes: str | None = None
 
 
 Param = Flag | Value | Positional

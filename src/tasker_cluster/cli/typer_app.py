@@ -33,9 +33,7 @@ def run_body(command: Command, project: Project, values: dict[str, Any]) -> int:
 
 def build_app(invoke: Invoke = run_body, commands: Sequence[Command] = COMMANDS) -> typer.Typer:
     """The root app with every command and group registered."""
-    app = typer.Typer(
-        name="cluster", help=APP_HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
-    )
+    app = typer.Typer(name="cluster", help=APP_HELP, no_args_is_help=True, pretty_exceptions_enable=False)
     app.callback()(_root_callback())
     groups: dict[str, typer.Typer] = {}
     for command in commands:
@@ -60,8 +58,10 @@ def _root_callback() -> Callable[..., None]:
 def _callback(command: Command, invoke: Invoke) -> Callable[..., None]:
     def callback(ctx: typer.Context, **values: Any) -> None:
         for param in command.params:
-            if isinstance(param, Positional) and param.many and values[param.dest] is None:
-                values[param.dest] = []
+            if isinstance(param, Positional):
+                values[param.dest] = values.pop(_name(param))
+                if param.many and values[param.dest] is None:
+                    values[param.dest] = []
         raise typer.Exit(invoke(command, ctx.obj.project, values))
 
     callback.__name__ = command.name.replace("-", "_")
@@ -72,13 +72,23 @@ def _with_signature(function: Callable[..., None], params: Sequence[Param]) -> C
     parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
     parameters += [
         inspect.Parameter(
-            param.dest, inspect.Parameter.KEYWORD_ONLY, default=_typer_param(param), annotation=_type(param)
+            _name(param), inspect.Parameter.KEYWORD_ONLY, default=_typer_param(param), annotation=_type(param)
         )
         for param in params
     ]
     function.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     function.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
     return function
+
+
+def _name(param: Param) -> str:
+    """The callback's parameter name: Typer shows a positional by it (`NAME...` in help, `{NAME}...` in usage)."""
+    if isinstance(param, Positional) and param.metavar.isidentifier():
+        return param.metavar
+    return param.dest
+
+
+_METAVARS: dict[type, str] = {int: "N", float: "S", Path: "DIR", str: "TEXT"}
 
 
 def _type(param: Param) -> Any:
@@ -94,18 +104,44 @@ def _type(param: Param) -> Any:
 def _typer_param(param: Param) -> Any:
     if isinstance(param, Flag):
         names = [f"{param.names[0]}/{param.off[0]}"] if param.off else list(param.names)
-        return typer.Option(param.default, *names, help=param.help)
+        # No type column for a flag ("<bool>" says nothing), so that long help keeps its room.
+        return typer.Option(param.default, *names, help=param.help, metavar="")
     if isinstance(param, Positional):
         default = ... if param.required else None
-        return typer.Argument(default, metavar=param.metavar, help=param.help, show_default=False)
-    options: dict[str, Any] = {"help": param.help}
+        metavar = None if param.metavar.isidentifier() else param.metavar
+        completion = _COMPLETIONS[param.completes] if param.completes else None
+        return typer.Argument(default, metavar=metavar, help=param.help, show_default=False, autocompletion=completion)
+    options: dict[str, Any] = {"help": param.help, "metavar": param.metavar or _METAVARS[param.kind]}
     if param.min is not None:
         options["min"] = param.min
     if param.envvar is not None:
         options["envvar"] = param.envvar
-    if param.kind is Path:
-        options["metavar"] = "<path>"
     return typer.Option(param.default, *param.names, **options)
+
+
+def _instance_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: the instance and service names `observe()` knows (configured, then recorded). The root
+    callback has not run: the project comes from the command line as parsed so far."""
+    from tasker_cluster.cluster.state import observe
+    from tasker_cluster.config.load import load_config_leniently
+    from tasker_cluster.errors import ClusterError
+
+    try:
+        project = Project.discover(ctx.find_root().params.get("project_dir"))
+        instances = observe(project, load_config_leniently(project).config, check=False).instances
+    except ClusterError:
+        return []
+    names = [*dict.fromkeys(name for i in instances for name in (i.service, i.name) if name)]
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def _tier_names(incomplete: str) -> list[str]:
+    from tasker_cluster.testing.tiers import TIER_CHOICES
+
+    return [tier for tier in TIER_CHOICES if tier.startswith(incomplete)]
+
+
+_COMPLETIONS: dict[str, Callable[..., list[str]]] = {"instances": _instance_names, "tiers": _tier_names}
 
 
 def typer_main() -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from tasker_cluster.config.model import Instance
+from tasker_cluster.config.model import ROLES, Instance
 from tasker_cluster.containers.compose import ComposeProject, Container
 from tasker_cluster.containers.engine import Podman
 from tasker_cluster.proc.probes import ReadinessWatch, ReadyResult, ReadyTarget
@@ -73,6 +73,16 @@ class ComposeFaults:
     def restart(self, instance: str) -> None:
         self.stop(instance)
         self.start(instance)
+
+    def rolling_restart(self, instances: Sequence[str] = ()) -> None:
+        """As `cluster restart --rolling`: compose restarts a service's containers all at once, so one at a time
+        here, orchestration first, each ready before the next is stopped."""
+        names = [self._instance(name).name for name in instances] or self.instances()
+        for name in sorted(names, key=lambda name: ROLES.index(self._instances[name].role)):
+            try:
+                self.restart(name)
+            except HarnessError as error:
+                raise HarnessError(f"the rolling restart stopped at {name}: {error.message}", error.fix) from None
 
     def kill_database(self) -> None:
         self._kill(DATABASE_SERVICE)
