@@ -102,6 +102,7 @@ def test_status_table_names_the_state(db_project: Project) -> None:
     _up(db_project)
     table = run_cli(db_project, "db", "status").stdout
     assert "running" in table and "pgmq" in table
+    assert [line for line in table.splitlines() if line != line.rstrip()] == []
 
 
 def test_up_after_the_postmaster_was_killed_starts_a_new_server(db_project: Project) -> None:

@@ -212,3 +212,17 @@ def test_database_mode_none_writes_no_database_url(env_project: EnvProject, run_
 def test_service_url_key_follows_the_seed_naming() -> None:
     assert service_urls_key("worker-a") == "TASKER_TEST_WORKER_A_URLS"
     assert service_urls_key("worker-rust") == "TASKER_TEST_WORKER_RUST_URLS"
+
+
+def test_the_count_of_keys_is_the_number_of_keys_written(env_project: EnvProject, run_cli: RunCli) -> None:
+    """Every key setup-env owns is counted and listed, the local URL's marker too (it said 7 of 8)."""
+    env_project.leave_database_files()
+
+    result = run_cli("setup-env")
+
+    assert result.returncode == 0, result.stderr
+    written = _env(env_project)
+    header, *lines = result.stdout.splitlines()
+    assert header == f".env: {len(written)} keys, {len(written)} changed"
+    listed = [line.split()[1].split("=")[0] for line in lines if line.startswith("  * ")]
+    assert listed == list(written)

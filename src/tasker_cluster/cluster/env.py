@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 from dotenv import set_key
 
-from tasker_cluster.config.database import DATABASE_URL_KEY
+from tasker_cluster.config.database import DATABASE_URL_KEY, LOCAL_MARKER_KEY
 from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.project import Project
 
@@ -59,8 +59,9 @@ def write_cluster_environment(config: ClusterConfig) -> EnvironmentWritten:
     if source in ("local", ".env") and database_url is not None:
         values[DATABASE_URL_KEY] = database_url
     if source == "local" and database_url is not None:
-        if existing.get(DATABASE_URL_KEY) != database_url:
-            changed.append(DATABASE_URL_KEY)
+        # The marker that says the URL is the local server's is a key of .env like any other: listed and counted.
+        values[LOCAL_MARKER_KEY] = database_url
+        changed += [key for key in (DATABASE_URL_KEY, LOCAL_MARKER_KEY) if existing.get(key) != database_url]
         # The db module's writer also marks the URL as the local server's, so that after a change of [database]
         # the old URL is not taken for an external server. It writes nothing when both keys are current.
         record_local_url(project.env_file, database_url, existing)

@@ -84,6 +84,15 @@ def console(*, stderr: bool = False) -> Console:
     return _tolerant_console_class()(file=stream, width=None if stream.isatty() else PIPE_WIDTH, highlight=False)
 
 
+def print_table(table: object) -> None:
+    """A Rich table (or any renderable) on stdout without the spaces Rich pads each line's last cell with, so that
+    no line ends in spaces (colours kept on a terminal: the padding comes after the last style's reset)."""
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
+    write_out("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
 def print_line(line: str, style_span: tuple[int, int, str] | None = None, *, stderr: bool = False) -> None:
     """One line of progress or outcome; `style_span` (start, end, style) colours part of it on a terminal."""
     line = line.rstrip()

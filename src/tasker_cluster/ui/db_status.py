@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from tasker_cluster.ui.console import console, write_out
+from tasker_cluster.ui.console import print_table, write_out
 
 if TYPE_CHECKING:
     from tasker_cluster.db.status import DatabaseStatus
@@ -42,4 +42,4 @@ def print_database_status(report: DatabaseStatus, *, as_json: bool) -> None:
             table.add_row(label, value if isinstance(value, Text) else Text(str(value)))
     for queue, depth in report.queue_depths.items():
         table.add_row(f"  queue {queue}", str(depth))
-    console().print(table)
+    print_table(table)

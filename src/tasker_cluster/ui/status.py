@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus, Resources, StatusWarning
-from tasker_cluster.ui.console import PIPE_WIDTH, console, plain_output, write_err, write_out
+from tasker_cluster.ui.console import PIPE_WIDTH, plain_output, print_table, write_err, write_out
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -50,14 +50,7 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
     if plain is not None:
         write_out(plain)
         return
-    out = console()
-    if out.is_terminal:
-        out.print(status_table(rows, database))
-        return
-    # Rich pads the last column to its width; piped output should not end its lines in spaces.
-    with out.capture() as captured:
-        out.print(status_table(rows, database))
-    write_out("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    print_table(status_table(rows, database))
 
 
 def status_document(status: ClusterStatus, summary_key: str = "healthy") -> dict[str, object]:
