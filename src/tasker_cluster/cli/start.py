@@ -65,12 +65,13 @@ def print_closing_status(config: ClusterConfig, report: StartReport) -> None:
 
     # The readiness wait has just probed every instance it started: the table reuses those answers. It shows the
     # database the configuration uses, so none when it uses none (`status` would still show a server left running
-    # from an earlier configuration).
+    # from an earlier configuration). CPU since each start: a sampling window would hold the command up.
     final = StatusProbe(
         config.project,
         config,
         known=report.probes,
         with_database=config.database.mode != "none",
         database_url=report.database_url,
+        cpu_window=None,
     ).result()
     print_status(final, as_json=False)
