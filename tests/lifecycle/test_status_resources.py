@@ -45,6 +45,19 @@ def test_status_json_gives_the_cpu_and_memory_of_each_instances_whole_process_gr
     assert busy["cpu_percent"] > 5 * max(holding["cpu_percent"], 1.0), (busy, holding)
 
 
+def test_memory_the_group_shares_is_counted_once(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--sharing-mib", "64")})
+    assert sandbox.start().ok
+    leader = psutil.Process(sandbox.record("orchestration-1").pid)
+    (child,) = leader.children()
+
+    rss = _rows(json.loads(sandbox.cli("status-quick", "--json").stdout))["orchestration-1"]["rss_bytes"]
+
+    summed = leader.memory_info().rss + child.memory_info().rss
+    assert summed >= 2 * 64 * MIB
+    assert 64 * MIB <= rss <= summed - (64 - 8) * MIB
+
+
 def test_status_quick_gives_the_average_cpu_since_start_and_the_memory_without_waiting(sandbox: Sandbox) -> None:
     _busy_and_holding(sandbox)
 

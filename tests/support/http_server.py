@@ -3,14 +3,15 @@
 GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
 then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
 child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child holding
-memory. With --echo-env NAME, GET /env answers the named variables of its environment as JSON, so a test can
-see what its start handed it.
+memory or sharing it. With --echo-env NAME, GET /env answers the named variables of its environment as JSON,
+so a test can see what its start handed it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import os
 import signal
 import subprocess
@@ -45,6 +46,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--echo-env", metavar="NAME", action="append", default=[], help="variables GET /env answers")
     parser.add_argument("--burn", action="store_true", help="keep one core busy in a thread")
     parser.add_argument("--child-holding-mib", type=int, metavar="N", help="spawn a child that holds N MiB resident")
+    parser.add_argument("--sharing-mib", type=int, metavar="N", help="share N MiB of resident memory with a child")
     return parser.parse_args()
 
 
@@ -92,6 +94,23 @@ def spawn_memory_child(mib: int) -> None:
     os.close(reader)
 
 
+def fork_sharing(mib: int) -> None:
+    """N MiB of shared memory, resident in us and in a forked child (PostgreSQL's shared buffers in small)."""
+    block = mmap.mmap(-1, mib << 20)  # anonymous and shared
+    block.write(b"x" * (mib << 20))
+    reader, writer = os.pipe()
+    if os.fork() == 0:
+        sum(block[offset] for offset in range(0, mib << 20, mmap.PAGESIZE))
+        os.write(writer, b"x")
+        time.sleep(3600)
+        os._exit(0)
+    os.read(reader, 1)
+    _kept.append(block)
+
+
+_kept: list[mmap.mmap] = []
+
+
 def burn() -> None:
     while True:
         pass
@@ -115,6 +134,8 @@ def main() -> None:
         spawn_deaf_child(args.child_ignoring_term)
     if args.child_holding_mib:
         spawn_memory_child(args.child_holding_mib)
+    if args.sharing_mib:
+        fork_sharing(args.sharing_mib)
     if args.burn:
         threading.Thread(target=burn, daemon=True).start()
     started = time.monotonic()
