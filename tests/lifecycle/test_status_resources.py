@@ -130,8 +130,8 @@ def test_a_broken_topology_file_is_a_warning_over_what_the_pid_records_know(sand
     assert table.returncode == 1 and document.returncode == 1
     assert "Traceback" not in table.stderr
     warning, fix = table.stderr.splitlines()
-    assert warning.startswith(f"warning: {sandbox.project.config_file}: services.")
-    assert warning.endswith("startup_timout: unknown key; showing what the PID records know")
+    assert warning.startswith(f"warning: showing what the PID records know: {sandbox.project.config_file}: services.")
+    assert warning.endswith("startup_timout: unknown key")
     assert fix.startswith("  fix: remove `services.")
     fine = "healthy" if command == "status" else "running"
     assert [line.split()[:2] for line in table.stdout.splitlines()[1:]] == [
@@ -144,16 +144,20 @@ def test_a_broken_topology_file_is_a_warning_over_what_the_pid_records_know(sand
     assert parsed["healthy" if command == "status" else "running"] is False
 
 
-def test_a_topology_file_that_is_not_toml_still_shows_the_running_instances(sandbox: Sandbox) -> None:
-    sandbox.write_cluster(orchestration=1, workers=1)
+def test_a_topology_file_that_is_not_toml_still_shows_the_running_instances_in_order(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "worker-a": service("worker", 2, sandbox.base + 10),
+            "worker-b": service("worker", 2, sandbox.base + 12),
+        }
+    )
     assert sandbox.start().ok
     sandbox.project.config_file.write_text("[services\n")
 
     result = sandbox.cli("status-quick")
 
     assert result.returncode == 1
-    assert result.stderr.startswith(f"warning: {sandbox.project.config_file} is not valid TOML")
-    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [
-        ["orchestration-1", "running"],
-        ["worker-1", "running"],
-    ]
+    assert result.stderr.startswith(f"warning: showing what the PID records know: {sandbox.project.config_file} is not")
+    names = ["orchestration-1", "worker-a-1", "worker-a-2", "worker-b-1", "worker-b-2"]
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [[name, "running"] for name in names]

@@ -119,13 +119,15 @@ def _logged(project: Project, config: ClusterConfig, known: set[str]) -> list[In
     return found
 
 
-def _extra_order(config: ClusterConfig | None) -> Callable[[InstanceState], tuple[int, int, int, str]]:
+def _extra_order(config: ClusterConfig | None) -> Callable[[InstanceState], tuple[int, int, str, int, str]]:
     services = {service.name: position for position, service in enumerate(config.services if config else [])}
 
-    def key(state: InstanceState) -> tuple[int, int, int, str]:
+    def key(state: InstanceState) -> tuple[int, int, str, int, str]:
         role = ROLES.index(state.role) if state.role in ROLES else len(ROLES)  # type: ignore[arg-type]
         index = state.name.rpartition("-")[2]
-        return role, services.get(state.service, len(services)), int(index) if index.isdigit() else 0, state.name
+        # Services the configuration does not order (or no configuration at all) by name, each instance by index.
+        position = services.get(state.service, len(services))
+        return role, position, state.service, int(index) if index.isdigit() else 0, state.name
 
     return key
 

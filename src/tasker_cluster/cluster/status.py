@@ -143,7 +143,7 @@ class StatusWarning(NamedTuple):
 
     @classmethod
     def unreadable_config(cls, error: ClusterError) -> StatusWarning:
-        return cls(f"{error.message}; showing what the PID records know", error.fix)
+        return cls(f"showing what the PID records know: {error.message}", error.fix)
 
     def as_json(self) -> dict[str, str]:
         return {"message": self.message, "fix": self.fix}
