@@ -204,9 +204,14 @@ COMMANDS = (
                 str,
                 "Only lines written since then: a duration back from now (30s, 10m, 2h, 1d) or a local time "
                 "(2026-11-29T10:00:00).",
+                metavar="WHEN",
             ),
             Value(
-                "grep", ("--grep",), str, "Only lines matching this regular expression (Python syntax), also with -f."
+                "grep",
+                ("--grep",),
+                str,
+                "Only lines matching this regular expression (Python syntax), also with -f.",
+                metavar="PATTERN",
             ),
             Flag("timestamps", ("--timestamps", "-t"), "Prefix each line with the time it was written (ms)."),
         ),

@@ -37,9 +37,9 @@ def _restart(
     network = ScriptedNetwork(clock, listens_at=EVERY_PORT)
     original = spawner.__call__
 
-    def spawn(argv, *, cwd, env, log_path):  # type: ignore[no-untyped-def]
+    def spawn(argv, *, env, **options):  # type: ignore[no-untyped-def]
         steps.done.append(("spawn", env["TASKER_INSTANCE_ID"]))
-        return original(argv, cwd=cwd, env=env, log_path=log_path)
+        return original(argv, env=env, **options)
 
     return restart_instances(
         config,
