@@ -7,6 +7,7 @@ answered as soon as one of them answers 200; a round none answers is unanswered,
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -37,12 +38,14 @@ class AvailabilityProbe:
         self._thread.join(timeout=self.timeout * len(self.urls) + 5)
 
     def _run(self) -> None:
+        started = time.monotonic()
         with httpx.Client(timeout=self.timeout) as client:
             while not self._stop.is_set():
                 failures = self._round(client, self.rounds % len(self.urls))
                 self.rounds += 1
                 if failures is not None:
-                    self.unanswered.append(f"round {self.rounds}: " + "; ".join(failures))
+                    at = time.monotonic() - started
+                    self.unanswered.append(f"round {self.rounds} at {at:.2f} s: " + "; ".join(failures))
                 self._stop.wait(self.interval)
 
     def _round(self, client: httpx.Client, first: int) -> list[str] | None:
@@ -52,7 +55,7 @@ class AvailabilityProbe:
             try:
                 status = client.get(url + self.path).status_code
             except httpx.HTTPError as error:
-                failures.append(f"{url}: {type(error).__name__}")
+                failures.append(f"{url}: {type(error).__name__} ({error})")
                 continue
             if status == 200:
                 return None

@@ -31,6 +31,11 @@ class ComposeFaults:
     name = "compose"
     # compose's `restart: on-failure` brings a killed instance back by itself.
     restarts_crashed = True
+    # While podman (4.3, netavark) stops or starts a container, a new connection to another running container's
+    # published port may be lost: 6 of 124,780 connects to an orchestration instance that was never stopped timed
+    # out, each during the stop or start of another container (20 of them); scenario 10's probe saw it as a moment
+    # when neither orchestration instance answered, in 3 of 8 runs.
+    restarts_disturb_others = True
 
     def __init__(
         self,

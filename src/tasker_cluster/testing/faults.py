@@ -33,6 +33,13 @@ class FaultDriver(Protocol):
         restarted process keeps the instance's name. False for a cluster on this machine."""
         ...
 
+    @property
+    def restarts_disturb_others(self) -> bool:
+        """Whether stopping or starting one instance may, for a moment, keep new connections from reaching the
+        others, so that a rolling restart cannot be hitless whatever its order. False for a cluster on this
+        machine; True for podman's published ports (see ComposeFaults)."""
+        ...
+
     def instances(self, role: str | None = None) -> list[str]:
         """Instance names in name order; only those of `role` ("orchestration" or "worker") when given."""
         ...

@@ -30,6 +30,7 @@ class LocalFaults:
 
     name = "local"
     restarts_crashed = False
+    restarts_disturb_others = False
 
     def __init__(self, project: Project, environ: Mapping[str, str]) -> None:
         self.project = project
