@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tasker_cluster.proc.ports import PortHolder
 from tasker_cluster.proc.probes import ProbeResult
+from tasker_cluster.proc.processes import ProcessStat
 from tasker_cluster.proc.spawn import Spawned
 
 # Beyond Linux's largest pid_max: no process can have it.
@@ -61,8 +63,8 @@ class ScriptedNetwork:
     def port_free(self, port: int) -> bool:
         return port not in self.taken
 
-    def port_holder(self, port: int) -> str | None:
-        return self.taken.get(port)
+    def port_holder(self, port: int) -> PortHolder:
+        return PortHolder(None, self.taken[port])
 
 
 class ScriptedSpawner:
@@ -87,5 +89,5 @@ class ScriptedSpawner:
                 log.write(f"{name}: settings.toml: missing key database_url\n")
         poll: Callable[[], int | None] = lambda: code  # noqa: E731
         # Recorded as spawned, also when it exits later: an exit must then take the record away.
-        identity = (0.0, list(argv))
-        return Spawned(NO_SUCH_PID + len(self.spawned), offset, poll, lambda: identity)
+        pid = NO_SUCH_PID + len(self.spawned)
+        return Spawned(pid, offset, poll, ProcessStat(pid, "S", pid, pid, 1))

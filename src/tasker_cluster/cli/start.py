@@ -29,6 +29,7 @@ def start(
     from tasker_cluster.ui.events import (
         StartProgress,
         print_interrupted_start,
+        print_start_warnings,
         start_failure_fix,
         start_failure_message,
         start_summary,
@@ -43,6 +44,7 @@ def start(
             # What was spawned is recorded and keeps running (its own session): say so, rather than exit mutely.
             print_interrupted_start(progress.started())
             raise
+    print_start_warnings(report)
     if not report.ok:
         raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
     from tasker_cluster.ui.console import print_line

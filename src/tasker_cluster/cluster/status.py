@@ -1,8 +1,10 @@
 """`status` and `status-quick`: one row per instance of the observed state, and the database's row first.
 
-status-quick reads processes only (PID records, psutil, postmaster.pid): `running`, `dead` or `stopped`. `status`
+status-quick reads processes only (PID records, /proc, postmaster.pid): `running`, `dead` or `stopped`. `status`
 also probes every running instance's health and ready paths and queries the database, all at once under one
-timeout, so N hung instances cost one timeout, not N.
+timeout, so N hung instances cost one timeout, not N, and looks for processes that left an instance's session.
+Both say where the running cluster differs from the topology: instances it no longer has (extra), and instances
+running with another port or command than it now gives them (drift).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tasker_cluster.cluster.state import InstanceState, observe
+from tasker_cluster.cluster.state import InstanceState, observe, with_escapees
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.db.quick import database_process
-from tasker_cluster.proc.records import InstanceRecord, Liveness
+from tasker_cluster.proc.records import Liveness
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
@@ -29,7 +31,12 @@ DATABASE_ROW_NAME = "database"
 
 
 class InstanceStatus(NamedTuple):
-    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped."""
+    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped.
+
+    `pid` is the leader's, or once it exited, the first process of its session that runs on (`serving` lists them).
+    `drift` says how a running instance differs from what the topology now gives it; `extra` marks one the topology
+    no longer has; `escaped` lists processes that left its session and still run (`status` only).
+    """
 
     name: str
     service: str
@@ -42,6 +49,10 @@ class InstanceStatus(NamedTuple):
     http_status: int | None = None
     latency_ms: float | None = None
     detail: str = ""
+    drift: str | None = None
+    extra: bool = False
+    serving: tuple[int, ...] = ()
+    escaped: tuple[int, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """Exactly the documented `--json` shape."""
@@ -56,6 +67,10 @@ class InstanceStatus(NamedTuple):
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "drift": self.drift,
+            "extra": self.extra,
+            "serving": list(self.serving),
+            "escaped": list(self.escaped),
         }
 
 
@@ -111,11 +126,7 @@ def quick_status(project: Project, config: ClusterConfig) -> ClusterStatus:
     """Process states from PID records and psutil alone; no network."""
     rows = []
     for state in observe(project, config).instances:
-        if state.alive:
-            assert state.record is not None
-            rows.append(_with_process(state.record, "running"))
-        else:
-            rows.append(_without_process(state))
+        rows.append(_with_process(state, "running") if state.alive else _without_process(state))
     return ClusterStatus(quick_database(project, config), rows)
 
 
@@ -159,12 +170,14 @@ class StatusProbe:
         from tasker_cluster.proc.probes import ProbeBatch
 
         known = known or {}
-        self._states = observe(project, config, alive=known.keys()).instances
-        self._alive = [state.record for state in self._states if state.alive and state.name not in known]
+        states = observe(project, config, alive=known.keys()).instances
+        self._alive = [state.record for state in states if state.alive and state.name not in known]
         self._answers: dict[str, Answers] = dict(known)
         urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
         self._database = DatabaseProbe(project, config, timeout, database_url) if with_database else None
+        # Read while the probes are in flight: it reads every process's environment.
+        self._states = with_escapees(states)
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
@@ -272,7 +285,7 @@ def _probed_row(state: InstanceState, answers: Answers | None) -> InstanceStatus
     if state.record is None or answers is None or not state.alive:
         return _without_process(state)
     health, ready = answers
-    return _probed(state.record, health, ready)
+    return _probed(state, health, ready)
 
 
 def _without_process(state: InstanceState) -> InstanceStatus:
@@ -283,6 +296,8 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         status, detail = "dead", "the PID file holds no valid record"
     elif state.liveness is Liveness.REUSED:
         status, detail = "dead", "the recorded PID now belongs to another program"
+    elif state.liveness is Liveness.REBOOTED:
+        status, detail = "dead", "the PID file was written before the last boot"
     else:
         status, detail = "dead", "the PID file outlived its process"
     record = state.record
@@ -296,42 +311,68 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         url=state.url,
         uptime_s=None,
         detail=detail,
+        escaped=state.escaped,
     )
 
 
-def _with_process(record: InstanceRecord, status: str, **probe: Any) -> InstanceStatus:
+def _with_process(state: InstanceState, status: str, **probe: Any) -> InstanceStatus:
+    record = state.record
+    assert record is not None
     return InstanceStatus(
         name=record.name,
         service=record.service,
         role=record.role,
         status=status,
-        pid=record.pid,
+        pid=state.serving[0] if state.serving else record.pid,
         port=record.port,
         url=record.url,
         uptime_s=max(time.time() - record.create_time, 0.0),
+        drift=state.drift,
+        extra=state.extra,
+        serving=state.serving,
+        escaped=state.escaped,
         **probe,
     )
 
 
-def _probed(record: InstanceRecord, health: ProbeResult, ready: ProbeResult) -> InstanceStatus:
-    provisional = _with_process(record, "starting")
-    in_startup = (provisional.uptime_s or 0.0) < record.startup_timeout
+def _probed(state: InstanceState, health: ProbeResult, ready: ProbeResult) -> InstanceStatus:
+    record = state.record
+    assert record is not None
+    in_startup = max(time.time() - record.create_time, 0.0) < record.startup_timeout
     if health.ok and ready.ok:
         status, detail = "healthy", ""
+    elif health.error == "refused" and _listens_on_ipv6_only(record.port):
+        status = "unhealthy"
+        detail = f"listens on [::1]:{record.port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
     elif not health.answered:
         status, detail = ("starting" if in_startup else "unhealthy"), f"health: {health.error}"
     elif not health.ok:
-        status, detail = "unhealthy", f"health answered {health.status_code}"
+        status, detail = "unhealthy", f"health answered {health.status_code}{_redirect_fix(health, 'health_path')}"
     else:
         answer = ready.status_code if ready.answered else ready.error
         status, detail = ("starting" if in_startup else "unhealthy"), f"ready: {answer}"
+        if ready.redirect:
+            status, detail = "unhealthy", f"ready: {answer}{_redirect_fix(ready, 'ready_path')}"
     failing = next((probe for probe in (health, ready) if probe.answered and not probe.ok), None)
     shown = failing or (ready if ready.answered else health)
     latencies = [probe.latency_ms for probe in (health, ready) if probe.latency_ms is not None]
     return _with_process(
-        record,
+        state,
         status,
         http_status=shown.status_code,
         latency_ms=max(latencies) if latencies else None,
         detail=detail,
     )
+
+
+def _redirect_fix(answer: ProbeResult, key: str) -> str:
+    if not answer.redirect:
+        return ""
+    return f" -> {answer.location}: set {key} to the final path"
+
+
+def _listens_on_ipv6_only(port: int) -> bool:
+    """Asked only when 127.0.0.1 refused: whether the IPv6 loopback accepts instead."""
+    from tasker_cluster.proc.probes import IPV6_LOOPBACK, NETWORK
+
+    return NETWORK.listening((IPV6_LOOPBACK, port))

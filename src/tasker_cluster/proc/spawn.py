@@ -8,29 +8,26 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.processes import ProcessStat, read_stat
 
 LOG_ROTATE_BYTES = 10 * 1024 * 1024
 LOG_KEEP = 3
-_CMDLINE_WAIT = 2.0
-
-# (create time, command line) of a spawned process as the kernel reports it; None once it has exited.
-Identity = tuple[float, list[str]] | None
 
 
 class Spawned(NamedTuple):
     """A started process: its pid, where its output starts in the log (so an early exit shows only this run's
-    lines), its exit code so far (`poll`: None while it runs), and its identity for the PID record."""
+    lines), its exit code so far (`poll`: None while it runs), and its stat line read as it was spawned (its
+    identity for the PID record; None only if it was reaped already)."""
 
     pid: int
     log_offset: int
     poll: Callable[[], int | None]
-    identity: Callable[[], Identity]
+    stat: ProcessStat | None
 
 
 class Spawner(Protocol):
@@ -77,28 +74,5 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: P
                 f"cannot run {argv[0]!r}: {error.strerror or error}",
                 "check the service's `command` in config/cluster.toml: the program must exist and be executable",
             ) from None
-    return Spawned(popen.pid, offset, popen.poll, lambda: settled_identity(popen.pid))
-
-
-def settled_identity(pid: int) -> Identity:
-    """The process's create time and command line once exec has finished; None if it is gone.
-
-    Popen returns as soon as exec has replaced the memory map, a moment before the kernel publishes the new
-    arguments: /proc/PID/cmdline can read empty then (1 spawn in 6 on this machine, bench/README.md).
-    """
-    # psutil is first needed once the instances are spawned: its import then overlaps their start.
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        create_time = process.create_time()
-        deadline = time.monotonic() + _CMDLINE_WAIT
-        while True:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            cmdline = process.cmdline()
-            if cmdline or time.monotonic() >= deadline:
-                return create_time, cmdline
-            time.sleep(0.001)
-    except psutil.Error:
-        return None
+    # Read before anything polls the process: until it is reaped, even an instant exit leaves its stat line.
+    return Spawned(popen.pid, offset, popen.poll, read_stat(popen.pid))

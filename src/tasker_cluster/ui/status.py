@@ -49,6 +49,13 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
         }
         write_out(json.dumps(document, indent=2) + "\n")
         return
+    _print_table(rows, database)
+    notes = status_notes(rows)
+    if notes:
+        write_out("".join(f"{note}\n" for note in notes))
+
+
+def _print_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None) -> None:
     cells = status_cells(rows, database)
     plain = plain_table(cells) if plain_output() else None
     if plain is not None:
@@ -62,6 +69,32 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
     with out.capture() as captured:
         out.print(status_table(rows, database))
     write_out("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def status_notes(rows: Sequence[InstanceStatus]) -> list[str]:
+    """What the table cannot say in a cell, one line each: where the running cluster differs from the topology,
+    and processes of an instance that are not where they should be. Each names the command that settles it."""
+    notes = []
+    for row in rows:
+        if row.drift:
+            notes.append(f"{row.name}: {row.drift}: restart it (`cluster stop {row.name}`, then start it)")
+        if row.extra:
+            notes.append(f"{row.name}: not in the topology any more: `cluster stop {row.name}` stops it")
+        if row.serving:
+            notes.append(
+                f"{row.name}: its leader exited and {_pids(row.serving)} of its session serve on: the command puts "
+                "itself in the background (run it in the foreground)"
+            )
+        if row.escaped:
+            notes.append(
+                f"{row.name}: {_pids(row.escaped)} left its session (setsid, a double fork) and still run: "
+                f"`cluster stop {row.name}` stops them too"
+            )
+    return notes
+
+
+def _pids(pids: Sequence[int]) -> str:
+    return ("pid " if len(pids) == 1 else "pids ") + ", ".join(str(pid) for pid in pids)
 
 
 def preload_for_display(*, as_json: bool) -> None:

@@ -1,0 +1,147 @@
+"""What the kernel says about processes, read from /proc: start time, group, session, state, and our marker.
+
+A process's identity is what cannot change while it lives: its pid, the clock tick since boot at which it was
+created, and the boot it belongs to (`/proc/sys/kernel/random/boot_id`). Its command line can change (`exec`,
+setproctitle, writing argv), so it is kept for display only. Plain reads of /proc, no psutil: status-quick and
+start-all pay for one small file per process they check.
+
+Every instance's environment carries `TASKER_INSTANCE_TOKEN`, a token made for that start; processes that leave
+the instance's session (setsid, a double fork) keep it, so they are still found. /proc/PID/environ is readable
+for one's own processes (root: all), and it is the environment the process started with: one that clears or
+rewrites its environment before exec loses the marker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import NamedTuple
+
+MARKER = "TASKER_INSTANCE_TOKEN"
+_MARKER_BYTES = MARKER.encode() + b"="
+_BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+# States of a process that has exited: a zombie not yet reaped (PID 1 reaps orphans lazily here), or dead.
+_EXITED = frozenset("ZXx")
+
+
+class ProcessStat(NamedTuple):
+    """One line of /proc/PID/stat: the process's state letter (R, S, D, Z, ...), process group, session, and the
+    clock tick since boot at which it was created (`start_ticks`; `os.sysconf("SC_CLK_TCK")` per second)."""
+
+    pid: int
+    state: str
+    group: int
+    session: int
+    start_ticks: int
+
+    @property
+    def running(self) -> bool:
+        return self.state not in _EXITED
+
+
+def read_stat(pid: int) -> ProcessStat | None:
+    """The process's stat line; None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            text = file.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name in parentheses may hold spaces and parentheses itself: the fields follow its last ')'.
+    fields = text[text.rindex(b")") + 2 :].split()
+    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]))
+
+
+_boot_id: str | None = None
+
+
+def boot_id() -> str:
+    """This boot's id: a record made under another one names processes that no longer exist."""
+    global _boot_id
+    if _boot_id is None:
+        with open(_BOOT_ID_FILE) as file:
+            _boot_id = file.read().strip()
+    return _boot_id
+
+
+def wall_clock_start(start_ticks: int) -> float:
+    """The creation time in seconds since the epoch, as psutil's `create_time()` computes it (for display)."""
+    return start_ticks / os.sysconf("SC_CLK_TCK") + _boot_time()
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as file:
+        for line in file:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    raise RuntimeError("/proc/stat has no btime line")
+
+
+def marker_of(pid: int) -> str | None:
+    """The instance token in the process's environment; None when it has none or cannot be read (another user's)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            environ = file.read()
+    except OSError:
+        return None
+    at = environ.find(_MARKER_BYTES)
+    # Only at the start of a variable: `OTHER_TASKER_INSTANCE_TOKEN=` is not ours.
+    while at > 0 and environ[at - 1] != 0:
+        at = environ.find(_MARKER_BYTES, at + 1)
+    if at < 0:
+        return None
+    end = environ.find(b"\0", at)
+    return environ[at + len(_MARKER_BYTES) : end if end >= 0 else len(environ)].decode(errors="replace")
+
+
+class ProcessTable:
+    """Every process's stat line, read in one pass over /proc the first time it is needed, then kept.
+
+    One table serves every instance a command looks at: a `status` of 20 instances reads /proc once, and only if
+    some instance's leader is gone (a running leader is checked by its own stat line alone).
+    """
+
+    def __init__(self, stats: Iterable[ProcessStat] | None = None) -> None:
+        self._stats = None if stats is None else {stat.pid: stat for stat in stats}
+        self._markers: dict[int, str | None] = {}
+
+    @property
+    def stats(self) -> dict[int, ProcessStat]:
+        if self._stats is None:
+            self._stats = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    stat = read_stat(int(entry))
+                    if stat is not None:
+                        self._stats[stat.pid] = stat
+        return self._stats
+
+    def marker(self, pid: int) -> str | None:
+        if pid not in self._markers:
+            self._markers[pid] = marker_of(pid)
+        return self._markers[pid]
+
+    def in_session(self, session: int, since: int) -> list[ProcessStat]:
+        """The running processes of `session` created at or after tick `since`."""
+        return [
+            stat
+            for stat in self.stats.values()
+            if stat.session == session and stat.running and stat.start_ticks >= since
+        ]
+
+    def marked(self, tokens: Iterable[str], since: int) -> dict[str, list[ProcessStat]]:
+        """Running processes created at or after tick `since` whose environment carries one of `tokens`, by token.
+
+        Reads the environment of every process (one small file each): done once per command, for all tokens.
+        """
+        wanted = set(tokens)
+        found: dict[str, list[ProcessStat]] = {token: [] for token in wanted}
+        if not wanted:
+            return found
+        me = os.getpid()
+        for stat in self.stats.values():
+            if stat.pid == me or not stat.running or stat.start_ticks < since:
+                continue
+            token = self.marker(stat.pid)
+            if token in wanted:
+                found[token].append(stat)
+        return found
