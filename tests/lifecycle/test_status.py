@@ -147,7 +147,7 @@ def test_status_keeps_listing_instances_started_with_a_larger_count_as_extra(san
     quick = sandbox.cli("status-quick")
     stopped = sandbox.cli("stop")
 
-    header, *rows, note = quick.stdout.splitlines()
+    _header, *rows, note = quick.stdout.splitlines()
     assert [line.split()[:2] for line in rows] == [
         ["orchestration-1", "running"],
         ["worker-1", "running"],

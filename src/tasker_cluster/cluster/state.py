@@ -96,23 +96,9 @@ def drift(instance: Instance, record: InstanceRecord) -> str | None:
     if record.port != instance.port:
         return f"runs on {record.port}, the topology now says {instance.port}"
     # A record from before `start_ticks` holds the kernel's command line, which differs from argv for a script.
-    if record.start_ticks is not None and not _same_command(record.cmdline, instance.argv):
+    if record.start_ticks is not None and record.cmdline != instance.argv:
         return "runs the command it was started with, which the topology has changed since"
     return None
-
-
-def _same_command(started: Sequence[str], configured: Sequence[str]) -> bool:
-    """Equal, or naming the same program by two links in one folder: `{python}` is `.venv/bin/python` for one
-    caller and `.venv/bin/python3` for another (the `cluster` script's shebang), one interpreter and one venv."""
-    import os
-
-    if len(started) != len(configured) or started[1:] != configured[1:]:
-        return False
-    first, second = started[0] if started else "", configured[0] if configured else ""
-    if first == second:
-        return True
-    same_folder = os.path.dirname(first) == os.path.dirname(second)
-    return same_folder and os.path.realpath(first) == os.path.realpath(second)
 
 
 def observe(

@@ -97,12 +97,15 @@ class ProcessTable:
     """Every process's stat line, read in one pass over /proc the first time it is needed, then kept.
 
     One table serves every instance a command looks at: a `status` of 20 instances reads /proc once, and only if
-    some instance's leader is gone (a running leader is checked by its own stat line alone).
+    some instance's leader is gone (a running leader is checked by its own stat line alone). A test may hand it
+    `stats` and `markers` (pid -> token) instead.
     """
 
-    def __init__(self, stats: Iterable[ProcessStat] | None = None) -> None:
+    def __init__(
+        self, stats: Iterable[ProcessStat] | None = None, markers: dict[int, str | None] | None = None
+    ) -> None:
         self._stats = None if stats is None else {stat.pid: stat for stat in stats}
-        self._markers: dict[int, str | None] = {}
+        self._markers: dict[int, str | None] = dict(markers or {})
 
     @property
     def stats(self) -> dict[int, ProcessStat]:
