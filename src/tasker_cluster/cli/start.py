@@ -37,6 +37,10 @@ def start(
 
     config = load_config(project, orchestration=orchestration, workers=workers)
     instances = config.select(names) if names else config.instances
+    if any(count.overridden for count in config.role_counts()):
+        from tasker_cluster.ui.config import print_count_notes
+
+        print_count_notes(config)
     with StartProgress([instance.name for instance in instances]) as progress:
         try:
             report = start_instances(config, instances, wait=wait, timeout=timeout, on_event=progress)

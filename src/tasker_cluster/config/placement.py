@@ -107,6 +107,7 @@ def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, sourc
         ready_path=table.ready_path,
         startup_timeout=table.startup_timeout,
         stop_grace=table.stop_grace,
+        file_count=table.count,
     )
 
 
