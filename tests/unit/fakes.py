@@ -34,7 +34,8 @@ class JumpingClock:
 
 
 class ScriptedNetwork:
-    """Ports listening from a given time on; GET answers per path; taken ports with their holders."""
+    """Ports listening from a given time on (on the IPv6 loopback only for `ipv6_only`); GET answers per path, a
+    redirect's with its Location; taken ports with their holders."""
 
     def __init__(
         self,
@@ -43,21 +44,29 @@ class ScriptedNetwork:
         listens_at: Mapping[int, float] | None = None,
         answers: Mapping[str, int] | None = None,
         taken: Mapping[int, str] | None = None,
+        redirects: Mapping[str, str] | None = None,
+        ipv6_only: Sequence[int] = (),
     ) -> None:
         self.clock = clock
         self.listens_at = dict(listens_at or {})
         self.answers = dict(answers or {})
         self.taken = dict(taken or {})
+        self.redirects = dict(redirects or {})
+        self.ipv6_only = set(ipv6_only)
         self.requests: list[str] = []
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         self.requests.append(url)
-        path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        status = self.answers.get(f"/{path}", 200)
-        return ProbeResult(status, 1.0, None)
+        path = "/" + (url.split("/", 3)[3] if url.count("/") >= 3 else "")
+        if path in self.redirects:
+            return ProbeResult(307, 1.0, None, self.redirects[path])
+        return ProbeResult(self.answers.get(path, 200), 1.0, None)
 
     def listening(self, address: tuple[str, int]) -> bool:
-        at = self.listens_at.get(address[1])
+        host, port = address
+        if (host == "::1") != (port in self.ipv6_only):
+            return False
+        at = self.listens_at.get(port)
         return at is not None and self.clock.monotonic() >= at
 
     def port_free(self, port: int) -> bool:

@@ -62,11 +62,12 @@ def port_holder(port: int) -> PortHolder:
     for connection in sorted(connections, key=lambda c: c.status != psutil.CONN_LISTEN):
         if connection.pid is not None:
             return PortHolder(connection.pid, f"pid {connection.pid} ({_command_of(connection.pid)})")
-    return PortHolder(None, _unseen_holder(_sockets_on(port)))
+    return PortHolder(None, unseen_holder(_sockets_on(port), os.geteuid()))
 
 
-def _unseen_holder(sockets: list[tuple[str, int]]) -> str:
-    """Why no process can be named, from the kernel's socket table: (state, owner uid) of each socket on the port."""
+def unseen_holder(sockets: list[tuple[str, int]], euid: int) -> str:
+    """Why no process can be named, from the kernel's socket table: (state code, owner uid) of each socket on the
+    port, as seen by a user of `euid`."""
     held = [uid for state, uid in sockets if state != _TIME_WAIT]
     if not sockets:
         return "no socket this network namespace can see (it may have been released since: try again)"
@@ -77,7 +78,7 @@ def _unseen_holder(sockets: list[tuple[str, int]]) -> str:
         )
     uid = held[0]
     user = _user_name(uid)
-    if os.geteuid() not in (0, uid):
+    if euid not in (0, uid):
         return f"a process of user {user} (uid {uid}), which this user cannot see: run as root or as {user} to name it"
     return (
         f"a socket of user {user} (uid {uid}) that no process here holds: a process in another PID namespace "
