@@ -61,10 +61,12 @@ def start(
         # The readiness wait has just probed every instance it started: the table reuses those answers. It shows
         # the database the configuration uses, so none when it uses none (`status` would still show a server left
         # running from an earlier configuration).
+        # An instance whose leader exited is observed again: the table must show which process now serves.
+        noted = {instance.name for instance in report.instances if instance.note}
         final = StatusProbe(
             project,
             config,
-            known=report.probes,
+            known={name: answers for name, answers in report.probes.items() if name not in noted},
             with_database=config.database.mode != "none",
             database_url=report.database_url,
         ).result()

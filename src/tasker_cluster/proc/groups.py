@@ -130,11 +130,7 @@ def _groups(targets: Sequence[StopTarget], table: ProcessTable) -> list[_Group]:
     groups = []
     for target in targets:
         if target.leader_alive:
-            inside = {
-                stat.pid
-                for stat in table.stats.values()
-                if stat.running and target.leader in (stat.group, stat.session)
-            } | _descendants(target.leader)
+            inside = set(table.in_group_or_session(target.leader)) | _descendants(target.leader)
         elif target.start_ticks is not None and target.token:
             inside = {
                 stat.pid

@@ -94,42 +94,52 @@ def marker_of(pid: int) -> str | None:
 
 
 class ProcessTable:
-    """Every process's stat line, read in one pass over /proc the first time it is needed, then kept.
+    """The processes of this machine, read from /proc as little as a question needs, and kept for the next one.
 
-    One table serves every instance a command looks at: a `status` of 20 instances reads /proc once, and only if
-    some instance's leader is gone (a running leader is checked by its own stat line alone). A test may hand it
-    `stats` and `markers` (pid -> token) instead.
+    One table serves every instance a command looks at. Finding a group's or a session's members costs two system
+    calls per process (getpgid, getsid), no file; a stat line is read only for the members found, and an environment
+    only when a command looks for processes that left their session (`marked`). A test may hand it `stats` and
+    `markers` (pid -> token) instead.
     """
 
     def __init__(
         self, stats: Iterable[ProcessStat] | None = None, markers: dict[int, str | None] | None = None
     ) -> None:
-        self._stats = None if stats is None else {stat.pid: stat for stat in stats}
+        self._stats: dict[int, ProcessStat | None] = {}
+        self._pids: list[int] | None = None
+        if stats is not None:
+            self._stats = {stat.pid: stat for stat in stats}
+            self._pids = list(self._stats)
         self._markers: dict[int, str | None] = dict(markers or {})
 
-    @property
-    def stats(self) -> dict[int, ProcessStat]:
-        if self._stats is None:
-            self._stats = {}
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    stat = read_stat(int(entry))
-                    if stat is not None:
-                        self._stats[stat.pid] = stat
-        return self._stats
+    def pids(self) -> list[int]:
+        if self._pids is None:
+            self._pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+        return self._pids
+
+    def stat(self, pid: int) -> ProcessStat | None:
+        if pid not in self._stats:
+            self._stats[pid] = read_stat(pid)
+        return self._stats[pid]
 
     def marker(self, pid: int) -> str | None:
         if pid not in self._markers:
             self._markers[pid] = marker_of(pid)
         return self._markers[pid]
 
+    def in_group_or_session(self, leader: int) -> list[int]:
+        """Every process whose group or session `leader` leads."""
+        return [pid for pid in self.pids() if leader in self._ids(pid)]
+
     def in_session(self, session: int, since: int) -> list[ProcessStat]:
         """The running processes of `session` created at or after tick `since`."""
-        return [
-            stat
-            for stat in self.stats.values()
-            if stat.session == session and stat.running and stat.start_ticks >= since
-        ]
+        found = []
+        for pid in self.pids():
+            if self._ids(pid)[1] == session:
+                stat = self.stat(pid)
+                if stat is not None and stat.running and stat.start_ticks >= since:
+                    found.append(stat)
+        return found
 
     def marked(self, tokens: Iterable[str], since: int) -> dict[str, list[ProcessStat]]:
         """Running processes created at or after tick `since` whose environment carries one of `tokens`, by token.
@@ -141,10 +151,20 @@ class ProcessTable:
         if not wanted:
             return found
         me = os.getpid()
-        for stat in self.stats.values():
-            if stat.pid == me or not stat.running or stat.start_ticks < since:
-                continue
-            token = self.marker(stat.pid)
+        for pid in self.pids():
+            token = self.marker(pid) if pid != me else None
             if token in wanted:
-                found[token].append(stat)
+                stat = self.stat(pid)
+                if stat is not None and stat.running and stat.start_ticks >= since:
+                    found[token].append(stat)
         return found
+
+    def _ids(self, pid: int) -> tuple[int, int]:
+        """(group, session); (0, 0) once the process is gone."""
+        known = self._stats.get(pid)
+        if known is not None:
+            return known.group, known.session
+        try:
+            return os.getpgid(pid), os.getsid(pid)
+        except OSError:
+            return 0, 0

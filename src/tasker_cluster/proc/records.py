@@ -166,7 +166,7 @@ class SessionWatch:
         self.survivors = [known for known in self.survivors if _still_running(known)]
         if not self.survivors:
             table = ProcessTable()
-            self.survivors = [table.stats[pid] for pid in session_survivors(self.record, table)]
+            self.survivors = [stat for pid in session_survivors(self.record, table) if (stat := table.stat(pid))]
         return bool(self.survivors)
 
 
