@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
-from tasker_cluster.cluster.start import StartEvent, start_instances
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartEvent
 from tasker_cluster.cluster.status import quick_status
 from tasker_cluster.proc.processes import boot_id, read_stat
 from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record

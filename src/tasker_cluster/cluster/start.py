@@ -14,15 +14,23 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
-from urllib.parse import urlsplit
+from typing import NamedTuple
 
+from tasker_cluster.cluster.start_results import (
+    InstanceStart,
+    StartEvent,
+    StartReport,
+    background_note,
+    not_ready_detail,
+    pids_text,
+    runs,
+)
 from tasker_cluster.config.model import ClusterConfig, Instance
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 from tasker_cluster.proc.interrupts import deferred_interrupt
 from tasker_cluster.proc.lock import start_lock
-from tasker_cluster.proc.probes import NETWORK, Prober, ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
+from tasker_cluster.proc.probes import NETWORK, Prober, ReadinessWatch, ReadyResult, ReadyTarget
 from tasker_cluster.proc.processes import MARKER, ProcessStat, ProcessTable, boot_id, read_stat, wall_clock_start
 from tasker_cluster.proc.records import (
     InstanceRecord,
@@ -42,81 +50,6 @@ from tasker_cluster.project import Project
 LOCK_TIMEOUT = 120.0
 LOG_TAIL_LINES = 10
 _LOG_TAIL_BYTES = 64 * 1024
-
-StartOutcome = Literal[
-    "ready",
-    "started",
-    "running",
-    "port-taken",
-    "spawn-failed",
-    "exited",
-    "timeout",
-    "redirect",
-    "wrong-address",
-    "outdated",
-    "left-behind",
-]
-EventKind = Literal[
-    "lock-wait",
-    "database",
-    "stale",
-    "running",
-    "spawned",
-    "port-taken",
-    "spawn-failed",
-    "ready",
-    "exited",
-    "timeout",
-    "redirect",
-    "wrong-address",
-    "outdated",
-    "left-behind",
-]
-SUCCESSFUL: frozenset[StartOutcome] = frozenset({"ready", "started", "running"})
-
-
-class StartEvent(NamedTuple):
-    kind: EventKind
-    name: str
-    detail: str = ""
-
-
-class InstanceStart(NamedTuple):
-    """One instance's outcome. `note` warns of what worked but should not be so (a command that put itself in the
-    background)."""
-
-    name: str
-    outcome: StartOutcome
-    pid: int | None = None
-    detail: str = ""
-    log: str = ""
-    log_tail: Sequence[str] = ()
-    elapsed: float | None = None
-    # (health, ready) answers seen by the readiness wait: the status table after a start is drawn from them.
-    answers: tuple[ProbeResult, ProbeResult] | None = None
-    note: str = ""
-
-
-class StartReport(NamedTuple):
-    """Every selected instance's outcome, and the running instances the topology no longer has (`extra`)."""
-
-    instances: list[InstanceStart]
-    # The DATABASE_URL the instances were given, password included; None when the cluster uses no database.
-    database_url: str | None = None
-    extra: Sequence[InstanceRecord] = ()
-
-    @property
-    def ok(self) -> bool:
-        return all(instance.outcome in SUCCESSFUL for instance in self.instances)
-
-    @property
-    def failed(self) -> list[InstanceStart]:
-        return [instance for instance in self.instances if instance.outcome not in SUCCESSFUL]
-
-    @property
-    def probes(self) -> dict[str, tuple[ProbeResult, ProbeResult]]:
-        """(health, ready) answers of the instances found ready, by name."""
-        return {instance.name: instance.answers for instance in self.instances if instance.answers is not None}
 
 
 class _Live(NamedTuple):
@@ -292,7 +225,7 @@ def _partition(
             found.running.append(_Live(instance, record.pid, log, _size(log), record))
             on_event(StartEvent("running", name, f"pid {record.pid}"))
         elif left := escaped([record], table).get(name):
-            detail = f"{_pids(left)} of its last run still {_run(left)} outside its session: `cluster stop {name}`"
+            detail = f"{pids_text(left)} of its last run still {runs(left)} outside its session: `cluster stop {name}`"
             found.settled.append(InstanceStart(name, "left-behind", record.pid, detail, log=record.log))
             on_event(StartEvent("left-behind", name, detail))
         else:
@@ -313,14 +246,6 @@ def _why_stale(state: Liveness) -> str:
     if state is Liveness.REBOOTED:
         return " (recorded before the last boot)"
     return ""
-
-
-def _pids(pids: Sequence[int]) -> str:
-    return ("pid " if len(pids) == 1 else "pids ") + ", ".join(str(pid) for pid in pids)
-
-
-def _run(pids: Sequence[int]) -> str:
-    return "runs" if len(pids) == 1 else "run"
 
 
 def _refuse_taken_ports(
@@ -492,10 +417,17 @@ def _outcome(project: Project, live: _Live, result: ReadyResult, session: Sessio
     tail = log_tail_since(live.log, live.log_offset)
     if result.outcome == "exited":
         return _exited(project, live, result, tail)
-    detail = _not_ready_detail(live, result)
+    detail = not_ready_detail(live.instance, live.ready_url, result)
     return InstanceStart(
         name, result.outcome, pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed, note=note
     )
+
+
+def _background_note(live: _Live, session: SessionWatch | None) -> str:
+    code = live.spawned.poll() if live.spawned is not None else None
+    if code is None or session is None or not session.survivors:
+        return ""
+    return background_note(live.pid, code, [stat.pid for stat in session.survivors])
 
 
 def _exited(project: Project, live: _Live, result: ReadyResult, tail: list[str]) -> InstanceStart:
@@ -505,58 +437,13 @@ def _exited(project: Project, live: _Live, result: ReadyResult, tail: list[str])
     left = escaped([live.record], ProcessTable()).get(name) if live.record is not None else None
     if left:
         detail += (
-            f"; {_pids(left)} it started {_run(left)} on outside its session (setsid, a double fork): run the command "
-            f"in the foreground; `cluster stop {name}` stops {'it' if len(left) == 1 else 'them'}"
+            f"; {pids_text(left)} it started {runs(left)} on outside its session (setsid, a double fork): run the "
+            f"command in the foreground; `cluster stop {name}` stops {'it' if len(left) == 1 else 'them'}"
         )
     else:
         remove_record(project, name)
     return InstanceStart(
         name, "exited", live.pid, detail=detail, log=str(live.log), log_tail=tail, elapsed=result.elapsed
-    )
-
-
-def _not_ready_detail(live: _Live, result: ReadyResult) -> str:
-    instance = live.instance
-    if result.outcome == "redirect":
-        target = result.final_url or ""
-        parts = urlsplit(target)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        if parts.netloc != urlsplit(live.ready_url).netloc:
-            return (
-                f"its ready path {instance.ready_path} redirects to {target}, another server: set "
-                f"services.{instance.service}.ready_path to a path the instance answers itself"
-            )
-        return (
-            f"its ready path {instance.ready_path} answers {_status_of(result)}, a redirect to {path}: set "
-            f'services.{instance.service}.ready_path = "{path}"'
-        )
-    if result.outcome == "wrong-address":
-        port = urlsplit(live.ready_url).port
-        return (
-            f"it listens on [::1]:{port} only, while its URL is on 127.0.0.1: bind it to 127.0.0.1 "
-            "(TASKER_BIND_ADDRESS holds it), not to `localhost` or ::1"
-        )
-    probe = result.last_probe
-    if probe is not None and probe.answered:
-        last = f"its ready path last answered {probe.status_code}"
-    else:
-        last = f"its ready path never answered ({probe.error if probe else 'not probed'})"
-    return f"not ready after {result.elapsed:.1f} s: {last}; it is still running"
-
-
-def _status_of(result: ReadyResult) -> str:
-    return str(result.last_probe.status_code) if result.last_probe is not None else "a redirect"
-
-
-def _background_note(live: _Live, session: SessionWatch | None) -> str:
-    """Said when the leader exited and other processes of its session serve on: the command backgrounds itself."""
-    code = live.spawned.poll() if live.spawned is not None else None
-    if code is None or session is None or not session.survivors:
-        return ""
-    serving = _pids([stat.pid for stat in session.survivors])
-    return (
-        f"pid {live.pid} exited with code {code} and left {serving} serving in its session: the command puts itself "
-        "in the background; run it in the foreground (no trailing `&`, no daemon mode) so that its exit is seen"
     )
 
 

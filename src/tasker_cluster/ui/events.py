@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.live import Live
     from rich.table import Table
 
-    from tasker_cluster.cluster.start import InstanceStart, StartEvent, StartReport
+    from tasker_cluster.cluster.start_results import InstanceStart, StartEvent, StartReport
     from tasker_cluster.cluster.stop import InstanceStop
 
 

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tasker_cluster.cluster.start_results import pids_text, runs
 from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus
 from tasker_cluster.ui.console import PIPE_WIDTH, console, plain_output, write_out
 
@@ -82,24 +83,16 @@ def status_notes(rows: Sequence[InstanceStatus]) -> list[str]:
             notes.append(f"{row.name}: not in the topology any more: `cluster stop {row.name}` stops it")
         if row.serving:
             notes.append(
-                f"{row.name}: its leader exited and {_pids(row.serving)} of its session {_verb(row.serving, 'serve')} "
-                "on: the command puts itself in the background (run it in the foreground)"
+                f"{row.name}: its leader exited and {pids_text(row.serving)} of its session "
+                f"{runs(row.serving, 'serve')} on: the command puts itself in the background (run it in the foreground)"
             )
         if row.escaped:
             it = "it" if len(row.escaped) == 1 else "them"
             notes.append(
-                f"{row.name}: {_pids(row.escaped)} left its session (setsid, a double fork) and still "
-                f"{_verb(row.escaped, 'run')}: `cluster stop {row.name}` stops {it} too"
+                f"{row.name}: {pids_text(row.escaped)} left its session (setsid, a double fork) and still "
+                f"{runs(row.escaped)}: `cluster stop {row.name}` stops {it} too"
             )
     return notes
-
-
-def _pids(pids: Sequence[int]) -> str:
-    return ("pid " if len(pids) == 1 else "pids ") + ", ".join(str(pid) for pid in pids)
-
-
-def _verb(pids: Sequence[int], verb: str) -> str:
-    return f"{verb}s" if len(pids) == 1 else verb
 
 
 def preload_for_display(*, as_json: bool) -> None:

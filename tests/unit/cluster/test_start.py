@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tasker_cluster.cluster.start import StartEvent, start_instances
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartEvent
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.records import InstanceRecord, read_record, read_records
@@ -140,7 +141,7 @@ def test_a_ready_path_that_redirects_ends_the_wait_at_once_naming_the_final_path
     assert {i.outcome for i in report.instances} == {"redirect"}
     assert report.instances[0].detail == (
         "its ready path /health/ready answers 307, a redirect to /ready: "
-        'set services.orchestration.ready_path = "/ready"'
+        'set services.orchestration.ready_path = "/ready"; it is still running'
     )
     assert clock.now < 1010.0
 
