@@ -68,12 +68,19 @@ def wall_clock_start(start_ticks: int) -> float:
     return start_ticks / os.sysconf("SC_CLK_TCK") + _boot_time()
 
 
+_boot_time_s: float | None = None
+
+
 def _boot_time() -> float:
-    with open("/proc/stat", "rb") as file:
-        for line in file:
-            if line.startswith(b"btime"):
-                return float(line.split()[1])
-    raise RuntimeError("/proc/stat has no btime line")
+    """`btime` of /proc/stat, read once per command (a start records several instances)."""
+    global _boot_time_s
+    if _boot_time_s is None:
+        with open("/proc/stat", "rb") as file:
+            line = next((line for line in file if line.startswith(b"btime")), None)
+        if line is None:
+            raise RuntimeError("/proc/stat has no btime line")
+        _boot_time_s = float(line.split()[1])
+    return _boot_time_s
 
 
 def marker_of(pid: int) -> str | None:
