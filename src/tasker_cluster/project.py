@@ -71,6 +71,13 @@ class Project(NamedTuple):
         """The local PostgreSQL's data folder when the server's account can reach the project."""
         return self.state_dir / "postgres"
 
+    def shown(self, path: Path) -> str:
+        """`path` as messages show it: relative to the project folder when inside it, else as given."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
     @property
     def fallback_state_dir(self) -> Path:
         """/tmp/tasker-cluster-HASH: as root the server runs as `postgres`, which cannot enter a project under /root

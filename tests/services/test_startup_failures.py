@@ -40,12 +40,19 @@ def test_a_database_url_that_is_not_a_connection_string_is_one_line_naming_the_v
     assert_one_line_error(output, "DATABASE_URL is not a valid connection string", "fix: correct DATABASE_URL")
 
 
-def test_a_database_that_is_down_is_reported_at_once_with_the_fix(tmp_path: Path) -> None:
+def test_a_database_that_stays_down_is_waited_for_until_the_startup_timeout_then_reported_with_the_fix(
+    tmp_path: Path,
+) -> None:
     nobody_listens = find_free_port_block(1)
-    code, output = failure_output("worker", tmp_path, f"postgresql://postgres@127.0.0.1:{nobody_listens}/tasker")
-    assert code != 0
+    url = f"postgresql://postgres@127.0.0.1:{nobody_listens}/tasker"
+    instance = spawn_service("worker", "worker-1", url, tmp_path, ["--startup-timeout", "1.5"])
+    code = instance.process.wait(timeout=30)
+    lines = instance.log().strip().splitlines()
     where = f"127.0.0.1:{nobody_listens}/tasker"
-    assert_one_line_error(output, f"cannot connect to the database at {where}", "cluster db up")
+    assert code != 0
+    waits = [line for line in lines if "waiting for the database" in line]
+    assert len(waits) >= 2 and all(where in line and "Connection refused" in line for line in waits), lines
+    assert_one_line_error(lines[-1], f"cannot connect to the database at {where}", "start-up timeout", "cluster db up")
 
 
 def test_a_port_already_taken_is_reported_before_touching_the_database(tmp_path: Path) -> None:

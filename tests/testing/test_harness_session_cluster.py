@@ -100,4 +100,4 @@ def test_the_retired_auto_source_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as raised:
         acquire_cluster(_project(tmp_path, []), "auto")
     assert "unknown cluster source 'auto'" in raised.value.message
-    assert raised.value.fix == "use one of: start, env"
+    assert raised.value.fix == "use one of: start, env, compose"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,45 @@ def test_a_killed_pytest_is_reported_without_counts_and_fails_the_run(tmp_path: 
     assert "failed (pytest exit 137)" in result.stdout
     assert "no test counts for unit: pytest was killed by signal 9 before writing its JUnit report" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+INTERRUPTED_TESTS = """
+import time
+from pathlib import Path
+
+import pytest
+
+@pytest.fixture(scope="session")
+def deployment():
+    yield
+    # What a compose deployment's teardown stands for: work that must finish after a Ctrl-C.
+    time.sleep(1)
+    Path("torn-down").write_text("yes")
+
+def test_passes_before_the_interrupt(deployment):
+    pass
+
+def test_waits_for_ctrl_c(deployment):
+    Path("started").write_text("yes")
+    time.sleep(60)
+"""
+
+
+def test_ctrl_c_reaches_pytest_and_its_teardown_runs_to_the_end(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"test_interrupted.py": INTERRUPTED_TESTS})
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TASKER_TEST_"))}
+    argv = [sys.executable, "-m", "tasker_cluster", "--project-dir", str(project), "test", "unit", "--workers", "0"]
+    options = {"cwd": project, "env": env, "stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "text": True}
+    with subprocess.Popen(argv, **options) as run:
+        deadline = time.monotonic() + 60
+        while not (project / "started").exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the test never started"
+            time.sleep(0.05)
+        # Only the runner is signalled, as a terminal's Ctrl-C reaches the foreground process group it leads.
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
+    assert (project / "torn-down").read_text() == "yes", output
+    assert run.returncode == 2, output
+    assert "failed (pytest exit 2)" in output
+    # The interrupted test is neither passed nor failed: it did not finish.
+    assert "total: 1 passed, 0 failed, 0 skipped" in output

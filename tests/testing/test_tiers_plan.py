@@ -1,3 +1,4 @@
+from itertools import pairwise
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -29,10 +30,20 @@ def test_tiers_below_cluster_run_as_one_parallel_phase() -> None:
     assert plan("messaging", workers=2) == [Phase("messaging", "not (services or cluster)", 2)]
 
 
-def test_the_cluster_tier_runs_in_one_process_after_the_others() -> None:
-    first, second = plan("all", workers=2)
+def test_the_cluster_tier_runs_in_one_process_after_the_others_then_again_on_compose() -> None:
+    first, second, third = plan("all", workers=2)
     assert (first.marker, first.workers, first.target_cluster) == ("not (cluster)", 2, False)
-    assert (second.marker, second.workers, second.target_cluster) == ("cluster", 0, True)
+    assert (second.marker, second.workers, second.target_cluster, second.cluster_source) == ("cluster", 0, True, None)
+    assert (third.marker, third.workers, third.target_cluster, third.cluster_source) == ("cluster", 0, True, "compose")
+
+
+def test_the_compose_tier_is_the_cluster_tier_alone_against_a_compose_deployment(tmp_path: Path) -> None:
+    [phase] = plan("compose", workers=2)
+    argv = pytest_argv(phase, tmp_path / "r.xml", ["-k", "burst"], python="py", running=True)
+    pairs = list(pairwise(argv))
+    assert ("-m", "cluster") in pairs and ("--cluster-source", "compose") in pairs
+    assert "--target-cluster" in argv and "-n" not in argv
+    assert argv[-2:] == ["-k", "burst"]
 
 
 def test_the_cluster_tier_targets_the_cluster_in_every_phase_so_not_cluster_tests_skip() -> None:
@@ -43,7 +54,7 @@ def test_an_unknown_tier_is_a_usage_error_listing_the_tiers() -> None:
     with pytest.raises(ClusterError) as raised:
         plan("e2e")
     assert raised.value.exit_code == 2
-    assert "unit, db, messaging, services, cluster, all" in raised.value.fix
+    assert "unit, db, messaging, services, cluster, compose, all" in raised.value.fix
 
 
 def test_pytest_argv_is_a_list_with_markers_workers_and_passthrough_args(tmp_path) -> None:

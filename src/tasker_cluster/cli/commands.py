@@ -10,7 +10,10 @@ from pathlib import Path
 from tasker_cluster.cli.spec import Command, Flag, Positional, Value
 
 APP_HELP = "Run, inspect and test a local multi-instance cluster."
-GROUPS = {"db": "Manage the project's PostgreSQL database."}
+GROUPS = {
+    "db": "Manage the project's PostgreSQL database.",
+    "export": "Write the configuration as files for another engine (compose, Kubernetes).",
+}
 
 ROOT = (
     Value(
@@ -47,6 +50,17 @@ _START = (
         "Worker instances, split over the worker types (beats TASKER_WORKER_INSTANCES).",
         min=0,
     ),
+)
+_EXPORT = (
+    Value("output", ("--output", "-o"), Path, "Folder to write into (default: deploy/<engine> in the project)."),
+    Value(
+        "image",
+        ("--image",),
+        str,
+        "The services' image (built from the repository's Containerfile).",
+        default="localhost/tasker-cluster:latest",
+    ),
+    *_START[2:],
 )
 _YES_EXTERNAL = Flag("yes", ("--yes", "-y"), "Also stop an external DATABASE_URL server (loopback only).")
 
@@ -183,6 +197,45 @@ COMMANDS = (
         group="db",
     ),
     Command(
+        "compose",
+        "compose.yaml (one service per instance, PostgreSQL, probes, graceful stop) and its .env.",
+        "export:compose",
+        (
+            *_EXPORT,
+            Value(
+                "database_image",
+                ("--database-image",),
+                str,
+                "PostgreSQL image taking the official image's settings.",
+                default="docker.io/library/postgres:17",
+            ),
+        ),
+        group="export",
+    ),
+    Command(
+        "kubernetes",
+        "<service>.yaml per service (StatefulSet, headless Service, orchestration's Service) and cluster.env.",
+        "export:kubernetes",
+        (
+            *_EXPORT,
+            Value(
+                "database_secret",
+                ("--database-secret",),
+                str,
+                "The Secret holding the database URL (never inlined).",
+                default="tasker-database",
+            ),
+            Value(
+                "database_secret_key",
+                ("--database-secret-key",),
+                str,
+                "Its key (`uri` for a CloudNativePG application Secret).",
+                default="DATABASE_URL",
+            ),
+        ),
+        group="export",
+    ),
+    Command(
         "test",
         "Run the test suite up to TIER with pytest and print a summary per tier.",
         "testing:test",
@@ -190,7 +243,8 @@ COMMANDS = (
             Positional(
                 "tier",
                 "TIER",
-                "unit | db | messaging | services | cluster | all (each tier includes the ones before it)",
+                "unit | db | messaging | services | cluster (each includes the ones before it) | compose (the "
+                "cluster tier on a podman-compose deployment) | all (every tier, then the cluster tier on compose)",
                 required=True,
             ),
             Positional("pytest_args", "[-- PYTEST_ARGS...]", "Passed to pytest as is, after `--`.", many=True),

@@ -22,13 +22,13 @@ class Flag(NamedTuple):
 
 
 class Value(NamedTuple):
-    """An option taking one value (`--timeout 2`, `--timeout=2`): a number at least `min`, or a path."""
+    """An option taking one value (`--timeout 2`, `--timeout=2`): a number at least `min`, a path, or a word."""
 
     dest: str
     names: tuple[str, ...]
-    kind: type[int] | type[float] | type[Path]
+    kind: type[int] | type[float] | type[Path] | type[str]
     help: str
-    default: int | float | Path | None = None
+    default: int | float | Path | str | None = None
     min: float | None = None
     envvar: str | None = None
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,13 +68,19 @@ def write_cluster_environment(config: ClusterConfig) -> EnvironmentWritten:
     return EnvironmentWritten(project.env_file, values, changed, database_url, source, generated, removed)
 
 
-def env_values(config: ClusterConfig) -> dict[str, str]:
+def env_values(config: ClusterConfig, url_of: Callable[[Instance], str] = attrgetter("url")) -> dict[str, str]:
     """The `.env` keys this tool owns, except DATABASE_URL: URL lists per role and per service, and a role's count
     only when the command line gave it. A count written otherwise would override config/cluster.toml from .env for
-    good, and a later edit of the file would silently change nothing."""
+    good, and a later edit of the file would silently change nothing.
+
+    `url_of` gives an instance's URL: its local one by default, an exported deployment's otherwise."""
+
+    def urls(instances: Iterable[Instance]) -> str:
+        return ",".join(url_of(instance) for instance in instances)
+
     values = {
-        ORCHESTRATION_URLS: ",".join(config.orchestration_urls()),
-        WORKER_URLS: ",".join(config.worker_urls()),
+        ORCHESTRATION_URLS: urls(config.by_role("orchestration")),
+        WORKER_URLS: urls(config.by_role("worker")),
     }
     keys = {"orchestration": ORCHESTRATION_COUNT, "worker": WORKER_COUNT}
     for count in config.role_counts():
@@ -82,7 +90,7 @@ def env_values(config: ClusterConfig) -> dict[str, str]:
         key = service_urls_key(service.name)
         # A service named like its role ("orchestration") would collide with the role's list; the role list wins.
         if key not in (ORCHESTRATION_URLS, WORKER_URLS):
-            values[key] = ",".join(i.url for i in config.instances if i.service == service.name)
+            values[key] = urls(i for i in config.instances if i.service == service.name)
     return values
 
 
@@ -126,7 +134,7 @@ def write_instance_files(config: ClusterConfig, database_url: str | None) -> tup
     written = []
     for instance in config.instances:
         path = project.generated_file(instance.name)
-        _write_if_changed(path, GENERATED_HEADER + tomli_w.dumps(instance_document(project, instance, database_url)))
+        write_if_changed(path, GENERATED_HEADER + tomli_w.dumps(instance_document(project, instance, database_url)))
         written.append(path)
     current = {path.name for path in written}
     removed = sorted(path for path in folder.glob("*.toml") if path.name not in current)
@@ -168,7 +176,7 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
     return document
 
 
-def _write_if_changed(path: Path, text: str) -> None:
+def write_if_changed(path: Path, text: str) -> None:
     """Unchanged files keep their modification time; changed ones are replaced atomically, never half-written."""
     try:
         if path.read_text(encoding="utf-8") == text:

@@ -144,15 +144,25 @@ def ensure_database_url(config: ClusterConfig, announce: Callable[[str], None] |
 _INSTANCE_GRACE_SHARE = 0.8
 
 
+def instance_deadlines(stop_grace: float, startup_timeout: float) -> dict[str, str]:
+    """The deadlines an instance is told, locally and in containers alike (the topology's `env` may override them).
+
+    Its own deadline for finishing in-flight work lies inside the stop's grace period: it must release what it cannot
+    finish and close its pool before SIGKILL. It waits for the database as long as its start may take.
+    """
+    return {
+        "TASKER_STOP_GRACE": f"{max(0.5, stop_grace * _INSTANCE_GRACE_SHARE):g}",
+        "TASKER_STARTUP_TIMEOUT": f"{startup_timeout:g}",
+    }
+
+
 def instance_env(project: Project, instance: Instance, database: str | None, token: str) -> dict[str, str]:
     """The instance's environment: ours, the topology's `env`, its identity and address, and the marker `token`
     (`proc/processes.py`) by which its processes are found even once they left its session."""
     env = dict(os.environ)
     # Output goes to a log file; unbuffered Python makes `cluster logs -f` show lines as they are written.
     env.setdefault("PYTHONUNBUFFERED", "1")
-    # The instance's own deadline for finishing in-flight work, inside ours: it must release what it cannot finish
-    # and close its pool before `stop` escalates to SIGKILL. The topology's `env` may still set it.
-    env["TASKER_STOP_GRACE"] = f"{max(0.5, instance.stop_grace * _INSTANCE_GRACE_SHARE):g}"
+    env.update(instance_deadlines(instance.stop_grace, instance.startup_timeout))
     env.update(instance.env)
     env.update(
         TASKER_INSTANCE_ID=instance.name,

@@ -26,13 +26,19 @@ class FaultDriver(Protocol):
         """Which driver this is ("local", "compose", ...), for figures and messages."""
         ...
 
+    @property
+    def restarts_crashed(self) -> bool:
+        """Whether the engine restarts a killed instance by itself, as compose's `restart: on-failure` does; the
+        restarted process keeps the instance's name. False for a cluster on this machine."""
+        ...
+
     def instances(self, role: str | None = None) -> list[str]:
         """Instance names in name order; only those of `role` ("orchestration" or "worker") when given."""
         ...
 
     def kill(self, instance: str) -> None:
-        """A crash: SIGKILL to every process of the instance, no grace period, nothing restarts it. Returns once
-        they are gone. HarnessError when the instance is not running."""
+        """A crash: SIGKILL to every process of the instance, no grace period; the harness does not restart it (the
+        engine may: `restarts_crashed`). Returns once they are gone. HarnessError when the instance is not running."""
         ...
 
     def pause(self, instance: str) -> None:

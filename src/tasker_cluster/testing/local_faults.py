@@ -29,6 +29,7 @@ class LocalFaults:
     """Faults in the cluster whose PID records are in `project`; child commands run with `environ`."""
 
     name = "local"
+    restarts_crashed = False
 
     def __init__(self, project: Project, environ: Mapping[str, str]) -> None:
         self.project = project

@@ -6,10 +6,11 @@ harness is imported only when a fixture is used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ MARKERS = {
     "not_cluster": "skipped when the suite targets a cluster",
 }
 SOURCE_ENV = "TASKER_TEST_CLUSTER_SOURCE"
-CLUSTER_SOURCES = ("start", "env")
+CLUSTER_SOURCES = ("start", "env", "compose")
 TARGET_ENV = "TASKER_TEST_TARGET_CLUSTER"
 ALLOW_FAULTS_ENV = "TASKER_TEST_ALLOW_FAULTS"
 FIGURES_PROPERTY = "figures"
@@ -64,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get(SOURCE_ENV) or "start",
         help="start: a throwaway cluster of the project's topology, stopped at the end (the default); env: the "
         "running cluster named by TASKER_TEST_ORCHESTRATION_URLS (environment, else .env): the tests write tasks "
-        f"into its database (env {SOURCE_ENV})",
+        "into its database; compose: the project's topology as a podman-compose deployment, built and taken down "
+        f"here (env {SOURCE_ENV})",
     )
 
 
@@ -86,11 +88,16 @@ def tier_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     target = config.getoption("target_cluster")
     skip = pytest.mark.skip(reason="not_cluster: skipped because the suite targets a cluster")
+    # A compose deployment is built and started in the setup of the first test that uses it: minutes that must
+    # not count against that one test's timeout (pytest-timeout then times each test's own body).
+    body_only = config.getoption("cluster_source") == "compose" and config.pluginmanager.hasplugin("timeout")
     for item in items:
         # A JUnit property, so `cluster test` can count results per tier without re-deriving markers.
         item.user_properties.append(("tier", tier_of(item)))
         if target and item.get_closest_marker("not_cluster"):
             item.add_marker(skip)
+        if body_only and "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(func_only=True))
 
 
 class ScenarioFigures:
@@ -138,7 +145,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[ClusterUnderTest]:
 
     config = request.config
     _unwind_on_sigterm()
-    target = acquire_cluster(Path(config.rootpath), config.getoption("cluster_source"))
+    target = acquire_cluster(Path(config.rootpath), config.getoption("cluster_source"), _announcer(config))
     try:
         yield target
     finally:
@@ -156,12 +163,27 @@ def _unwind_on_sigterm() -> None:
 
 
 def _report_kept(config: pytest.Config, target: ClusterUnderTest) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and target.project is not None:
-        reporter.write_line(
+    if target.kept_note is not None:
+        _announcer(config)(target.kept_note)
+    elif target.project is not None:
+        _announcer(config)(
             f"kept the test cluster in {target.project.root}; stop it with "
             f"`cluster --project-dir {target.project.root} stop --with-db`"
         )
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None]:
+    """Lines for the terminal while the session's cluster starts or stops (fixtures run under output capture)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def announce(line: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return announce
 
 
 @pytest.fixture

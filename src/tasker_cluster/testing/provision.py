@@ -43,6 +43,8 @@ class ClusterUnderTest:
     faults: FaultDriver | None
     # The folder of a throwaway cluster, or the user's project whose PID records describe the named cluster.
     project: Project | None = None
+    # How to take down a cluster started here that --keep-cluster kept, when not `cluster stop` in `project`.
+    kept_note: str | None = None
     _shutdown: Callable[[], None] | None = field(default=None, repr=False)
 
     def shutdown(self) -> None:
@@ -81,8 +83,8 @@ def start_throwaway_cluster(
             shutil.rmtree(root, ignore_errors=True)
 
     try:
-        _copy_config(source, project)
-        _fix_counts_and_ports(project, orchestration, workers)
+        copy_config(source, project)
+        fix_counts_and_ports(project, orchestration, workers)
         run_cluster(
             project,
             ["start-all", "--timeout", f"{timeout:g}"],
@@ -106,7 +108,7 @@ def start_throwaway_cluster(
         raise
 
 
-def _copy_config(source: Project, target: Project) -> None:
+def copy_config(source: Project, target: Project) -> None:
     config_dir = source.config_file.parent
     if not source.config_file.is_file():
         raise ClusterError(
@@ -117,7 +119,7 @@ def _copy_config(source: Project, target: Project) -> None:
     shutil.copytree(config_dir, target.config_file.parent, ignore=shutil.ignore_patterns("generated"))
 
 
-def _fix_counts_and_ports(project: Project, orchestration: int | None, workers: int | None) -> None:
+def fix_counts_and_ports(project: Project, orchestration: int | None, workers: int | None) -> None:
     """Write every service's count and a base port into the copied topology, so that the file alone decides the
     cluster's shape (no environment or .env count applies) and every port is free; the database gets one too."""
     from tasker_cluster.config.load import load_config

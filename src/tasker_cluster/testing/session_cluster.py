@@ -8,6 +8,7 @@ writes tasks into the user's database.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -23,15 +24,22 @@ from tasker_cluster.testing.provision import ClusterUnderTest, source_project, s
 _PROBE_TIMEOUT = 2.0
 
 
-def acquire_cluster(rootdir: Path, source: str) -> ClusterUnderTest:
+def acquire_cluster(
+    rootdir: Path, source: str, announce: Callable[[str], None] = lambda line: None
+) -> ClusterUnderTest:
     """`start`: a throwaway copy of the project's topology (the project holding `rootdir`); `env`: the running
     cluster that TASKER_TEST_ORCHESTRATION_URLS names (environment, else the project's `.env`), every instance
-    ready. Raises HarnessError naming the fix otherwise."""
+    ready; `compose`: the topology as a podman-compose deployment built and started here (`announce` hears its
+    steps). Raises HarnessError naming the fix otherwise."""
     if source not in CLUSTER_SOURCES:
         raise HarnessError(f"unknown cluster source {source!r}", f"use one of: {', '.join(CLUSTER_SOURCES)}")
     project = source_project(rootdir)
     if source == "start":
         return start_throwaway_cluster(project)
+    if source == "compose":
+        from tasker_cluster.testing.compose_cluster import start_compose_cluster
+
+        return start_compose_cluster(project, announce)
     if not env_names_cluster(project.env_file):
         raise HarnessError(
             f"--cluster-source env, but {ORCHESTRATION_URLS_ENV} names no cluster (environment or {project.env_file})",

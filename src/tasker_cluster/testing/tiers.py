@@ -8,7 +8,9 @@ would each start their own.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +22,8 @@ from pathlib import Path
 from tasker_cluster.errors import ClusterError
 
 TIERS: tuple[str, ...] = ("unit", "db", "messaging", "services", "cluster")
-TIER_CHOICES: tuple[str, ...] = (*TIERS, "all")
+# `compose`: the cluster tier against the project's topology deployed with podman-compose (testing/compose_cluster).
+TIER_CHOICES: tuple[str, ...] = (*TIERS, "compose", "all")
 # The JUnit property the pytest plugin stamps on every test, naming its tier.
 TIER_PROPERTY = "tier"
 NO_TESTS_COLLECTED = 5
@@ -35,6 +38,8 @@ class Phase:
     marker: str
     workers: int
     target_cluster: bool = False
+    # The plugin's --cluster-source for this run, when the phase itself decides it.
+    cluster_source: str | None = None
 
 
 @dataclass
@@ -83,15 +88,20 @@ def default_workers() -> int:
 
 def plan(tier: str, workers: int | None = None) -> list[Phase]:
     """The pytest runs for a tier. `cluster` targets the cluster in both runs (so `not_cluster` tests are skipped,
-    as the seed's `test-cluster` feature did); `all` runs `not_cluster` tests in the first run."""
+    as the seed's `test-cluster` feature did); `all` runs `not_cluster` tests in the first run, and the cluster tier
+    twice: on this machine, then against a compose deployment. `compose` is that last run alone."""
     check_tier(tier)
     count = default_workers() if workers is None else workers
+    compose = Phase("compose", "cluster", 0, target_cluster=True, cluster_source="compose")
+    if tier == "compose":
+        return [compose]
     if tier in ("cluster", "all"):
         targeted = tier == "cluster"
-        return [
+        phases = [
             Phase("unit..services", marker_expression("services"), count, target_cluster=targeted),
             Phase("cluster", "cluster", 0, target_cluster=True),
         ]
+        return [*phases, compose] if tier == "all" else phases
     return [Phase(tier, marker_expression(tier), count)]
 
 
@@ -113,7 +123,7 @@ def pytest_argv(
         argv += ["-p", "xdist", "-n", str(phase.workers)]
     if phase.target_cluster:
         argv.append("--target-cluster")
-    argv += ["--cluster-source", "env" if running else "start"]
+    argv += ["--cluster-source", phase.cluster_source or ("env" if running else "start")]
     if keep_cluster:
         argv.append("--keep-cluster")
     return [*argv, *extra_args]
@@ -138,13 +148,29 @@ def run_phases(
         argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster, running=running)
         on_phase(phase, argv)
         started = time.monotonic()
-        # stdin closed: CI runs with none, and a test must never wait for a keyboard.
-        code = _shell_style(subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, check=False).returncode)
+        code = _shell_style(run_to_the_end(argv, root))
         tiers, figures, problem = read_report(junit, code)
         results.append(PhaseResult(phase, argv, code, time.monotonic() - started, tiers, figures, problem))
         if code in _STOP_EARLY_CODES:
             break
     return results
+
+
+def run_to_the_end(argv: Sequence[str], cwd: Path) -> int:
+    """Run pytest and return its exit code; a Ctrl-C is passed on to it and waited out, never cut short.
+
+    pytest runs in a process group of its own, so the terminal's Ctrl-C reaches only us, and we pass each one on:
+    the first lets pytest stop and tear down what its fixtures started (clusters, compose deployments), a second
+    tells it to hurry. `subprocess.run` would kill pytest 0.25 s after a Ctrl-C, leaving all of that running.
+    """
+    # stdin closed: CI runs with none, and a test must never wait for a keyboard.
+    with subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, process_group=0) as process:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGINT)
 
 
 def _shell_style(code: int) -> int:
@@ -171,6 +197,9 @@ def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:
     counts: dict[str, TierCounts] = {}
     figures: list[tuple[str, str]] = []
     for case in ElementTree.parse(path).getroot().iter("testcase"):
+        # An interrupted pytest (Ctrl-C) closes its report with a nameless, empty testcase: no test at all.
+        if case.get("name") is None and len(case) == 0:
+            continue
         properties = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
         tier = properties.get(TIER_PROPERTY, "collection")
         entry = counts.setdefault(tier, TierCounts(tier))

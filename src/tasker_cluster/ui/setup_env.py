@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tasker_cluster.ui.console import print_line
@@ -16,7 +15,7 @@ def print_environment_written(project: Project, written: EnvironmentWritten) -> 
     from tasker_cluster.db.urls import redact
 
     changed = f"{len(written.changed)} changed" if written.changed else "unchanged"
-    print_line(f"{_relative(project, written.env_file)}: {len(written.values)} keys, {changed}")
+    print_line(f"{project.shown(written.env_file)}: {len(written.values)} keys, {changed}")
     for key, value in written.values.items():
         marker = "*" if key in written.changed else " "
         print_line(f"  {marker} {key}={redact(value)}")
@@ -25,11 +24,4 @@ def print_environment_written(project: Project, written: EnvironmentWritten) -> 
     if written.database_source == "local" and written.database_url is None:
         print_line("    DATABASE_URL not yet: `cluster db up` (or start-all) creates the local database and writes it")
     removed = f", removed {len(written.removed)} stale" if written.removed else ""
-    print_line(f"{_relative(project, project.generated_dir)}/: {len(written.generated)} instance files{removed}")
-
-
-def _relative(project: Project, path: Path) -> str:
-    try:
-        return str(path.relative_to(project.root))
-    except ValueError:
-        return str(path)
+    print_line(f"{project.shown(project.generated_dir)}/: {len(written.generated)} instance files{removed}")

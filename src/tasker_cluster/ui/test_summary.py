@@ -37,9 +37,10 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
     for column in ("TIER", "PASSED", "FAILED", "ERRORS", "SKIPPED", "TEST TIME"):
         table.add_column(column, justify="left" if column == "TIER" else "right")
     for result in results:
+        source = result.phase.cluster_source
         for counts in result.tiers:
             table.add_row(
-                counts.tier,
+                counts.tier if source is None else f"{counts.tier} ({source})",
                 _count(counts.passed, "green"),
                 _count(counts.failed, "red"),
                 _count(counts.errors, "red"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -22,6 +23,7 @@ log = logging.getLogger("tasker.database")
 T = TypeVar("T")
 
 _CONNECT_TIMEOUT_S = 3
+_FIRST_RETRY_PAUSE_S, _MAX_RETRY_PAUSE_S = 0.1, 2.0
 # Deadlocks cannot always be ruled out by lock ordering (a worker's batch claim and a cancel touch the same steps
 # in whatever order each plan visits them); PostgreSQL breaks them by aborting one side, which simply runs again.
 _RETRIABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
@@ -73,18 +75,18 @@ def _reason(error: BaseException) -> str:
 
 
 def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
-    """Fail fast when the database is unreachable; install PGMQ and apply migrations if needed; create queues."""
+    """Wait for the database (up to the start-up timeout), check its encoding, install PGMQ and apply migrations if
+    needed, create the queues.
+
+    Raises ClusterError when the database does not answer in time, and UnusableDatabase when it answers but must
+    not be used (the instance then stays up to say why on /health/ready).
+    """
     conninfo = session_conninfo(settings)
     where = describe_database(conninfo)
-    try:
-        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
-    except psycopg.OperationalError as error:
-        raise ClusterError(
-            f"cannot connect to the database at {where}: {_reason(error)}",
-            "start it with `cluster db up`, or set DATABASE_URL to a running PostgreSQL",
-        ) from error
+    conn = connect_when_up(conninfo, where, settings.startup_timeout)
     try:
         with conn:
+            _check_encoding(conn, where)
             # Checked here first because importing PGMQ's installer costs start-up time it rarely needs.
             if not pgmq_installed(conn):
                 ensure_pgmq(conninfo)
@@ -97,6 +99,59 @@ def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
             f"cannot prepare the database at {where}: {_reason(error)}",
             "check that DATABASE_URL names a database this user may create schemas in",
         ) from error
+
+
+def connect_when_up(
+    conninfo: str,
+    where: str,
+    timeout: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> psycopg.Connection[Any]:
+    """A connection, retried with backoff while the database does not answer (a container or pod that starts
+    before its database would otherwise crash-loop); each failed attempt is logged with its reason.
+
+    ClusterError once `timeout` seconds have passed without a connection.
+    """
+    deadline = clock() + timeout
+    pause = _FIRST_RETRY_PAUSE_S
+    while True:
+        try:
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as error:
+            left = deadline - clock()
+            if left <= 0:
+                raise ClusterError(
+                    f"cannot connect to the database at {where} "
+                    f"(waited {timeout:g} s, the start-up timeout): {_reason(error)}",
+                    "start it with `cluster db up`, or set DATABASE_URL to a running PostgreSQL",
+                ) from error
+            wait = min(pause, left)
+            log.warning(
+                "waiting for the database at %s: %s; next attempt in %.1f s (%.1f s left of the start-up timeout)",
+                where,
+                _reason(error),
+                wait,
+                left,
+            )
+            sleep(wait)
+            pause = min(pause * 2, _MAX_RETRY_PAUSE_S)
+
+
+class UnusableDatabase(ClusterError):
+    """The database answers but must not be used as it is; the message names why and the fix."""
+
+
+def _check_encoding(conn: psycopg.Connection[Any], where: str) -> None:
+    # Under SQL_ASCII, psycopg hands text columns back as bytes, which breaks every response that carries text.
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        raise UnusableDatabase(
+            f"the database at {where} has encoding {encoding}, not UTF8 (text would come back as raw bytes)",
+            "create the database with ENCODING 'UTF8' (initdb --encoding=UTF8, or POSTGRES_INITDB_ARGS=--encoding=UTF8 "
+            "for the official image) and point DATABASE_URL at it",
+        )
 
 
 def create_pool(settings: ServiceSettings) -> AsyncConnectionPool:

@@ -120,7 +120,13 @@ def run_service(
     make_service: Callable[[ServiceSettings], Service],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """The whole life of an instance; an expected failure is one line on stderr and a non-zero exit code."""
+    """The whole life of an instance; an expected failure is one line on stderr and a non-zero exit code.
+
+    A SIGTERM before the instance serves (while it waits for the database) ends it at once with exit code 0.
+    """
+    # As a container's PID 1, the default SIGTERM action does nothing: without a handler, a stop during the wait
+    # for the database would last the whole grace period and end in SIGKILL. serve_service installs its own.
+    previous = signal.signal(signal.SIGTERM, _stop_during_start_up)
     try:
         settings = parse_settings(argv)
         configure_logging(settings.log_level)
@@ -133,5 +139,18 @@ def run_service(
         fix = f"; fix: {error.fix}" if error.fix else ""
         sys.stderr.write(f"error: {error.message}{fix}\n")
         return error.exit_code
+    except _StopDuringStartUp:
+        log.info("stopped by SIGTERM during start-up")
+        return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _StopDuringStartUp(Exception):
+    """SIGTERM arrived before the instance served anything."""
+
+
+def _stop_during_start_up(sig: int, frame: FrameType | None) -> None:
+    raise _StopDuringStartUp

@@ -23,7 +23,12 @@ from starlette.responses import JSONResponse, Response
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.services.common.consumer import QueueConsumer
-from tasker_cluster.services.common.database import create_pool, prepare_database, session_conninfo
+from tasker_cluster.services.common.database import (
+    UnusableDatabase,
+    create_pool,
+    prepare_database,
+    session_conninfo,
+)
 from tasker_cluster.services.common.endpoints import Endpoint, routes
 from tasker_cluster.services.common.migrations import latest_version
 from tasker_cluster.services.common.problems import ApiError, error_response
@@ -61,6 +66,8 @@ class Service(ABC):
         self.waker = WakeSender(self.pool, settings.wake_interval)
         self.listener = NotificationListener(session_conninfo(settings), self.consumed_queues())
         self.consumers: list[QueueConsumer] = []
+        # Why the database answers but must not be used; the instance then serves only its health endpoints.
+        self.database_problem: UnusableDatabase | None = None
 
     @abstractmethod
     def consumed_queues(self) -> list[str]:
@@ -79,10 +86,17 @@ class Service(ABC):
 
     def prepare(self) -> None:
         """Blocking start-up work before the event loop serves anything: database check, PGMQ, migrations."""
-        prepare_database(self.settings, self.created_queues())
+        try:
+            prepare_database(self.settings, self.created_queues())
+        except UnusableDatabase as problem:
+            log.error("%s; fix: %s", problem.message, problem.fix)
+            self.database_problem = problem
+            return
         self.schema_version = self.wanted_schema_version
 
     async def start(self) -> None:
+        if self.database_problem is not None:
+            return
         try:
             await self.pool.open(wait=True, timeout=_POOL_OPEN_TIMEOUT_S)
         except PoolTimeout as error:
@@ -130,6 +144,8 @@ class Service(ABC):
         }
 
     def _database_check(self) -> Check:
+        if self.database_problem is not None:
+            return Check(False, f"{self.database_problem.message}; fix: {self.database_problem.fix}")
         if self.pool.closed:
             return Check(False, "connection pool is closed")
         size = self.pool.get_stats().get("pool_size", 0)

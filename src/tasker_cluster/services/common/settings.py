@@ -45,6 +45,8 @@ class ServiceSettings:
     batch_size: int = 50
     visibility_timeout: int = 30
     stop_grace: float = 8.0
+    # How long start-up may wait for the database before the instance gives up (seconds).
+    startup_timeout: float = 30.0
     log_level: str = "info"
     access_log: bool = True
     templates_dir: Path | None = None
@@ -136,6 +138,12 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
         default=_env("TASKER_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
         help="TASKER_MAX_BODY_BYTES: larger request bodies are refused (413)",
     )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=_env("TASKER_STARTUP_TIMEOUT", "30"),
+        help="TASKER_STARTUP_TIMEOUT: seconds start-up waits for the database to answer before giving up",
+    )
     parser.add_argument("--log-level", default=_env("TASKER_LOG_LEVEL", "info"), help="TASKER_LOG_LEVEL")
     parser.add_argument("--no-access-log", action="store_true", help="do not log one line per HTTP request")
     return parser
@@ -214,6 +222,7 @@ def _common_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         "batch_window": max(0.0, args.batch_window_ms) / 1000,
         "wake_interval": max(0.0, args.wake_interval_ms) / 1000,
         "stop_grace": args.stop_grace,
+        "startup_timeout": max(0.0, args.startup_timeout),
         "log_level": args.log_level.lower(),
         "access_log": not args.no_access_log,
         "max_body_bytes": args.max_body_bytes,

@@ -1,0 +1,147 @@
+"""The configuration as a compose file (the compose specification): one service per instance, plus PostgreSQL.
+
+One service per instance rather than one service with `replicas`: every instance keeps its name (the records'
+`created_by` / `processed_by` stay meaningful) and its own published port, where a scaled service that publishes a
+port clashes on the host. Ports are published on 127.0.0.1 only, at the instance's local port.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from tasker_cluster.config.model import ClusterConfig, Instance, ServiceSpec
+
+from .environment import (
+    BIND_ADDRESS,
+    CONTAINER_BIND_ADDRESS,
+    DATABASE_URL,
+    INSTANCE_ID,
+    INSTANCE_PORT,
+    PROJECT_DIR,
+    check_image,
+    probe_path,
+    service_environment,
+)
+from .placeholders import IMAGE_PROJECT_DIR, IMAGE_PYTHON, substitute
+
+DATABASE_SERVICE = "database"
+DATABASE_VOLUME = "database"
+# The official image's data folder up to PostgreSQL 17; its entry point creates POSTGRES_DB on first start.
+DATABASE_IMAGE = "docker.io/library/postgres:17"
+DATABASE_DATA = "/var/lib/postgresql/data"
+DATABASE_USER = "postgres"
+DATABASE_PORT = 5432
+# Compose reads it from the `.env` beside the file; libpq reads PGPASSWORD, so the URL never holds it.
+PASSWORD_VARIABLE = "POSTGRES_PASSWORD"
+_PASSWORD = f"${{{PASSWORD_VARIABLE}:?set {PASSWORD_VARIABLE} in the .env file beside compose.yaml}}"
+_RESERVED = {INSTANCE_ID, INSTANCE_PORT, BIND_ADDRESS, PROJECT_DIR, DATABASE_URL, "PGPASSWORD"}
+_HEALTHCHECK_INTERVAL_S = 5
+_HEALTHCHECK_TIMEOUT_S = 4
+_HEALTHCHECK_RETRIES = 3
+
+
+class ComposeOptions(NamedTuple):
+    image: str
+    project_name: str
+    database_image: str = DATABASE_IMAGE
+
+
+def compose_document(config: ClusterConfig, options: ComposeOptions) -> dict[str, Any]:
+    """The compose file as plain data: `services` (the database first, then every instance in configuration order),
+    and the database's volume. ConfigError for an option that is not an image reference."""
+    check_image(options.image, "--image")
+    uses_database = config.database.mode == "local"
+    services: dict[str, Any] = {}
+    if uses_database:
+        database_image = check_image(options.database_image, "--database-image")
+        services[DATABASE_SERVICE] = _database_service(config, database_image)
+    specs = {service.name: service for service in config.services}
+    for instance in config.instances:
+        services[instance.name] = _instance_service(specs[instance.service], instance, options.image, config)
+    document: dict[str, Any] = {"name": options.project_name, "services": services}
+    if uses_database:
+        document["volumes"] = {DATABASE_VOLUME: {}}
+    return document
+
+
+def database_url_inside(config: ClusterConfig) -> str:
+    """DATABASE_URL as the instances see it: the database service by name, the password from PGPASSWORD."""
+    return f"postgresql://{DATABASE_USER}@{DATABASE_SERVICE}:{DATABASE_PORT}/{config.database.name}"
+
+
+def _instance_service(service: ServiceSpec, instance: Instance, image: str, config: ClusterConfig) -> dict[str, Any]:
+    values = {
+        "python": IMAGE_PYTHON,
+        "port": str(service.base_port),
+        "index": str(instance.index),
+        "name": instance.name,
+        "project_dir": IMAGE_PROJECT_DIR,
+    }
+    environment = service_environment(service, values, _escape, _RESERVED)
+    environment.update(
+        {
+            INSTANCE_ID: instance.name,
+            INSTANCE_PORT: str(service.base_port),
+            BIND_ADDRESS: CONTAINER_BIND_ADDRESS,
+            PROJECT_DIR: IMAGE_PROJECT_DIR,
+        }
+    )
+    entry: dict[str, Any] = {
+        "image": image,
+        "command": [substitute(arg, values, _escape) for arg in service.command],
+        "environment": environment,
+        "ports": [f"127.0.0.1:{instance.port}:{service.base_port}"],
+        "healthcheck": {
+            "test": ["CMD", IMAGE_PYTHON, "-c", _escape(_http_check(service.base_port, service.ready_path))],
+            "interval": _duration(_HEALTHCHECK_INTERVAL_S),
+            "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
+            "retries": _HEALTHCHECK_RETRIES,
+            "start_period": _duration(service.startup_timeout),
+        },
+        "stop_grace_period": _duration(service.stop_grace),
+        "restart": "on-failure",
+    }
+    if config.database.mode == "local":
+        environment[DATABASE_URL] = database_url_inside(config)
+        environment["PGPASSWORD"] = _PASSWORD
+        entry["depends_on"] = {DATABASE_SERVICE: {"condition": "service_healthy"}}
+    return entry
+
+
+def _database_service(config: ClusterConfig, image: str) -> dict[str, Any]:
+    database = config.database
+    return {
+        "image": image,
+        "command": ["postgres", "-c", f"max_connections={database.max_connections}"],
+        "environment": {
+            "POSTGRES_DB": database.name,
+            "POSTGRES_USER": DATABASE_USER,
+            PASSWORD_VARIABLE: _PASSWORD,
+            # SQL_ASCII would hand text back as bytes: the services refuse it (see /health/ready).
+            "POSTGRES_INITDB_ARGS": "--encoding=UTF8",
+        },
+        "ports": [f"127.0.0.1:{database.port}:{DATABASE_PORT}"],
+        "volumes": [f"{DATABASE_VOLUME}:{DATABASE_DATA}"],
+        "healthcheck": {
+            "test": ["CMD", "pg_isready", "--username", DATABASE_USER, "--dbname", database.name],
+            "interval": _duration(2),
+            "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
+            "retries": 15,
+        },
+        "restart": "on-failure",
+    }
+
+
+def _http_check(port: int, path: str) -> str:
+    """A healthcheck in the image's Python: images may lack curl, and an HTTP error status raises (exit 1)."""
+    url = f"http://127.0.0.1:{port}{probe_path(path)}"
+    return f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"
+
+
+def _escape(text: str) -> str:
+    # Compose interpolates `$VAR` in every value; a literal `$` is written `$$`.
+    return text.replace("$", "$$")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g}s" if float(seconds).is_integer() else f"{round(seconds * 1000)}ms"

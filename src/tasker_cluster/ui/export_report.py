@@ -1,0 +1,26 @@
+"""What `cluster export` prints: the files written and removed, the instances, and how to run and test them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tasker_cluster.ui.console import print_line
+
+if TYPE_CHECKING:
+    from tasker_cluster.cluster.export.files import Exported
+    from tasker_cluster.config.model import ClusterConfig
+
+
+def print_exported(config: ClusterConfig, exported: Exported) -> None:
+    project = config.project
+    for path in exported.files:
+        print_line(f"wrote   {project.shown(path)}")
+    for path in exported.removed:
+        print_line(f"removed {project.shown(path)} (its service is no longer in the configuration)")
+    print_line(f"{len(config.instances)} instances: {', '.join(config.names())}")
+    folder = project.shown(exported.folder)
+    if exported.target == "compose":
+        print_line(f"run it:  podman-compose -f {folder}/compose.yaml up -d   (or docker compose)")
+    else:
+        print_line(f"run it:  kubectl apply -f {folder}/   (Kubernetes >= 1.28; the database Secret first)")
+    print_line(f"test it: set -a; . {project.shown(exported.env_file)}; set +a; cluster test cluster --running")
