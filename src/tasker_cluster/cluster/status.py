@@ -123,7 +123,7 @@ class ClusterStatus(NamedTuple):
 
 
 def quick_status(project: Project, config: ClusterConfig) -> ClusterStatus:
-    """Process states from PID records and psutil alone; no network."""
+    """Process states from PID records and /proc alone; no network."""
     rows = []
     for state in observe(project, config).instances:
         rows.append(_with_process(state, "running") if state.alive else _without_process(state))

@@ -105,8 +105,8 @@ class ProcessTable:
 
     One table serves every instance a command looks at. Finding a group's or a session's members costs two system
     calls per process (getpgid, getsid), no file; a stat line is read only for the members found, and an environment
-    only when a command looks for processes that left their session (`marked`). A test may hand it `stats` and
-    `markers` (pid -> token) instead.
+    only when a command looks for processes that left their session (`marked`; its cost: bench/README.md, "Process
+    table"). A test may hand it `stats` and `markers` (pid -> token) instead.
     """
 
     def __init__(
