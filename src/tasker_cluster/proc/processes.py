@@ -118,6 +118,7 @@ class ProcessTable:
             self._stats = {stat.pid: stat for stat in stats}
             self._pids = list(self._stats)
         self._markers: dict[int, str | None] = dict(markers or {})
+        self._ids_of: dict[int, tuple[int, int]] = {}
 
     def pids(self) -> list[int]:
         if self._pids is None:
@@ -167,11 +168,14 @@ class ProcessTable:
         return found
 
     def _ids(self, pid: int) -> tuple[int, int]:
-        """(group, session); (0, 0) once the process is gone."""
-        known = self._stats.get(pid)
-        if known is not None:
-            return known.group, known.session
-        try:
-            return os.getpgid(pid), os.getsid(pid)
-        except OSError:
-            return 0, 0
+        """(group, session); (0, 0) once the process is gone. Read once: a stop asks it for every instance."""
+        if pid not in self._ids_of:
+            known = self._stats.get(pid)
+            if known is not None:
+                self._ids_of[pid] = (known.group, known.session)
+            else:
+                try:
+                    self._ids_of[pid] = (os.getpgid(pid), os.getsid(pid))
+                except OSError:
+                    self._ids_of[pid] = (0, 0)
+        return self._ids_of[pid]
