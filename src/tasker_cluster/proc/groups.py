@@ -95,15 +95,17 @@ def stop_groups(
     `meanwhile` runs once every group has its SIGTERM: work done there overlaps the instances' shutdown.
     """
     started = clock.monotonic()
-    # One pass over /proc finds the processes of every group, however many are stopped, and one more reads every
-    # environment for the processes that left their session.
+    # One pass over /proc finds the processes of every group, however many are stopped.
     table = ProcessTable()
-    groups = _groups(targets, table) if targets else []
+    groups = [_Group(target, _processes(_inside(target, table))) for target in targets]
     exits = ExitWatch()
     try:
         for group in groups:
             exits.track(group.members)
             _signal(group, signal.SIGTERM, exits)
+        if groups:
+            # Reading every environment takes a while on a busy machine: the groups have their SIGTERM first.
+            _add_escapees(groups, table, exits)
         meanwhile()
         _wait_or_kill(groups, started, exits, clock)
         return [_result(group, exits) for group in groups]
@@ -114,37 +116,44 @@ def stop_groups(
 class _Group:
     """A target, its processes (grown by late joiners when SIGKILL is due), and whether it was killed."""
 
-    def __init__(self, target: StopTarget, members: list[psutil.Process], escaped: list[int]) -> None:
+    def __init__(self, target: StopTarget, members: list[psutil.Process]) -> None:
         self.target = target
         self.members = members
-        self.escaped = escaped
+        self.escaped: list[int] = []
         self.killed = False
 
 
-def _groups(targets: Sequence[StopTarget], table: ProcessTable) -> list[_Group]:
-    """Each target's processes, taken before any signal, so a child that leaves the group or outlives the leader
-    is still ours to kill: its group, its session and the leader's descendants while the leader runs (Linux gives
-    the leader's pid to no other process while any of them lives); once it exited, the processes of its session
-    that carry its token; and in both cases the processes that carry its token outside its session."""
+def _inside(target: StopTarget, table: ProcessTable) -> list[int]:
+    """The target's processes in its session, taken before any signal, so a child that leaves the group or
+    outlives the leader is still ours to kill: its group, its session and the leader's descendants while the leader
+    runs (Linux gives the leader's pid to no other process while any of them lives); once it exited, the processes
+    of its session that carry its token."""
+    if target.leader_alive:
+        return sorted(set(table.in_group_or_session(target.leader)) | _descendants(target.leader))
+    if target.start_ticks is None or not target.token:
+        return []
+    return [
+        stat.pid
+        for stat in table.in_session(target.session, target.start_ticks)
+        if stat.pid != target.leader and table.marker(stat.pid) == target.token
+    ]
+
+
+def _add_escapees(groups: Sequence[_Group], table: ProcessTable, exits: ExitWatch) -> None:
+    """The processes that carry a group's token outside its session join it, with their SIGTERM now: one read of
+    every environment for all groups."""
+    targets = [group.target for group in groups]
     marked = table.marked([t.token for t in targets if t.token], min(t.start_ticks or 0 for t in targets))
-    groups = []
-    for target in targets:
-        if target.leader_alive:
-            inside = set(table.in_group_or_session(target.leader)) | _descendants(target.leader)
-        elif target.start_ticks is not None and target.token:
-            inside = {
-                stat.pid
-                for stat in table.in_session(target.session, target.start_ticks)
-                if stat.pid != target.leader and table.marker(stat.pid) == target.token
-            }
-        else:
-            inside = set()
-        since = target.start_ticks or 0
-        outside = sorted(
-            stat.pid for stat in marked.get(target.token, ()) if stat.pid not in inside and stat.start_ticks >= since
-        )
-        groups.append(_Group(target, _processes(sorted(inside) + outside), outside))
-    return groups
+    for group in groups:
+        known = {process.pid for process in group.members}
+        since = group.target.start_ticks or 0
+        outside = [s.pid for s in marked.get(group.target.token, ()) if s.pid not in known and s.start_ticks >= since]
+        escaped = _processes(sorted(outside))
+        exits.track(escaped)
+        for process in escaped:
+            exits.send(process, signal.SIGTERM)
+        group.members += escaped
+        group.escaped = [process.pid for process in escaped]
 
 
 def _processes(pids: Sequence[int]) -> list[psutil.Process]:
