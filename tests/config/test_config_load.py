@@ -13,6 +13,7 @@ from support.sandbox import REPO, Sandbox, server_command, service
 from tasker_cluster.cluster.status import quick_status
 from tasker_cluster.config.counts import split_evenly
 from tasker_cluster.config.load import load_config
+from tasker_cluster.config.model import LogRotation
 from tasker_cluster.errors import ClusterError, ConfigError
 from tasker_cluster.project import Project
 
@@ -140,6 +141,7 @@ def test_selecting_an_unknown_instance_names_it_and_lists_the_valid_ones(sandbox
     assert [i.name for i in topology.select(["worker"])] == ["worker-1", "worker-2"]
 
 
+_ONE_SERVICE = '[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\n'
 BAD_FILES = {
     "overflow": (
         '[services.w]\nrole = "worker"\ncount = 11\ncommand = ["x"]\n',
@@ -178,6 +180,10 @@ BAD_FILES = {
     "bad-role": ('[services.a]\nrole = "db"\ncount = 1\ncommand = ["x"]\n', "services.a.role", "orchestration"),
     "bad-database-mode": ('[database]\nmode = "remote"\n', "database.mode", "'local' or 'none'"),
     "toml-syntax": ('[services.a]\nrole = "worker\n', "line 2", "not valid TOML"),
+    "log-size-unit": ('[logs]\nmax_bytes = "10MB"\n' + _ONE_SERVICE, "logs.max_bytes", "a string like '10MiB'"),
+    "log-size-small": ("[logs]\nmax_bytes = 100\n" + _ONE_SERVICE, "logs.max_bytes", "greater than or equal to 4096"),
+    "log-keep-negative": ("[logs]\nkeep = -1\n" + _ONE_SERVICE, "logs.keep", "greater than or equal to 0"),
+    "log-unknown-key": ("[logs]\nmax_size = 1\n" + _ONE_SERVICE, "logs.max_size", "unknown key"),
 }
 
 
@@ -205,6 +211,22 @@ def test_unknown_key_error_lists_the_keys_the_table_accepts(sandbox: Sandbox) ->
         load_config(sandbox.project)
 
     assert "base_port" in caught.value.fix and "stop_grace" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("", LogRotation(10 * 1024 * 1024, 3)),
+        ('[logs]\nmax_bytes = "512KiB"\nkeep = 0\n', LogRotation(512 * 1024, 0)),
+        ("[logs]\nmax_bytes = 65536\n", LogRotation(65536, 3)),
+        ('[logs]\nmax_bytes = "2GiB"\nkeep = 10\n', LogRotation(2 * 1024**3, 10)),
+    ],
+)
+def test_log_rotation_comes_from_the_logs_table_with_defaults(sandbox: Sandbox, table: str, expected: object) -> None:
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text(table + _ONE_SERVICE)
+
+    assert load_config(sandbox.project).logs == expected
 
 
 def test_a_missing_topology_file_names_the_path(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
 from tasker_cluster.cluster.start import start_instances
 from tasker_cluster.cluster.start_results import StartEvent
 from tasker_cluster.cluster.status import quick_status
+from tasker_cluster.proc.log_writer import rotate_if_full
 from tasker_cluster.proc.processes import boot_id, read_stat
 from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
-from tasker_cluster.proc.spawn import rotate_log
 
 
 def test_start_all_starts_every_instance_ready_and_records_its_identity(sandbox: Sandbox) -> None:
@@ -295,9 +295,9 @@ def test_logs_rotate_at_spawn_keeping_three_old_files(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     for generation in range(5):
         log.write_text(f"generation {generation}\n" * 10)
-        rotate_log(log, max_bytes=50)
+        rotate_if_full(str(log), max_bytes=50, keep=3)
 
-    assert not log.exists()
+    assert log.read_text() == ""
     assert [(tmp_path / f"a.log.{i}").read_text().split("\n")[0] for i in (1, 2, 3)] == [
         "generation 4",
         "generation 3",

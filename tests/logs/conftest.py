@@ -127,3 +127,77 @@ def follow_logs(project: Project) -> Iterator[Callable[..., FollowedLogs]]:
     yield start
     for followed in started:
         followed.close()
+
+
+TALKER = Path(__file__).with_name("talker.py")
+
+
+class Talker:
+    """One real instance (`talker-1`, tests/logs/talker.py) started by `cluster start-all` in its own project, whose
+    output the test dictates over HTTP; `logs` is the project's `[logs]` table."""
+
+    def __init__(self, root: Path, logs: dict[str, object]) -> None:
+        self.project = Project(root)
+        port = find_free_port_block(1)
+        self.url = f"http://127.0.0.1:{port}"
+        self.project.config_file.parent.mkdir(parents=True, exist_ok=True)
+        table = "".join(f"{key} = {value!r}\n".replace("'", '"') for key, value in logs.items())
+        self.project.config_file.write_text(
+            '[database]\nmode = "none"\n\n'
+            + (f"[logs]\n{table}\n" if logs else "")
+            + '[services.talker]\nrole = "worker"\ncount = 1\n'
+            + f'base_port = {port}\ncommand = ["{{python}}", "{TALKER}", "--port", "{{port}}"]\n'
+            + 'ready_path = "/health"\nstop_grace = 5\n'
+        )
+        self.log = self.project.log_file("talker-1")
+        self._followed: list[FollowedLogs] = []
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CLUSTER, "--project-dir", str(self.project.root), *args],
+            env=cli_env(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def start(self) -> None:
+        started = self.cli("start-all")
+        assert started.returncode == 0, started.stdout + started.stderr
+
+    def write(self, data: bytes) -> None:
+        import httpx
+
+        httpx.post(f"{self.url}/write", content=data, timeout=30).raise_for_status()
+
+    def burst(self, lines: int, width: int) -> None:
+        import httpx
+
+        httpx.post(f"{self.url}/burst", params={"lines": lines, "width": width}, timeout=60).raise_for_status()
+
+    def follow(self, *args: str) -> FollowedLogs:
+        followed = FollowedLogs(self.project, *args)
+        self._followed.append(followed)
+        return followed
+
+    def close(self) -> None:
+        for followed in self._followed:
+            followed.close()
+        self.cli("stop")
+
+
+@pytest.fixture
+def talker(tmp_path: Path) -> Iterator[Callable[..., Talker]]:
+    """`talker(**logs)`: a started talker whose project has the `[logs]` table `logs`."""
+    started: list[Talker] = []
+
+    def start(**logs: object) -> Talker:
+        created = Talker(tmp_path / f"talker-project-{len(started)}", logs)
+        started.append(created)
+        created.start()
+        return created
+
+    yield start
+    for created in started:
+        created.close()

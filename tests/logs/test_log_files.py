@@ -5,40 +5,54 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from tasker_cluster.cluster.log_files import TAIL_BLOCK
 from tasker_cluster.cluster.logs import (
-    MAX_PENDING,
-    TAIL_BLOCK,
+    MAX_LINE,
     LogFollower,
     LogLine,
     LogMultiplexer,
+    LogQuery,
     LogSource,
-    Tail,
     select_sources,
     tail_of,
 )
 from tasker_cluster.cluster.state import ClusterState, observe
 from tasker_cluster.config.load import load_config
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.log_writer import LogWriter
 from tasker_cluster.project import Project
 from tasker_cluster.ui.log_lines import PALETTE, prefix_color
 
 from .conftest import append
 
 
-def _follower(path: Path, name: str = "worker-a-1") -> LogFollower:
-    return LogFollower(LogSource(name, path))
+def _follower(path: Path, name: str = "worker-a-1", count: int = 0) -> LogFollower:
+    return LogFollower(LogSource(name, path), LogQuery(count))
 
 
 def _texts(lines: list[LogLine]) -> list[str]:
     return [line.text for line in lines]
 
 
-def read_tail(path: Path, count: int, *, block_size: int = TAIL_BLOCK) -> Tail:
+class TextTail(NamedTuple):
+    """A tail's texts: the complete lines, the unfinished one, where following resumes."""
+
+    lines: list[str]
+    partial: str
+    offset: int
+
+
+def read_tail(path: Path, count: int | None, *, block_size: int = TAIL_BLOCK, **query: object) -> TextTail:
+    """The tail a follow starts from (the unfinished line apart)."""
     with path.open("rb") as file:
-        return tail_of(file, count, block_size=block_size)
+        tail = tail_of(file, path, "w", LogQuery(count, **query), with_partial=False, block_size=block_size)  # type: ignore[arg-type]
+        file.seek(tail.offset)
+        partial = file.read().decode()
+    return TextTail(_texts(tail.lines), partial, tail.offset)
 
 
 def _state(project: Project) -> ClusterState:
@@ -96,7 +110,7 @@ def test_follower_returns_only_lines_appended_after_the_tail(tmp_path: Path) -> 
     log = tmp_path / "w.log"
     log.write_text("old 1\nold 2\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     append_text(log, "new 1\nnew 2\n")
 
@@ -108,7 +122,7 @@ def test_follower_holds_a_line_until_its_newline_arrives(tmp_path: Path) -> None
     log = tmp_path / "w.log"
     log.write_text("")
     follower = _follower(log)
-    follower.start_at_tail(0)
+    follower.start_at_tail()
 
     append_text(log, "written in ")
     first = follower.poll()
@@ -118,22 +132,25 @@ def test_follower_holds_a_line_until_its_newline_arrives(tmp_path: Path) -> None
     assert _texts(follower.poll()) == ["written in two pieces"]
 
 
-def test_follower_shows_an_endless_line_once_it_outgrows_the_pending_limit(tmp_path: Path) -> None:
+def test_follower_shows_an_endless_line_once_it_outgrows_the_line_limit(tmp_path: Path) -> None:
     log = tmp_path / "w.log"
     log.write_text("")
     follower = _follower(log)
-    follower.start_at_tail(0)
+    follower.start_at_tail()
 
-    append_text(log, "x" * (MAX_PENDING + 10))
+    append_text(log, "x" * (MAX_LINE + 10))
+    pieces = _texts(follower.poll()) + _texts(follower.poll())
+    append_text(log, "\n")
 
-    assert [len(text) for text in _texts(follower.poll())] == [MAX_PENDING + 10]
+    assert [len(text) for text in pieces] == [MAX_LINE]
+    assert [len(text) for text in _texts(follower.poll())] == [10]
 
 
 def test_follower_starts_reading_a_file_that_appears_later_from_its_first_line(tmp_path: Path) -> None:
     log = tmp_path / "late.log"
     follower = _follower(log)
 
-    assert follower.start_at_tail(5) is None
+    assert follower.start_at_tail() is None
     assert follower.poll() == []
     append_text(log, "hello\n")
     assert _texts(follower.poll()) == ["hello"]
@@ -143,7 +160,7 @@ def test_follower_finishes_the_rotated_file_then_reads_the_new_one_from_its_star
     log = tmp_path / "w.log"
     log.write_text("before\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     append_text(log, "last old line\nunfinished")
     os.replace(log, tmp_path / "w.log.1")
@@ -156,7 +173,7 @@ def test_follower_survives_the_file_being_missing_between_rotation_and_restart(t
     log = tmp_path / "w.log"
     log.write_text("before\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     os.replace(log, tmp_path / "w.log.1")
     gone = follower.poll()
@@ -170,7 +187,7 @@ def test_follower_restarts_from_the_top_when_the_file_is_truncated_in_place(tmp_
     log = tmp_path / "w.log"
     log.write_text("a long first generation of this log\n")
     follower = _follower(log)
-    follower.start_at_tail(1)
+    follower.start_at_tail()
 
     with log.open("w") as file:
         file.write("new\n")
@@ -179,11 +196,43 @@ def test_follower_restarts_from_the_top_when_the_file_is_truncated_in_place(tmp_
     assert _texts(follower.poll()) == ["new"]
 
 
+def test_follower_reads_every_file_rotated_between_two_polls_once_in_order(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    writer = LogWriter(str(log), max_bytes=100, keep=20)
+    writer.write(b"before\n")
+    follower = _follower(log)
+    follower.start_at_tail()
+
+    lines = [b"line %02d of twenty bytes\n" % number for number in range(30)]
+    for line in lines:
+        writer.write(line)
+    writer.close()
+
+    assert len(list(tmp_path.glob("w.log.[0-9]"))) > 5
+    assert _texts(follower.poll()) == [line.decode().rstrip("\n") for line in lines]
+
+
+def test_follower_after_the_followed_file_was_dropped_reads_the_rotated_files_newer_than_it(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
+    writer = LogWriter(str(log), max_bytes=50, keep=2)
+    writer.write(b"first file\n")
+    follower = _follower(log)
+    follower.start_at_tail()
+
+    for number in range(5):
+        writer.write(b"a line that fills a file %d\n" % number)
+    writer.close()
+
+    shown = _texts(follower.poll())
+    assert shown[-3:] == [f"a line that fills a file {number}" for number in (2, 3, 4)]
+    assert len(shown) == len(set(shown))
+
+
 def test_multiplexer_interleaves_logs_and_adds_discovered_ones_until_stopped(tmp_path: Path) -> None:
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     first.write_text("a1\n")
     followers = [_follower(first, "a")]
-    followers[0].start_at_tail(0)
+    followers[0].start_at_tail()
     discovered = [LogSource("a", first), LogSource("b", second)]
     stop = threading.Event()
     multiplexer = LogMultiplexer(followers, discover=lambda: discovered, interval=0.01)
@@ -237,3 +286,50 @@ def test_prefix_colors_differ_between_siblings_and_avoid_red() -> None:
 def append_text(path: Path, text: str) -> None:
     with path.open("a", encoding="utf-8") as file:
         file.write(text)
+
+
+FIFTEEN = [f"line {number}" for number in range(1, 16)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 14, 15, 16, 20, 100])
+@pytest.mark.parametrize("block_size", [7, 64, TAIL_BLOCK])
+def test_tail_shows_the_last_n_lines_or_all_of_a_shorter_log(tmp_path: Path, count: int, block_size: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_text("".join(f"{line}\n" for line in FIFTEEN))
+
+    tail = read_tail(log, count, block_size=block_size)
+
+    assert tail.lines == (FIFTEEN[-count:] if count else [])
+    assert tail.partial == ""
+    assert tail.offset == log.stat().st_size
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 20])
+def test_tail_of_an_empty_log_is_empty(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_bytes(b"")
+
+    assert read_tail(log, count) == TextTail([], "", 0)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 20])
+def test_tail_without_a_final_newline_keeps_the_last_line_apart(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    log.write_bytes(b"one\ntwo\nthree\nfour")
+
+    tail = read_tail(log, count, block_size=3)
+
+    assert tail.lines == ["one", "two", "three"][-count:]
+    assert tail.partial == "four"
+    assert tail.offset == len(b"one\ntwo\nthree\n")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_tail_returns_a_line_longer_than_the_read_block_whole(tmp_path: Path, count: int) -> None:
+    log = tmp_path / "w.log"
+    long = "x" * (3 * TAIL_BLOCK + 5)
+    log.write_text(f"first\n{long}\nlast\n")
+
+    tail = read_tail(log, count)
+
+    assert tail.lines == ["first", long, "last"][-count:]

@@ -215,3 +215,26 @@ def test_ctrl_c_while_following_exits_0_without_traceback(
     assert returncode == 0
     assert "Traceback" not in stderr
     assert "KeyboardInterrupt" not in stderr
+
+
+def test_lines_beyond_the_length_of_a_log_show_all_of_it_plain_and_followed(
+    project: Project, run_cli: RunCli, follow_logs: Callable[..., FollowedLogs]
+) -> None:
+    _fill(project, "worker-a-1", 15)
+    everything = [f"worker-a-1 | worker-a-1 line {number}" for number in range(1, 16)]
+
+    twenty = run_cli("logs", "worker-a-1", "-n", "20")
+    sixteen = run_cli("logs", "worker-a-1", "-n", "16")
+    fifteen = run_cli("logs", "worker-a-1", "-n", "15")
+    followed = follow_logs("worker-a-1", "-n", "20")
+
+    assert twenty.stdout.splitlines() == sixteen.stdout.splitlines() == fifteen.stdout.splitlines() == everything
+    assert followed.wait_for(everything[-1]) == everything
+
+
+def test_timestamps_of_a_log_not_written_by_the_log_writer_are_a_dash(project: Project, run_cli: RunCli) -> None:
+    append(project, "worker-a-1", "written by hand\n")
+
+    result = run_cli("logs", "worker-a-1", "--timestamps")
+
+    assert result.stdout == "worker-a-1 | -                       written by hand\n"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tasker_cluster.config.model import LogRotation
 from tasker_cluster.proc.ports import PortHolder
 from tasker_cluster.proc.probes import ProbeResult
 from tasker_cluster.proc.processes import ProcessStat
@@ -85,7 +86,9 @@ class ScriptedSpawner:
         self.fails = dict(fails or {})
         self.spawned: list[Sequence[str]] = []
 
-    def __call__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> Spawned:
+    def __call__(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path, rotation: LogRotation
+    ) -> Spawned:
         name = env["TASKER_INSTANCE_ID"]
         if name in self.fails:
             raise self.fails[name]

@@ -15,7 +15,9 @@ from tasker_cluster.errors import ClusterError
 
 def main() -> None:
     from tasker_cluster.cli.fast import recognise
+    from tasker_cluster.ui.console import tolerate_unencodable
 
+    tolerate_unencodable()
     fast = recognise(sys.argv[1:])
     try:
         if fast is None:

@@ -159,7 +159,24 @@ COMMANDS = (
             Flag("orchestration", ("--orchestration",), "Orchestration instances only."),
             Flag("workers", ("--workers",), "Worker instances only."),
             Flag("follow", ("--follow", "-f"), "Keep printing new lines until Ctrl-C."),
-            Value("lines", ("--lines", "-n"), int, "Lines to show from the end of each log.", 20, min=0),
+            Value(
+                "lines",
+                ("--lines", "-n"),
+                int,
+                "Lines to show from the end of each log, reaching into rotated files (default: 20; with --since: all).",
+                min=0,
+            ),
+            Value(
+                "since",
+                ("--since",),
+                str,
+                "Only lines written since then: a duration back from now (30s, 10m, 2h, 1d) or a local time "
+                "(2026-11-29T10:00:00).",
+            ),
+            Value(
+                "grep", ("--grep",), str, "Only lines matching this regular expression (Python syntax), also with -f."
+            ),
+            Flag("timestamps", ("--timestamps", "-t"), "Prefix each line with the time it was written (ms)."),
         ),
     ),
     Command(

@@ -1,4 +1,5 @@
-"""`cluster logs [NAME...] [-f] [-n LINES]`: the last lines of each instance's log, optionally followed."""
+"""`cluster logs [NAME...] [-f] [-n LINES] [--since WHEN] [--grep PATTERN] [--timestamps]`: the last lines of each
+instance's log, filtered, optionally followed."""
 
 from __future__ import annotations
 
@@ -10,12 +11,24 @@ from tasker_cluster.project import Project
 if TYPE_CHECKING:
     import threading
 
-    from tasker_cluster.cluster.logs import LogFollower
+    from tasker_cluster.cluster.logs import LogFollower, LogQuery
     from tasker_cluster.ui.log_lines import LogPrinter
+
+# Without --since, -n's default: with --since, every line since then is shown.
+DEFAULT_LINES = 20
 
 
 def logs(
-    project: Project, *, names: Sequence[str], orchestration: bool, workers: bool, follow: bool, lines: int
+    project: Project,
+    *,
+    names: Sequence[str],
+    orchestration: bool,
+    workers: bool,
+    follow: bool,
+    lines: int | None,
+    since: str | None,
+    grep: str | None,
+    timestamps: bool,
 ) -> int:
     from tasker_cluster.cluster.logs import LogFollower, LogMultiplexer, LogSource, select_sources
     from tasker_cluster.cluster.state import observe
@@ -23,21 +36,22 @@ def logs(
     from tasker_cluster.ui.console import console, discard_stdout
     from tasker_cluster.ui.log_lines import LogPrinter
 
+    query = _query(lines, since, grep, timestamps)
     config = load_config(project)
     roles = [role for role, wanted in (("orchestration", orchestration), ("worker", workers)) if wanted]
     sources = select_sources(observe(project, config, check=False, with_logs=True), names, roles)
     # Before the first line is printed: whoever has seen output may press Ctrl-C and must get a clean exit.
     stop = _stop_on_interrupt() if follow else None
-    printer = LogPrinter(console(), [source.instance for source in sources])
-    followers = [LogFollower(source) for source in sources]
+    printer = LogPrinter(console(), [source.instance for source in sources], timestamps=timestamps)
+    followers = [LogFollower(source, query) for source in sources]
     try:
-        _print_tails(followers, lines, printer, project, keep_partial=follow)
+        _print_tails(followers, printer, project, keep_partial=follow)
         if stop is not None:
 
             def discover() -> list[LogSource]:
                 return select_sources(observe(project, config, check=False, with_logs=True), names, roles)
 
-            for batch in LogMultiplexer(followers, discover=discover).follow(stop):
+            for batch in LogMultiplexer(followers, discover=discover, query=query).follow(stop):
                 printer.print(batch)
     except BrokenPipeError:
         # `cluster logs -f | head` closing the pipe is a normal way to stop reading.
@@ -48,27 +62,40 @@ def logs(
     return 0
 
 
+def _query(lines: int | None, since: str | None, grep: str | None, timestamps: bool) -> LogQuery:
+    """The lines asked for; ClusterError (exit 2) for a --since or --grep that cannot be read."""
+    import time
+
+    from tasker_cluster.cluster.logs import LogQuery, compile_pattern, parse_since
+
+    count = lines if lines is not None else (None if since is not None else DEFAULT_LINES)
+    return LogQuery(
+        count=count,
+        since=parse_since(since, time.time()) if since is not None else None,
+        pattern=compile_pattern(grep) if grep is not None else None,
+        timestamps=timestamps,
+    )
+
+
 def _print_tails(
-    followers: Sequence[LogFollower], count: int, printer: LogPrinter, project: Project, *, keep_partial: bool
+    followers: Sequence[LogFollower], printer: LogPrinter, project: Project, *, keep_partial: bool
 ) -> None:
     """Print the end of every log that exists and one line naming those that do not; without -f, a selection
     with no log at all is an error."""
-    from tasker_cluster.cluster.logs import LogLine
     from tasker_cluster.errors import ClusterError
     from tasker_cluster.ui.log_lines import print_missing_logs
 
     missing = []
     for follower in followers:
-        instance = follower.source.instance
-        tail = follower.start_at_tail(count)
+        tail = follower.start_at_tail(with_partial=not keep_partial)
         if tail is None:
-            missing.append(instance)
+            missing.append(follower.source.instance)
             continue
         shown = tail.lines
-        if not keep_partial and tail.partial:
+        if not keep_partial and tail.partial is not None:
             # Nothing follows, so the unfinished last line (often a crash message) is shown as it is.
-            shown = [*shown, tail.partial][-count:] if count else []
-        printer.print(LogLine(instance, text) for text in shown)
+            shown = [*shown, tail.partial]
+        printer.print(shown)
     if len(missing) == len(followers) and not keep_partial:
         raise ClusterError(
             f"no log file for {_listing(missing)} in {project.logs_dir}",

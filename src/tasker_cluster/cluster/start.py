@@ -49,6 +49,8 @@ from tasker_cluster.project import Project
 # A start that waits longer than this for another start's lock gives up with a clear message.
 LOCK_TIMEOUT = 120.0
 LOG_TAIL_LINES = 10
+# How long an exited instance's log may take to be complete; longer only if something it started holds its output.
+LOG_WRITTEN_TIMEOUT = 1.0
 _LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -104,7 +106,7 @@ def start_instances(
             # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
             if config.database.mode == "local":
                 database = ensure_database_url(config, lambda text: report(StartEvent("database", "", text)))
-            spawned, spawn_failed = _spawn_all(project, free, database, report, watched.add, spawner)
+            spawned, spawn_failed = _spawn_all(config, free, database, report, watched.add, spawner)
         if watch is not None:
             results = {result.name: result for result in watch.results()}
             lives = [*found.running, *spawned]
@@ -278,7 +280,7 @@ def _refuse_taken_ports(
 
 
 def _spawn_all(
-    project: Project,
+    config: ClusterConfig,
     instances: Sequence[Instance],
     database: str | None,
     on_event: Callable[[StartEvent], None],
@@ -290,6 +292,7 @@ def _spawn_all(
     Spawning back to back keeps the bookkeeping (JSON files) from delaying the later instances. All records are
     written before the start lock is released, so a `stop` never misses one.
     """
+    project = config.project
     spawned: list[_Live] = []
     failed: list[InstanceStart] = []
     with deferred_interrupt() as interrupt:
@@ -307,6 +310,7 @@ def _spawn_all(
                         cwd=project.root,
                         env=instance_env(project, instance, database, token),
                         log_path=log,
+                        rotation=config.logs,
                     )
                 except ClusterError as error:
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
@@ -424,6 +428,9 @@ def _outcome(project: Project, live: _Live, result: ReadyResult, session: Sessio
     if result.outcome == "ready":
         answers = (result.health, result.last_probe) if result.health and result.last_probe else None
         return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed, answers=answers, note=note)
+    if result.outcome == "exited" and live.spawned is not None:
+        # Its last words (often the reason it exited) may still be on their way through the log writer.
+        live.spawned.log_written(LOG_WRITTEN_TIMEOUT)
     tail = log_tail_since(live.log, live.log_offset)
     if result.outcome == "exited":
         return _exited(project, live, result, tail)

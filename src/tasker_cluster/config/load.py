@@ -35,6 +35,7 @@ def load_config(project: Project, *, orchestration: int | None = None, workers: 
         services=services,
         instances=instances_of(services, project),
         dotenv=sources.dotenv,
+        logs=checked.logs,
     )
 
 

@@ -31,6 +31,14 @@ class DatabaseSpec(NamedTuple):
     external_source: Literal["environment", ".env"] | None = None
 
 
+class LogRotation(NamedTuple):
+    """The `[logs]` table: each instance's log is rotated at `max_bytes` (bytes) while it runs, and `keep` rotated
+    files are kept (`name.log.1` .. `name.log.<keep>`, the oldest dropped). Defaults: 10 MiB, 3 kept."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    keep: int = 3
+
+
 class ServiceSpec(NamedTuple):
     """A `[services.NAME]` table after counts are resolved and ports placed: `count` came from `count_origin`
     (`count_source` names the flag, variable or key), `file_count` is what config/cluster.toml itself says."""
@@ -100,6 +108,7 @@ class ClusterConfig(NamedTuple):
     services: list[ServiceSpec]
     instances: list[Instance]
     dotenv: Mapping[str, str]
+    logs: LogRotation = LogRotation()
 
     @property
     def config_file(self) -> Path:

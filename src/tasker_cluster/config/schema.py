@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any, NamedTuple
 
-from tasker_cluster.config.model import DatabaseSpec
+from tasker_cluster.config.model import DatabaseSpec, LogRotation
 from tasker_cluster.errors import ConfigError
 
 PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
@@ -71,6 +71,7 @@ class ClusterFile(NamedTuple):
 
     database: DatabaseSpec
     services: dict[str, ServiceTable]
+    logs: LogRotation
 
 
 def integer(*, ge: int | None = None, le: int | None = None) -> Check:
@@ -138,6 +139,25 @@ def one_of(*choices: str) -> Check:
     return check
 
 
+_SIZE_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+_SIZE = re.compile(r"\s*([0-9]+)\s*(B|KiB|MiB|GiB)\s*")
+
+
+def size(*, ge: int) -> Check:
+    """A size in bytes: an integer, or a string of an integer and a unit ("512KiB", "10MiB"; units B, KiB, MiB,
+    GiB: powers of 1024)."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, str):
+            matched = _SIZE.fullmatch(value)
+            if matched is None:
+                raise Invalid("Input should be a size: a number of bytes or a string like '10MiB' (B, KiB, MiB, GiB)")
+            value = int(matched[1]) * _SIZE_UNITS[matched[2]]
+        return integer(ge=ge)(value)
+
+    return check
+
+
 def optional(inner: Check) -> Check:
     return lambda value: None if value is None else inner(value)
 
@@ -184,19 +204,25 @@ DATABASE_FIELDS = (
     Field("name", string(pattern=r"^[a-z_][a-z0-9_]*$"), "tasker"),
     Field("max_connections", integer(ge=20, le=10000), 500),
 )
-TOP_LEVEL_KEYS = ("database", "services")
+# A log of a few KiB rotates on almost every line; below that a limit is surely a mistake.
+LOGS_FIELDS = (
+    Field("max_bytes", size(ge=4096), LogRotation().max_bytes),
+    Field("keep", integer(ge=0, le=1000), LogRotation().keep),
+)
+TOP_LEVEL_KEYS = ("database", "logs", "services")
 
 
 def check_file(path: Path, document: Mapping[str, Any]) -> ClusterFile:
     """The whole document checked; ConfigError naming `path`, every key at fault and the fix."""
     problems = _unknown_keys((), document, TOP_LEVEL_KEYS)
     database = _database(document, problems)
+    logs = _table(("logs",), document.get("logs", {}), LOGS_FIELDS, problems)
     services = _services(document, problems)
     _raise_if_any(path, problems)
-    assert database is not None
+    assert database is not None and logs is not None
     for name, table in services.items():
         _check_placeholders(path, name, table)
-    return ClusterFile(database, services)
+    return ClusterFile(database, services, LogRotation(**logs))
 
 
 def check_database(path: Path, document: Mapping[str, Any]) -> DatabaseSpec:
@@ -309,8 +335,8 @@ def _fix_for(problem: Problem) -> str:
 def _accepted(table_loc: Location) -> list[str]:
     if not table_loc:
         return list(TOP_LEVEL_KEYS)
-    fields = DATABASE_FIELDS if table_loc == ("database",) else SERVICE_FIELDS
-    return [field.name for field in fields]
+    tables = {("database",): DATABASE_FIELDS, ("logs",): LOGS_FIELDS}
+    return [field.name for field in tables.get(table_loc, SERVICE_FIELDS)]
 
 
 def _check_placeholders(path: Path, name: str, table: ServiceTable) -> None:

@@ -1,9 +1,11 @@
-"""The one output policy of every command: when to colour, how wide, and what a reader that went away does.
+"""The one output policy of every command: when to colour, how wide, what a reader that went away does, and what a
+character the output's encoding cannot write becomes.
 
 Rich draws on a terminal (and decides colours: a terminal, FORCE_COLOR, its colour system, NO_COLOR). Piped output,
 the kind scripts and loops read, is written as plain text without importing Rich wherever plain text renders the
 same, byte for byte (tests compare them). A reader that goes away (`| head`) ends the display, never the command:
-later output is discarded, the work goes on, the exit code is the command's own.
+later output is discarded, the work goes on, the exit code is the command's own. Output in an encoding that lacks a
+character (PYTHONIOENCODING=latin-1, a terminal set to ASCII) shows "?" for it, never fails.
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ if TYPE_CHECKING:
 
 # Wide enough for the status table when output is piped, where Rich would otherwise assume 80 columns.
 PIPE_WIDTH = 140
+
+
+def tolerate_unencodable() -> None:
+    """Make stdout and stderr write "?" for characters their encoding cannot write, instead of raising
+    UnicodeEncodeError; an error handler the user chose (PYTHONIOENCODING=ascii:backslashreplace) is kept.
+
+    Called first by every command: log lines, instance names and messages may hold any character.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
 
 
 def write_out(text: str) -> None:

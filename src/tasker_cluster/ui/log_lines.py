@@ -12,6 +12,7 @@ from rich.style import Style
 from tasker_cluster.cluster.logs import LogLine
 from tasker_cluster.ui.console import print_line
 
+STAMP_WIDTH = len("2026-11-29T10:00:00.000")
 # Distinct on both dark and light backgrounds; red is left out so that a prefix never reads as an error.
 PALETTE = (
     "cyan",
@@ -47,13 +48,17 @@ class LogPrinter:
     raises BrokenPipeError here: the follow loop ends.
     """
 
-    def __init__(self, console: Console, names: Iterable[str]) -> None:
+    def __init__(self, console: Console, names: Iterable[str], *, timestamps: bool = False) -> None:
         self.console = console
         self.width = max((len(name) for name in names), default=0)
+        self.timestamps = timestamps
         self._prefixes: dict[str, str] = {}
 
     def print(self, lines: Iterable[LogLine]) -> None:
-        text = "".join(f"{self._prefix(line.instance)} | {line.text}\n" for line in lines)
+        if self.timestamps:
+            text = "".join(f"{self._prefix(line.instance)} | {stamp(line.time)} {line.text}\n" for line in lines)
+        else:
+            text = "".join(f"{self._prefix(line.instance)} | {line.text}\n" for line in lines)
         if text:
             self.console.file.write(text)
             self.console.file.flush()
@@ -71,6 +76,16 @@ class LogPrinter:
         if self.console.no_color or self.console.color_system is None:
             return text
         return Style(color=color).render(text, color_system=self.console.color_system)
+
+
+def stamp(time: float | None) -> str:
+    """When a line was written, local time to the millisecond (the precision of the log writer's line times);
+    a dash as wide for a line whose time is unknown (its log was not written through the log writer)."""
+    if time is None:
+        return "-".ljust(STAMP_WIDTH)
+    from datetime import datetime
+
+    return datetime.fromtimestamp(time).isoformat(timespec="milliseconds")
 
 
 def print_missing_logs(listing: str, logs_dir: Path) -> None:
