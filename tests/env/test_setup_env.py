@@ -15,7 +15,9 @@ def _env(env_project: EnvProject) -> dict[str, str | None]:
     return dotenv_values(env_project.project.env_file)
 
 
-def test_env_urls_and_counts_match_topology_ports(env_project: EnvProject, run_cli: RunCli) -> None:
+def test_env_urls_match_topology_ports_and_no_count_is_written_unless_given(
+    env_project: EnvProject, run_cli: RunCli
+) -> None:
     result = run_cli("setup-env")
 
     assert result.returncode == 0, result.stderr
@@ -25,8 +27,37 @@ def test_env_urls_and_counts_match_topology_ports(env_project: EnvProject, run_c
     assert values["TASKER_TEST_WORKER_URLS"] == p.urls(p.worker_a_base, 2) + "," + p.urls(p.worker_b_base, 2)
     assert values["TASKER_TEST_WORKER_A_URLS"] == p.urls(p.worker_a_base, 2)
     assert values["TASKER_TEST_WORKER_B_URLS"] == p.urls(p.worker_b_base, 2)
-    assert values["TASKER_ORCHESTRATION_INSTANCES"] == "2"
-    assert values["TASKER_WORKER_INSTANCES"] == "4"
+    assert "TASKER_ORCHESTRATION_INSTANCES" not in values and "TASKER_WORKER_INSTANCES" not in values
+
+
+def test_counts_from_setup_env_never_shadow_a_later_edit_of_the_topology_file(
+    env_project: EnvProject, run_cli: RunCli
+) -> None:
+    assert run_cli("setup-env").returncode == 0
+    text = env_project.project.config_file.read_text()
+    env_project.project.config_file.write_text(text.replace("count = 2\nbase_port", "count = 3\nbase_port", 1))
+
+    again = run_cli("setup-env")
+
+    assert again.returncode == 0, again.stderr
+    p = env_project
+    assert _env(p)["TASKER_TEST_ORCHESTRATION_URLS"] == p.urls(p.orchestration_base, 3)
+    assert "note:" not in again.stderr
+
+
+def test_a_count_given_on_the_command_line_is_written_and_every_override_is_said(
+    env_project: EnvProject, run_cli: RunCli
+) -> None:
+    given = run_cli("setup-env", "--workers", "3")
+    plain = run_cli("setup-env")
+
+    values = _env(env_project)
+    assert values["TASKER_WORKER_INSTANCES"] == "3" and "TASKER_ORCHESTRATION_INSTANCES" not in values
+    assert "note: 3 worker instances from --workers 3 (config/cluster.toml says 4)" in given.stderr
+    env_file = env_project.project.env_file
+    assert f"note: 3 worker instances from TASKER_WORKER_INSTANCES in {env_file} (config/cluster.toml says 4)" in (
+        plain.stderr
+    )
 
 
 def test_rerun_keeps_user_key_and_comment_and_updates_owned_values(env_project: EnvProject, run_cli: RunCli) -> None:

@@ -14,8 +14,11 @@ import psutil
 import pytest
 
 from support.sandbox import CLUSTER, STEERING, Sandbox, running, service
-from tasker_cluster.cluster.start import StartEvent, start_instances
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartEvent
+from tasker_cluster.cluster.status import quick_status
 from tasker_cluster.proc.log_writer import rotate_if_full
+from tasker_cluster.proc.processes import boot_id, read_stat
 from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, write_record
 
 
@@ -112,16 +115,19 @@ def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox)
     assert not running(leader)
 
 
-def test_stop_of_a_dead_instance_kills_the_children_it_left_behind(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_an_instance_whose_leader_died_runs_on_in_its_session_until_stop_kills_the_rest(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     leader, child = _start_with_a_child_ignoring_sigterm(sandbox, tmp_path / "child.pid")
     doomed = psutil.Process(leader)  # before the kill: the leader may be reaped before a later lookup
     os.kill(leader, signal.SIGKILL)
     psutil.wait_procs([doomed], timeout=10)
 
+    [row] = quick_status(sandbox.project, sandbox.config()).instances
     results = sandbox.stop(timeout=0.2)
 
-    assert results[0].outcome == "stale"
-    assert "killed the processes it left behind" in results[0].detail
+    assert (row.status, row.pid, row.serving) == ("running", child, (child,))
+    assert [(r.name, r.outcome) for r in results] == [("orchestration-1", "killed")]
     assert not running(child)
 
 
@@ -142,24 +148,39 @@ def test_a_stale_pid_file_naming_an_unrelated_live_process_is_removed_and_never_
         stranger.wait()
 
 
-def test_identity_check_tells_a_recycled_pid_from_our_process(sandbox: Sandbox) -> None:
+def test_identity_check_tells_a_recycled_pid_or_an_earlier_boot_from_our_process(sandbox: Sandbox) -> None:
     stranger = subprocess.Popen(["sleep", "60"])
     try:
-        process = psutil.Process(stranger.pid)
-        # /proc/PID/cmdline reads empty for a moment after Popen returns.
-        while process.cmdline() != ["sleep", "60"]:
-            time.sleep(0.001)
-        ours = _record_claiming(stranger.pid, sandbox, ["sleep", "60"], process.create_time())
-        other_time = _record_claiming(stranger.pid, sandbox, ["sleep", "60"], process.create_time() - 5)
-        other_command = _record_claiming(stranger.pid, sandbox, ["sleep", "61"], process.create_time())
+        started = read_stat(stranger.pid)
+        assert started is not None
+        ours = _record_claiming(stranger.pid, sandbox)._replace(start_ticks=started.start_ticks, boot_id=boot_id())
+        other_time = ours._replace(start_ticks=started.start_ticks - 500)
+        other_boot = ours._replace(boot_id="0" * 32)
+        # The command line is for display: a process that exec'd or renamed itself is still the one we started.
+        other_command = ours._replace(cmdline=["something", "else"])
 
         assert liveness(ours) is Liveness.ALIVE
         assert liveness(other_time) is Liveness.REUSED
-        assert liveness(other_command) is Liveness.REUSED
+        assert liveness(other_boot) is Liveness.REBOOTED
+        assert liveness(other_command) is Liveness.ALIVE
     finally:
         stranger.kill()
         stranger.wait()
     assert liveness(ours) is Liveness.DEAD
+
+
+def test_a_record_written_before_start_ticks_is_identified_by_its_create_time(sandbox: Sandbox) -> None:
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        create_time = psutil.Process(stranger.pid).create_time()
+        legacy = _record_claiming(stranger.pid, sandbox, ["sleep", "60"], create_time)
+
+        assert legacy.start_ticks is None
+        assert liveness(legacy) is Liveness.ALIVE
+        assert liveness(legacy._replace(create_time=create_time - 5)) is Liveness.REUSED
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def _record_claiming(

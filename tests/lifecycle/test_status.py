@@ -57,6 +57,10 @@ def test_status_reports_healthy_instances_and_a_kill_9ed_one_as_dead(sandbox: Sa
         "cpu_percent",
         "cpu_window_s",
         "rss_bytes",
+        "drift",
+        "extra",
+        "serving",
+        "escaped",
     ]
     assert rows["worker-1"]["http_status"] == 200 and rows["worker-1"]["latency_ms"] >= 0
     assert rows["worker-2"]["pid"] == victim and rows["worker-2"]["http_status"] is None
@@ -139,7 +143,7 @@ def test_status_quick_shows_running_dead_and_stopped_from_pid_files_alone(sandbo
     assert rows[0].uptime_s is not None and rows[0].http_status is None
 
 
-def test_status_keeps_listing_instances_started_with_a_larger_count(sandbox: Sandbox) -> None:
+def test_status_keeps_listing_instances_started_with_a_larger_count_as_extra(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
     result = sandbox.cli("start-all", "--workers", "2", "--no-wait")
     assert result.returncode == 0, result.stderr
@@ -147,11 +151,13 @@ def test_status_keeps_listing_instances_started_with_a_larger_count(sandbox: San
     quick = sandbox.cli("status-quick")
     stopped = sandbox.cli("stop")
 
-    assert [line.split()[:2] for line in quick.stdout.splitlines()[1:]] == [
+    _header, *rows, note = quick.stdout.splitlines()
+    assert [line.split()[:2] for line in rows] == [
         ["orchestration-1", "running"],
         ["worker-1", "running"],
         ["worker-2", "running"],
     ]
+    assert note == "worker-2: not in the topology any more: `cluster stop worker-2` stops it"
     assert quick.returncode == 0
     assert "worker-2" in stopped.stdout and stopped.returncode == 0
 

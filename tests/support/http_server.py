@@ -2,9 +2,12 @@
 
 GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
 then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
-child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child holding
-memory or sharing it. With --echo-env NAME, GET /env answers the named variables of its environment as JSON,
-so a test can see what its start handed it.
+child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child holding memory
+or sharing it. With --echo-env NAME, GET /env answers the named variables of its environment as JSON, so a test
+can see what its start handed it. Others behave as real programs do that are hard on a process manager: a new
+process title (setproctitle), serving from a forked child after the parent exits (backgrounding), serving from a
+double-forked daemon in a session of its own, a helper that does so while the server stays, listening on [::1]
+only, a ready path that redirects.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import mmap
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +48,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--child-ignoring-term", type=Path, help="spawn a child deaf to SIGTERM, its pid in this file")
     parser.add_argument("--exit-early", metavar="MESSAGE", help="print MESSAGE on stderr and exit 3 before listening")
     parser.add_argument("--echo-env", metavar="NAME", action="append", default=[], help="variables GET /env answers")
+    parser.add_argument("--retitle", metavar="TITLE", help="set the process title (setproctitle) once listening")
+    parser.add_argument("--background", action="store_true", help="fork; the parent exits 0, the child serves")
+    parser.add_argument("--daemonize", action="store_true", help="double fork and setsid; the grandchild serves")
+    parser.add_argument(
+        "--escaping-helper",
+        type=Path,
+        help="a double-forked helper deaf to SIGTERM in its own session, pid in this file",
+    )
+    parser.add_argument("--ipv6-only", action="store_true", help="listen on [::1] instead of 127.0.0.1")
+    parser.add_argument(
+        "--ready-redirect", metavar="PATH", help="the ready path answers 307 to PATH, which answers 200"
+    )
     parser.add_argument("--burn", action="store_true", help="keep one core busy in a thread")
     parser.add_argument("--child-holding-mib", type=int, metavar="N", help="spawn a child that holds N MiB resident")
     parser.add_argument("--sharing-mib", type=int, metavar="N", help="share N MiB of resident memory with a child")
@@ -57,7 +73,12 @@ def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequ
                 threading.Event().wait()
             if self.path == "/health":
                 self._answer(args.health_status)
-            elif self.path == "/health/ready":
+            elif self.path == "/health/ready" and args.ready_redirect:
+                self.send_response(307)
+                self.send_header("Location", args.ready_redirect)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif self.path == "/health/ready" or self.path == args.ready_redirect:
                 self._answer(200 if time.monotonic() - started >= args.ready_after else 503)
             elif self.path == "/env" and args.echo_env:
                 self._answer(200, json.dumps({name: os.environ.get(name) for name in args.echo_env}))
@@ -123,6 +144,35 @@ def spawn_deaf_child(pid_file: Path) -> None:
         time.sleep(0.005)
 
 
+def double_fork() -> bool:
+    """Daemonize the classic way: True in the grandchild, in a session of its own; the middle child exits."""
+    if os.fork() > 0:
+        return False
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    return True
+
+
+def start_escaping_helper(pid_file: Path) -> None:
+    """A helper deaf to SIGTERM that is no longer our descendant nor in our session or group."""
+    if os.fork() == 0:
+        if double_fork():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+            os.replace(pid_file.with_suffix(".tmp"), pid_file)
+            while True:
+                time.sleep(60)
+        os._exit(0)
+    os.wait()
+    while not pid_file.exists():
+        time.sleep(0.005)
+
+
+class IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 def main() -> None:
     args = parse_args()
     if args.exit_early:
@@ -132,6 +182,12 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.child_ignoring_term:
         spawn_deaf_child(args.child_ignoring_term)
+    if args.escaping_helper:
+        start_escaping_helper(args.escaping_helper)
+    if args.background and os.fork() > 0:
+        os._exit(0)
+    if args.daemonize and not double_fork():
+        os._exit(0)
     if args.child_holding_mib:
         spawn_memory_child(args.child_holding_mib)
     if args.sharing_mib:
@@ -140,9 +196,15 @@ def main() -> None:
         threading.Thread(target=burn, daemon=True).start()
     started = time.monotonic()
     time.sleep(args.listen_after)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_class(args, started))
+    host = "::1" if args.ipv6_only else "127.0.0.1"
+    server_class = IPv6Server if args.ipv6_only else ThreadingHTTPServer
+    server = server_class((host, args.port), handler_class(args, started))
     server.daemon_threads = True
-    print(f"{args.name} listening on 127.0.0.1:{args.port} pid {os.getpid()}", flush=True)
+    print(f"{args.name} listening on {host}:{args.port} pid {os.getpid()}", flush=True)
+    if args.retitle:
+        from setproctitle import setproctitle
+
+        setproctitle(args.retitle)
     server.serve_forever()
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import psutil
 import tomli_w
 
-from tasker_cluster.cluster.start import StartReport, start_instances
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartReport
 from tasker_cluster.cluster.stop import InstanceStop, stop_instances
 from tasker_cluster.config.load import load_config
 from tasker_cluster.config.model import ClusterConfig

@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tasker_cluster.config.model import LogRotation
+from tasker_cluster.proc.ports import PortHolder
 from tasker_cluster.proc.probes import ProbeResult
+from tasker_cluster.proc.processes import ProcessStat
 from tasker_cluster.proc.spawn import Spawned
 
 # Beyond Linux's largest pid_max: no process can have it.
@@ -33,7 +35,8 @@ class JumpingClock:
 
 
 class ScriptedNetwork:
-    """Ports listening from a given time on; GET answers per path; taken ports with their holders."""
+    """Ports listening from a given time on (on the IPv6 loopback only for `ipv6_only`); GET answers per path, a
+    redirect's with its Location; taken ports with their holders."""
 
     def __init__(
         self,
@@ -42,28 +45,36 @@ class ScriptedNetwork:
         listens_at: Mapping[int, float] | None = None,
         answers: Mapping[str, int] | None = None,
         taken: Mapping[int, str] | None = None,
+        redirects: Mapping[str, str] | None = None,
+        ipv6_only: Sequence[int] = (),
     ) -> None:
         self.clock = clock
         self.listens_at = dict(listens_at or {})
         self.answers = dict(answers or {})
         self.taken = dict(taken or {})
+        self.redirects = dict(redirects or {})
+        self.ipv6_only = set(ipv6_only)
         self.requests: list[str] = []
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         self.requests.append(url)
-        path = url.split("/", 3)[3] if url.count("/") >= 3 else ""
-        status = self.answers.get(f"/{path}", 200)
-        return ProbeResult(status, 1.0, None)
+        path = "/" + (url.split("/", 3)[3] if url.count("/") >= 3 else "")
+        if path in self.redirects:
+            return ProbeResult(307, 1.0, None, self.redirects[path])
+        return ProbeResult(self.answers.get(path, 200), 1.0, None)
 
     def listening(self, address: tuple[str, int]) -> bool:
-        at = self.listens_at.get(address[1])
+        host, port = address
+        if (host == "::1") != (port in self.ipv6_only):
+            return False
+        at = self.listens_at.get(port)
         return at is not None and self.clock.monotonic() >= at
 
     def port_free(self, port: int) -> bool:
         return port not in self.taken
 
-    def port_holder(self, port: int) -> str | None:
-        return self.taken.get(port)
+    def port_holder(self, port: int) -> PortHolder:
+        return PortHolder(None, self.taken[port])
 
 
 class ScriptedSpawner:
@@ -90,5 +101,5 @@ class ScriptedSpawner:
                 log.write(f"{name}: settings.toml: missing key database_url\n")
         poll: Callable[[], int | None] = lambda: code  # noqa: E731
         # Recorded as spawned, also when it exits later: an exit must then take the record away.
-        identity = (0.0, list(argv))
-        return Spawned(NO_SUCH_PID + len(self.spawned), offset, poll, lambda: identity)
+        pid = NO_SUCH_PID + len(self.spawned)
+        return Spawned(pid, offset, poll, ProcessStat(pid, "S", pid, pid, 1))

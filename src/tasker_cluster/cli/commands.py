@@ -82,6 +82,16 @@ COMMANDS = (
         ),
     ),
     Command(
+        "config",
+        "Print the resolved topology: every instance, port, command and env key, and where each count comes from.",
+        "env:config",
+        (
+            _JSON,
+            Value("orchestration", ("--orchestration",), int, "Orchestration instances, as start-all takes it.", min=0),
+            Value("workers", ("--workers",), int, "Worker instances, as start-all takes it.", min=0),
+        ),
+    ),
+    Command(
         "start-all",
         "Start every configured instance that is not running, then show the cluster's status.",
         "start:start_all",

@@ -9,7 +9,7 @@ from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
-    from tasker_cluster.cluster.start import StartReport
+    from tasker_cluster.cluster.start_results import StartReport
     from tasker_cluster.config.model import ClusterConfig
 
 
@@ -34,6 +34,7 @@ def start(
     from tasker_cluster.ui.events import (
         StartProgress,
         print_interrupted_start,
+        print_start_warnings,
         start_failure_fix,
         start_failure_message,
         start_summary,
@@ -41,6 +42,10 @@ def start(
 
     config = load_config(project, orchestration=orchestration, workers=workers)
     instances = config.select(names) if names else config.instances
+    if any(count.overridden for count in config.role_counts()):
+        from tasker_cluster.ui.config import print_count_notes
+
+        print_count_notes(config)
     with StartProgress([instance.name for instance in instances]) as progress:
         try:
             report = start_instances(config, instances, wait=wait, timeout=timeout, on_event=progress)
@@ -48,6 +53,7 @@ def start(
             # What was spawned is recorded and keeps running (its own session): say so, rather than exit mutely.
             print_interrupted_start(progress.started())
             raise
+    print_start_warnings(report)
     if not report.ok:
         raise ClusterError(start_failure_message(report.failed), start_failure_fix(report.failed))
     from tasker_cluster.ui.console import print_line
@@ -65,11 +71,13 @@ def print_closing_status(config: ClusterConfig, report: StartReport) -> None:
 
     # The readiness wait has just probed every instance it started: the table reuses those answers. It shows the
     # database the configuration uses, so none when it uses none (`status` would still show a server left running
-    # from an earlier configuration). CPU since each start: a sampling window would hold the command up.
+    # from an earlier configuration). An instance whose leader exited is observed again: the table must show which
+    # process now serves. CPU since each start: a sampling window would hold the command up.
+    noted = {instance.name for instance in report.instances if instance.note}
     final = StatusProbe(
         config.project,
         config,
-        known=report.probes,
+        known={name: answers for name, answers in report.probes.items() if name not in noted},
         with_database=config.database.mode != "none",
         database_url=report.database_url,
         cpu_window=None,

@@ -70,7 +70,9 @@ def write_cluster_environment(config: ClusterConfig) -> EnvironmentWritten:
 
 
 def env_values(config: ClusterConfig, url_of: Callable[[Instance], str] = attrgetter("url")) -> dict[str, str]:
-    """The `.env` keys this tool owns, except DATABASE_URL: instance counts and URL lists per role and per service.
+    """The `.env` keys this tool owns, except DATABASE_URL: URL lists per role and per service, and a role's count
+    only when the command line gave it. A count written otherwise would override config/cluster.toml from .env for
+    good, and a later edit of the file would silently change nothing.
 
     `url_of` gives an instance's URL: its local one by default, an exported deployment's otherwise."""
 
@@ -78,11 +80,13 @@ def env_values(config: ClusterConfig, url_of: Callable[[Instance], str] = attrge
         return ",".join(url_of(instance) for instance in instances)
 
     values = {
-        ORCHESTRATION_COUNT: str(len(config.by_role("orchestration"))),
-        WORKER_COUNT: str(len(config.by_role("worker"))),
         ORCHESTRATION_URLS: urls(config.by_role("orchestration")),
         WORKER_URLS: urls(config.by_role("worker")),
     }
+    keys = {"orchestration": ORCHESTRATION_COUNT, "worker": WORKER_COUNT}
+    for count in config.role_counts():
+        if count.origin == "flag":
+            values[keys[count.role]] = str(count.count)
     for service in config.services:
         key = service_urls_key(service.name)
         # A service named like its role ("orchestration") would collide with the role's list; the role list wins.

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import NamedTuple
 
-from tasker_cluster.cluster.start import StartEvent, StartReport, start_instances
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartEvent, StartReport
 from tasker_cluster.cluster.stop import SUCCESSFUL as STOPPED
 from tasker_cluster.cluster.stop import InstanceStop, stop_instances
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance

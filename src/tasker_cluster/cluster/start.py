@@ -2,6 +2,10 @@
 
 The core never prints: progress goes to an `on_event` callback and the outcome comes back as a StartReport. The
 OS reaches it through three collaborators a test may replace: the spawner, the prober and the clock.
+
+What runs is never changed silently: an instance running with another port or command than the topology now gives
+it is reported as outdated, one running outside the topology as extra, and one whose earlier run left processes
+outside its session is not started over them; each report says which command settles it.
 """
 
 from __future__ import annotations
@@ -10,15 +14,35 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
+from tasker_cluster.cluster.start_results import (
+    InstanceStart,
+    StartEvent,
+    StartReport,
+    background_note,
+    not_ready_detail,
+    pids_text,
+    runs,
+)
 from tasker_cluster.config.model import ClusterConfig, Instance
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 from tasker_cluster.proc.interrupts import deferred_interrupt
 from tasker_cluster.proc.lock import start_lock
-from tasker_cluster.proc.probes import NETWORK, Prober, ProbeResult, ReadinessWatch, ReadyResult, ReadyTarget
-from tasker_cluster.proc.records import InstanceRecord, Liveness, liveness, read_record, remove_record, write_record
+from tasker_cluster.proc.probes import NETWORK, Prober, ReadinessWatch, ReadyResult, ReadyTarget
+from tasker_cluster.proc.processes import MARKER, ProcessStat, ProcessTable, boot_id, read_stat, wall_clock_start
+from tasker_cluster.proc.records import (
+    InstanceRecord,
+    Liveness,
+    SessionWatch,
+    escaped,
+    leader_runs,
+    liveness,
+    read_records,
+    remove_record,
+    write_record,
+)
 from tasker_cluster.proc.spawn import Spawned, Spawner, spawn
 from tasker_cluster.project import Project
 
@@ -29,59 +53,25 @@ LOG_TAIL_LINES = 10
 LOG_WRITTEN_TIMEOUT = 1.0
 _LOG_TAIL_BYTES = 64 * 1024
 
-StartOutcome = Literal["ready", "started", "running", "port-taken", "spawn-failed", "exited", "timeout"]
-EventKind = Literal[
-    "lock-wait", "database", "stale", "running", "spawned", "port-taken", "spawn-failed", "ready", "exited", "timeout"
-]
-SUCCESSFUL: frozenset[StartOutcome] = frozenset({"ready", "started", "running"})
-
-
-class StartEvent(NamedTuple):
-    kind: EventKind
-    name: str
-    detail: str = ""
-
-
-class InstanceStart(NamedTuple):
-    name: str
-    outcome: StartOutcome
-    pid: int | None = None
-    detail: str = ""
-    log: str = ""
-    log_tail: Sequence[str] = ()
-    elapsed: float | None = None
-    # (health, ready) answers seen by the readiness wait: the status table after a start is drawn from them.
-    answers: tuple[ProbeResult, ProbeResult] | None = None
-
-
-class StartReport(NamedTuple):
-    instances: list[InstanceStart]
-    # The DATABASE_URL the instances were given, password included; None when the cluster uses no database.
-    database_url: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(instance.outcome in SUCCESSFUL for instance in self.instances)
-
-    @property
-    def failed(self) -> list[InstanceStart]:
-        return [instance for instance in self.instances if instance.outcome not in SUCCESSFUL]
-
-    @property
-    def probes(self) -> dict[str, tuple[ProbeResult, ProbeResult]]:
-        """(health, ready) answers of the instances found ready, by name."""
-        return {instance.name: instance.answers for instance in self.instances if instance.answers is not None}
-
 
 class _Live(NamedTuple):
-    """An instance to wait for: spawned now (`spawned` set) or found running from an earlier start."""
+    """An instance to wait for: spawned now (`spawned` set) or found running from an earlier start (probed where its
+    record says it runs). `record` is None only for a spawned process reaped before its stat line could be read."""
 
     instance: Instance
     pid: int
     log: Path
     log_offset: int
+    record: InstanceRecord | None
     spawned: Spawned | None = None
-    record: InstanceRecord | None = None
+
+    @property
+    def ready_url(self) -> str:
+        return self.record.ready_url if self.record is not None else self.instance.ready_url
+
+    @property
+    def health_url(self) -> str:
+        return self.record.health_url if self.record is not None else self.instance.health_url
 
 
 def start_instances(
@@ -108,10 +98,10 @@ def start_instances(
         watch = ReadinessWatch(lambda result: report(_ready_event(result)), prober=prober, clock=clock)
     try:
         with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: report(StartEvent("lock-wait", "", text))):
-            running, missing = _partition(project, instances, report)
+            found = _partition(project, config, instances, report)
             watched = _Watched(watch, timeout)
-            watched.add_all(running)
-            refused, free = _refuse_taken_ports(missing, report, prober)
+            watched.add_all(found.running)
+            refused, free = _refuse_taken_ports(found.missing, report, prober, found.owners())
             database = None
             # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
             if config.database.mode == "local":
@@ -119,16 +109,21 @@ def start_instances(
             spawned, spawn_failed = _spawn_all(config, free, database, report, watched.add, spawner)
         if watch is not None:
             results = {result.name: result for result in watch.results()}
-            lives = [*running, *spawned]
-            outcomes = [_outcome(project, live, results[live.instance.name]) for live in lives]
+            lives = [*found.running, *spawned]
+            outcomes = [
+                _outcome(project, live, results[live.instance.name], watched.sessions.get(live.instance.name))
+                for live in lives
+            ]
         else:
-            outcomes = [InstanceStart(live.instance.name, "running", live.pid, log=str(live.log)) for live in running]
+            outcomes = [
+                InstanceStart(live.instance.name, "running", live.pid, log=str(live.log)) for live in found.running
+            ]
             outcomes += [InstanceStart(live.instance.name, "started", live.pid, log=str(live.log)) for live in spawned]
     finally:
         if watch is not None:
             watch.close()
-    by_name = {outcome.name: outcome for outcome in [*outcomes, *refused, *spawn_failed]}
-    return StartReport([by_name[instance.name] for instance in instances], database)
+    by_name = {outcome.name: outcome for outcome in [*outcomes, *found.settled, *refused, *spawn_failed]}
+    return StartReport([by_name[instance.name] for instance in instances], database, found.extra)
 
 
 def ensure_database_url(config: ClusterConfig, announce: Callable[[str], None] | None = None) -> str:
@@ -163,7 +158,9 @@ def instance_deadlines(stop_grace: float, startup_timeout: float) -> dict[str, s
     }
 
 
-def instance_env(project: Project, instance: Instance, database: str | None) -> dict[str, str]:
+def instance_env(project: Project, instance: Instance, database: str | None, token: str) -> dict[str, str]:
+    """The instance's environment: ours, the topology's `env`, its identity and address, and the marker `token`
+    (`proc/processes.py`) by which its processes are found even once they left its session."""
     env = dict(os.environ)
     # Output goes to a log file; unbuffered Python makes `cluster logs -f` show lines as they are written.
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -175,6 +172,7 @@ def instance_env(project: Project, instance: Instance, database: str | None) -> 
         TASKER_BIND_ADDRESS="127.0.0.1",
         TASKER_PROJECT_DIR=str(project.root),
     )
+    env[MARKER] = token
     if database is not None:
         env["DATABASE_URL"] = database
     return env
@@ -192,33 +190,78 @@ def log_tail_since(path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> list
     return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
+class _Found(NamedTuple):
+    """What the PID records say before anything is spawned: instances running as configured (to wait for), outcomes
+    settled already (outdated, left-behind), instances to spawn, and running instances the topology lacks."""
+
+    running: list[_Live]
+    settled: list[InstanceStart]
+    missing: list[Instance]
+    extra: list[InstanceRecord]
+    others: list[InstanceRecord]
+
+    def owners(self) -> dict[int, str]:
+        """Our running instances by session id: a taken port is then named as held by one of them."""
+        records = [live.record for live in self.running if live.record is not None] + self.others + self.extra
+        return {record.session or record.pid: record.name for record in records}
+
+
 def _partition(
-    project: Project, instances: Sequence[Instance], on_event: Callable[[StartEvent], None]
-) -> tuple[list[_Live], list[Instance]]:
-    """Instances already running (verified by identity), and the rest; stale PID files are removed on the way."""
-    running: list[_Live] = []
-    missing: list[Instance] = []
+    project: Project, config: ClusterConfig, instances: Sequence[Instance], on_event: Callable[[StartEvent], None]
+) -> _Found:
+    """Sort the instances by what their records say; stale PID files are removed on the way, unless processes the
+    instance left outside its session still run (its record is what finds them)."""
+    from tasker_cluster.cluster.state import drift
+
+    records = read_records(project)
+    table = ProcessTable()
+    found = _Found([], [], [], [], [])
     for instance in instances:
-        try:
-            record = read_record(project, instance.name)
-        except ValueError:
-            record = None
-            remove_record(project, instance.name)
-            on_event(StartEvent("stale", instance.name, "removed an unreadable PID file"))
-        if record is not None and liveness(record) is Liveness.ALIVE:
-            log = Path(record.log)
-            running.append(_Live(instance, record.pid, log, _size(log), record=record))
-            on_event(StartEvent("running", instance.name, f"pid {record.pid}"))
+        name = instance.name
+        record = records.valid.get(name)
+        if name in records.unreadable:
+            remove_record(project, name)
+            on_event(StartEvent("stale", name, "removed an unreadable PID file"))
+        if record is None:
+            found.missing.append(instance)
             continue
-        if record is not None:
-            remove_record(project, instance.name)
-            on_event(StartEvent("stale", instance.name, f"removed the stale PID file of pid {record.pid}"))
-        missing.append(instance)
-    return running, missing
+        state = liveness(record, table)
+        changed = drift(instance, record) if state.running else None
+        if changed is not None:
+            detail = f"{changed}: restart it"
+            found.settled.append(InstanceStart(name, "outdated", record.pid, detail, log=record.log))
+            found.others.append(record)
+            on_event(StartEvent("outdated", name, detail))
+        elif state.running:
+            log = Path(record.log)
+            found.running.append(_Live(instance, record.pid, log, _size(log), record))
+            on_event(StartEvent("running", name, f"pid {record.pid}"))
+        elif left := escaped([record], table).get(name):
+            detail = f"{pids_text(left)} of its last run still {runs(left)} outside its session: `cluster stop {name}`"
+            found.settled.append(InstanceStart(name, "left-behind", record.pid, detail, log=record.log))
+            on_event(StartEvent("left-behind", name, detail))
+        else:
+            remove_record(project, name)
+            on_event(StartEvent("stale", name, f"removed the stale PID file of pid {record.pid}{_why_stale(state)}"))
+            found.missing.append(instance)
+    wanted = {instance.name for instance in instances}
+    configured = set(config.names())
+    for name, record in records.valid.items():
+        if name not in wanted and liveness(record, table).running:
+            (found.others if name in configured else found.extra).append(record)
+    return found
+
+
+def _why_stale(state: Liveness) -> str:
+    if state is Liveness.REUSED:
+        return " (now another program's)"
+    if state is Liveness.REBOOTED:
+        return " (recorded before the last boot)"
+    return ""
 
 
 def _refuse_taken_ports(
-    instances: Sequence[Instance], on_event: Callable[[StartEvent], None], prober: Prober
+    instances: Sequence[Instance], on_event: Callable[[StartEvent], None], prober: Prober, owners: dict[int, str]
 ) -> tuple[list[InstanceStart], list[Instance]]:
     refused: list[InstanceStart] = []
     free: list[Instance] = []
@@ -226,8 +269,11 @@ def _refuse_taken_ports(
         if prober.port_free(instance.port):
             free.append(instance)
             continue
-        holder = prober.port_holder(instance.port) or "a process this user cannot see"
-        detail = f"port {instance.port} is taken by {holder}"
+        holder = prober.port_holder(instance.port)
+        stat = read_stat(holder.pid) if holder.pid is not None else None
+        owner = owners.get(stat.session) if stat is not None else None
+        text = f"{owner} ({holder.text}), an instance of this cluster" if owner is not None else holder.text
+        detail = f"port {instance.port} is taken by {text}"
         refused.append(InstanceStart(instance.name, "port-taken", detail=detail))
         on_event(StartEvent("port-taken", instance.name, detail))
     return refused, free
@@ -243,10 +289,8 @@ def _spawn_all(
 ) -> tuple[list[_Live], list[InstanceStart]]:
     """Spawn each instance, watched from that moment; record them all once every one is spawned.
 
-    Spawning back to back keeps the bookkeeping (psutil's import, /proc reads, JSON files) from delaying the
-    later instances; by the time the records are written the kernel has published each command line too (see
-    `proc.spawn.settled_identity`). All records are written before the start lock is released, so a `stop` never
-    misses one.
+    Spawning back to back keeps the bookkeeping (JSON files) from delaying the later instances. All records are
+    written before the start lock is released, so a `stop` never misses one.
     """
     project = config.project
     spawned: list[_Live] = []
@@ -259,11 +303,12 @@ def _spawn_all(
                 if interrupt.requested:
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail="interrupted", log=str(log)))
                     continue
+                token = os.urandom(8).hex()
                 try:
                     started = spawner(
                         instance.argv,
                         cwd=project.root,
-                        env=instance_env(project, instance, database),
+                        env=instance_env(project, instance, database, token),
                         log_path=log,
                         rotation=config.logs,
                     )
@@ -271,34 +316,28 @@ def _spawn_all(
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
                     on_event(StartEvent("spawn-failed", instance.name, error.message))
                     continue
-                live = _Live(instance, started.pid, log, started.log_offset, started)
+                record = _record_of(instance, started.stat, token, log) if started.stat is not None else None
+                live = _Live(instance, started.pid, log, started.log_offset, record, started)
                 spawned.append(live)
                 on_event(StartEvent("spawned", instance.name, f"pid {started.pid}"))
                 on_spawned(live)
         finally:
-            # Also when an event handler raised: whatever was spawned is recorded, so `stop` finds it.
+            # Also when an event handler raised: whatever was spawned is recorded, so `stop` finds it. Also when
+            # it has exited already: processes it left in its session are still found through the record.
             for live in spawned:
-                _write_record_of(project, live)
+                if live.record is not None:
+                    write_record(project, live.record)
     return spawned, failed
 
 
-def _write_record_of(project: Project, live: _Live) -> None:
-    assert live.spawned is not None
-    identity = live.spawned.identity()
-    # No record when the process is already gone: the readiness wait reports it as exited, with its log.
-    if identity is not None:
-        write_record(project, _record_of(live.instance, live.pid, identity, live.log))
-
-
-def _record_of(instance: Instance, pid: int, identity: tuple[float, list[str]], log: Path) -> InstanceRecord:
+def _record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> InstanceRecord:
     from datetime import UTC, datetime
 
-    create_time, cmdline = identity
     return InstanceRecord(
         name=instance.name,
-        pid=pid,
-        create_time=create_time,
-        cmdline=cmdline,
+        pid=stat.pid,
+        create_time=wall_clock_start(stat.start_ticks),
+        cmdline=list(instance.argv),
         port=instance.port,
         url=instance.url,
         service=instance.service,
@@ -309,6 +348,10 @@ def _record_of(instance: Instance, pid: int, identity: tuple[float, list[str]], 
         ready_path=instance.ready_path,
         startup_timeout=instance.startup_timeout,
         stop_grace=instance.stop_grace,
+        start_ticks=stat.start_ticks,
+        boot_id=boot_id(),
+        session=stat.session,
+        token=token,
     )
 
 
@@ -318,18 +361,23 @@ class _Watched:
     def __init__(self, watch: ReadinessWatch | None, timeout: float | None) -> None:
         self._watch = watch
         self._timeout = timeout
+        # What each instance's exit check learnt of its session: a leader that exited may have left it serving.
+        self.sessions: dict[str, SessionWatch] = {}
 
     def add(self, live: _Live) -> None:
         if self._watch is None:
             return
         instance = live.instance
+        exit_code = _ExitCode(live)
+        if exit_code.session is not None:
+            self.sessions[instance.name] = exit_code.session
         self._watch.add(
             ReadyTarget(
                 name=instance.name,
-                url=instance.ready_url,
+                url=live.ready_url,
                 timeout=self._timeout if self._timeout is not None else instance.startup_timeout,
-                exit_code=_exit_code_of(live),
-                health_url=instance.health_url,
+                exit_code=exit_code,
+                health_url=live.health_url,
             )
         )
 
@@ -353,35 +401,67 @@ def _one_at_a_time(on_event: Callable[[StartEvent], None]) -> Callable[[StartEve
     return report
 
 
-def _exit_code_of(live: _Live) -> Callable[[], int | None]:
-    if live.spawned is not None:
-        return live.spawned.poll
-    record = live.record
-    return lambda: None if record is not None and liveness(record) is Liveness.ALIVE else -1
+class _ExitCode:
+    """The instance's exit code for the readiness wait: None while its leader, or once the leader exited any other
+    process of its session, runs (a command that put itself in the background keeps serving from there)."""
+
+    def __init__(self, live: _Live) -> None:
+        self._live = live
+        self.session = SessionWatch(live.record) if live.record is not None else None
+
+    def __call__(self) -> int | None:
+        live = self._live
+        if live.spawned is not None:
+            code = live.spawned.poll()
+        else:
+            code = None if live.record is not None and leader_runs(live.record) else -1
+        if code is None or self.session is None:
+            return code
+        return None if self.session.alive() else code
 
 
-def _outcome(project: Project, live: _Live, result: ReadyResult) -> InstanceStart:
-    """An instance's start outcome from what its readiness wait saw; an instance that exited loses its record."""
+def _outcome(project: Project, live: _Live, result: ReadyResult, session: SessionWatch | None) -> InstanceStart:
+    """An instance's start outcome from what its readiness wait saw. An instance that exited loses its record,
+    unless processes it left outside its session still run: the record is what `stop` finds them by."""
     name, pid, log = live.instance.name, live.pid, str(live.log)
+    note = _background_note(live, session)
     if result.outcome == "ready":
         answers = (result.health, result.last_probe) if result.health and result.last_probe else None
-        return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed, answers=answers)
+        return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed, answers=answers, note=note)
     if result.outcome == "exited" and live.spawned is not None:
         # Its last words (often the reason it exited) may still be on their way through the log writer.
         live.spawned.log_written(LOG_WRITTEN_TIMEOUT)
     tail = log_tail_since(live.log, live.log_offset)
     if result.outcome == "exited":
-        remove_record(project, name)
-        code = live.spawned.poll() if live.spawned is not None else None
-        detail = "exited before it was ready" if code is None else f"exited with code {code} before it was ready"
-        return InstanceStart(name, "exited", pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed)
-    probe = result.last_probe
-    if probe is not None and probe.answered:
-        last = f"its ready path last answered {probe.status_code}"
+        return _exited(project, live, result, tail)
+    detail = not_ready_detail(live.instance, live.ready_url, result)
+    return InstanceStart(
+        name, result.outcome, pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed, note=note
+    )
+
+
+def _background_note(live: _Live, session: SessionWatch | None) -> str:
+    code = live.spawned.poll() if live.spawned is not None else None
+    if code is None or session is None or not session.survivors:
+        return ""
+    return background_note(live.pid, code, [stat.pid for stat in session.survivors])
+
+
+def _exited(project: Project, live: _Live, result: ReadyResult, tail: list[str]) -> InstanceStart:
+    name = live.instance.name
+    code = live.spawned.poll() if live.spawned is not None else None
+    detail = "exited before it was ready" if code is None else f"exited with code {code} before it was ready"
+    left = escaped([live.record], ProcessTable()).get(name) if live.record is not None else None
+    if left:
+        detail += (
+            f"; {pids_text(left)} it started {runs(left)} on outside its session (setsid, a double fork): run the "
+            f"command in the foreground; `cluster stop {name}` stops {'it' if len(left) == 1 else 'them'}"
+        )
     else:
-        last = f"its ready path never answered ({probe.error if probe else 'not probed'})"
-    detail = f"not ready after {result.elapsed:.1f} s: {last}; it is still running"
-    return InstanceStart(name, "timeout", pid, detail=detail, log=log, log_tail=tail, elapsed=result.elapsed)
+        remove_record(project, name)
+    return InstanceStart(
+        name, "exited", live.pid, detail=detail, log=str(live.log), log_tail=tail, elapsed=result.elapsed
+    )
 
 
 def _size(path: Path) -> int:

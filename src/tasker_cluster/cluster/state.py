@@ -2,7 +2,9 @@
 
 One `observe()` serves status, status-quick, stop and logs, so they agree on which instances exist, in which
 order, and which names are valid. An instance started with a larger count than the file's keeps its record, so it
-is listed until stopped; for `logs`, an instance of a configured service that only left a log file is listed too.
+is listed until stopped (an "extra" instance); for `logs`, an instance of a configured service that only left a log
+file is listed too. A running instance the topology now gives another port or command has "drifted": it runs as it
+was started until it is restarted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import NamedTuple
 
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
 from tasker_cluster.errors import UnknownInstance
+from tasker_cluster.proc.processes import ProcessTable
 from tasker_cluster.proc.records import InstanceRecord, Liveness, read_records
 from tasker_cluster.project import Project
 
@@ -20,7 +23,8 @@ class InstanceState(NamedTuple):
     """One instance: what the configuration says and what its PID file says (either may be missing).
 
     `liveness` is that of `record` (None without a record, or when not checked); `unreadable` marks a PID file that
-    holds no valid record.
+    holds no valid record. `serving`: once the leader exited, the processes of its session that run on. `escaped`:
+    processes that carry its token outside its session (looked for only when asked: it reads every environment).
     """
 
     name: str
@@ -30,6 +34,8 @@ class InstanceState(NamedTuple):
     record: InstanceRecord | None
     unreadable: bool = False
     liveness: Liveness | None = None
+    serving: tuple[int, ...] = ()
+    escaped: tuple[int, ...] = ()
 
     @property
     def recorded(self) -> bool:
@@ -37,7 +43,19 @@ class InstanceState(NamedTuple):
 
     @property
     def alive(self) -> bool:
-        return self.liveness is Liveness.ALIVE
+        return self.liveness is not None and self.liveness.running
+
+    @property
+    def extra(self) -> bool:
+        """Runs, but the topology no longer has it (its count was lowered, its service removed)."""
+        return self.configured is None and self.alive
+
+    @property
+    def drift(self) -> str | None:
+        """How a running instance differs from what the topology now gives it; None when it does not."""
+        if self.configured is None or self.record is None or not self.alive:
+            return None
+        return drift(self.configured, self.record)
 
     @property
     def port(self) -> int | None:
@@ -73,6 +91,16 @@ class ClusterState(NamedTuple):
         return [i for i in self.instances if i.name in wanted or i.service in wanted or i.role in roles]
 
 
+def drift(instance: Instance, record: InstanceRecord) -> str | None:
+    """What differs between a running instance's record and what the topology now gives it, or None."""
+    if record.port != instance.port:
+        return f"runs on {record.port}, the topology now says {instance.port}"
+    # A record from before `start_ticks` holds the kernel's command line, which differs from argv for a script.
+    if record.start_ticks is not None and record.cmdline != instance.argv:
+        return "runs the command it was started with, which the topology has changed since"
+    return None
+
+
 def observe(
     project: Project,
     config: ClusterConfig | None,
@@ -83,7 +111,7 @@ def observe(
 ) -> ClusterState:
     """Configured and recorded instances, merged (a broken configuration passes None: the records still count).
 
-    With `check`, each record's liveness is verified (psutil), except for the names in `alive`, known to run.
+    With `check`, each record's liveness is verified (/proc), except for the names in `alive`, known to run.
     With `with_logs`, an instance of a configured service whose log file is all that is left is listed too.
     """
     records = read_records(project)
@@ -98,7 +126,8 @@ def observe(
         extra += _logged(project, config, listed | {state.name for state in extra})
     states += sorted(extra, key=_extra_order(config))
     if check:
-        states = [_checked(state, alive) for state in states]
+        table = ProcessTable()
+        states = [_checked(state, alive, table) for state in states]
     return ClusterState(project, config, states)
 
 
@@ -132,9 +161,22 @@ def _extra_order(config: ClusterConfig | None) -> Callable[[InstanceState], tupl
     return key
 
 
-def _checked(state: InstanceState, alive: Collection[str]) -> InstanceState:
-    if state.record is None:
-        return state
-    from tasker_cluster.proc.records import liveness
+def _checked(state: InstanceState, alive: Collection[str], table: ProcessTable) -> InstanceState:
+    from tasker_cluster.proc.records import liveness, session_survivors
 
-    return state._replace(liveness=Liveness.ALIVE if state.name in alive else liveness(state.record))
+    record = state.record
+    if record is None:
+        return state
+    if state.name in alive:
+        return state._replace(liveness=Liveness.ALIVE)
+    found = liveness(record, table)
+    serving = tuple(session_survivors(record, table)) if found is Liveness.SESSION else ()
+    return state._replace(liveness=found, serving=serving)
+
+
+def with_escapees(states: Sequence[InstanceState]) -> list[InstanceState]:
+    """`states` with the processes that left each instance's session (`escaped`): reads every environment."""
+    from tasker_cluster.proc.records import escaped
+
+    found = escaped([state.record for state in states if state.record is not None], ProcessTable())
+    return [state._replace(escaped=tuple(found.get(state.name, ()))) for state in states]

@@ -1,8 +1,10 @@
 """`status` and `status-quick`: one row per instance of the observed state, and the database's row first.
 
-status-quick reads processes only (PID records, psutil, postmaster.pid): `running`, `dead` or `stopped`. `status`
+status-quick reads processes only (PID records, /proc, postmaster.pid): `running`, `dead` or `stopped`. `status`
 also probes every running instance's health and ready paths and queries the database, all at once under one
-timeout, so N hung instances cost one timeout, not N.
+timeout, so N hung instances cost one timeout, not N, and looks for processes that left an instance's session.
+Both say where the running cluster differs from the topology: instances it no longer has (extra), and instances
+running with another port or command than it now gives them (drift).
 
 Each running instance's CPU and memory are those of its whole process group and session (`proc/usage.py`). A CPU
 percentage needs an interval: `status` samples over its probes' wait, at least CPU_WINDOW seconds (less only when
@@ -17,11 +19,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tasker_cluster.cluster.state import InstanceState, observe
+from tasker_cluster.cluster.state import InstanceState, observe, with_escapees
 from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
 from tasker_cluster.db.quick import database_process
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.proc.records import InstanceRecord, Liveness
+from tasker_cluster.proc.records import Liveness
 from tasker_cluster.proc.usage import Leader, Usage, cpu_percent, leader_of, sample_usage
 from tasker_cluster.project import Project
 
@@ -61,7 +63,10 @@ def _resources_json(resources: Resources | None) -> dict[str, Any]:
 class InstanceStatus(NamedTuple):
     """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped.
 
-    `detail` says why a row is not healthy (the table's HEALTH column); `resources` are None without a process.
+    `pid` is the leader's, or once it exited, the first process of its session that runs on (`serving` lists them).
+    `drift` says how a running instance differs from what the topology now gives it; `extra` marks one the topology
+    no longer has; `escaped` lists processes that left its session and still run (`status` only). `detail` says why
+    a row is not healthy (the table's HEALTH column); `resources` are None without a process.
     """
 
     name: str
@@ -75,6 +80,10 @@ class InstanceStatus(NamedTuple):
     http_status: int | None = None
     latency_ms: float | None = None
     detail: str = ""
+    drift: str | None = None
+    extra: bool = False
+    serving: tuple[int, ...] = ()
+    escaped: tuple[int, ...] = ()
     resources: Resources | None = None
 
     @property
@@ -99,6 +108,10 @@ class InstanceStatus(NamedTuple):
             "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             **_resources_json(self.resources),
+            "drift": self.drift,
+            "extra": self.extra,
+            "serving": list(self.serving),
+            "escaped": list(self.escaped),
         }
 
 
@@ -181,23 +194,17 @@ def quick_status(
     database: DatabaseSpec | None = None,
     warnings: tuple[StatusWarning, ...] = (),
 ) -> ClusterStatus:
-    """Process states from PID records and psutil alone; no network. Without a configuration (`warnings` say why)
+    """Process states from PID records and /proc alone; no network. Without a configuration (`warnings` say why)
     the rows are the PID records' and the database is that of the `database` table, if any."""
     states = observe(project, config).instances
     database_row = quick_database(project, config.database if config is not None else database)
     usage = sample_usage(_leaders(states, database_row))
-    rows = []
-    for state in states:
-        if state.alive:
-            assert state.record is not None
-            rows.append(_with_process(state.record, "running", usage=usage))
-        else:
-            rows.append(_without_process(state))
-    return ClusterStatus(_with_database_resources(database_row, usage), rows, warnings)
+    rows = [_with_process(s, "running", usage=usage) if s.alive else _without_process(s) for s in states]
+    return ClusterStatus(_with_database_resources(database_row, usage), _known(rows, config), warnings)
 
 
 def quick_database(project: Project, database: DatabaseSpec | None) -> DatabaseRow | None:
-    """The database row from postmaster.pid and psutil alone; None when the cluster uses no database (or, without
+    """The database row from postmaster.pid and /proc alone; None when the cluster uses no database (or, without
     its `[database]` table, when no local server runs)."""
     process = database_process(project, database)
     if process.kind == "none":
@@ -248,17 +255,20 @@ class StatusProbe:
         known = known or {}
         self._started = time.monotonic()
         self._timeout = timeout
-        self._states = observe(project, config, alive=known.keys()).instances
-        self._alive = [state.record for state in self._states if state.alive and state.name not in known]
+        states = observe(project, config, alive=known.keys()).instances
+        self._alive = [state.record for state in states if state.alive and state.name not in known]
         self._answers: dict[str, Answers] = dict(known)
         urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
         spec = config.database if config is not None else database
         self._database = DatabaseProbe(project, spec, timeout, database_url) if with_database else None
         self._warnings = warnings
+        self._config = config
         # Its own CPU window only without a baseline; read once the probes are in flight, so as not to delay them.
         self._window = cpu_window if baseline is None else None
-        self._baseline = self._sample() if self._window is not None else baseline
+        self._baseline = self._sample(states) if self._window is not None else baseline
+        # Read while the probes are in flight (and the CPU window runs): it reads every process's environment.
+        self._states = with_escapees(states)
 
     def result(self) -> ClusterStatus:
         answers = self._batch.results()
@@ -269,14 +279,14 @@ class StatusProbe:
             first = min(reading.at for reading in self._baseline.values())
             until = min(first + self._window, self._started + self._timeout)
             time.sleep(max(until - time.monotonic(), 0.0))
-        usage = self._sample()
+        usage = self._sample(self._states)
         instances = [_probed_row(state, self._answers.get(state.name), usage, self._baseline) for state in self._states]
         database = self._database.result() if self._database is not None else None
         database = _with_database_resources(database, usage, self._baseline)
-        return ClusterStatus(database, instances, self._warnings, usage)
+        return ClusterStatus(database, _known(instances, self._config), self._warnings, usage)
 
-    def _sample(self) -> dict[str, Usage]:
-        return sample_usage(_leaders(self._states, self._database.row if self._database is not None else None))
+    def _sample(self, states: list[InstanceState]) -> dict[str, Usage]:
+        return sample_usage(_leaders(states, self._database.row if self._database is not None else None))
 
 
 class DatabaseProbe:
@@ -381,9 +391,19 @@ def _url_to_probe(
 _NO_PASSWORD_FILE = "no password file in its data folder (made with trust auth): `cluster db up` converts it"
 
 
+def _known(rows: list[InstanceStatus], config: ClusterConfig | None) -> list[InstanceStatus]:
+    """Without a configuration no instance is known to be missing from the topology: none is called extra."""
+    return rows if config is not None else [row._replace(extra=False) for row in rows]
+
+
 def _leaders(states: list[InstanceState], database: DatabaseRow | None) -> dict[str, Leader]:
-    """The processes whose groups are measured: running instances, and the local database server."""
-    leaders = {s.name: Leader(s.record.pid, s.record.create_time) for s in states if s.alive and s.record is not None}
+    """The processes whose groups are measured: running instances (their session, once the leader exited), and
+    the local database server."""
+    leaders = {}
+    for state in states:
+        record = state.record
+        if state.alive and record is not None:
+            leaders[state.name] = Leader(record.session or record.pid, record.start_ticks or 0, record.create_time)
     if database is not None and database.kind == "local" and database.status == "running" and database.pid:
         server = leader_of(database.pid)
         if server is not None:
@@ -400,13 +420,20 @@ def _with_database_resources(
     return row._replace(resources=_resources(reading, (baseline or {}).get(DATABASE_ROW_NAME)))
 
 
+def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
+    if after is None:
+        return None
+    cpu = cpu_percent(after, before)
+    return Resources(cpu.percent, cpu.window_s, after.rss_bytes)
+
+
 def _probed_row(
     state: InstanceState, answers: Answers | None, usage: Mapping[str, Usage], baseline: Mapping[str, Usage] | None
 ) -> InstanceStatus:
     if state.record is None or answers is None or not state.alive:
         return _without_process(state)
     health, ready = answers
-    return _probed(state.record, health, ready, usage, baseline)
+    return _probed(state, health, ready, usage, baseline)
 
 
 def _without_process(state: InstanceState) -> InstanceStatus:
@@ -417,6 +444,8 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         status, detail = "dead", "the PID file holds no valid record"
     elif state.liveness is Liveness.REUSED:
         status, detail = "dead", "the recorded PID now belongs to another program"
+    elif state.liveness is Liveness.REBOOTED:
+        status, detail = "dead", "the PID file was written before the last boot"
     else:
         status, detail = "dead", "the PID file outlived its process"
     record = state.record
@@ -430,61 +459,67 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         url=state.url,
         uptime_s=None,
         detail=detail,
+        escaped=state.escaped,
     )
 
 
 def _with_process(
-    record: InstanceRecord,
+    state: InstanceState,
     status: str,
     *,
     usage: Mapping[str, Usage],
     baseline: Mapping[str, Usage] | None = None,
     **probe: Any,
 ) -> InstanceStatus:
+    record = state.record
+    assert record is not None
     return InstanceStatus(
         name=record.name,
         service=record.service,
         role=record.role,
         status=status,
-        pid=record.pid,
+        pid=state.serving[0] if state.serving else record.pid,
         port=record.port,
         url=record.url,
         uptime_s=max(time.time() - record.create_time, 0.0),
+        drift=state.drift,
+        extra=state.extra,
+        serving=state.serving,
+        escaped=state.escaped,
         resources=_resources(usage.get(record.name), (baseline or {}).get(record.name)),
         **probe,
     )
 
 
-def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
-    if after is None:
-        return None
-    cpu = cpu_percent(after, before)
-    return Resources(cpu.percent, cpu.window_s, after.rss_bytes)
-
-
 def _probed(
-    record: InstanceRecord,
+    state: InstanceState,
     health: ProbeResult,
     ready: ProbeResult,
     usage: Mapping[str, Usage],
     baseline: Mapping[str, Usage] | None,
 ) -> InstanceStatus:
-    provisional = _with_process(record, "starting", usage={})
-    in_startup = (provisional.uptime_s or 0.0) < record.startup_timeout
+    record = state.record
+    assert record is not None
+    in_startup = max(time.time() - record.create_time, 0.0) < record.startup_timeout
     if health.ok and ready.ok:
         status, detail = "healthy", ""
+    elif health.error == "refused" and _listens_on_ipv6_only(record.port):
+        status = "unhealthy"
+        detail = f"listens on [::1]:{record.port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
     elif not health.answered:
         status, detail = ("starting" if in_startup else "unhealthy"), f"health: {health.error}"
     elif not health.ok:
-        status, detail = "unhealthy", f"health answered {health.status_code}"
+        status, detail = "unhealthy", f"health answered {health.status_code}{_redirect_fix(health, 'health_path')}"
     else:
         answer = ready.status_code if ready.answered else ready.error
         status, detail = ("starting" if in_startup else "unhealthy"), f"ready: {answer}"
+        if ready.redirect:
+            status, detail = "unhealthy", f"ready: {answer}{_redirect_fix(ready, 'ready_path')}"
     failing = next((probe for probe in (health, ready) if probe.answered and not probe.ok), None)
     shown = failing or (ready if ready.answered else health)
     latencies = [probe.latency_ms for probe in (health, ready) if probe.latency_ms is not None]
     return _with_process(
-        record,
+        state,
         status,
         usage=usage,
         baseline=baseline,
@@ -492,3 +527,16 @@ def _probed(
         latency_ms=max(latencies) if latencies else None,
         detail=detail,
     )
+
+
+def _redirect_fix(answer: ProbeResult, key: str) -> str:
+    if not answer.redirect:
+        return ""
+    return f" -> {answer.location}: set {key} to the final path"
+
+
+def _listens_on_ipv6_only(port: int) -> bool:
+    """Asked only when 127.0.0.1 refused: whether the IPv6 loopback accepts instead."""
+    from tasker_cluster.proc.probes import IPV6_LOOPBACK, NETWORK
+
+    return NETWORK.listening((IPV6_LOOPBACK, port))

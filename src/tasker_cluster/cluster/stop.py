@@ -121,28 +121,41 @@ def classify(instance: InstanceState, timeout: float | None) -> tuple[StopTarget
     if record is None:
         return None, InstanceStop(instance.name, "not-running")
     grace = timeout if timeout is not None else record.stop_grace
+    session = record.session or record.pid
     if instance.liveness is Liveness.ALIVE:
-        return StopTarget(instance.name, record.pid, record.create_time, True, grace), None
+        return StopTarget(instance.name, record.pid, record.start_ticks, True, grace, session, record.token), None
     if instance.liveness is Liveness.REUSED:
         detail = f"pid {record.pid} now belongs to another program; removed the stale PID file, not signalled"
         return None, InstanceStop(instance.name, "stale", record.pid, detail)
+    if instance.liveness is Liveness.REBOOTED:
+        detail = f"pid {record.pid} was recorded before the last boot; removed the stale PID file, not signalled"
+        return None, InstanceStop(instance.name, "stale", record.pid, detail)
+    target = StopTarget(instance.name, record.pid, record.start_ticks, False, grace, session, record.token)
+    if instance.liveness is Liveness.SESSION:
+        # The leader exited (the command put itself in the background): its session is the instance.
+        return target, None
     stale = InstanceStop(instance.name, "stale", record.pid, f"pid {record.pid} is gone; removed the stale PID file")
-    # Processes of the session our instance created may outlive it: the group stop finds and stops them.
-    return StopTarget(instance.name, record.pid, record.create_time, False, grace), stale
+    # Processes of its session, or that left it, may outlive it: the group stop finds and stops them.
+    return target, stale
 
 
 def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:
     """The instance's outcome once its group was stopped (or found empty)."""
+    escaped = ""
+    if stopped.escaped:
+        pids = ", ".join(str(pid) for pid in stopped.escaped)
+        escaped = f"with pid {pids}, which had left its session"
     if stopped.outcome == "survived":
         pids = ", ".join(str(pid) for pid in stopped.survivors)
         return InstanceStop(stopped.name, "survived", record.pid, f"still running after SIGKILL: pid {pids}")
     if stale is not None:
         if stopped.outcome == "absent":
             return stale
-        return InstanceStop(stale.name, "stale", stale.pid, f"{stale.detail}; killed the processes it left behind")
+        return InstanceStop(stale.name, "stale", stale.pid, f"{stale.detail}; stopped the processes it left behind")
     if stopped.outcome == "killed":
-        return InstanceStop(stopped.name, "killed", record.pid, "did not exit after SIGTERM; sent SIGKILL")
-    return InstanceStop(stopped.name, "stopped", record.pid)
+        detail = "did not exit after SIGTERM; sent SIGKILL"
+        return InstanceStop(stopped.name, "killed", record.pid, f"{detail} ({escaped})" if escaped else detail)
+    return InstanceStop(stopped.name, "stopped", record.pid, escaped)
 
 
 def _stop_database(project: Project, database: DatabaseSpec | ClusterError, force_external: bool) -> InstanceStop:

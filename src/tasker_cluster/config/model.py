@@ -40,7 +40,8 @@ class LogRotation(NamedTuple):
 
 
 class ServiceSpec(NamedTuple):
-    """A `[services.NAME]` table after counts are resolved and ports placed."""
+    """A `[services.NAME]` table after counts are resolved and ports placed: `count` came from `count_origin`
+    (`count_source` names the flag, variable or key), `file_count` is what config/cluster.toml itself says."""
 
     name: str
     role: Role
@@ -54,6 +55,21 @@ class ServiceSpec(NamedTuple):
     ready_path: str
     startup_timeout: float
     stop_grace: float
+    file_count: int
+
+
+class RoleCount(NamedTuple):
+    """A role's instance count, where it came from, and what the file alone would give it."""
+
+    role: Role
+    count: int
+    origin: CountOrigin
+    source: str
+    file_count: int
+
+    @property
+    def overridden(self) -> bool:
+        return self.origin != "file"
 
 
 class Instance(NamedTuple):
@@ -112,6 +128,20 @@ class ClusterConfig(NamedTuple):
 
     def by_role(self, role: Role) -> list[Instance]:
         return [instance for instance in self.instances if instance.role == role]
+
+    def role_counts(self) -> list[RoleCount]:
+        """Each role's total over its services, with its origin: a flag, environment or .env total is split over
+        the role's services, so they share it; without one, each service's own count is the file's."""
+        counts = []
+        for role in ROLES:
+            services = [service for service in self.services if service.role == role]
+            overriding = next((service for service in services if service.count_origin != "file"), None)
+            file_count = sum(service.file_count for service in services)
+            origin, source = ("file", "config/cluster.toml")
+            if overriding is not None:
+                origin, source = overriding.count_origin, overriding.count_source
+            counts.append(RoleCount(role, sum(service.count for service in services), origin, source, file_count))
+        return counts
 
     def orchestration_urls(self) -> list[str]:
         return [instance.url for instance in self.by_role("orchestration")]

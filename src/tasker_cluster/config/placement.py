@@ -107,13 +107,26 @@ def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, sourc
         ready_path=table.ready_path,
         startup_timeout=table.startup_timeout,
         stop_grace=table.stop_grace,
+        file_count=table.count,
     )
+
+
+def _python() -> str:
+    """`{python}`: this interpreter, named the same whichever of its links started us. `cluster` runs as
+    `.venv/bin/python3` (its script's shebang), `python -m ...` as `.venv/bin/python`: one interpreter, one venv, and
+    a running instance must not look started with another command than the topology gives it."""
+    import os
+
+    plain = os.path.join(os.path.dirname(sys.executable), "python")
+    if plain != sys.executable and os.path.exists(plain) and os.path.samefile(plain, sys.executable):
+        return plain
+    return sys.executable
 
 
 def _instance(service: ServiceSpec, index: int, project: Project) -> Instance:
     name = f"{service.name}-{index}"
     port = service.base_port + index - 1
-    values = {"python": sys.executable, "port": port, "index": index, "name": name, "project_dir": project.root}
+    values = {"python": _python(), "port": port, "index": index, "name": name, "project_dir": project.root}
     return Instance(
         name=name,
         service=service.name,

@@ -26,7 +26,7 @@ from tasker_cluster.db.postmaster import PID_FILE, PostmasterRecord, processes_i
 from tasker_cluster.db.server_user import as_server_user, give_to_server_user
 from tasker_cluster.db.urls import server_url
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.proc.ports import LOOPBACK, is_port_free, port_owner
+from tasker_cluster.proc.ports import LOOPBACK, is_port_free, port_holder
 
 SETTINGS_FILE = "tasker_cluster.conf"
 LOG_FILE = "server.log"
@@ -164,10 +164,9 @@ class LocalServer:
     def _check_port(self) -> None:
         if is_port_free(self.port):
             return
-        owner = port_owner(self.port)
-        holder = f" by {owner}" if owner else ""
         raise ClusterError(
-            f"port {self.port} on {LOOPBACK} is already taken{holder}, so the database cannot listen there",
+            f"port {self.port} on {LOOPBACK} is already taken by {port_holder(self.port).text}, so the database "
+            "cannot listen there",
             "stop what holds the port, or choose another `port` in the [database] table of config/cluster.toml",
         )
 

@@ -1,4 +1,7 @@
-"""Stop process groups with SIGTERM, then SIGKILL after a grace period; know when their processes exit."""
+"""Stop instances with SIGTERM, then SIGKILL after a grace period; know when their processes exit.
+
+An instance is its process group, its session, and what left its session carrying its token (`proc/processes.py`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Literal, NamedTuple
 import psutil
 
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
+from tasker_cluster.proc.processes import ProcessTable, descendants
 
 # After SIGKILL only an uninterruptible sleep (state D) delays the end; past this we report a survivor.
 KILL_WAIT = 5.0
@@ -23,23 +27,28 @@ Step = Literal["gone", "kill", "give-up", "wait"]
 
 
 class StopTarget(NamedTuple):
-    """A group to stop: its leader's PID (= group and session id), the leader's create time, whether the leader
-    itself still runs (else only what its session left behind is stopped), and the grace period in seconds."""
+    """An instance to stop: its leader's pid (= its process group's id), the session it leads, the clock tick
+    since boot at which it was created (None for a record older than that field), whether the leader itself still
+    runs (else only what its session left behind is stopped), the grace period in seconds, and the token its
+    processes carry (`proc/processes.py`), by which those that left its session are found."""
 
     name: str
     leader: int
-    since: float
+    start_ticks: int | None
     leader_alive: bool
     grace: float
+    session: int
+    token: str = ""
 
 
 class GroupStop(NamedTuple):
     """How a group's stop ended: every process exited (after SIGTERM) or was killed, some survived SIGKILL, or the
-    group had no process to stop."""
+    group had no process to stop. `escaped`: processes stopped with it that had left its session."""
 
     name: str
     outcome: GroupOutcome
     survivors: list[int]
+    escaped: Sequence[int] = ()
 
 
 def next_step(grace: float, killed: bool, elapsed: float, alive: bool) -> Step:
@@ -52,70 +61,6 @@ def next_step(grace: float, killed: bool, elapsed: float, alive: bool) -> Step:
     return "give-up" if elapsed >= grace + KILL_WAIT else "wait"
 
 
-class ProcessTable(NamedTuple):
-    """Every process's group and session, read in one pass over /proc by two system calls each, no file read.
-
-    Stopping N instances used to walk /proc once per instance (psutil's `children` reads every process's stat
-    file); one table serves them all, and descendants are read from the kernel's per-task
-    `children` lists instead.
-    """
-
-    groups: dict[int, tuple[int, int]]
-
-    @classmethod
-    def scan(cls) -> ProcessTable:
-        groups: dict[int, tuple[int, int]] = {}
-        for pid in psutil.pids():
-            try:
-                groups[pid] = (os.getpgid(pid), os.getsid(pid))
-            except OSError:
-                continue
-        return cls(groups)
-
-    def members(self, leader: int, *, since: float) -> list[psutil.Process]:
-        """Everything that belongs to an instance: its process group, its session, and the leader's descendants.
-
-        Taken before signalling, so a child that leaves the group or outlives the leader is still ours to kill.
-        Only processes created at or after `since` (the leader's create time) count, so nothing older is touched.
-        """
-        found = {pid for pid, ids in self.groups.items() if leader in ids} | _descendants(leader)
-        processes = []
-        for pid in sorted(found):
-            try:
-                process = psutil.Process(pid)
-            except psutil.NoSuchProcess:
-                continue
-            if _created_since(process, since):
-                processes.append(process)
-        return processes
-
-
-def _descendants(leader: int) -> set[int]:
-    """Children, grandchildren... of `leader`, from /proc/PID/task/TID/children (one list per thread)."""
-    found: set[int] = set()
-    frontier = [leader]
-    while frontier:
-        kids = {kid for pid in frontier for kid in _children(pid)} - found
-        found |= kids
-        frontier = list(kids)
-    return found
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    kids: list[int] = []
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as file:
-                kids += [int(kid) for kid in file.read().split()]
-        except OSError:
-            continue
-    return kids
-
-
 def stop_groups(
     targets: Sequence[StopTarget], meanwhile: Callable[[], None] = lambda: None, *, clock: Clock = SYSTEM_CLOCK
 ) -> list[GroupStop]:
@@ -125,13 +70,16 @@ def stop_groups(
     """
     started = clock.monotonic()
     # One pass over /proc finds the processes of every group, however many are stopped.
-    table = ProcessTable.scan() if targets else ProcessTable({})
-    groups = [_Group(target, _members(table, target)) for target in targets]
+    table = ProcessTable()
+    groups = [_Group(target, _processes(_inside(target, table))) for target in targets]
     exits = ExitWatch()
     try:
         for group in groups:
             exits.track(group.members)
             _signal(group, signal.SIGTERM, exits)
+        if groups:
+            # Reading every environment takes a while on a busy machine: the groups have their SIGTERM first.
+            _add_escapees(groups, table, exits)
         meanwhile()
         _wait_or_kill(groups, started, exits, clock)
         return [_result(group, exits) for group in groups]
@@ -145,20 +93,51 @@ class _Group:
     def __init__(self, target: StopTarget, members: list[psutil.Process]) -> None:
         self.target = target
         self.members = members
+        self.escaped: list[int] = []
         self.killed = False
 
 
-def _members(table: ProcessTable, target: StopTarget) -> list[psutil.Process]:
-    """Everything to stop. For a dead leader: the processes of the session our instance created, still running.
-
-    Linux never hands out a PID while a session or group still uses it as its id, so members of session
-    `target.leader` created after the instance are its children. A record from before the last boot has none.
-    """
+def _inside(target: StopTarget, table: ProcessTable) -> list[int]:
+    """The target's processes in its session, taken before any signal, so a child that leaves the group or
+    outlives the leader is still ours to kill: its group, its session and the leader's descendants while the leader
+    runs (Linux gives the leader's pid to no other process while any of them lives); once it exited, the processes
+    of its session that carry its token."""
     if target.leader_alive:
-        return table.members(target.leader, since=target.since)
-    if target.since < psutil.boot_time():
+        return sorted(set(table.in_group_or_session(target.leader)) | descendants(target.leader))
+    if target.start_ticks is None or not target.token:
         return []
-    return [process for process in table.members(target.leader, since=target.since) if process.pid != target.leader]
+    return [
+        stat.pid
+        for stat in table.in_session(target.session, target.start_ticks)
+        if stat.pid != target.leader and table.marker(stat.pid) == target.token
+    ]
+
+
+def _add_escapees(groups: Sequence[_Group], table: ProcessTable, exits: ExitWatch) -> None:
+    """The processes that carry a group's token outside its session join it, with their SIGTERM now: one read of
+    every environment for all groups."""
+    targets = [group.target for group in groups]
+    marked = table.marked([t.token for t in targets if t.token], min(t.start_ticks or 0 for t in targets))
+    for group in groups:
+        known = {process.pid for process in group.members}
+        since = group.target.start_ticks or 0
+        outside = [s.pid for s in marked.get(group.target.token, ()) if s.pid not in known and s.start_ticks >= since]
+        escaped = _processes(sorted(outside))
+        exits.track(escaped)
+        for process in escaped:
+            exits.send(process, signal.SIGTERM)
+        group.members += escaped
+        group.escaped = [process.pid for process in escaped]
+
+
+def _processes(pids: Sequence[int]) -> list[psutil.Process]:
+    processes = []
+    for pid in pids:
+        try:
+            processes.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return processes
 
 
 def _wait_or_kill(groups: Sequence[_Group], started: float, exits: ExitWatch, clock: Clock) -> None:
@@ -265,10 +244,10 @@ def _result(group: _Group, exits: ExitWatch) -> GroupStop:
     name = group.target.name
     survivors = [process.pid for process in exits.alive(group.members)]
     if survivors:
-        return GroupStop(name, "survived", survivors)
+        return GroupStop(name, "survived", survivors, group.escaped)
     if not group.members:
         return GroupStop(name, "absent", [])
-    return GroupStop(name, "killed" if group.killed else "exited", [])
+    return GroupStop(name, "killed" if group.killed else "exited", [], group.escaped)
 
 
 def _signal(group: _Group, signum: signal.Signals, exits: ExitWatch) -> None:
@@ -307,12 +286,5 @@ def is_running(process: psutil.Process) -> bool:
     """Running and not a zombie: orphans are reaped lazily by PID 1 here, so a dead process can linger as Z."""
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _created_since(process: psutil.Process, since: float) -> bool:
-    try:
-        return process.create_time() >= since - 0.01
     except psutil.NoSuchProcess:
         return False

@@ -13,10 +13,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple, Protocol
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from urllib.parse import quote, urljoin, urlsplit
 
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from tasker_cluster.proc.ports import PortHolder
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
 # A ready probe that hangs must not eat the whole startup window in one go.
@@ -31,14 +34,23 @@ _REPORT_GRACE = 0.1
 _BODY_LIMIT = 64 * 1024
 # Kept as they are in a path: separators and the characters RFC 3986 allows there, and `%` of what is encoded.
 _PATH_SAFE = "/%:@!$&'()*+,;=~"
+# Servers that bind `localhost` often get [::1] alone. While the IPv4 loopback refuses, the IPv6 one is tried this
+# often; listening there on two checks this far apart (not a server about to bind both) ends the wait.
+_OTHER_LOOPBACK_PAUSE = 0.25
+IPV6_LOOPBACK = "::1"
+# Redirects followed to name a ready path's final target.
+_MAX_REDIRECTS = 5
 
-ReadyOutcome = Literal["ready", "exited", "timeout"]
+ReadyOutcome = Literal["ready", "exited", "timeout", "redirect", "wrong-address"]
 
 
 class ProbeResult(NamedTuple):
+    """One GET's answer: its status and latency, or the error that kept it from one; `location` of a redirect."""
+
     status_code: int | None
     latency_ms: float | None
     error: str | None
+    location: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,6 +59,10 @@ class ProbeResult(NamedTuple):
     @property
     def answered(self) -> bool:
         return self.status_code is not None
+
+    @property
+    def redirect(self) -> bool:
+        return self.status_code is not None and 300 <= self.status_code < 400 and bool(self.location)
 
 
 NOT_ANSWERED = ProbeResult(None, None, "timeout")
@@ -60,13 +76,13 @@ class Prober(Protocol):
         ...
 
     def listening(self, address: tuple[str, int]) -> bool:
-        """False only while nothing listens at `address`."""
+        """False only while nothing listens at `address` (an IPv4 or IPv6 host)."""
         ...
 
     def port_free(self, port: int) -> bool: ...
 
-    def port_holder(self, port: int) -> str | None:
-        """`pid N (command line)` of what listens on a taken port; None when it cannot be seen."""
+    def port_holder(self, port: int) -> PortHolder:
+        """What holds a taken port, or why it cannot be named."""
         ...
 
 
@@ -84,10 +100,10 @@ class Network:
 
         return is_port_free(port)
 
-    def port_holder(self, port: int) -> str | None:
-        from tasker_cluster.proc.ports import port_owner
+    def port_holder(self, port: int) -> PortHolder:
+        from tasker_cluster.proc.ports import port_holder
 
-        return port_owner(port)
+        return port_holder(port)
 
 
 NETWORK = Network()
@@ -108,11 +124,15 @@ class ReadyTarget(NamedTuple):
 
 
 class ReadyResult(NamedTuple):
+    """How a wait ended: ready, exited, timeout, "redirect" (the ready path answers 3xx; `final_url` is where its
+    redirects lead) or "wrong-address" (it listens on the IPv6 loopback only, while its URL is IPv4)."""
+
     name: str
     outcome: ReadyOutcome
     elapsed: float
     last_probe: ProbeResult | None
     health: ProbeResult | None = None
+    final_url: str | None = None
 
 
 def probe(url: str, timeout: float) -> ProbeResult:
@@ -139,7 +159,22 @@ def probe(url: str, timeout: float) -> ProbeResult:
         return ProbeResult(None, None, type(error).__name__)
     finally:
         connection.close()
-    return ProbeResult(response.status, (time.perf_counter() - started) * 1000, None)
+    location = response.getheader("Location") if 300 <= response.status < 400 else None
+    return ProbeResult(response.status, (time.perf_counter() - started) * 1000, None, location)
+
+
+def final_target(prober: Prober, url: str, answer: ProbeResult, timeout: float) -> str:
+    """Where `url`'s redirects lead, `answer` being its first: followed up to _MAX_REDIRECTS times, and only on the
+    same server (a redirect elsewhere is named, never requested: probes stay on loopback)."""
+    server = urlsplit(url).netloc
+    for _ in range(_MAX_REDIRECTS):
+        if not answer.redirect or answer.location is None:
+            break
+        url = urljoin(url, answer.location)
+        if urlsplit(url).netloc != server:
+            break
+        answer = prober.get(url, timeout)
+    return url
 
 
 class ProbeBatch:
@@ -265,17 +300,33 @@ class ReadinessWatch:
             self._clock.sleep(_LISTEN_PAUSE)
 
     def _listening_step(self, waiter: _Waiter) -> bool:
-        """True once the waiter leaves the listening phase: it listens, exited, or ran out of time."""
+        """True once the waiter leaves the listening phase: it listens, exited, listens at the other loopback
+        only, or ran out of time."""
         if waiter.target.exit_code() is not None:
             self._finish(waiter, "exited")
         elif self._prober.listening(waiter.address):
             threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()
+        elif self._listens_elsewhere_only(waiter):
+            waiter.last = ProbeResult(None, None, "refused")
+            self._finish(waiter, "wrong-address")
         elif self._clock.monotonic() >= waiter.deadline:
             waiter.last = ProbeResult(None, None, "refused")
             self._finish(waiter, "timeout")
         else:
             return False
         return True
+
+    def _listens_elsewhere_only(self, waiter: _Waiter) -> bool:
+        """True once the IPv6 loopback has accepted on two checks _OTHER_LOOPBACK_PAUSE apart, IPv4 refusing."""
+        now = self._clock.monotonic()
+        if waiter.address[0] == IPV6_LOOPBACK or now < waiter.next_other_check:
+            return False
+        waiter.next_other_check = now + _OTHER_LOOPBACK_PAUSE
+        if not self._prober.listening((IPV6_LOOPBACK, waiter.address[1])):
+            waiter.other_listening = 0
+            return False
+        waiter.other_listening += 1
+        return waiter.other_listening >= 2
 
     def _probe_until_ready(self, waiter: _Waiter) -> None:
         pause = _FIRST_PAUSE
@@ -288,6 +339,11 @@ class ReadinessWatch:
                 self._finish(waiter, "timeout")
                 return
             waiter.last = self._prober.get(waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            if waiter.last.redirect:
+                # A redirect never turns into a ready answer by waiting: the ready path itself is wrong.
+                waiter.final_url = final_target(self._prober, waiter.target.url, waiter.last, _READY_REQUEST_TIMEOUT)
+                self._finish(waiter, "redirect")
+                return
             if waiter.last.ok:
                 self._finish(waiter, "ready")
                 if waiter.target.health_url is not None:
@@ -302,7 +358,7 @@ class ReadinessWatch:
             if waiter.result is not None:
                 return
             elapsed = self._clock.monotonic() - waiter.started
-            waiter.result = ReadyResult(waiter.target.name, outcome, elapsed, waiter.last)
+            waiter.result = ReadyResult(waiter.target.name, outcome, elapsed, waiter.last, final_url=waiter.final_url)
             if outcome != "ready" or waiter.target.health_url is None:
                 waiter.probed.set()
             waiter.done.set()
@@ -321,13 +377,17 @@ class _Waiter:
         self.last: ProbeResult | None = None
         self.health: ProbeResult | None = None
         self.result: ReadyResult | None = None
+        self.final_url: str | None = None
+        self.next_other_check = started
+        self.other_listening = 0
         self.done = threading.Event()
         self.probed = threading.Event()
 
 
 def _accepts(address: tuple[str, int]) -> bool:
     """False only while nothing listens: any other answer (even a full backlog's silence) is for HTTP to judge."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         # A loopback connect is answered at once, unless a full backlog drops it: no reason to stall the others.
         sock.settimeout(_CONNECT_TIMEOUT)
         return sock.connect_ex(address) != errno.ECONNREFUSED

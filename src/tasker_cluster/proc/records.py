@@ -1,16 +1,25 @@
 """PID records in `.pids/<name>.pid`, and the identity check that keeps us from signalling strangers.
 
-A bare PID is not enough: after a reboot or PID reuse it names someone else's process. A record also holds the
-process's create time and command line, and a process is ours only when all three still match.
+A bare PID is not enough: after a reboot or PID reuse it names someone else's process. A record also holds what
+cannot change while the process lives: the clock tick since boot at which it was created, and the boot's id. Its
+command line changes with an `exec` or a new process title, so it is kept for display only.
+
+The session is the instance: each instance is spawned as the leader of a session of its own, and it counts as
+running while any process of that session runs, also after the leader exited (a server that backgrounds itself).
+Those processes must carry the instance's start token (`proc/processes.py`): Linux never gives a session's number
+to another process while one of its members lives, but once the session emptied, a stranger could start a new one
+under the same number.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from enum import Enum
 from typing import NamedTuple
 
+from tasker_cluster.proc.processes import ProcessStat, ProcessTable, boot_id, read_stat, wall_clock_start
 from tasker_cluster.project import PID_SUFFIX, Project
 
 # psutil derives create_time from clock ticks since boot, so it is exact to 1/100 s and equal on every read.
@@ -18,7 +27,13 @@ _CREATE_TIME_TOLERANCE = 0.01
 
 
 class InstanceRecord(NamedTuple):
-    """What `.pids/<name>.pid` holds: enough to find, verify, probe and stop an instance without the topology."""
+    """What `.pids/<name>.pid` holds: enough to find, verify, probe and stop an instance without the topology.
+
+    Identity: `pid`, `start_ticks` (clock ticks since boot at its creation) and `boot_id`; `session` is the session
+    it leads, `token` the marker its environment carries. `cmdline` is the command it was started with and
+    `create_time` its start in seconds since the epoch, both for display. A record written before these fields
+    existed has no `start_ticks`/`boot_id`: its `create_time` then identifies the process.
+    """
 
     name: str
     pid: int
@@ -34,6 +49,10 @@ class InstanceRecord(NamedTuple):
     ready_path: str = "/health/ready"
     startup_timeout: float = 30.0
     stop_grace: float = 10.0
+    start_ticks: int | None = None
+    boot_id: str = ""
+    session: int = 0
+    token: str = ""
 
     @property
     def health_url(self) -> str:
@@ -48,9 +67,18 @@ _FIELDS = frozenset(InstanceRecord._fields)
 
 
 class Liveness(Enum):
+    """ALIVE: the leader runs. SESSION: the leader exited, other processes of its session run on. DEAD: nothing of
+    it runs. REUSED: its pid now belongs to another program. REBOOTED: it was recorded before the last boot."""
+
     ALIVE = "alive"
+    SESSION = "session"
     DEAD = "dead"
     REUSED = "reused"
+    REBOOTED = "rebooted"
+
+    @property
+    def running(self) -> bool:
+        return self in (Liveness.ALIVE, Liveness.SESSION)
 
 
 class Records(NamedTuple):
@@ -103,25 +131,91 @@ def remove_record(project: Project, name: str) -> None:
     project.pid_file(name).unlink(missing_ok=True)
 
 
-def liveness(record: InstanceRecord) -> Liveness:
-    """ALIVE only when the PID runs, is not a zombie, and has the recorded create time and command line."""
-    # Imported only when there is a record to check: a first `start-all` spawns before it needs psutil.
-    import psutil
-
-    try:
-        process = psutil.Process(record.pid)
-        with process.oneshot():
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return Liveness.DEAD
-            same = (
-                abs(process.create_time() - record.create_time) < _CREATE_TIME_TOLERANCE
-                and process.cmdline() == record.cmdline
-            )
-    except psutil.NoSuchProcess:
-        return Liveness.DEAD
-    except psutil.AccessDenied:
+def liveness(record: InstanceRecord, table: ProcessTable | None = None) -> Liveness:
+    """Whether the recorded instance runs, from its leader's stat line and, once the leader is gone, from `table`
+    (scanned when needed; pass one table to check many records with one pass over /proc)."""
+    if record.boot_id and record.boot_id != boot_id():
+        return Liveness.REBOOTED
+    leader = read_stat(record.pid)
+    if leader is not None and not _same_process(record, leader):
+        # Linux gives a pid to no new process while a session of that number has members: none of ours is left.
         return Liveness.REUSED
-    return Liveness.ALIVE if same else Liveness.REUSED
+    if leader is not None and leader.running:
+        return Liveness.ALIVE
+    if record.start_ticks is None or not session_survivors(record, table or ProcessTable()):
+        return Liveness.DEAD
+    return Liveness.SESSION
+
+
+def leader_runs(record: InstanceRecord) -> bool:
+    """The recorded leader itself still runs (not a zombie, and no other process now has its pid)."""
+    leader = read_stat(record.pid)
+    return leader is not None and leader.running and _same_process(record, leader)
+
+
+class SessionWatch:
+    """Whether an instance's session runs on after its leader exited, asked again and again (a readiness wait):
+    the survivors last found are checked by their own stat lines, and /proc is scanned again only once they are
+    all gone."""
+
+    def __init__(self, record: InstanceRecord) -> None:
+        self.record = record
+        self.survivors: list[ProcessStat] = []
+
+    def alive(self) -> bool:
+        self.survivors = [known for known in self.survivors if _still_running(known)]
+        if not self.survivors:
+            table = ProcessTable()
+            self.survivors = [stat for pid in session_survivors(self.record, table) if (stat := table.stat(pid))]
+        return bool(self.survivors)
+
+
+def _still_running(known: ProcessStat) -> bool:
+    now = read_stat(known.pid)
+    return now is not None and now.running and now.start_ticks == known.start_ticks
+
+
+def session_survivors(record: InstanceRecord, table: ProcessTable) -> list[int]:
+    """The running processes of the instance's session other than its leader, that carry its token."""
+    if record.start_ticks is None or not record.token:
+        return []
+    return [
+        stat.pid
+        for stat in table.in_session(record.session or record.pid, record.start_ticks)
+        if stat.pid != record.pid and table.marker(stat.pid) == record.token
+    ]
+
+
+def escaped(records: Iterable[InstanceRecord], table: ProcessTable) -> dict[str, list[int]]:
+    """By record name, the running processes that carry its token but left its session (setsid, a double fork).
+
+    Reads every process's environment once (`ProcessTable.marked`), whatever the number of records.
+    """
+    current = [
+        record
+        for record in records
+        if record.token and record.start_ticks is not None and record.boot_id in ("", boot_id())
+    ]
+    if not current:
+        return {}
+    marked = table.marked([record.token for record in current], min(record.start_ticks or 0 for record in current))
+    found = {}
+    for record in current:
+        session = record.session or record.pid
+        pids = [
+            stat.pid
+            for stat in marked[record.token]
+            if stat.session != session and stat.start_ticks >= (record.start_ticks or 0)
+        ]
+        if pids:
+            found[record.name] = pids
+    return found
+
+
+def _same_process(record: InstanceRecord, stat: ProcessStat) -> bool:
+    if record.start_ticks is not None:
+        return stat.start_ticks == record.start_ticks
+    return abs(wall_clock_start(stat.start_ticks) - record.create_time) < _CREATE_TIME_TOLERANCE
 
 
 def _parse(text: str) -> InstanceRecord:
@@ -133,4 +227,6 @@ def _parse(text: str) -> InstanceRecord:
         raise ValueError(f"not a PID record: {error}") from None
     if not isinstance(record.pid, int) or not isinstance(record.create_time, int | float):
         raise ValueError("not a PID record: pid or create_time has the wrong type")
+    if record.start_ticks is not None and not isinstance(record.start_ticks, int):
+        raise ValueError("not a PID record: start_ticks has the wrong type")
     return record

@@ -18,14 +18,10 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc import log_writer
+from tasker_cluster.proc.processes import ProcessStat, read_stat
 
 if TYPE_CHECKING:
     from tasker_cluster.config.model import LogRotation
-
-_CMDLINE_WAIT = 2.0
-
-# (create time, command line) of a spawned process as the kernel reports it; None once it has exited.
-Identity = tuple[float, list[str]] | None
 
 
 def _logged_at_once(timeout: float) -> bool:
@@ -34,13 +30,14 @@ def _logged_at_once(timeout: float) -> bool:
 
 class Spawned(NamedTuple):
     """A started process: its pid, where its output starts in the log (so an early exit shows only this run's
-    lines), its exit code so far (`poll`: None while it runs), its identity for the PID record, and
-    `log_written(timeout)`: True once everything it wrote is in its log file (waits up to `timeout` seconds)."""
+    lines), its exit code so far (`poll`: None while it runs), its stat line read as it was spawned (its identity for
+    the PID record; None only if it was reaped already), and `log_written(timeout)`: True once everything it wrote is
+    in its log file (waits up to `timeout` seconds)."""
 
     pid: int
     log_offset: int
     poll: Callable[[], int | None]
-    identity: Callable[[], Identity]
+    stat: ProcessStat | None
     log_written: Callable[[float], bool] = _logged_at_once
 
 
@@ -181,28 +178,5 @@ def spawn(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: P
         # the write end.
         os.close(read_end)
         os.close(write_end)
-    return Spawned(popen.pid, offset, popen.poll, lambda: settled_identity(popen.pid), log_written)
-
-
-def settled_identity(pid: int) -> Identity:
-    """The process's create time and command line once exec has finished; None if it is gone.
-
-    Popen returns as soon as exec has replaced the memory map, a moment before the kernel publishes the new
-    arguments: /proc/PID/cmdline can read empty then (1 spawn in 6 on this machine, bench/README.md).
-    """
-    # psutil is first needed once the instances are spawned: its import then overlaps their start.
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        create_time = process.create_time()
-        deadline = time.monotonic() + _CMDLINE_WAIT
-        while True:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            cmdline = process.cmdline()
-            if cmdline or time.monotonic() >= deadline:
-                return create_time, cmdline
-            time.sleep(0.001)
-    except psutil.Error:
-        return None
+    # Read before anything polls the process: until it is reaped, even an instant exit leaves its stat line.
+    return Spawned(popen.pid, offset, popen.poll, read_stat(popen.pid), log_written)

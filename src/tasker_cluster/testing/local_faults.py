@@ -1,7 +1,7 @@
 """LocalFaults: the FaultDriver of a cluster on this machine, through its project's PID records and `cluster`.
 
-Signals go to an instance's process group only after its PID record's identity (pid, create time, command line) was
-checked against the live process, so a recycled PID is never signalled. Stops and starts run the `cluster` command
+Signals go to an instance's process group only after its PID record's identity (pid, start time, boot) was checked
+against the live process, so a recycled PID is never signalled. Stops and starts run the `cluster` command
 as a child with the environment the driver was given: a clean one for a throwaway cluster, the user's own for the
 user's cluster (its instances must come back as the user started them).
 """
@@ -48,7 +48,7 @@ class LocalFaults:
         os.killpg(record.pid, signal.SIGKILL)
         # Watched through the record, not the PID: a killed process that is not our child stays a zombie until
         # PID 1 reaps it, and liveness already counts a zombie as dead.
-        _wait(lambda: liveness(record) is not Liveness.ALIVE, f"{instance} (pid {record.pid}) to die of SIGKILL")
+        _wait(lambda: not liveness(record).running, f"{instance} (pid {record.pid}) to die of SIGKILL")
 
     def pause(self, instance: str) -> None:
         import psutil
@@ -121,9 +121,10 @@ class LocalFaults:
     def _alive(self, instance: str, fault: str) -> InstanceRecord:
         record = self._record(instance)
         state = liveness(record)
-        if state is not Liveness.ALIVE:
+        if not state.running:
+            gone = "reused" if state is Liveness.REUSED else "gone"
             raise HarnessError(
-                f"cannot {fault} {instance}: its pid {record.pid} is {'gone' if state is Liveness.DEAD else 'reused'}",
+                f"cannot {fault} {instance}: its pid {record.pid} is {gone}",
                 f"start it first (`cluster start {instance}`)",
             )
         return record

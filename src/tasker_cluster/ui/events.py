@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from tasker_cluster.cluster.restart import RestartReport
-    from tasker_cluster.cluster.start import InstanceStart, StartEvent, StartReport
+    from tasker_cluster.cluster.start_results import InstanceStart, StartEvent, StartReport
     from tasker_cluster.cluster.stop import InstanceStop
 
 
@@ -172,11 +172,32 @@ def start_failure_message(failed: Sequence[InstanceStart]) -> str:
 
 def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
     fixes = []
+    outdated = [instance.name for instance in failed if instance.outcome == "outdated"]
+    if outdated:
+        fixes.append(f"restart what runs from an earlier topology: `cluster restart {' '.join(outdated)}`")
+    left = [instance.name for instance in failed if instance.outcome == "left-behind"]
+    if left:
+        fixes.append(f"stop what their last run left behind: `cluster stop {' '.join(left)}`")
     if any(instance.outcome == "port-taken" for instance in failed):
         fixes.append("stop the process named as holding the port, or give the service another base_port")
+    if any(instance.outcome in ("redirect", "wrong-address") for instance in failed):
+        fixes.append("change what each message names")
     if any(instance.outcome in ("exited", "timeout", "spawn-failed") for instance in failed):
         fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")
     return "; ".join(fixes) + ", then run the command again"
+
+
+def print_start_warnings(report: StartReport) -> None:
+    """What started but should not be so (a command that backgrounds itself), and what runs outside the topology:
+    one `warning:` line each on stderr, so that nothing differs from the topology unseen."""
+    for instance in report.instances:
+        if instance.note:
+            write_err(f"warning: {instance.name}: {instance.note}\n")
+    if report.extra:
+        names = " ".join(record.name for record in report.extra)
+        each = ", ".join(f"{record.name} (pid {record.pid}, port {record.port})" for record in report.extra)
+        verb, it = ("runs", "it") if len(report.extra) == 1 else ("run", "them")
+        write_err(f"warning: {each} {verb} but the topology no longer has {it}: `cluster stop {names}` stops {it}\n")
 
 
 def print_stop(results: Sequence[InstanceStop], database: InstanceStop | None = None) -> None:
@@ -202,4 +223,14 @@ _DOWN = frozenset({"stopping", "stopped", "killed", "stale", "not-running"})
 
 
 def _failed(state: str) -> bool:
-    return state in ("port-taken", "spawn-failed", "exited", "timeout", "survived")
+    return state in (
+        "port-taken",
+        "spawn-failed",
+        "exited",
+        "timeout",
+        "redirect",
+        "wrong-address",
+        "outdated",
+        "left-behind",
+        "survived",
+    )

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tasker_cluster.cluster.start_results import pids_text, runs
 from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus, Resources, StatusWarning
 from tasker_cluster.ui.console import PIPE_WIDTH, plain_output, print_table, write_err, write_out
 
@@ -45,6 +46,13 @@ def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "he
         write_out(json.dumps(status_document(status, summary_key), indent=2) + "\n")
         return
     print_warnings(status.warnings)
+    _print_table(rows, database)
+    notes = status_notes(rows)
+    if notes:
+        write_out("".join(f"{note}\n" for note in notes))
+
+
+def _print_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None) -> None:
     cells = status_cells(rows, database)
     plain = plain_table(cells) if plain_output() else None
     if plain is not None:
@@ -66,6 +74,29 @@ def status_document(status: ClusterStatus, summary_key: str = "healthy") -> dict
 def print_warnings(warnings: Sequence[StatusWarning]) -> None:
     for warning in warnings:
         write_err(f"warning: {warning.message}\n" + (f"  fix: {warning.fix}\n" if warning.fix else ""))
+
+
+def status_notes(rows: Sequence[InstanceStatus]) -> list[str]:
+    """What the table cannot say in a cell, one line each: where the running cluster differs from the topology,
+    and processes of an instance that are not where they should be. Each names the command that settles it."""
+    notes = []
+    for row in rows:
+        if row.drift:
+            notes.append(f"{row.name}: {row.drift}: restart it (`cluster restart {row.name}`)")
+        if row.extra:
+            notes.append(f"{row.name}: not in the topology any more: `cluster stop {row.name}` stops it")
+        if row.serving:
+            notes.append(
+                f"{row.name}: its leader exited and {pids_text(row.serving)} of its session "
+                f"{runs(row.serving, 'serve')} on: the command puts itself in the background (run it in the foreground)"
+            )
+        if row.escaped:
+            it = "it" if len(row.escaped) == 1 else "them"
+            notes.append(
+                f"{row.name}: {pids_text(row.escaped)} left its session (setsid, a double fork) and still "
+                f"{runs(row.escaped)}: `cluster stop {row.name}` stops {it} too"
+            )
+    return notes
 
 
 def preload_for_display(*, as_json: bool) -> None:

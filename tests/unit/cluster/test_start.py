@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from tasker_cluster.cluster.start import StartEvent, start_instances
+import os
+
+from tasker_cluster.cluster.start import start_instances
+from tasker_cluster.cluster.start_results import StartEvent
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.errors import ClusterError
-from tasker_cluster.proc.records import read_record, read_records
+from tasker_cluster.proc.records import InstanceRecord, read_record, read_records
 from unit.conftest import BASE
 from unit.fakes import JumpingClock, ScriptedNetwork, ScriptedSpawner
 
@@ -123,3 +126,78 @@ def test_without_wait_the_spawned_instances_are_started_and_nobody_probes(config
 
     assert {i.outcome for i in report.instances} == {"started"}
     assert network.requests == []
+
+
+def test_a_ready_path_that_redirects_ends_the_wait_at_once_naming_the_final_path(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(
+        clock,
+        listens_at={BASE: 1000.0, BASE + 10: 1000.0, BASE + 11: 1000.0},
+        redirects={"/health/ready": "/health/ready/", "/health/ready/": "/ready"},
+    )
+
+    report, _ = _start(config, network, ScriptedSpawner(), timeout=600.0)
+
+    assert {i.outcome for i in report.instances} == {"redirect"}
+    assert report.instances[0].detail == (
+        "its ready path /health/ready answers 307, a redirect to /ready: "
+        'set services.orchestration.ready_path = "/ready"; it is still running'
+    )
+    assert clock.now < 1010.0
+
+
+def test_an_instance_listening_on_the_ipv6_loopback_only_is_named_within_a_second(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(
+        clock, listens_at={BASE: 1000.0, BASE + 10: 1000.0, BASE + 11: 1000.0}, ipv6_only=[BASE + 11]
+    )
+
+    report, _ = _start(config, network, ScriptedSpawner(), timeout=600.0)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "ready"),
+        ("worker-2", "wrong-address"),
+    ]
+    assert report.instances[2].detail.startswith(f"it listens on [::1]:{BASE + 11} only, while its URL is on 127.0.0.1")
+    assert clock.now < 1002.0
+
+
+def test_a_running_instance_the_topology_moved_is_outdated_never_probed_nor_respawned(config: ClusterConfig) -> None:
+    from tasker_cluster.proc.processes import boot_id, read_stat
+    from tasker_cluster.proc.records import write_record
+
+    me = read_stat(os.getpid())
+    assert me is not None
+    # This test's own process stands for an instance started when the topology gave worker-1 another port.
+    record = InstanceRecord(
+        "worker-1",
+        me.pid,
+        1.0,
+        config.instances[1].argv,
+        BASE + 50,
+        f"http://127.0.0.1:{BASE + 50}",
+        "worker",
+        "worker",
+        "l",
+        "t",
+        start_ticks=me.start_ticks,
+        boot_id=boot_id(),
+        session=me.session,
+        token="t0",
+    )
+    write_record(config.project, record)
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={BASE: 1000.0, BASE + 11: 1000.0})
+    spawner = ScriptedSpawner()
+
+    report, _ = _start(config, network, spawner)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "ready"),
+        ("worker-1", "outdated"),
+        ("worker-2", "ready"),
+    ]
+    assert report.instances[1].detail == f"runs on {BASE + 50}, the topology now says {BASE + 10}: restart it"
+    assert len(spawner.spawned) == 2 and not any(str(BASE + 50) in url for url in network.requests)
+    assert read_record(config.project, "worker-1") == record

@@ -28,7 +28,7 @@ def test_a_live_instance_is_a_target_with_its_grace_or_the_given_timeout() -> No
     overridden, _ = classify(_state("w-1", Liveness.ALIVE), 0.5)
 
     assert outcome is None
-    assert target == StopTarget("w-1", 4242, 1.0, True, 10.0)
+    assert target == StopTarget("w-1", 4242, None, True, 10.0, 4242)
     assert overridden is not None and overridden.grace == 0.5
 
 
@@ -46,7 +46,7 @@ def test_a_dead_leader_is_stale_but_its_session_is_still_searched_for_leftovers(
     assert outcome is not None and outcome.outcome == "stale"
     assert finish(GroupStop("w-1", "absent", []), _record("w-1", 4242), outcome) == outcome
     killed = finish(GroupStop("w-1", "exited", []), _record("w-1", 4242), outcome)
-    assert killed.detail.endswith("; killed the processes it left behind")
+    assert killed.detail.endswith("; stopped the processes it left behind")
 
 
 def test_an_unreadable_pid_file_and_a_missing_one_are_settled_without_signals() -> None:

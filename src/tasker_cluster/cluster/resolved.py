@@ -1,0 +1,73 @@
+"""`cluster config`: the topology as every other command resolves it, like `docker compose config`.
+
+Every instance with its port, URL, command and the environment keys it gets, and for each role's count where it
+came from (a flag, the environment, .env or config/cluster.toml): what `start-all` with the same flags would run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tasker_cluster.cluster.start import instance_env
+from tasker_cluster.config.model import ClusterConfig, Instance
+
+
+def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
+    """The resolved topology as plain data (TOML/JSON-ready): `counts`, `database`, `services`, `instances`."""
+    database = config.database
+    return {
+        "counts": {
+            count.role: {
+                "count": count.count,
+                "origin": count.origin,
+                "source": count.source,
+                "file_count": count.file_count,
+            }
+            for count in config.role_counts()
+        },
+        "database": {
+            "mode": database.mode,
+            "port": database.port,
+            "name": database.name,
+            "external": database.external_url is not None,
+            **({"external_source": database.external_source} if database.external_source else {}),
+        },
+        "services": {
+            service.name: {
+                "role": service.role,
+                "count": service.count,
+                "count_origin": service.count_origin,
+                "base_port": service.base_port,
+                "command": list(service.command),
+                "health_path": service.health_path,
+                "ready_path": service.ready_path,
+                "startup_timeout": service.startup_timeout,
+                "stop_grace": service.stop_grace,
+            }
+            for service in config.services
+        },
+        "instances": [_instance(config, instance) for instance in config.instances],
+    }
+
+
+def _instance(config: ClusterConfig, instance: Instance) -> dict[str, Any]:
+    return {
+        "name": instance.name,
+        "service": instance.service,
+        "role": instance.role,
+        "port": instance.port,
+        "url": instance.url,
+        "ready_url": instance.ready_url,
+        "argv": list(instance.argv),
+        "env": dict(instance.env),
+        "env_keys": _env_keys(config, instance),
+    }
+
+
+def _env_keys(config: ClusterConfig, instance: Instance) -> list[str]:
+    """Every variable the instance is given beyond the environment it inherits (values may be secrets, or made
+    per start: the database URL, the instance token)."""
+    database = None if config.database.mode == "none" else "(the database URL)"
+    env = instance_env(config.project, instance, database, "(made per start)")
+    return sorted(key for key, value in env.items() if os.environ.get(key) != value or key in instance.env)
