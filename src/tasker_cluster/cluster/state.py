@@ -108,10 +108,12 @@ def observe(
     check: bool = True,
     alive: Collection[str] = (),
     with_logs: bool = False,
+    table: ProcessTable | None = None,
 ) -> ClusterState:
     """Configured and recorded instances, merged (a broken configuration passes None: the records still count).
 
-    With `check`, each record's liveness is verified (/proc), except for the names in `alive`, known to run.
+    With `check`, each record's liveness is verified (/proc), except for the names in `alive`, known to run; with
+    the caller's `table` when it reads more of the same moment (status-quick's CPU and memory).
     With `with_logs`, an instance of a configured service whose log file is all that is left is listed too.
     """
     records = read_records(project)
@@ -126,7 +128,7 @@ def observe(
         extra += _logged(project, config, listed | {state.name for state in extra})
     states += sorted(extra, key=_extra_order(config))
     if check:
-        table = ProcessTable()
+        table = table or ProcessTable()
         states = [_checked(state, alive, table) for state in states]
     return ClusterState(project, config, states)
 

@@ -23,6 +23,7 @@ from tasker_cluster.cluster.state import InstanceState, observe, with_escapees
 from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
 from tasker_cluster.db.quick import database_process
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.proc.processes import ProcessTable
 from tasker_cluster.proc.records import Liveness
 from tasker_cluster.proc.usage import Leader, Usage, cpu_percent, leader_of, sample_usage
 from tasker_cluster.project import Project
@@ -196,9 +197,11 @@ def quick_status(
 ) -> ClusterStatus:
     """Process states from PID records and /proc alone; no network. Without a configuration (`warnings` say why)
     the rows are the PID records' and the database is that of the `database` table, if any."""
-    states = observe(project, config).instances
+    # One table for liveness and usage: status-quick reads each process's stat line once.
+    table = ProcessTable()
+    states = observe(project, config, table=table).instances
     database_row = quick_database(project, config.database if config is not None else database)
-    usage = sample_usage(_leaders(states, database_row))
+    usage = sample_usage(_leaders(states, database_row), table)
     rows = [_with_process(s, "running", usage=usage) if s.alive else _without_process(s) for s in states]
     return ClusterStatus(_with_database_resources(database_row, usage), _known(rows, config), warnings)
 
