@@ -48,7 +48,23 @@ SET last_read_at = clock_timestamp(),
     read_ct = m.read_ct + 1
 FROM next
 WHERE m.msg_id = next.msg_id
-RETURNING m.msg_id, extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s, m.message;
+RETURNING m.msg_id, extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s, m.message, m.read_ct;
+
+-- name: archive_result --
+-- Set aside a step result the orchestration cannot process (pgmq.archive's statement): moved to the queue's archive
+-- with the reason and the instance in its headers, so that it neither blocks the results read with it nor is lost.
+WITH moved AS (
+    DELETE FROM pgmq.q_orchestration_step_results
+    WHERE msg_id = %(msg_id)s
+    RETURNING msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+)
+INSERT INTO pgmq.a_orchestration_step_results (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+SELECT msg_id, vt, read_ct, enqueued_at, last_read_at, message,
+       coalesce(headers, jsonb_build_object())
+       || jsonb_build_object('tasker_archived', jsonb_build_object('reason', %(reason)s::text,
+                                                                   'instance', %(instance)s::text))
+FROM moved
+RETURNING msg_id;
 
 -- name: extend_visibility --
 -- Keep messages hidden while their steps still run (a heartbeat), or release them now with vt = 0.
@@ -61,16 +77,18 @@ FROM unnest(%(queues)s::text[]) AS q(name), LATERAL pgmq.metrics(q.name) AS m;
 
 -- name: create_task --
 -- Create a task, started, with its steps: root steps enqueued (a message each in {queue_table}), the others
--- pending. Nothing at all when its idempotency key was used before. The triggers record each row's path from
--- pending (migrations/002). The context is taken from the request's own text (%(request_body)s), so jsonb's
--- numeric reads the client's digits, never a Python float's approximation of them.
+-- pending. Nothing at all when its idempotency key was used before, or when the task exists already (a creation
+-- run again after its connection ended, whose first try had committed: the caller then reads that task back).
+-- The triggers record each row's path from pending (migrations/002). The context is taken from the request's own
+-- text (%(request_body)s), so jsonb's numeric reads the client's digits, never a Python float's approximation of
+-- them.
 WITH task AS (
     INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, initiator, source_system,
                               reason, tags, priority, idempotency_key, created_by)
     VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'steps_in_process',
             coalesce(%(request_body)s::jsonb -> 'context', '{{}}'::jsonb), %(initiator)s,
             %(source_system)s, %(reason)s, %(tags)s, %(priority)s, %(idempotency_key)s, %(instance)s)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING task_uuid
 ),
 steps AS (

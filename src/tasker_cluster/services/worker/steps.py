@@ -254,9 +254,12 @@ class StepConsumer(QueueConsumer):
                 if msg_id in self._in_flight:
                     self._in_flight[msg_id] = now
 
-    async def _set_visibility(self, msg_ids: list[int], vt: int) -> None:
+    async def _set_visibility(self, msg_ids: list[int], vt: int) -> int:
+        """Hide the messages for `vt` seconds from now (0: visible now); how many were still in the queue."""
         async with self.pool.connection(timeout=5) as conn:
-            await conn.execute(query("extend_visibility"), {"queue": self.queue, "msg_ids": msg_ids, "vt": vt})
+            cursor = await conn.execute(query("extend_visibility"), {"queue": self.queue, "msg_ids": msg_ids, "vt": vt})
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def join(self) -> None:
         """The loop has stopped and every claimed step has finished and been recorded."""
@@ -278,8 +281,8 @@ class StepConsumer(QueueConsumer):
                 await self._heartbeat
         if unfinished:
             try:
-                await self._set_visibility(unfinished, 0)
-                log.info("released %d unfinished steps to other workers", len(unfinished))
+                released = await self._set_visibility(unfinished, 0)
+                log.info("released %d unfinished step(s) to other workers", released)
             except Exception as error:
                 log.warning(
                     "could not release %d unfinished steps (they reappear after %d s): %s",
