@@ -382,8 +382,10 @@ LEFT JOIN abandoned a ON a.msg_id = msg.msg_id;
 -- name: record_outcomes --
 -- Record attempts' outcomes (in_progress -> complete | waiting_for_retry | error), guarded by the attempt number
 -- so that an attempt taken over by another worker cannot record anything. In the same statement: report each
--- recorded outcome to the orchestration, and delete from {queue_table} the messages of the recorded attempts and
--- the left-behind ones (stale_msg_ids).
+-- recorded outcome to the orchestration, record each refused one as a transition to 'refused' (from the state the
+-- step stays in, with the late attempt's number and instance: a worker paused past its visibility timeout leaves
+-- a visible trace), and delete from {queue_table} the messages of the recorded attempts and the left-behind ones
+-- (stale_msg_ids).
 WITH outcome AS (
     SELECT *
     FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS o(step_uuid uuid, attempt integer, state text, result jsonb,
@@ -399,6 +401,15 @@ recorded AS (
       AND s.step_uuid = outcome.step_uuid AND s.state = 'in_progress' AND s.attempts = outcome.attempt
     RETURNING s.step_uuid, s.task_uuid, s.state, s.attempts, s.msg_id
 ),
+refused AS (
+    INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+    SELECT s.step_uuid, s.task_uuid, s.name, outcome.attempt, s.state, 'refused', tasker.current_instance()
+    FROM outcome
+    JOIN tasker.steps s ON s.step_uuid = outcome.step_uuid
+    WHERE s.step_uuid = ANY(%(step_uuids)s::uuid[])
+      AND outcome.step_uuid NOT IN (SELECT step_uuid FROM recorded)
+    RETURNING step_uuid
+),
 reported AS (
     INSERT INTO pgmq.q_orchestration_step_results (vt, message)
     SELECT clock_timestamp(),
@@ -413,5 +424,6 @@ consumed AS (
     RETURNING msg_id
 )
 SELECT (SELECT count(*) FROM recorded) AS recorded,
+       (SELECT count(*) FROM refused) AS refused,
        (SELECT count(*) FROM reported) AS reported,
        (SELECT count(*) FROM consumed) AS consumed;
