@@ -48,6 +48,6 @@ class LocalDatabase:
 
     def up(self) -> None:
         """What `cluster db up` does: start the server again (crash recovery included) and check it is usable."""
-        from tasker_cluster.db.lifecycle import ensure_database
+        from tasker_cluster.db.control import ensure_database
 
         ensure_database(self.project)

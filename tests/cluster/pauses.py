@@ -11,7 +11,7 @@ import signal
 from collections.abc import Sequence
 from types import TracebackType
 
-from tasker_cluster.pidfiles import Liveness, liveness
+from tasker_cluster.proc.records import Liveness, liveness
 from tasker_cluster.testing.provision import ClusterUnderTest
 
 

@@ -13,7 +13,7 @@ from faults import wait_until
 from records import ServerRecords
 from workloads import linear, linear_result
 
-from tasker_cluster.pidfiles import Liveness, liveness
+from tasker_cluster.proc.records import Liveness, liveness
 from tasker_cluster.testing import BlockingManager
 from tasker_cluster.testing.plugin import ScenarioFigures
 from tasker_cluster.testing.provision import ClusterUnderTest

@@ -18,7 +18,7 @@ import psutil
 from tasker_cluster.db.binaries import find_bindir
 from tasker_cluster.db.postmaster import processes_in
 from tasker_cluster.db.server import LocalServer
-from tasker_cluster.ports import find_free_port_block
+from tasker_cluster.proc.ports import find_free_port_block
 
 _GONE_TIMEOUT_S = 30.0
 
