@@ -4,6 +4,7 @@ completes exactly once, and no instance restarted."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -34,6 +35,16 @@ def unready_naming_the_database(urls: list[str]) -> bool:
     return True
 
 
+def refusals(urls: Sequence[str]) -> list[tuple[int, str, str | None]]:
+    """What each instance answers a creation while the database is down: (status, error, Retry-After)."""
+    answers = []
+    with httpx.Client(timeout=10.0) as client:
+        for url in urls:
+            answer = client.post(f"{url}/v1/tasks", json=linear(1)[0].body())
+            answers.append((answer.status_code, answer.json().get("error", ""), answer.headers.get("Retry-After")))
+    return answers
+
+
 def test_a_database_killed_mid_burst_and_brought_back_loses_no_accepted_task_and_restarts_no_instance(
     manager: BlockingManager, records: ServerRecords, faults: ClusterUnderTest, figures: ScenarioFigures
 ) -> None:
@@ -50,6 +61,7 @@ def test_a_database_killed_mid_burst_and_brought_back_loses_no_accepted_task_and
     try:
         wait_until(lambda: unready_naming_the_database(urls), timeout=30, what="every instance is unready")
         unready_after = time.monotonic() - killed_at
+        refused_while_down = refusals(faults.config.orchestration_urls)
     finally:
         database.up()
     up_at = time.monotonic()
@@ -62,6 +74,8 @@ def test_a_database_killed_mid_burst_and_brought_back_loses_no_accepted_task_and
     finished = manager.wait_for_tasks_completion(uuids, timeout=180)
     elapsed = time.monotonic() - started
 
+    for status, error, retry_after in refused_while_down:
+        assert (status, retry_after) == (503, "1") and error.startswith("database unavailable"), refused_while_down
     assert len(accepted) >= KILL_AFTER, "the burst's first tasks, created before the kill, were accepted"
     assert len(set(uuids)) == len(created)
     assert set(records.tasks_per_key([task.idempotency_key for task in created]).values()) == {1}
