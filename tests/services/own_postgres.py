@@ -67,7 +67,9 @@ def start_own_postgres() -> OwnPostgres:
     # /tmp rather than tmp_path: pytest's base folder is 0700 and the server runs as `postgres` when we are root.
     root = Path(tempfile.mkdtemp(prefix="tasker-test-own-pg-"))
     os.chmod(root, 0o755)
-    server = LocalServer(find_bindir(), root / "postgres", find_free_port_block(1), max_connections=200, durable=False)
+    # Durable: with synchronous_commit off, a crash loses the commits of its last moments, which these tests must
+    # tell apart from work the services lost.
+    server = LocalServer(find_bindir(), root / "postgres", find_free_port_block(1), max_connections=200)
     own = OwnPostgres(server, root)
     try:
         server.initialize()

@@ -157,3 +157,26 @@ def test_terminated_backends_cost_no_request_a_failure_and_the_consumers_carry_o
     assert {task["status"] for task in done.values()} == {"complete"}
     assert [instance.process.poll() for instance in pair] == [None, None]
     print(f"\nbackends terminated mid-burst: {terminated}; 40 of 40 POSTs created their task")
+
+
+def test_a_step_that_finished_while_the_database_was_down_is_recorded_once_it_is_back_not_run_again(
+    own_postgres: OwnPostgres, own_database_url: str, pair: list[ServiceProcess]
+) -> None:
+    orchestration, worker = pair
+    with httpx.Client(base_url=orchestration.url, timeout=CLIENT_TIMEOUT_S) as client:
+        body = {"namespace": "examples", "name": "slow", "context": {"ms": 1000}}
+        [task_uuid] = [client.post("/v1/tasks", json=body).json()["task_uuid"]]
+        poll_until("the step running", lambda: client.get(f"/v1/tasks/{task_uuid}").json()["steps"][0]["attempts"])
+        own_postgres.kill()
+        # Its outcome is ready while the database is down; the outage stays shorter than the visibility timeout.
+        poll_until("the step finished", lambda: "step nap" in worker.log() and "-> complete" in worker.log())
+        own_postgres.start()
+        poll_until("ready again", lambda: readiness(orchestration).status_code == 200)
+        done = wait_for_tasks(client, [task_uuid])
+    with psycopg.connect(own_database_url) as conn:
+        claims = conn.execute(
+            "SELECT attempt, instance FROM tasker.step_transitions WHERE task_uuid = %s AND to_state = 'in_progress'",
+            (task_uuid,),
+        ).fetchall()
+    assert done[task_uuid]["status"] == "complete"
+    assert claims == [(1, "worker-1")], "the finished attempt was recorded, not run again"

@@ -7,6 +7,7 @@ does not, every request for a connection is refused at once, instead of waiting 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ class Availability:
         self._clock = clock
         self.down_since: float | None = None
         self.reason = ""
+        self._answering = asyncio.Event()
+        self._answering.set()
 
     @property
     def available(self) -> bool:
@@ -51,12 +54,22 @@ class Availability:
             self.down_since = self._clock()
             log.warning("the database at %s does not answer: %s", self.where, reason)
         self.reason = reason
+        self._answering.clear()
 
     def restored(self) -> None:
         if self.down_since is not None:
             log.info("the database at %s answers again after %.1f s", self.where, self.down_for())
         self.down_since = None
         self.reason = ""
+        self._answering.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True once the database answers (at once when it does), False when `timeout` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._answering.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def require(self) -> None:
         """Raise DatabaseUnavailable while the database is down. The message does not change while the outage
