@@ -29,7 +29,7 @@ class OwnPostgres:
     root: Path
 
     def url(self, database: str) -> str:
-        return self.server.url(database)
+        return self.server.superuser_url(database)
 
     def kill(self) -> float:
         """`kill -9` of the postmaster, as a crash would; returns when it is gone (time.monotonic() of the kill)."""
