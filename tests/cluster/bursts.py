@@ -1,7 +1,8 @@
-"""Creating tasks while faults strike: every creation either accepted or refused after the harness's retries."""
+"""Creating tasks while faults strike: each creation accepted, or refused once the harness's retries ran out."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import anyio
@@ -9,25 +10,29 @@ import anyio
 from tasker_cluster.testing import CreatedTask, HarnessError, MultiInstanceTestManager, TaskApiError, TaskRequest
 
 
+def keyed(requests: Sequence[TaskRequest]) -> list[TaskRequest]:
+    """The requests with their idempotency keys chosen here, so that one refused now can be sent again unchanged."""
+    return [request.model_copy(update={"idempotency_key": str(uuid.uuid4())}) for request in requests]
+
+
 async def create_each(
     manager: MultiInstanceTestManager, requests: Sequence[TaskRequest], concurrency: int
-) -> tuple[list[CreatedTask], list[str]]:
-    """(accepted tasks, why each refused one was refused). A refusal is the harness giving up after its retries
-    (503s, no connection); any other answer (a 4xx, a 500) fails the scenario."""
+) -> list[CreatedTask | str]:
+    """For each request in order, its task, or why the harness gave up on it (503s or no connection, every
+    attempt). Any other answer (a 4xx, a 500) fails the scenario."""
     limiter = anyio.CapacityLimiter(concurrency)
-    accepted: list[CreatedTask] = []
-    refused: list[str] = []
+    outcomes: list[CreatedTask | str] = ["never sent"] * len(requests)
 
-    async def create(request: TaskRequest) -> None:
+    async def create(index: int) -> None:
         async with limiter:
             try:
-                accepted.append(await manager.create_task(request))
+                outcomes[index] = await manager.create_task(requests[index])
             except TaskApiError:
                 raise
             except HarnessError as error:
-                refused.append(error.message)
+                outcomes[index] = error.message
 
     async with anyio.create_task_group() as group:
-        for request in requests:
-            group.start_soon(create, request)
-    return accepted, refused
+        for index in range(len(requests)):
+            group.start_soon(create, index)
+    return outcomes
