@@ -1,4 +1,4 @@
-"""Scenario 12: a worker paused with SIGSTOP while it holds claimed steps, past their visibility timeout, then resumed:
+"""Scenario 13: a worker paused with SIGSTOP while it holds claimed steps, past their visibility timeout, then resumed:
 other workers take the steps over, its late results are refused (and the refusal is in the transitions), and no
 step completes twice."""
 
@@ -137,5 +137,5 @@ def _late_write_unrecorded(records: ServerRecords, run: PausedWorkerRun) -> Paus
     Fault("a late outcome accepted", _late_write_accepted, r"after complete|not recorded as refused"),
     Fault("a late outcome refused without a trace", _late_write_unrecorded, r"not recorded as refused"),
 )
-def test_scenario_12_sees(fault: Fault, run: PausedWorkerRun, records: ServerRecords) -> None:
+def test_scenario_13_sees(fault: Fault, run: PausedWorkerRun, records: ServerRecords) -> None:
     assert_sees(fault, check, run, records)

@@ -1,4 +1,4 @@
-"""Scenario 13: an orchestration instance paused with SIGSTOP mid-burst, then resumed: the creations it holds time out
+"""Scenario 14: an orchestration instance paused with SIGSTOP mid-burst, then resumed: the creations it holds time out
 and the harness sends them again, under the same idempotency key, to the other instance; when the paused one wakes
 and serves them late, the key makes it answer with the task already created. No task is duplicated."""
 
@@ -98,5 +98,5 @@ def test_an_orchestration_paused_mid_burst_costs_retries_but_never_a_duplicate_t
 
 
 @each_fault(*EVERY_SCENARIO)
-def test_scenario_13_sees(fault: Fault, run: PausedOrchestrationRun, records: ServerRecords) -> None:
+def test_scenario_14_sees(fault: Fault, run: PausedOrchestrationRun, records: ServerRecords) -> None:
     assert_sees(fault, check, run, records)

@@ -1,4 +1,4 @@
-"""Scenario 14: the database terminates every session of the services mid-burst (pg_terminate_backend, what a
+"""Scenario 15: the database terminates every session of the services mid-burst (pg_terminate_backend, what a
 failover or a connection-proxy restart does), three times: no request fails for it, no step runs twice, and every
 task completes."""
 
@@ -80,5 +80,5 @@ def test_sessions_terminated_by_the_database_mid_burst_fail_no_request(
 
 
 @each_fault(*FAULT_FREE)
-def test_scenario_14_sees(fault: Fault, run: TerminatedSessionsRun, records: ServerRecords) -> None:
+def test_scenario_15_sees(fault: Fault, run: TerminatedSessionsRun, records: ServerRecords) -> None:
     assert_sees(fault, check, run, records)

@@ -1,4 +1,4 @@
-"""Scenario 11: PostgreSQL killed with `kill -9` mid-burst, then `cluster db up`: every instance reports it and refuses
+"""Scenario 12: PostgreSQL killed with `kill -9` mid-burst, then `cluster db up`: every instance reports it and refuses
 creations at once, every task accepted before or after completes exactly once, and no instance restarted."""
 
 from __future__ import annotations
@@ -146,5 +146,5 @@ def _accepted_while_down(records: ServerRecords, run: DatabaseCrashRun) -> Datab
     Fault("an instance restarted during the outage", _restarted, r"restarted: its uptime grew"),
     Fault("a creation not refused as database unavailable", _accepted_while_down, r"not 503 database unavailable"),
 )
-def test_scenario_11_sees(fault: Fault, run: DatabaseCrashRun, records: ServerRecords) -> None:
+def test_scenario_12_sees(fault: Fault, run: DatabaseCrashRun, records: ServerRecords) -> None:
     assert_sees(fault, check, run, records)

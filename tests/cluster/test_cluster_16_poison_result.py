@@ -1,4 +1,4 @@
-"""Scenario 15: a step result no orchestration can process (it names a queue that does not exist) waits in a backlog
+"""Scenario 16: a step result no orchestration can process (it names a queue that does not exist) waits in a backlog
 with the results of 10 tasks: the 10 complete at once, and the poison result is archived with its reason after a
 bounded number of reads, counted by the instance that archived it."""
 
@@ -157,5 +157,5 @@ def _not_counted(records: ServerRecords, run: PoisonRun) -> PoisonRun:
     Fault("archived at its first read", _archived_at_once, r"after 1 reads"),
     Fault("archived but not counted", _not_counted, r"count 0 archived results"),
 )
-def test_scenario_15_sees(fault: Fault, run: PoisonRun, records: ServerRecords) -> None:
+def test_scenario_16_sees(fault: Fault, run: PoisonRun, records: ServerRecords) -> None:
     assert_sees(fault, check, run, records)
