@@ -33,6 +33,9 @@ _TRANSACTION_ATTEMPTS = 5
 # SQLSTATE classes of a connection the server ended: 57P (operator intervention: pg_terminate_backend, a shutdown
 # or crash) and 08 (connection exception).
 _CONNECTION_ENDED = ("57P", "08")
+# A failover or a proxy restart ends every session, one after the other: the connection a retry takes may be the
+# next to go, so one retry is not always enough (a test saw 1 request in 40 fail with one).
+RECONNECTS = 3
 
 
 def require_database_url(settings: ServiceSettings) -> str:
@@ -174,12 +177,12 @@ def connection_ended(error: BaseException) -> bool:
 
 async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) -> T:
     """Run `operation` (which takes its own connection and opens its own transaction) again when PostgreSQL aborted
-    it to break a deadlock, and once when the server ended its connection under it.
+    it to break a deadlock, and when the server ended its connection under it (up to RECONNECTS times).
 
     A transaction whose connection ended was rolled back with it, and every operation run here is safe to repeat
     even in the rare case where its commit went through and only the answer was lost: each change is guarded
     (compare-and-set), and a task is created under the UUID chosen before the first try."""
-    attempt, reconnected = 1, False
+    attempt, reconnects = 1, 0
     while True:
         try:
             return await operation()
@@ -190,7 +193,7 @@ async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) ->
             await asyncio.sleep(0.01 * attempt)
             attempt += 1
         except psycopg.OperationalError as error:
-            if reconnected or not connection_ended(error):
+            if reconnects == RECONNECTS or not connection_ended(error):
                 raise
-            reconnected = True
+            reconnects += 1
             log.warning("%s: the server ended the connection (%s), running it again", what, cause(error))
