@@ -25,7 +25,7 @@ from rich.console import Console
 from benchlib.paths import BENCH, PYTHON, REPO, RESULTS
 from benchlib.report import Target, machine, source, targets_table
 
-SCRIPTS = ("status_quick", "status_hung", "start_all", "stop", "throughput", "memory", "log_writers")
+SCRIPTS = ("status_quick", "status_hung", "start_all", "stop", "throughput", "memory", "log_writers", "recovery")
 README = REPO / "README.md"
 TABLE_START, TABLE_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 

@@ -103,10 +103,11 @@ def new_run_id() -> str:
 
 
 def _post_all(
-    urls: Sequence[str], count: int, run: str, concurrency: int, rate: float | None
+    urls: Sequence[str], count: int, run: str, concurrency: int, rate: float | None, keep_alive: bool
 ) -> tuple[dict[str, float], int]:
-    """`concurrency` threads, each with one keep-alive connection per orchestration instance; returns each accepted
-    task with its request's scheduled send (epoch seconds), and how many requests failed.
+    """`concurrency` threads, each with one keep-alive connection per orchestration instance, or a new connection for
+    every request (as `curl`, or `requests` without a session, do) when not `keep_alive`; returns each accepted task
+    with its request's scheduled send (epoch seconds), and how many requests failed.
 
     The standard library's client costs a fraction of the CPU an asyncio client does per request (measured:
     httpx.AsyncClient burnt 3.4 ms per POST), and every CPU second the generator saves goes to the cluster.
@@ -127,6 +128,9 @@ def _post_all(
             except (OSError, http.client.HTTPException):
                 connection.close()
                 continue
+            finally:
+                if not keep_alive:
+                    connection.close()
             if response.status in (200, 201):
                 return str(json.loads(answer)["task_uuid"])
             if response.status < 500:
@@ -166,12 +170,19 @@ def _host_port(url: str) -> tuple[str, int | None]:
 
 
 def create_tasks(
-    urls: Sequence[str], count: int, run: str, *, concurrency: int = 32, rate: float | None = None
+    urls: Sequence[str],
+    count: int,
+    run: str,
+    *,
+    concurrency: int = 32,
+    rate: float | None = None,
+    keep_alive: bool = True,
 ) -> Creation:
-    """POST `count` linear tasks round-robin: as fast as accepted, or paced at `rate` per second."""
+    """POST `count` linear tasks round-robin: as fast as accepted, or paced at `rate` per second; over keep-alive
+    connections, or one connection per request."""
     cpu = time.process_time()
     started = time.monotonic()
-    accepted, failed = _post_all(urls, count, run, concurrency, rate)
+    accepted, failed = _post_all(urls, count, run, concurrency, rate, keep_alive)
     return Creation(accepted, failed, time.monotonic() - started, time.process_time() - cpu)
 
 
@@ -221,9 +232,15 @@ def outcome(database_url: str, run: str, requested: int, creation: Creation) -> 
 
 
 def run_load(
-    urls: Sequence[str], database_url: str, count: int, *, rate: float | None = None, timeout: float = 300
+    urls: Sequence[str],
+    database_url: str,
+    count: int,
+    *,
+    rate: float | None = None,
+    keep_alive: bool = True,
+    timeout: float = 300,
 ) -> Outcome:
     run = new_run_id()
-    creation = create_tasks(urls, count, run, rate=rate)
+    creation = create_tasks(urls, count, run, rate=rate, keep_alive=keep_alive)
     wait_finished(database_url, run, len(creation.accepted), timeout)
     return outcome(database_url, run, count, creation)

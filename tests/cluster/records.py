@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from psycopg.rows import namedtuple_row
 from tasker_cluster.services.common.queries import parse_queries
 
 OUTCOMES = frozenset({"complete", "waiting_for_retry", "error"})
+# A late outcome the database turned away (queries.sql, record_outcomes): a record of a write, not a state.
+REFUSED = "refused"
 
 
 @cache
@@ -29,11 +31,13 @@ def queries(file: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class StepHistory:
-    """One step's recorded changes in order: (attempt, from state, to state, instance) each."""
+    """One step's recorded changes in order: (attempt, from state, to state, instance) each; and apart, the outcomes
+    the database refused as late (their attempt had been taken over): (attempt, state it stayed in, instance)."""
 
     task_uuid: str
     step_name: str
     changes: list[tuple[int, str | None, str, str]]
+    refused: list[tuple[int, str | None, str]] = field(default_factory=list)
 
     @property
     def where(self) -> str:
@@ -107,7 +111,8 @@ class ServerRecords:
             StepHistory(
                 rows[0].task_uuid,
                 rows[0].step_name,
-                [(row.attempt, row.from_state, row.to_state, row.instance) for row in rows],
+                [(row.attempt, row.from_state, row.to_state, row.instance) for row in rows if row.to_state != REFUSED],
+                [(row.attempt, row.from_state, row.instance) for row in rows if row.to_state == REFUSED],
             )
             for rows in grouped.values()
         ]
@@ -123,3 +128,15 @@ class ServerRecords:
 
     def unsettled_steps(self, uuids: Sequence[str]) -> int:
         return self.rows("unsettled_steps", uuids=list(uuids))[0][0]
+
+    def running_steps(self, uuids: Sequence[str]) -> list[Any]:
+        """(task_uuid, step_name, attempt, instance) of every step of these tasks now in progress."""
+        return self.rows("running_steps", uuids=list(uuids))
+
+    def queued_results(self) -> int:
+        return self.rows("queued_results")[0][0]
+
+    def archived_result(self, msg_id: int) -> Any | None:
+        """The step result `msg_id` as the results queue's archive holds it, or None while it is not there."""
+        rows = self.rows("archived_result", msg_id=msg_id)
+        return rows[0] if rows else None

@@ -46,3 +46,19 @@ SELECT instance, count(*)::int AS claims
 FROM tasker.step_transitions
 WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'in_progress'
 GROUP BY instance;
+
+-- name: running_steps --
+-- The steps of the given tasks now in progress: which attempt, run by which instance.
+SELECT task_uuid::text, name AS step_name, attempts AS attempt, processed_by AS instance
+FROM tasker.steps
+WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND state = 'in_progress';
+
+-- name: queued_results --
+-- Step results waiting in the orchestration's queue, visible or not.
+SELECT count(*)::int FROM pgmq.q_orchestration_step_results;
+
+-- name: archived_result --
+-- A step result set aside in the results queue's archive: its reads and the reason the archiving instance gave.
+SELECT msg_id, read_ct, message, headers -> 'tasker_archived' AS archived
+FROM pgmq.a_orchestration_step_results
+WHERE msg_id = %(msg_id)s;

@@ -72,3 +72,26 @@ SELECT target.step_uuid, target.task_uuid, target.name, (h.change ->> 0)::int, h
        'tampered'
 FROM target, jsonb_array_elements(%(history)s::jsonb) WITH ORDINALITY AS h(change, n)
 ORDER BY h.n;
+
+-- name: accept_refused_outcome --
+-- One late outcome the database refused, recorded as accepted instead: its attempt completes the step too.
+UPDATE tasker.step_transitions SET from_state = 'in_progress', to_state = 'complete'
+WHERE id = (SELECT id FROM tasker.step_transitions
+            WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'refused' AND instance = %(instance)s
+            ORDER BY id LIMIT 1);
+
+-- name: forget_refused_outcomes --
+-- The refused late outcomes of the given tasks, gone from the transitions: refused without a trace.
+DELETE FROM tasker.step_transitions WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND to_state = 'refused';
+
+-- name: unarchive --
+-- A step result gone from the results queue's archive: dropped rather than set aside.
+DELETE FROM pgmq.a_orchestration_step_results WHERE msg_id = %(msg_id)s;
+
+-- name: forget_archive_reason --
+-- A step result archived without the reason its headers should carry.
+UPDATE pgmq.a_orchestration_step_results SET headers = headers - 'tasker_archived' WHERE msg_id = %(msg_id)s;
+
+-- name: archived_after_one_read --
+-- A step result archived at its first read.
+UPDATE pgmq.a_orchestration_step_results SET read_ct = 1 WHERE msg_id = %(msg_id)s;

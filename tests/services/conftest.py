@@ -57,3 +57,31 @@ def orchestration(migrated_database_url: str, tmp_path_factory: pytest.TempPathF
     finally:
         code = instance.terminate() if instance.stopped_with is None else instance.stopped_with
     assert code == 0, f"exit code after SIGTERM: {code}"
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[Any]:
+    """A PostgreSQL server of this module's own: its tests kill it with `kill -9` and start it again."""
+    from own_postgres import start_own_postgres
+
+    own = start_own_postgres()
+    try:
+        yield own
+    finally:
+        own.remove()
+
+
+@pytest.fixture
+def own_database_url(own_postgres: Any) -> Iterator[str]:
+    """A fresh database on the module's own server (started again if an earlier test left it killed)."""
+    from tasker_cluster.db.scratch import create_database, drop_database
+
+    own_postgres.ensure_running()
+    name = f"t_outage_{uuid.uuid4().hex[:12]}"
+    admin_url = own_postgres.url("postgres")
+    create_database(admin_url, name)
+    try:
+        yield own_postgres.url(name)
+    finally:
+        own_postgres.ensure_running()
+        drop_database(admin_url, name)

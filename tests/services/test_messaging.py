@@ -115,6 +115,7 @@ def test_a_step_whose_worker_died_is_taken_over_once_its_visibility_timeout_pass
         (0, "pending", "enqueued", "orchestration-1"),
         (1, "enqueued", "in_progress", "worker-dead"),
         (2, "in_progress", "in_progress", "worker-alive"),
+        (1, "in_progress", "refused", "worker-dead"),
         (2, "in_progress", "complete", "worker-alive"),
     ]
     results = alive.execute(

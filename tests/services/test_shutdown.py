@@ -104,6 +104,22 @@ def test_sigterm_past_the_grace_period_hands_running_steps_to_another_worker_at_
     assert claims(database_url, uuids) == [(1, "worker-1"), (1, "worker-1"), (2, "worker-2"), (2, "worker-2")]
 
 
+def test_sigterm_during_a_long_step_releases_it_at_once_and_says_so(started: Any, database_url: str) -> None:
+    orchestration = started("orchestration", "orchestration-1")
+    # Free slots (the default concurrency): the consumer loop ends at once on SIGTERM, and only the step runs on.
+    # A visibility timeout far longer than the test: only the release can make the step reappear.
+    first = started("worker", "worker-1", "--stop-grace", "1", "--visibility-timeout", "600")
+    with httpx.Client(base_url=orchestration.url, timeout=10) as client:
+        uuids = create_slow_tasks(client, 1, ms=3000)
+        wait_until_running(client, uuids, 1)
+        assert first.terminate() == 0
+        started("worker", "worker-2")
+        done = wait_for_tasks(client, uuids)
+    assert {task["status"] for task in done.values()} == {"complete"}
+    assert claims(database_url, uuids) == [(1, "worker-1"), (2, "worker-2")]
+    assert "released 1 unfinished step" in first.log()
+
+
 def test_a_worker_killed_mid_step_loses_nothing_another_takes_the_attempt_over(started: Any, database_url: str) -> None:
     orchestration = started("orchestration", "orchestration-1")
     doomed = started("worker", "worker-1", "--concurrency", "2", "--visibility-timeout", "1")

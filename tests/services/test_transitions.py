@@ -192,7 +192,7 @@ def test_a_claim_takes_only_an_enqueued_step_or_one_whose_worker_died(
 
 
 @pytest.mark.parametrize("state", STEP_STATES)
-def test_an_outcome_is_recorded_only_for_the_attempt_in_progress(
+def test_an_outcome_is_recorded_only_for_the_attempt_in_progress_and_any_other_is_refused_visibly(
     conn: psycopg.Connection[Any], linear: TaskTemplate, state: str
 ) -> None:
     _, step = second_step_in(conn, linear, state)
@@ -204,13 +204,19 @@ def test_an_outcome_is_recorded_only_for_the_attempt_in_progress(
             {"outcomes": json.dumps(outcomes), "step_uuids": [str(step)], "stale_msg_ids": [], "queue": QUEUE},
         ).fetchone()
         assert row is not None
-        recorded = row[0]
+        recorded, refused = row[0], row[1]
         if state == "in_progress" and attempt == before[1]:
-            assert recorded == 1
+            assert (recorded, refused) == (1, 0)
             assert state_of(conn, step) == ("complete", before[1])
             return
-        assert recorded == 0
+        assert (recorded, refused) == (0, 1)
         assert state_of(conn, step) == before
+        last = conn.execute(
+            "SELECT attempt, from_state, to_state FROM tasker.step_transitions WHERE step_uuid = %s"
+            " ORDER BY id DESC LIMIT 1",
+            (step,),
+        ).fetchone()
+        assert last == (attempt, state, "refused"), "the refused late write is visible in the transitions"
 
 
 @pytest.mark.parametrize("state", STEP_STATES)

@@ -25,7 +25,8 @@ HANG_S = 0.6
 class ServerScript:
     """What the server does next. Each deque is consumed one entry per request of that kind; empty means "ok"."""
 
-    post: deque[str] = field(default_factory=deque)  # "ok" | "503" | "503-retry-after-1" | "drop" | "422"
+    # "ok" | "503" | "503-retry-after-1" | "drop" | "422" | "hang" (creates and answers after HANG_S)
+    post: deque[str] = field(default_factory=deque)
     get: deque[str] = field(default_factory=deque)  # "ok" | "503" | "504" | "hang" (answers after HANG_S)
     reads_until_complete: int = 1
     ready: bool = True
@@ -140,6 +141,11 @@ def _handler_for(server: ScriptedOrchestration) -> type[BaseHTTPRequestHandler]:
                 self._send(503, {"detail": "pool exhausted"}, {"Retry-After": "1"})
             elif action == "422":
                 self._send(422, {"detail": "invalid body"})
+            elif action == "hang":
+                # A paused or overloaded instance: the request is served, too late for a client that gave up.
+                time.sleep(HANG_S)
+                task, created = server.create(body)
+                self._send(201 if created else 200, task)
             elif action == "drop":
                 # The task is created, then the answer is lost: the client cannot know whether it worked.
                 server.create(body)

@@ -67,6 +67,20 @@ async def test_a_retry_after_a_lost_response_returns_the_same_task_not_a_duplica
     assert len(servers[0].post_times) == 2
 
 
+async def test_a_creation_that_timed_out_is_sent_again_with_its_key_and_creates_one_task(
+    servers: list[ScriptedOrchestration],
+) -> None:
+    # The instance serves the first request late (paused, overloaded): the retry must not create a second task.
+    servers[0].script.post.extend(["hang"])
+    config = ClusterConfig(orchestration_urls=(servers[0].url,), request_timeout=HANG_S / 3)
+    async with MultiInstanceTestManager.from_config(config, retry=FAST_RETRY) as manager:
+        created = await manager.create_task(_request())
+        await manager.wait_for_task_completion(created.task_uuid, timeout=10)
+    assert created.attempts == 2
+    assert list(servers[0].tasks) == [created.task_uuid]
+    assert len(servers[0].post_times) == 2
+
+
 async def test_a_client_error_is_not_retried(servers: list[ScriptedOrchestration]) -> None:
     servers[0].script.post.extend(["422"])
     async with _manager([servers[0].url]) as manager:

@@ -25,7 +25,7 @@ from tasker_cluster.testing.retry import (
     RetryLog,
     RetryPolicy,
     is_connection_error,
-    is_transient_read_error,
+    is_transient_error,
 )
 
 # Tasks finish roughly in creation order, so once this many pending tasks in a row are still running, the rest of
@@ -141,8 +141,8 @@ class MultiInstanceTestManager:
         await self.cluster.wait_for_healthy(timeout)
 
     async def create_task(self, request: TaskRequest) -> CreatedTask:
-        """Create one task on the next instance. Connection errors and 503 are retried, on another instance when
-        one is up, with the same idempotency key, so a retry returns the task an earlier attempt created."""
+        """Create one task on the next instance. Connection errors, timeouts and 503 are retried, on another instance
+        when one is up, with the same idempotency key, so a retry returns the task an earlier attempt created."""
         if request.idempotency_key is None:
             request = request.model_copy(update={"idempotency_key": str(uuid.uuid4())})
         if self.marker is not None and self.marker not in (request.tags or []):
@@ -161,7 +161,9 @@ class MultiInstanceTestManager:
                 failures.append(self._retried("create", client.url, "503"))
                 retry_after = error.retry_after
             except Exception as error:
-                if not is_connection_error(error):
+                # No connection, or no answer in time (a paused or hung instance): the idempotency key makes sending
+                # it again safe, even if the first request is served late.
+                if not is_transient_error(error):
                     raise
                 self.cluster.mark_down(index)
                 failures.append(self._retried("create", client.url, type(error).__name__))
@@ -257,7 +259,7 @@ class MultiInstanceTestManager:
                 raise
             return self._retried("read", client.url, str(error.status_code))
         except Exception as error:
-            if not is_transient_read_error(error):
+            if not is_transient_error(error):
                 raise
             if is_connection_error(error):
                 self.cluster.mark_down(index)

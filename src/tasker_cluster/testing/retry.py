@@ -1,8 +1,9 @@
 """When a request may be sent again, and how long to wait first.
 
-Only failures that cannot have changed server state in an unsafe way are retried: the connection failed, or the
-server said 503 (overloaded, try later). Task creation always carries an idempotency key, so even a POST whose
-response was lost mid-flight is safe to repeat: the server answers with the task it already created.
+Only failures that cannot have changed server state in an unsafe way are retried: the connection failed, no answer
+came in time, or the server said 503 (overloaded, try later). Task creation always carries an idempotency key, so
+even a POST whose response was lost mid-flight, or that a paused instance serves late, is safe to repeat: the
+server answers with the task it already created.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import httpx
 # ConnectError (nothing listening) or ReadError/RemoteProtocolError (connection dropped mid-response).
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout)
 RETRYABLE_STATUS = 503
-# A read changes nothing, so more is worth another try: any timeout (the server was slow, not gone) and the
-# statuses a proxy in front answers with while an instance restarts.
+# A read changes nothing, so more is worth another try: the statuses a proxy in front answers with while an
+# instance restarts.
 READ_RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
 
@@ -77,8 +78,9 @@ def is_connection_error(error: BaseException) -> bool:
     return isinstance(error, CONNECTION_ERRORS)
 
 
-def is_transient_read_error(error: BaseException) -> bool:
-    """A failure of a GET worth repeating: no connection, or no answer in time."""
+def is_transient_error(error: BaseException) -> bool:
+    """A failure worth repeating for a GET, or for a creation (its idempotency key makes a repeat safe): no
+    connection, or no answer in time."""
     return isinstance(error, (*CONNECTION_ERRORS, httpx.TimeoutException))
 
 

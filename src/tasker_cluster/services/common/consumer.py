@@ -7,9 +7,11 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 import psycopg
 
+from tasker_cluster.services.common.metrics import MESSAGES_ARCHIVED
 from tasker_cluster.services.common.wakeup import Wakeup
 
 log = logging.getLogger("tasker.consumer")
@@ -29,6 +31,9 @@ class QueueConsumer(ABC):
         self.iterations = 0
         self.last_success: float | None = None
         self.last_error: str | None = None
+        # Messages set aside in the queue's archive as unprocessable, and the last one's id and reason.
+        self.archived = 0
+        self.last_archived: dict[str, Any] | None = None
         # When the read in progress started; None between reads (waiting for a wake-up, or for a free slot).
         self.reading_since: float | None = None
         self._stopping = asyncio.Event()
@@ -76,7 +81,8 @@ class QueueConsumer(ABC):
                 full = await self.poll_once()
             except (psycopg.OperationalError, OSError) as error:
                 self._failed(str(error).strip() or type(error).__name__)
-                await asyncio.sleep(_ERROR_BACKOFF_S)
+                # The listener rings every queue when the database answers again: resume then, not a pause later.
+                await self.wakeup.wait(_ERROR_BACKOFF_S)
                 continue
             except Exception as error:
                 log.exception("%s: unexpected error, carrying on", self.name)
@@ -99,6 +105,11 @@ class QueueConsumer(ABC):
                 # the consumers were not saturated, and CPU is what bounds throughput on 2 cores.
                 if rung and self.batch_window > 0:
                     await asyncio.sleep(self.batch_window)
+
+    def count_archived(self, msg_id: int, reason: str) -> None:
+        self.archived += 1
+        self.last_archived = {"msg_id": msg_id, "reason": reason}
+        MESSAGES_ARCHIVED.labels(self.queue).inc()
 
     def _failed(self, error: str) -> None:
         if error != self.last_error:

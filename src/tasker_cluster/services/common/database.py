@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import PoolTimeout
 
 from tasker_cluster.db.pgmq_install import ensure_pgmq, pgmq_installed
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.services.common.availability import Availability, DatabaseUnavailable, cause
 from tasker_cluster.services.common.migrations import apply_migrations
+from tasker_cluster.services.common.pool import ServicePool
 from tasker_cluster.services.common.queries import query
 from tasker_cluster.services.common.settings import ServiceSettings
 
@@ -28,6 +30,12 @@ _FIRST_RETRY_PAUSE_S, _MAX_RETRY_PAUSE_S = 0.1, 2.0
 # in whatever order each plan visits them); PostgreSQL breaks them by aborting one side, which simply runs again.
 _RETRIABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 _TRANSACTION_ATTEMPTS = 5
+# SQLSTATE classes of a connection the server ended: 57P (operator intervention: pg_terminate_backend, a shutdown
+# or crash) and 08 (connection exception).
+_CONNECTION_ENDED = ("57P", "08")
+# A failover or a proxy restart ends every session, one after the other: the connection a retry takes may be the
+# next to go, so one retry is not always enough (a test saw 1 request in 40 fail with one).
+RECONNECTS = 3
 
 
 def require_database_url(settings: ServiceSettings) -> str:
@@ -60,18 +68,10 @@ def session_conninfo(settings: ServiceSettings) -> str:
         existing = conninfo_to_dict(url).get("options") or ""
     except psycopg.ProgrammingError as error:
         raise ClusterError(
-            f"DATABASE_URL is not a valid connection string: {_reason(error)}", "correct DATABASE_URL"
+            f"DATABASE_URL is not a valid connection string: {cause(error)}", "correct DATABASE_URL"
         ) from error
     options = f"{existing} -c tasker.instance={settings.name} -c timezone=UTC".strip()
     return make_conninfo(url, options=options, application_name=settings.name)
-
-
-def _reason(error: BaseException) -> str:
-    """The cause in libpq's message ('Connection refused'), without its host:port preamble and hint lines."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(error).__name__
-    return lines[0].rsplit(" failed: ", 1)[-1]
 
 
 def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
@@ -96,7 +96,7 @@ def prepare_database(settings: ServiceSettings, queues: Sequence[str]) -> None:
             conn.execute(query("ensure_queues"), {"queues": list(queues)})
     except psycopg.Error as error:
         raise ClusterError(
-            f"cannot prepare the database at {where}: {_reason(error)}",
+            f"cannot prepare the database at {where}: {cause(error)}",
             "check that DATABASE_URL names a database this user may create schemas in",
         ) from error
 
@@ -124,14 +124,14 @@ def connect_when_up(
             if left <= 0:
                 raise ClusterError(
                     f"cannot connect to the database at {where} "
-                    f"(waited {timeout:g} s, the start-up timeout): {_reason(error)}",
+                    f"(waited {timeout:g} s, the start-up timeout): {cause(error)}",
                     "start it with `cluster db up`, or set DATABASE_URL to a running PostgreSQL",
                 ) from error
             wait = min(pause, left)
             log.warning(
                 "waiting for the database at %s: %s; next attempt in %.1f s (%.1f s left of the start-up timeout)",
                 where,
-                _reason(error),
+                cause(error),
                 wait,
                 left,
             )
@@ -154,9 +154,10 @@ def _check_encoding(conn: psycopg.Connection[Any], where: str) -> None:
         )
 
 
-def create_pool(settings: ServiceSettings) -> AsyncConnectionPool:
-    return AsyncConnectionPool(
+def create_pool(settings: ServiceSettings, availability: Availability) -> ServicePool:
+    return ServicePool(
         session_conninfo(settings),
+        availability,
         min_size=settings.pool_min,
         max_size=settings.pool_max,
         kwargs={"autocommit": True},
@@ -166,9 +167,23 @@ def create_pool(settings: ServiceSettings) -> AsyncConnectionPool:
     )
 
 
+def connection_ended(error: BaseException) -> bool:
+    """The server ended the connection under a statement (its backend was terminated, the server crashed or shuts
+    down), as opposed to refusing the statement itself, or to the database being known down."""
+    if not isinstance(error, psycopg.OperationalError) or isinstance(error, DatabaseUnavailable | PoolTimeout):
+        return False
+    return error.sqlstate is None or error.sqlstate.startswith(_CONNECTION_ENDED)
+
+
 async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run `operation` (which opens its own transaction) again when PostgreSQL aborted it to break a deadlock."""
-    for attempt in range(1, _TRANSACTION_ATTEMPTS + 1):
+    """Run `operation` (which takes its own connection and opens its own transaction) again when PostgreSQL aborted
+    it to break a deadlock, and when the server ended its connection under it (up to RECONNECTS times).
+
+    A transaction whose connection ended was rolled back with it, and every operation run here is safe to repeat
+    even in the rare case where its commit went through and only the answer was lost: each change is guarded
+    (compare-and-set), and a task is created under the UUID chosen before the first try."""
+    attempt, reconnects = 1, 0
+    while True:
         try:
             return await operation()
         except _RETRIABLE as error:
@@ -176,4 +191,9 @@ async def retry_transaction(operation: Callable[[], Awaitable[T]], what: str) ->
                 raise
             log.warning("%s: %s, running it again (attempt %d)", what, type(error).__name__, attempt + 1)
             await asyncio.sleep(0.01 * attempt)
-    raise AssertionError("unreachable")
+            attempt += 1
+        except psycopg.OperationalError as error:
+            if reconnects == RECONNECTS or not connection_ended(error):
+                raise
+            reconnects += 1
+            log.warning("%s: the server ended the connection (%s), running it again", what, cause(error))

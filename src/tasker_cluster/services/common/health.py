@@ -47,6 +47,11 @@ def health_endpoints(service: Service) -> list[Endpoint]:
             "uptime_s": service.uptime_s(),
             "ready": all(check.ok for check in checks.values()),
             "checks": {name: check.as_json() for name, check in checks.items()},
+            "database": {
+                "available": service.availability.available,
+                "down_for_s": round(service.availability.down_for(), 3),
+                "reason": service.availability.reason or None,
+            },
             "pool": service.pool.get_stats(),
             "notifications": {"connected": service.listener.connected},
             "consumers": [
@@ -56,6 +61,8 @@ def health_endpoints(service: Service) -> list[Endpoint]:
                     "running": c.running,
                     "iterations": c.iterations,
                     "last_error": c.last_error,
+                    "archived": c.archived,
+                    "last_archived": c.last_archived,
                 }
                 for c in service.consumers
             ],

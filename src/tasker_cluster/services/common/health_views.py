@@ -43,6 +43,16 @@ class ConsumerView(BaseModel):
     running: bool
     iterations: int
     last_error: str | None
+    archived: int = Field(description="Messages this consumer moved to the queue's archive as unprocessable.")
+    last_archived: dict[str, Any] | None = Field(description="The last of them: {msg_id, reason}.")
+
+
+class DatabaseView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    available: bool = Field(description="Whether the database answers, as the instance's sentinel connection sees.")
+    down_for_s: float
+    reason: str | None = Field(description="Why it does not answer, while it does not.")
 
 
 class DetailedBody(BaseModel):
@@ -53,6 +63,7 @@ class DetailedBody(BaseModel):
     uptime_s: float
     ready: bool
     checks: dict[str, CheckView]
+    database: DatabaseView
     pool: dict[str, int] = Field(description="psycopg_pool's statistics (pool_size, pool_available, ...).")
     notifications: dict[str, bool]
     consumers: list[ConsumerView]

@@ -15,6 +15,11 @@ TRANSITION_CONFLICTS = Counter(
     "Guarded state changes that found another state (a race lost, a duplicate delivery, a taken-over attempt)",
     ["kind"],
 )
+MESSAGES_ARCHIVED = Counter(
+    "tasker_messages_archived",
+    "Messages moved to their queue's archive because they could not be processed (the reason is in their headers)",
+    ["queue"],
+)
 QUEUE_LATENCY = Histogram(
     "tasker_queue_latency_seconds",
     "Time from a message being sent to being read (includes a retry's backoff delay)",

@@ -22,10 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.services.common.availability import Availability
 from tasker_cluster.services.common.consumer import QueueConsumer
 from tasker_cluster.services.common.database import (
     UnusableDatabase,
     create_pool,
+    describe_database,
     prepare_database,
     session_conninfo,
 )
@@ -62,9 +64,11 @@ class Service(ABC):
         self.schema_version = 0
         # The package's migrations do not change while it runs: read once, not on every readiness probe.
         self.wanted_schema_version = latest_version()
-        self.pool = create_pool(settings)
+        conninfo = session_conninfo(settings)
+        self.availability = Availability(describe_database(conninfo))
+        self.pool = create_pool(settings, self.availability)
         self.waker = WakeSender(self.pool, settings.wake_interval)
-        self.listener = NotificationListener(session_conninfo(settings), self.consumed_queues())
+        self.listener = NotificationListener(conninfo, self.consumed_queues(), self.availability)
         self.consumers: list[QueueConsumer] = []
         # Why the database answers but must not be used; the instance then serves only its health endpoints.
         self.database_problem: UnusableDatabase | None = None
@@ -119,13 +123,15 @@ class Service(ABC):
         """Stop reading, let in-flight work finish (or release it) within `grace` seconds, close the pool."""
         grace = self.settings.stop_grace if grace is None else grace
         self.request_stop()
-        joins = asyncio.gather(*(consumer.join() for consumer in self.consumers))
-        try:
-            await asyncio.wait_for(joins, grace)
-        except TimeoutError:
+        joins = [asyncio.create_task(consumer.join()) for consumer in self.consumers]
+        # asyncio.wait, not wait_for: a timeout must not cancel the joins, as cancelling them would cancel the work
+        # they wait for, which would then forget what it had claimed before release_unfinished could hand it back.
+        _done, unfinished = await asyncio.wait(joins, timeout=grace) if joins else (set(), set())
+        if unfinished:
             log.warning("%s: work still in flight after %.1f s, releasing it", self.settings.name, grace)
         for consumer in self.consumers:
             await consumer.release_unfinished()
+        await asyncio.gather(*joins, return_exceptions=True)
         await self.waker.close()
         await self.listener.stop()
         await self.pool.close()
@@ -148,9 +154,8 @@ class Service(ABC):
             return Check(False, f"{self.database_problem.message}; fix: {self.database_problem.fix}")
         if self.pool.closed:
             return Check(False, "connection pool is closed")
-        size = self.pool.get_stats().get("pool_size", 0)
-        if size < self.settings.pool_min:
-            return Check(False, f"pool has {size} of its minimum {self.settings.pool_min} connections")
+        if not self.availability.available:
+            return Check(False, self.availability.describe())
         stale_after = max(5.0, 4 * self.settings.poll_interval)
         now = time.monotonic()
         # Judged by reads that failed or hang, not by time since the last read: a worker whose every slot runs a
@@ -162,7 +167,8 @@ class Service(ABC):
                     return Check(False, f"no successful query for {silent_s:.1f} s: {consumer.last_error}")
             if consumer.reading_since is not None and now - consumer.reading_since > stale_after:
                 return Check(False, f"a read has waited {now - consumer.reading_since:.1f} s for the database")
-        return Check(True, f"pool open with {size} connections")
+        size = self.pool.get_stats().get("pool_size", 0)
+        return Check(True, f"{self.availability.describe()}; pool of {size} connections")
 
     def _consumers_check(self) -> Check:
         if not self.consumers:

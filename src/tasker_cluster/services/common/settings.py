@@ -40,8 +40,11 @@ class ServiceSettings:
     poll_interval: float = 0.5
     # After a wake-up, how long a consumer waits for more messages before reading (seconds).
     batch_window: float = 0.025
-    # A queue's consumers are rung at most this often by one instance (seconds); later wake-ups are deferred.
-    wake_interval: float = 0.01
+    # A queue's consumers are rung at most this often by one instance (seconds); later wake-ups are deferred. A
+    # NOTIFY is a committed, flushed transaction that signals every listening backend of the database, so a shorter
+    # interval costs CPU on every process of the cluster under load (bench/README.md); a lone task's hops are rung
+    # at once whatever the interval, as nothing was rung within it.
+    wake_interval: float = 0.05
     batch_size: int = 50
     visibility_timeout: int = 30
     stop_grace: float = 8.0
@@ -123,7 +126,7 @@ def _common_parser(role: Role) -> argparse.ArgumentParser:
     parser.add_argument(
         "--wake-interval-ms",
         type=float,
-        default=_env("TASKER_WAKE_INTERVAL_MS", "10"),
+        default=_env("TASKER_WAKE_INTERVAL_MS", "50"),
         help="TASKER_WAKE_INTERVAL_MS: ring a queue's consumers at most this often",
     )
     parser.add_argument(

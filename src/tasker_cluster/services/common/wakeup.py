@@ -10,18 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from tasker_cluster.services.common.availability import Availability, cause
 from tasker_cluster.services.common.queries import query
 from tasker_cluster.services.common.queues import wake_channel
 
 log = logging.getLogger("tasker.wakeup")
 
-_RECONNECT_DELAY_S = 1.0
+# How often a lost database is tried again: short, as the instance is ready again at most this long after the
+# database answers, and fixed, as a backoff that grows with the outage delays the recovery by as much.
+_RECONNECT_INTERVAL_S = 0.25
+_CONNECT_TIMEOUT_S = 2
 
 
 class Wakeup:
@@ -55,12 +59,26 @@ async def wake_consumers(conn: psycopg.AsyncConnection[Any], queues: Sequence[st
 
 
 class NotificationListener:
-    """One dedicated connection LISTENing on the channels of the queues this process consumes."""
+    """One dedicated connection LISTENing on the channels of the queues this process consumes.
 
-    def __init__(self, conninfo: str, queues: Iterable[str]) -> None:
+    It is also the instance's sentinel for the database (see availability.py): when it breaks, it is opened again at
+    once; if that fails, the database is reported down, and tried again every interval, the same interval however
+    long the outage lasts, until it answers."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        queues: Iterable[str],
+        availability: Availability,
+        connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._conninfo = conninfo
+        self.availability = availability
         self.wakeups: dict[str, Wakeup] = {wake_channel(queue): Wakeup() for queue in queues}
         self._by_queue = {queue: self.wakeups[wake_channel(queue)] for queue in queues}
+        self._open = connect or self._open_connection
+        self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self.connected = False
 
@@ -79,31 +97,52 @@ class NotificationListener:
                 await self._task
             self._task = None
 
-    async def _connect(self) -> psycopg.AsyncConnection:
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        for channel in self.wakeups:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    async def _open_connection(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+        )
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conn = await self._open()
+        try:
+            for channel in self.wakeups:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except BaseException:
+            await _close_quietly(conn)
+            raise
         self.connected = True
         return conn
 
-    async def _run(self, conn: psycopg.AsyncConnection | None) -> None:
+    async def reconnect(self) -> psycopg.AsyncConnection[Any]:
+        """Open the connection again, at once and then every interval until the database answers; report the
+        database down while it does not, and up when it does."""
+        while True:
+            try:
+                conn = await self._connect()
+            except psycopg.OperationalError as error:
+                self.availability.lost(cause(error))
+                await self._sleep(_RECONNECT_INTERVAL_S)
+                continue
+            self.availability.restored()
+            # Anything sent while we were away got no doorbell: let every consumer look once.
+            for wakeup in self.wakeups.values():
+                wakeup.ring()
+            return conn
+
+    async def _run(self, conn: psycopg.AsyncConnection[Any] | None) -> None:
         while True:
             try:
                 if conn is None:
-                    conn = await self._connect()
-                    # Anything sent while we were away got no doorbell: let every consumer look once.
-                    for wakeup in self.wakeups.values():
-                        wakeup.ring()
+                    conn = await self.reconnect()
                 async for notification in conn.notifies():
                     wakeup = self.wakeups.get(notification.channel)
                     if wakeup is not None:
                         _ring(wakeup, notification.payload)
             except psycopg.OperationalError as error:
                 self.connected = False
-                log.warning("notification connection lost (%s); polling until it is back", error)
+                log.warning("notification connection lost (%s); opening it again", cause(error))
                 await _close_quietly(conn)
                 conn = None
-                await asyncio.sleep(_RECONNECT_DELAY_S)
             except asyncio.CancelledError:
                 await _close_quietly(conn)
                 raise

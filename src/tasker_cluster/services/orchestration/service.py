@@ -35,6 +35,7 @@ class OrchestrationService(Service):
         return [
             ResultConsumer(
                 index=index,
+                instance=self.settings.name,
                 pool=self.pool,
                 wakeup=self.listener.wakeup_for(RESULTS_QUEUE),
                 batch_size=self.settings.batch_size,

@@ -91,28 +91,37 @@ class TaskStore:
         return await self._replay(params)
 
     async def _replay(self, params: dict[str, Any]) -> Creation:
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(query("find_task_by_idempotency_key"), params)
-            row = await cursor.fetchone()
-            if row is None:
-                raise RuntimeError(f"idempotency key {params['idempotency_key']!r} conflicted but names no task")
-            task_uuid, differs = row
-            if differs:
-                return Creation(str(task_uuid), None, created=False, differs=tuple(differs))
-            return Creation(str(task_uuid), await self._view(conn, task_uuid), created=False)
+        async def find() -> Creation:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(query("find_task_by_idempotency_key"), params)
+                row = await cursor.fetchone()
+                if row is None:
+                    raise RuntimeError(f"idempotency key {params['idempotency_key']!r} conflicted but names no task")
+                task_uuid, differs = row
+                if differs:
+                    return Creation(str(task_uuid), None, created=False, differs=tuple(differs))
+                return Creation(str(task_uuid), await self._view(conn, task_uuid), created=False)
+
+        return await retry_transaction(find, "find task")
 
     async def get(self, task_uuid: uuid.UUID) -> str | None:
-        async with self.pool.connection() as conn:
-            return await self._view(conn, task_uuid)
+        async def read() -> str | None:
+            async with self.pool.connection() as conn:
+                return await self._view(conn, task_uuid)
+
+        return await retry_transaction(read, "read task")
 
     async def list(self, *, status: str | None, namespace: str | None, limit: int, offset: int) -> str:
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                query("list_tasks"), {"status": status, "namespace": namespace, "limit": limit, "offset": offset}
-            )
-            row = await cursor.fetchone()
-        assert row is not None
-        return str(row[0])
+        params = {"status": status, "namespace": namespace, "limit": limit, "offset": offset}
+
+        async def read() -> str:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(query("list_tasks"), params)
+                row = await cursor.fetchone()
+            assert row is not None
+            return str(row[0])
+
+        return await retry_transaction(read, "list tasks")
 
     async def cancel(self, task_uuid: uuid.UUID) -> Cancellation:
         async def cancel_in_transaction() -> Cancellation:

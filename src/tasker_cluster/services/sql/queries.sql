@@ -48,7 +48,23 @@ SET last_read_at = clock_timestamp(),
     read_ct = m.read_ct + 1
 FROM next
 WHERE m.msg_id = next.msg_id
-RETURNING m.msg_id, extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s, m.message;
+RETURNING m.msg_id, extract(epoch FROM clock_timestamp() - m.enqueued_at)::float8 AS waited_s, m.message, m.read_ct;
+
+-- name: archive_result --
+-- Set aside a step result the orchestration cannot process (pgmq.archive's statement): moved to the queue's archive
+-- with the reason and the instance in its headers, so that it neither blocks the results read with it nor is lost.
+WITH moved AS (
+    DELETE FROM pgmq.q_orchestration_step_results
+    WHERE msg_id = %(msg_id)s
+    RETURNING msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+)
+INSERT INTO pgmq.a_orchestration_step_results (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+SELECT msg_id, vt, read_ct, enqueued_at, last_read_at, message,
+       coalesce(headers, jsonb_build_object())
+       || jsonb_build_object('tasker_archived', jsonb_build_object('reason', %(reason)s::text,
+                                                                   'instance', %(instance)s::text))
+FROM moved
+RETURNING msg_id;
 
 -- name: extend_visibility --
 -- Keep messages hidden while their steps still run (a heartbeat), or release them now with vt = 0.
@@ -61,16 +77,18 @@ FROM unnest(%(queues)s::text[]) AS q(name), LATERAL pgmq.metrics(q.name) AS m;
 
 -- name: create_task --
 -- Create a task, started, with its steps: root steps enqueued (a message each in {queue_table}), the others
--- pending. Nothing at all when its idempotency key was used before. The triggers record each row's path from
--- pending (migrations/002). The context is taken from the request's own text (%(request_body)s), so jsonb's
--- numeric reads the client's digits, never a Python float's approximation of them.
+-- pending. Nothing at all when its idempotency key was used before, or when the task exists already (a creation
+-- run again after its connection ended, whose first try had committed: the caller then reads that task back).
+-- The triggers record each row's path from pending (migrations/002). The context is taken from the request's own
+-- text (%(request_body)s), so jsonb's numeric reads the client's digits, never a Python float's approximation of
+-- them.
 WITH task AS (
     INSERT INTO tasker.tasks (task_uuid, namespace, name, version, status, context, initiator, source_system,
                               reason, tags, priority, idempotency_key, created_by)
     VALUES (%(task_uuid)s, %(namespace)s, %(name)s, %(version)s, 'steps_in_process',
             coalesce(%(request_body)s::jsonb -> 'context', '{{}}'::jsonb), %(initiator)s,
             %(source_system)s, %(reason)s, %(tags)s, %(priority)s, %(idempotency_key)s, %(instance)s)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING task_uuid
 ),
 steps AS (
@@ -364,8 +382,10 @@ LEFT JOIN abandoned a ON a.msg_id = msg.msg_id;
 -- name: record_outcomes --
 -- Record attempts' outcomes (in_progress -> complete | waiting_for_retry | error), guarded by the attempt number
 -- so that an attempt taken over by another worker cannot record anything. In the same statement: report each
--- recorded outcome to the orchestration, and delete from {queue_table} the messages of the recorded attempts and
--- the left-behind ones (stale_msg_ids).
+-- recorded outcome to the orchestration, record each refused one as a transition to 'refused' (from the state the
+-- step stays in, with the late attempt's number and instance: a worker paused past its visibility timeout leaves
+-- a visible trace), and delete from {queue_table} the messages of the recorded attempts and the left-behind ones
+-- (stale_msg_ids).
 WITH outcome AS (
     SELECT *
     FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS o(step_uuid uuid, attempt integer, state text, result jsonb,
@@ -381,6 +401,15 @@ recorded AS (
       AND s.step_uuid = outcome.step_uuid AND s.state = 'in_progress' AND s.attempts = outcome.attempt
     RETURNING s.step_uuid, s.task_uuid, s.state, s.attempts, s.msg_id
 ),
+refused AS (
+    INSERT INTO tasker.step_transitions (step_uuid, task_uuid, step_name, attempt, from_state, to_state, instance)
+    SELECT s.step_uuid, s.task_uuid, s.name, outcome.attempt, s.state, 'refused', tasker.current_instance()
+    FROM outcome
+    JOIN tasker.steps s ON s.step_uuid = outcome.step_uuid
+    WHERE s.step_uuid = ANY(%(step_uuids)s::uuid[])
+      AND outcome.step_uuid NOT IN (SELECT step_uuid FROM recorded)
+    RETURNING step_uuid
+),
 reported AS (
     INSERT INTO pgmq.q_orchestration_step_results (vt, message)
     SELECT clock_timestamp(),
@@ -395,5 +424,6 @@ consumed AS (
     RETURNING msg_id
 )
 SELECT (SELECT count(*) FROM recorded) AS recorded,
+       (SELECT count(*) FROM refused) AS refused,
        (SELECT count(*) FROM reported) AS reported,
        (SELECT count(*) FROM consumed) AS consumed;

@@ -38,6 +38,7 @@ class WorkerService(Service):
                 batch_window=self.settings.batch_window,
                 waker=self.waker,
                 visibility_timeout=self.settings.visibility_timeout,
+                availability=self.availability,
             )
             for queue in self.consumed_queues()
         ]

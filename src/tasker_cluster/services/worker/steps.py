@@ -16,8 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from tasker_cluster.services.common.availability import Availability
 from tasker_cluster.services.common.consumer import QueueConsumer
 from tasker_cluster.services.common.database import retry_transaction
 from tasker_cluster.services.common.metrics import QUEUE_LATENCY, STEP_DURATION, STEPS_PROCESSED, TRANSITION_CONFLICTS
@@ -33,6 +35,8 @@ log = logging.getLogger("tasker.worker")
 # A claimed step's message is hidden for the visibility timeout; while the step still runs, its visibility is
 # extended this often (as a fraction of the timeout), so only a dead worker's steps ever reappear.
 _HEARTBEAT_FRACTION = 1 / 3
+# Between two tries to record outcomes that failed for a lost connection, once the database answers (again).
+_RECORD_RETRY_PAUSE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,12 @@ class StepConsumer(QueueConsumer):
         batch_window: float,
         visibility_timeout: int,
         waker: WakeSender,
+        availability: Availability,
     ) -> None:
         super().__init__(f"steps:{queue}", queue, wakeup, poll_interval, batch_window)
         self.instance = instance
         self.pool = pool
+        self.availability = availability
         self.handlers = handlers
         self.slots = slots
         self.visibility_timeout = visibility_timeout
@@ -158,7 +164,7 @@ class StepConsumer(QueueConsumer):
     async def _run_batch(self, claims: list[Claim], stale: list[int]) -> None:
         try:
             outcomes = await asyncio.gather(*(self._run_step(claim) for claim in claims))
-            await retry_transaction(lambda: self._record(outcomes, stale), "record outcomes")
+            await self._record_once_possible(outcomes, stale)
         except Exception:
             # The attempts stay in_progress and their messages reappear after the visibility timeout, when
             # another worker takes them over: nothing is lost, the attempt is counted.
@@ -167,6 +173,21 @@ class StepConsumer(QueueConsumer):
             for claim in claims:
                 self._in_flight.pop(claim.msg_id, None)
             await self.slots.give_back(len(claims))
+
+    async def _record_once_possible(self, outcomes: list[dict[str, Any]], stale: list[int]) -> None:
+        """Record the outcomes; while the database does not answer, wait for it and try again, for as long as one
+        visibility timeout, so that a short outage does not make finished work run again. (Recorded later than
+        that, an attempt another worker took over meanwhile is refused by its guard, visibly.)"""
+        deadline = time.monotonic() + self.visibility_timeout
+        while True:
+            try:
+                return await retry_transaction(lambda: self._record(outcomes, stale), "record outcomes")
+            except psycopg.OperationalError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                await asyncio.sleep(_RECORD_RETRY_PAUSE_S)
+                await self.availability.wait(remaining)
 
     async def _run_step(self, claim: Claim) -> dict[str, Any]:
         started = time.perf_counter()
@@ -254,9 +275,12 @@ class StepConsumer(QueueConsumer):
                 if msg_id in self._in_flight:
                     self._in_flight[msg_id] = now
 
-    async def _set_visibility(self, msg_ids: list[int], vt: int) -> None:
+    async def _set_visibility(self, msg_ids: list[int], vt: int) -> int:
+        """Hide the messages for `vt` seconds from now (0: visible now); how many were still in the queue."""
         async with self.pool.connection(timeout=5) as conn:
-            await conn.execute(query("extend_visibility"), {"queue": self.queue, "msg_ids": msg_ids, "vt": vt})
+            cursor = await conn.execute(query("extend_visibility"), {"queue": self.queue, "msg_ids": msg_ids, "vt": vt})
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def join(self) -> None:
         """The loop has stopped and every claimed step has finished and been recorded."""
@@ -278,8 +302,8 @@ class StepConsumer(QueueConsumer):
                 await self._heartbeat
         if unfinished:
             try:
-                await self._set_visibility(unfinished, 0)
-                log.info("released %d unfinished steps to other workers", len(unfinished))
+                released = await self._set_visibility(unfinished, 0)
+                log.info("released %d unfinished step(s) to other workers", released)
             except Exception as error:
                 log.warning(
                     "could not release %d unfinished steps (they reappear after %d s): %s",
