@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import checks
 import pytest
 from checks import ScenarioRun
 from faults import wait_until
-from records import ServerRecords
+from records import ServerRecords, StepHistory
 from tamper import FAULT_FREE, Fault, assert_sees, each_fault
 from workloads import linear, slow
 
@@ -67,10 +68,25 @@ def run(scenario_manager: BlockingManager, records: ServerRecords) -> MixedRun:
     requests, created = scenario_manager.call(_mixed, scenario_manager.manager)
     uuids = [task.task_uuid for task in created]
     scenario_manager.wait_for_tasks_completion(uuids, timeout=120)
-    # Eventually: a step running when its task was cancelled still finishes; check once all have settled.
     wait_until(lambda: records.unsettled_steps(uuids) == 0, timeout=60, what="every step has settled")
+    # A step cancelled while it ran goes on in its worker: check once each one's late outcome came back.
+    wait_until(
+        lambda: not _cancelled_while_running(records, uuids, refused=False),
+        timeout=60,
+        what="the outcome of every step cancelled while it ran was refused",
+    )
     base = ScenarioRun.of(scenario_manager, requests, created, time.monotonic() - started)
     return MixedRun(**vars(base), cancel_targets=tuple(uuids[:CANCEL_TARGETS]))
+
+
+def _cancelled_while_running(records: ServerRecords, uuids: Sequence[str], *, refused: bool) -> list[StepHistory]:
+    """The steps cancelled in progress whose late outcome was refused already (`refused`), or not yet."""
+    return [
+        history
+        for history in records.step_histories(uuids)
+        if any(change[1:3] == ("in_progress", "cancelled") for change in history.changes)
+        and bool(history.refused) == refused
+    ]
 
 
 def check(run: MixedRun, records: ServerRecords) -> None:
@@ -86,6 +102,14 @@ def check(run: MixedRun, records: ServerRecords) -> None:
     for uuid in cancelled:
         states = {row.state for row in steps[uuid].values()}
         assert states <= {"cancelled", "complete"}, f"cancelled task {uuid} has steps in {sorted(states)}"
+    # A step running when its task was cancelled was cancelled with it, and its late outcome refused, visibly: the
+    # attempt the cancel ended, from `cancelled`, by the worker that ran it. It never completed after the cancel.
+    stopped = _cancelled_while_running(records, cancelled, refused=True)
+    assert stopped, "no cancel landed while a step ran: the scenario proved nothing about running steps"
+    for history in stopped:
+        attempt, claimer = history.claims()[-1]
+        assert history.refused == [(attempt, "cancelled", claimer)], f"{history.where} refused {history.refused}"
+        assert history.states()[-1] == "cancelled", f"{history.where} went {history.states()}"
     # A cancelled task's path depends on when the cancel landed; every other one is the template's.
     checks.steps_took_clean_paths(records, run, exempt={(uuid, "nap") for uuid in cancelled})
 

@@ -76,7 +76,11 @@ CANCEL_TASK = Operation(
     "Cancel an unfinished task",
     path_params=TaskPath,
     replies={
-        200: Reply("Cancelled: the task, its steps not yet run cancelled.", TaskView),
+        200: Reply(
+            "Cancelled: the task, with every unfinished step cancelled, a running one included (its handler may run "
+            "on, but its outcome is refused and never completes the step).",
+            TaskView,
+        ),
         404: NO_TASK,
         409: Reply("The task had already finished: `status` is the status it ended in.", ErrorBody),
         422: INVALID,
