@@ -322,3 +322,13 @@ def test_an_output_that_is_a_file_is_refused_with_the_fix(project: Project) -> N
     assert result.returncode == 1
     assert result.stderr == f"error: {taken} is not a folder\n  fix: pass -o with a folder to write the export into\n"
     assert taken.read_text() == "mine\n"
+
+
+def test_an_env_file_that_cannot_be_read_is_refused_before_any_test_runs(project: Project) -> None:
+    missing = project.root / "deploy" / "compose" / "test.env"
+    result = run_cli(project, "test", "cluster", "--running", "--env-file", str(missing))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: --env-file {missing}: cannot read it: No such file or directory\n"
+        "  fix: pass the test.env an export wrote (cluster export compose prints its path)\n"
+    )
