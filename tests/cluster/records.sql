@@ -35,7 +35,7 @@ WHERE task_uuid = ANY(%(uuids)s::uuid[])
 ORDER BY id;
 
 -- name: unsettled_steps --
--- Steps of the given tasks still queued or running (a cancelled task's running step finishes after the cancel).
+-- Steps of the given tasks still queued or running.
 SELECT count(*)::int
 FROM tasker.steps
 WHERE task_uuid = ANY(%(uuids)s::uuid[]) AND state IN ('enqueued', 'in_progress');

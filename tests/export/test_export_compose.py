@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import stat
 import subprocess
 import sys
 import threading
 import tomllib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import tomli_w
 import yaml
 from export_cli import run_cli
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tasker_cluster.cluster.export.files import APP_ROLE_SCRIPT
 from tasker_cluster.config.load import load_config
+from tasker_cluster.db.pgmq_install import ensure_pgmq
+from tasker_cluster.db.scratch import create_database, drop_database
 from tasker_cluster.project import Project
 from tasker_cluster.testing.config import ClusterConfig
 
@@ -78,7 +87,7 @@ def test_every_instance_is_a_service_of_its_own_published_on_loopback_at_its_loc
         assert entry["command"][0] == "python"
         assert entry["environment"]["TASKER_INSTANCE_ID"] == instance.name
         assert entry["environment"]["TASKER_BIND_ADDRESS"] == "0.0.0.0"
-        assert entry["environment"]["DATABASE_URL"] == "postgresql://postgres@database:5432/tasker"
+        assert entry["environment"]["DATABASE_URL"] == "postgresql://tasker@database:5432/tasker"
         assert entry["restart"] == "on-failure"
         assert entry["depends_on"] == {"database": {"condition": "service_healthy"}}
 
@@ -148,7 +157,7 @@ def test_the_topology_env_cannot_override_what_the_export_sets(project: Project)
     edit_topology(project, orchestration={"env": {"TASKER_BIND_ADDRESS": "127.0.0.1", "DATABASE_URL": "nope"}})
     environment = export(project)["services"]["orchestration-1"]["environment"]
     assert environment["TASKER_BIND_ADDRESS"] == "0.0.0.0"
-    assert environment["DATABASE_URL"] == "postgresql://postgres@database:5432/tasker"
+    assert environment["DATABASE_URL"] == "postgresql://tasker@database:5432/tasker"
 
 
 def test_the_database_runs_in_utf8_with_the_topology_settings_on_a_loopback_port(project: Project) -> None:
@@ -159,33 +168,127 @@ def test_the_database_runs_in_utf8_with_the_topology_settings_on_a_loopback_port
     assert database["ports"] == ["127.0.0.1:5433:5432"]
 
 
-def test_the_password_is_made_once_kept_across_exports_and_readable_by_its_owner_only(project: Project) -> None:
+def env_values(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def test_the_instances_log_in_as_the_application_role_whose_password_is_never_in_the_compose_file(
+    project: Project,
+) -> None:
+    document = export(project)
+    folder = project.root / "deploy" / "compose"
+    passwords = env_values(folder / ".env")
+    database = document["services"]["database"]
+
+    assert sorted(passwords) == ["POSTGRES_PASSWORD", "TASKER_DATABASE_PASSWORD"]
+    assert passwords["POSTGRES_PASSWORD"] != passwords["TASKER_DATABASE_PASSWORD"]
+    compose_text = (folder / "compose.yaml").read_text()
+    assert not any(password in compose_text for password in passwords.values())
+    reference = "${TASKER_DATABASE_PASSWORD:?set TASKER_DATABASE_PASSWORD in the .env file beside compose.yaml}"
+    assert document["services"]["worker-b-2"]["environment"]["PGPASSWORD"] == reference
+    assert database["environment"]["TASKER_DATABASE_PASSWORD"] == reference
+    assert database["environment"]["TASKER_DATABASE_ROLE"] == "tasker"
+    assert database["environment"]["POSTGRES_USER"] == "postgres"
+    assert "./initdb:/docker-entrypoint-initdb.d:ro" in database["volumes"]
+    script = folder / "initdb" / "app-role.sh"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755, "the image runs an executable script, sources any other"
+
+
+def test_the_passwords_are_made_once_kept_across_exports_and_readable_by_their_owner_only(project: Project) -> None:
     env_file = project.root / "deploy" / "compose" / ".env"
     export(project)
-    first = env_file.read_text()
+    first = env_values(env_file)
     with env_file.open("a") as file:
         file.write("MY_OWN_KEY=kept\n")
     export(project, "--orchestration", "1")
 
-    second = env_file.read_text()
-    password = next(line for line in first.splitlines() if line.startswith("POSTGRES_PASSWORD="))
-    assert len(password) > len("POSTGRES_PASSWORD=") + 16
-    assert password in second and "MY_OWN_KEY=kept" in second
+    second = env_values(env_file)
+    assert all(len(password) >= 32 for password in first.values())
+    assert second == {**first, "MY_OWN_KEY": "kept"}
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
 
 
-def test_the_env_file_names_the_deployment_for_the_harness(project: Project) -> None:
+def test_the_test_env_file_names_the_deployment_for_the_harness_and_compose_env_does_not(project: Project) -> None:
     export(project)
-    env_file = project.root / "deploy" / "compose" / ".env"
+    folder = project.root / "deploy" / "compose"
     topology = load_config(project)
 
-    config = ClusterConfig.from_env(env_file, environ={})
+    config = ClusterConfig.from_env(folder / "test.env", environ={})
     assert config.orchestration_urls == tuple(topology.orchestration_urls())
     assert config.worker_urls == tuple(topology.worker_urls())
-    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#"))
-    password = values["POSTGRES_PASSWORD"]
-    assert values["DATABASE_URL"] == f"postgresql://postgres:{password}@127.0.0.1:5433/tasker"
+    values = env_values(folder / "test.env")
+    password = env_values(folder / ".env")["TASKER_DATABASE_PASSWORD"]
+    assert values["DATABASE_URL"] == f"postgresql://tasker:{password}@127.0.0.1:5433/tasker"
     assert values["TASKER_TEST_WORKER_A_URLS"] == "http://127.0.0.1:8100,http://127.0.0.1:8101"
+    assert stat.S_IMODE((folder / "test.env").stat().st_mode) == 0o600
+    assert not (project.root / ".env").exists(), "the local CLI's own .env is not written"
+
+
+def test_an_env_file_of_an_earlier_export_loses_the_harness_keys_and_keeps_its_password_and_the_users_own(
+    project: Project,
+) -> None:
+    env_file = project.root / "deploy" / "compose" / ".env"
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(
+        "POSTGRES_PASSWORD=from-before\nDATABASE_URL=postgresql://postgres:from-before@127.0.0.1:5433/tasker\n"
+        "TASKER_TEST_ORCHESTRATION_URLS=http://127.0.0.1:8080\nMY_OWN_KEY=kept\n"
+    )
+    export(project)
+    values = env_values(env_file)
+    assert sorted(values) == ["MY_OWN_KEY", "POSTGRES_PASSWORD", "TASKER_DATABASE_PASSWORD"]
+    assert (values["POSTGRES_PASSWORD"], values["MY_OWN_KEY"]) == ("from-before", "kept")
+
+
+def test_an_export_into_the_project_folder_is_refused_and_its_env_file_left_as_it_was(project: Project) -> None:
+    (project.root / ".env").write_text("DATABASE_URL=postgresql://tasker@127.0.0.1:5433/mine\n")
+    result = run_cli(project, "export", "compose", "-o", str(project.root))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: the export would write compose's .env into the project's own {project.root / '.env'}, which every "
+        "local `cluster` command reads\n  fix: pass -o with a folder of its own (the default is deploy/compose)\n"
+    )
+    assert (project.root / ".env").read_text() == "DATABASE_URL=postgresql://tasker@127.0.0.1:5433/mine\n"
+    assert not (project.root / "compose.yaml").exists()
+
+
+def test_the_printed_test_hint_scopes_the_deployments_variables_to_one_command(project: Project) -> None:
+    result = run_cli(project, "export", "compose")
+    assert result.returncode == 0, result.stderr
+    [hint] = [line for line in result.stdout.splitlines() if line.startswith("test it:")]
+    assert hint == "test it: cluster test cluster --running --env-file deploy/compose/test.env"
+
+
+@pytest.mark.db
+def test_the_app_role_script_makes_a_login_role_that_owns_the_database_and_is_no_superuser(
+    pg_server: Any,
+) -> None:
+    admin = conninfo_to_dict(pg_server.admin_url)
+    suffix = uuid.uuid4().hex[:10]
+    role, database, password = f"app_{suffix}", f"t_initdb_{suffix}", secrets.token_urlsafe(24)
+    create_database(pg_server.admin_url, database)
+    try:
+        environment = {
+            **os.environ, "PGHOST": str(admin["host"]), "PGPORT": str(admin["port"]),
+            "PGPASSWORD": str(admin.get("password", "")), "POSTGRES_USER": str(admin["user"]),
+            "POSTGRES_DB": database, "TASKER_DATABASE_ROLE": role, "TASKER_DATABASE_PASSWORD": password,
+        }  # fmt: skip
+        ran = subprocess.run([str(APP_ROLE_SCRIPT)], env=environment, capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0, ran.stderr
+        with psycopg.connect(pg_server.admin_url) as conn:
+            row = conn.execute(
+                "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolpassword LIKE 'SCRAM-SHA-256$%%',"
+                " (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s) FROM pg_authid"
+                " WHERE rolname = %s",
+                (database, role),
+            ).fetchone()
+        assert row == (False, False, False, True, True, role)
+        # Its own password over TCP, and its database is its own: PGMQ installs, as the services install it.
+        as_role = make_conninfo(pg_server.admin_url, user=role, password=password, dbname=database)
+        assert ensure_pgmq(as_role)
+    finally:
+        drop_database(pg_server.admin_url, database)
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_a_topology_without_a_database_exports_no_database(project: Project) -> None:
@@ -197,7 +300,8 @@ def test_a_topology_without_a_database_exports_no_database(project: Project) -> 
     assert "database" not in document["services"] and "volumes" not in document
     environment = document["services"]["worker-a-1"]["environment"]
     assert "DATABASE_URL" not in environment and "PGPASSWORD" not in environment
-    assert "\nPOSTGRES_PASSWORD=" not in (project.root / "deploy" / "compose" / ".env").read_text()
+    assert not (project.root / "deploy" / "compose" / ".env").exists(), "no database, no passwords"
+    assert (project.root / "deploy" / "compose" / "test.env").is_file()
 
 
 @pytest.mark.parametrize("option", ["--image", "--database-image"])
@@ -218,3 +322,13 @@ def test_an_output_that_is_a_file_is_refused_with_the_fix(project: Project) -> N
     assert result.returncode == 1
     assert result.stderr == f"error: {taken} is not a folder\n  fix: pass -o with a folder to write the export into\n"
     assert taken.read_text() == "mine\n"
+
+
+def test_an_env_file_that_cannot_be_read_is_refused_before_any_test_runs(project: Project) -> None:
+    missing = project.root / "deploy" / "compose" / "test.env"
+    result = run_cli(project, "test", "cluster", "--running", "--env-file", str(missing))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: --env-file {missing}: cannot read it: No such file or directory\n"
+        "  fix: pass the test.env an export wrote (cluster export compose prints its path)\n"
+    )

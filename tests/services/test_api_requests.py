@@ -84,6 +84,44 @@ def test_a_context_value_that_cannot_be_stored_exactly_is_refused_naming_where_i
     assert detail["loc"] == ["context"] and complaint in detail["msg"] and "['a']" in detail["msg"]
 
 
+def nested(kind: str, depth: int) -> str:
+    """A JSON value of `depth` levels of arrays (or objects), the innermost holding 1."""
+    if kind == "array":
+        return "[" * depth + "1" + "]" * depth
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("context", '{"x": ' + nested("array", 984) + "}"),
+        ("context", '{"x": ' + nested("object", 984) + "}"),
+        ("tags", nested("array", 985)),
+        # One level beyond the limit: the body's object, `context`, and 63 more.
+        ("context", '{"x": ' + nested("array", 63) + "}"),
+    ],
+)
+def test_a_body_nested_deeper_than_the_limit_is_refused_naming_the_limit_and_creates_nothing(
+    client: httpx.Client, field: str, value: str
+) -> None:
+    before = client.get("/v1/tasks", params={"limit": 500}).json()["tasks"]
+    answer = post_raw(client, f'{{"namespace": "examples", "name": "linear", "{field}": {value}}}')
+    after = client.get("/v1/tasks", params={"limit": 500}).json()["tasks"]
+    assert answer.status_code == 422, answer.text
+    assert "nested deeper than 64 levels" in answer.json()["error"]
+    assert "64" in answer.json()["fix"]
+    assert len(after) == len(before)
+
+
+def test_a_context_nested_up_to_the_limit_is_stored_and_returned_as_sent(client: httpx.Client) -> None:
+    # 64 levels: the body's object, `context`, and 62 arrays around the innermost object.
+    context = '{"x": ' + nested("array", 62) + "}"
+    created = post_raw(client, f'{{"namespace": "examples", "name": "linear", "context": {context}}}')
+    assert created.status_code == 201, created.text
+    read_back = client.get(f"/v1/tasks/{created.json()['task_uuid']}")
+    assert read_back.json()["context"] == json.loads(context)
+
+
 @pytest.mark.parametrize(
     ("body", "key"),
     [

@@ -107,6 +107,9 @@ def test_a_killed_database_is_reported_refused_fast_and_recovered_from_without_a
     assert {task["status"] for task in done.values()} == {"complete"}
     assert [instance.process.poll() for instance in pair] == [None, None], "no instance exited"
     assert [instance.process.pid for instance in pair] == pids
+    # A failing probe is access-logged (a successful one is not: test_access_log.py).
+    for instance in pair:
+        assert '"GET /health/ready HTTP/1.1" 503' in instance.log(), instance.name
     print(
         f"\nunready {unready_after:.2f} s after the kill; a POST refused in {refused_in * 1000:.0f} ms; "
         f"both ready {ready_after:.2f} s after the database accepted connections again"

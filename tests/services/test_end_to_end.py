@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from service_instances import ServicePair, wait_for_tasks
 
@@ -177,6 +179,69 @@ def test_cancel_stops_an_unfinished_task_and_refuses_a_finished_one(service_pair
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert (again.status_code, again.json()["status"]) == (409, "cancelled")
     assert (too_late.status_code, too_late.json()["status"]) == (409, "complete")
+
+
+def test_a_running_step_of_a_cancelled_task_is_cancelled_and_its_late_outcome_refused_visibly(
+    service_pair: ServicePair,
+) -> None:
+    with service_pair.client() as client:
+        task_uuid = create(client, "slow", {"ms": 1500})["task_uuid"]
+        running = poll("its step in progress", lambda: first_step_in_progress(client, task_uuid))
+        cancelled = client.delete(f"/v1/tasks/{task_uuid}")
+        # The handler runs on to its end; what it then reports must change nothing.
+        refused = poll("the late outcome refused", lambda: refusals(service_pair.database_url, task_uuid))
+        after = client.get(f"/v1/tasks/{task_uuid}").json()
+    worker_metrics = httpx.get(f"{service_pair.worker.url}/metrics").text
+    assert running["status"] == "steps_in_process"
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["status"], cancelled.json()["steps"][0]["status"]) == ("cancelled", "cancelled")
+    assert (after["status"], after["completed_steps"]) == ("cancelled", 0)
+    assert {key: after["steps"][0][key] for key in ("status", "attempts", "result", "processed_by")} == {
+        "status": "cancelled",
+        "attempts": 1,
+        "result": None,
+        "processed_by": "worker-1",
+    }
+    history = step_history(service_pair.database_url, task_uuid)
+    assert [row[1:3] for row in history] == [
+        (None, "pending"),
+        ("pending", "enqueued"),
+        ("enqueued", "in_progress"),
+        ("in_progress", "cancelled"),
+        ("cancelled", "refused"),
+    ]
+    assert (history[3][3], history[4][3]) == ("orchestration-1", "worker-1")
+    assert refused == [(1, "cancelled", "refused", "worker-1")]
+    assert 'tasker_transition_conflicts_total{kind="task_cancelled"} 1.0' in worker_metrics
+    assert "1 step outcomes refused: their tasks were cancelled while they ran" in service_pair.worker.log()
+
+
+def first_step_in_progress(client: httpx.Client, task_uuid: str) -> dict[str, Any] | None:
+    task = client.get(f"/v1/tasks/{task_uuid}").json()
+    return task if task["steps"][0]["status"] == "in_progress" else None
+
+
+def refusals(database_url: str, task_uuid: str) -> list[tuple[Any, ...]]:
+    return [row for row in step_history(database_url, task_uuid) if row[2] == "refused"]
+
+
+def step_history(database_url: str, task_uuid: str) -> list[tuple[Any, ...]]:
+    """(attempt, from_state, to_state, instance) of the task's steps, in order."""
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT attempt, from_state, to_state, instance FROM tasker.step_transitions WHERE task_uuid = %s"
+            " ORDER BY id",
+            (task_uuid,),
+        ).fetchall()
+
+
+def poll(what: str, probe: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := probe():
+            return result
+        time.sleep(0.02)
+    pytest.fail(f"{what}: not after {timeout} s")
 
 
 def test_health_endpoints_name_the_instance_and_metrics_count_the_work(service_pair: ServicePair) -> None:

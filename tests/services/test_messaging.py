@@ -127,6 +127,61 @@ def test_a_step_whose_worker_died_is_taken_over_once_its_visibility_timeout_pass
     ).fetchone() == (0,)
 
 
+def cancel(conn: psycopg.Connection[Any], task_uuid: uuid.UUID) -> None:
+    """The orchestration's cancel: the task, then its unfinished steps, in one transaction."""
+    with conn.transaction():
+        conn.execute(query("cancel_task"), {"task_uuid": task_uuid})
+        conn.execute(query("cancel_open_steps"), {"task_uuids": [task_uuid]})
+
+
+def step_history(conn: psycopg.Connection[Any], step_uuid: uuid.UUID) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT attempt, from_state, to_state, instance FROM tasker.step_transitions WHERE step_uuid = %s ORDER BY id",
+        (step_uuid,),
+    ).fetchall()
+
+
+def queued(conn: psycopg.Connection[Any], msg_id: int) -> bool:
+    row = conn.execute("SELECT count(*) FROM pgmq.q_worker_examples_queue WHERE msg_id = %s", (msg_id,)).fetchone()
+    return row == (1,)
+
+
+def test_the_late_outcome_of_a_step_cancelled_while_it_ran_is_refused_and_its_message_deleted(connect: Any) -> None:
+    orchestration, worker = connect("orchestration-1"), connect("worker-1")
+    purge_step_queue(orchestration)
+    task_uuid = new_task(orchestration)
+    [(msg_id, _, step_uuid, *_)] = claim(worker, "worker-1", vt=30)
+    cancel(orchestration, task_uuid)
+
+    assert record(worker, step_uuid, attempt=1) == 0, "a cancelled step's outcome must not be recorded"
+    step = worker.execute("SELECT state, attempts, result FROM tasker.steps WHERE step_uuid = %s", (step_uuid,))
+    assert step.fetchone() == ("cancelled", 1, None)
+    assert step_history(worker, step_uuid)[2:] == [
+        (1, "enqueued", "in_progress", "worker-1"),
+        (1, "in_progress", "cancelled", "orchestration-1"),
+        (1, "cancelled", "refused", "worker-1"),
+    ]
+    results = worker.execute(
+        "SELECT count(*) FROM pgmq.q_orchestration_step_results WHERE message->>'task_uuid' = %s", (str(task_uuid),)
+    ).fetchone()
+    assert results == (0,), "nothing is reported to the orchestration"
+    assert not queued(worker, msg_id), "the cancelled attempt's message is deleted with its refused outcome"
+
+
+def test_a_step_cancelled_while_its_worker_was_dead_is_never_taken_over(connect: Any) -> None:
+    orchestration, dead, alive = connect("orchestration-1"), connect("worker-dead"), connect("worker-alive")
+    purge_step_queue(orchestration)
+    task_uuid = new_task(orchestration)
+    [(msg_id, _, step_uuid, *_)] = claim(dead, "worker-dead", vt=0)  # vt=0: its visibility timeout has passed
+    cancel(orchestration, task_uuid)
+
+    [(again, _, left_behind, *_)] = claim(alive, "worker-alive", vt=30)
+    assert (again, left_behind) == (msg_id, None), "the message comes back for deletion, its step unclaimed"
+    assert step_history(alive, step_uuid)[-1] == (1, "in_progress", "cancelled", "orchestration-1")
+    assert record(dead, step_uuid, attempt=1) == 0
+    assert step_history(alive, step_uuid)[-1] == (1, "cancelled", "refused", "worker-dead")
+
+
 def bookkeeping(conn: psycopg.Connection[Any], queue: str, msg_id: int) -> tuple[Any, ...]:
     """A message's PGMQ columns, as comparable values: read count, read or not, visibility window, headers."""
     row = conn.execute(

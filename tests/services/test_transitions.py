@@ -50,6 +50,7 @@ ALLOWED_STEP_CHANGES = {
     ("in_progress", "complete"),
     ("in_progress", "waiting_for_retry"),
     ("in_progress", "error"),
+    ("in_progress", "cancelled"),
     ("waiting_for_retry", "enqueued"),
     ("waiting_for_retry", "cancelled"),
 }
@@ -261,11 +262,11 @@ def test_cancelling_a_finished_task_changes_nothing(
 
 
 @pytest.mark.parametrize("state", STEP_STATES)
-def test_cancelling_open_steps_leaves_running_and_finished_ones_alone(
+def test_cancelling_open_steps_cancels_running_ones_too_and_leaves_finished_ones_alone(
     conn: psycopg.Connection[Any], linear: TaskTemplate, state: str
 ) -> None:
     task_uuid, step = second_step_in(conn, linear, state)
     before = state_of(conn, step)
     conn.execute(query("cancel_open_steps"), {"task_uuids": [task_uuid]})
-    expected = "cancelled" if state in ("pending", "enqueued", "waiting_for_retry") else state
+    expected = "cancelled" if state in ("pending", "enqueued", "in_progress", "waiting_for_retry") else state
     assert state_of(conn, step) == (expected, before[1])

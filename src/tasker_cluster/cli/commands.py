@@ -334,6 +334,14 @@ COMMANDS = (
                 "Default: a throwaway cluster on free ports, stopped at the end.",
             ),
             Value(
+                "env_file",
+                ("--env-file",),
+                Path,
+                "Set the variables FILE holds for this run only, over the environment: a deployment's test.env from "
+                "`cluster export` (its TASKER_TEST_* URLs, DATABASE_URL) with --running.",
+                metavar="FILE",
+            ),
+            Value(
                 "report_dir", ("--report-dir",), Path, "Keep the JUnit XML reports here (default: a temporary folder)."
             ),
         ),

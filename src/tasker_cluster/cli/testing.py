@@ -3,6 +3,7 @@ terminal), then a per-tier summary."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,13 +21,18 @@ def test(
     running: bool,
     report_dir: Path | None,
     only: bool,
+    env_file: Path | None,
 ) -> int:
     """The first failing phase's pytest exit code, 0 when every phase passed."""
+    from tasker_cluster.testing.config import read_env_file
     from tasker_cluster.testing.tiers import overall_exit_code, plan, run_phases
     from tasker_cluster.ui.test_progress import progress_runner
     from tasker_cluster.ui.test_summary import announce_phase, print_summary
 
     phases = plan(tier, workers, only=only)
+    if env_file is not None:
+        # This process lives for the run alone: what its pytest phases inherit is the run's environment.
+        os.environ.update(read_env_file(env_file))
     with tempfile.TemporaryDirectory(prefix="tasker-test-reports-") as scratch:
         results = run_phases(
             project.root,

@@ -126,9 +126,9 @@ def _database_url(deployment: ComposeProject) -> str:
     from dotenv import dotenv_values
 
     from tasker_cluster.cluster.export.environment import DATABASE_URL
-    from tasker_cluster.cluster.export.files import COMPOSE_ENV_FILE
+    from tasker_cluster.cluster.export.files import COMPOSE_TEST_ENV_FILE
 
-    return str(dotenv_values(deployment.file.with_name(COMPOSE_ENV_FILE))[DATABASE_URL])
+    return str(dotenv_values(deployment.file.with_name(COMPOSE_TEST_ENV_FILE))[DATABASE_URL])
 
 
 def _validate(compose_file: Path) -> None:

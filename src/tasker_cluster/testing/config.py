@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,19 @@ def env_names_cluster(env_file: Path, environ: Mapping[str, str] | None = None) 
     """Whether the environment or `env_file` names orchestration URLs at all."""
     values = _merged_values(env_file, os.environ if environ is None else environ)
     return bool(parse_url_list(values.get(ORCHESTRATION_URLS_ENV, "")))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables a dotenv file sets (a key without a value is left out). ConfigError when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise ConfigError(
+            f"--env-file {path}: cannot read it: {reason}",
+            "pass the test.env an export wrote (cluster export compose prints its path)",
+        ) from None
+    return {key: value for key, value in dotenv_values(stream=io.StringIO(text)).items() if value is not None}
 
 
 def parse_url_list(text: str) -> tuple[str, ...]:

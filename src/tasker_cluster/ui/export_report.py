@@ -23,4 +23,6 @@ def print_exported(config: ClusterConfig, exported: Exported) -> None:
         print_line(f"run it:  podman-compose -f {folder}/compose.yaml up -d   (or docker compose)")
     else:
         print_line(f"run it:  kubectl apply -f {folder}/   (Kubernetes >= 1.28; the database Secret first)")
-    print_line(f"test it: set -a; . {project.shown(exported.env_file)}; set +a; cluster test cluster --running")
+    # Scoped to the one command: exported in the shell, DATABASE_URL and the URL lists would steer every later local
+    # `cluster` command to the deployment.
+    print_line(f"test it: cluster test cluster --running --env-file {project.shown(exported.env_file)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from tasker_cluster.config.model import ClusterConfig, Instance, ServiceSpec
+from tasker_cluster.db.credentials import APP_ROLE
 
 from .environment import (
     BIND_ADDRESS,
@@ -29,11 +30,22 @@ DATABASE_VOLUME = "database"
 # The official image's data folder up to PostgreSQL 17; its entry point creates POSTGRES_DB on first start.
 DATABASE_IMAGE = "docker.io/library/postgres:17"
 DATABASE_DATA = "/var/lib/postgresql/data"
-DATABASE_USER = "postgres"
+DATABASE_SUPERUSER = "postgres"
 DATABASE_PORT = 5432
-# Compose reads it from the `.env` beside the file; libpq reads PGPASSWORD, so the URL never holds it.
+# The image runs what this folder holds once, on the first start; the export writes the application role's script.
+INITDB_FOLDER = "initdb"
+_INITDB_MOUNT = "/docker-entrypoint-initdb.d"
+# Compose reads both from the `.env` beside the file; libpq reads PGPASSWORD, so the URL never holds one. The
+# superuser's is the image's own setting, for an administrator; the instances log in as the application role.
 PASSWORD_VARIABLE = "POSTGRES_PASSWORD"
-_PASSWORD = f"${{{PASSWORD_VARIABLE}:?set {PASSWORD_VARIABLE} in the .env file beside compose.yaml}}"
+APP_PASSWORD_VARIABLE = "TASKER_DATABASE_PASSWORD"
+_APP_ROLE_VARIABLE = "TASKER_DATABASE_ROLE"
+
+
+def _password(variable: str) -> str:
+    return f"${{{variable}:?set {variable} in the .env file beside compose.yaml}}"
+
+
 _RESERVED = {INSTANCE_ID, INSTANCE_PORT, BIND_ADDRESS, PROJECT_DIR, DATABASE_URL, "PGPASSWORD"}
 _HEALTHCHECK_INTERVAL_S = 5
 _HEALTHCHECK_TIMEOUT_S = 4
@@ -65,8 +77,9 @@ def compose_document(config: ClusterConfig, options: ComposeOptions) -> dict[str
 
 
 def database_url_inside(config: ClusterConfig) -> str:
-    """DATABASE_URL as the instances see it: the database service by name, the password from PGPASSWORD."""
-    return f"postgresql://{DATABASE_USER}@{DATABASE_SERVICE}:{DATABASE_PORT}/{config.database.name}"
+    """DATABASE_URL as the instances see it: the application role at the database service, the password from
+    PGPASSWORD."""
+    return f"postgresql://{APP_ROLE}@{DATABASE_SERVICE}:{DATABASE_PORT}/{config.database.name}"
 
 
 def _instance_service(service: ServiceSpec, instance: Instance, image: str, config: ClusterConfig) -> dict[str, Any]:
@@ -103,7 +116,7 @@ def _instance_service(service: ServiceSpec, instance: Instance, image: str, conf
     }
     if config.database.mode == "local":
         environment[DATABASE_URL] = database_url_inside(config)
-        environment["PGPASSWORD"] = _PASSWORD
+        environment["PGPASSWORD"] = _password(APP_PASSWORD_VARIABLE)
         entry["depends_on"] = {DATABASE_SERVICE: {"condition": "service_healthy"}}
     return entry
 
@@ -115,15 +128,17 @@ def _database_service(config: ClusterConfig, image: str) -> dict[str, Any]:
         "command": ["postgres", "-c", f"max_connections={database.max_connections}"],
         "environment": {
             "POSTGRES_DB": database.name,
-            "POSTGRES_USER": DATABASE_USER,
-            PASSWORD_VARIABLE: _PASSWORD,
+            "POSTGRES_USER": DATABASE_SUPERUSER,
+            PASSWORD_VARIABLE: _password(PASSWORD_VARIABLE),
+            _APP_ROLE_VARIABLE: APP_ROLE,
+            APP_PASSWORD_VARIABLE: _password(APP_PASSWORD_VARIABLE),
             # SQL_ASCII would hand text back as bytes: the services refuse it (see /health/ready).
             "POSTGRES_INITDB_ARGS": "--encoding=UTF8",
         },
         "ports": [f"127.0.0.1:{database.port}:{DATABASE_PORT}"],
-        "volumes": [f"{DATABASE_VOLUME}:{DATABASE_DATA}"],
+        "volumes": [f"{DATABASE_VOLUME}:{DATABASE_DATA}", f"./{INITDB_FOLDER}:{_INITDB_MOUNT}:ro"],
         "healthcheck": {
-            "test": ["CMD", "pg_isready", "--username", DATABASE_USER, "--dbname", database.name],
+            "test": ["CMD", "pg_isready", "--username", DATABASE_SUPERUSER, "--dbname", database.name],
             "interval": _duration(2),
             "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
             "retries": 15,

@@ -1,7 +1,9 @@
-"""Writing an export: each YAML file as plain data (PyYAML) under a header, and the deployment's env file.
+"""Writing an export: each YAML file as plain data (PyYAML) under a header, and the deployment's test env file.
 
-The env file holds the `TASKER_TEST_*` URL lists of the deployment (and the instance counts), so the harness can
-target it: `set -a; . DIR/<env file>; set +a; cluster test cluster`. Keys a user added to it survive an export.
+The test env file holds the `TASKER_TEST_*` URL lists of the deployment (and the instance counts; for compose, the
+DATABASE_URL its database answers on from the host), so the harness can target it for one run without a shell
+exporting them: `cluster test cluster --running --env-file DIR/<test env file>`. It is never where the local CLI
+looks (the project's own `.env`): an export refuses to write there. Keys a user added to an env file survive.
 """
 
 from __future__ import annotations
@@ -14,25 +16,33 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import yaml
-from dotenv import dotenv_values, set_key
+from dotenv import dotenv_values, set_key, unset_key
 
 from tasker_cluster.cluster.env import env_values, write_if_changed
 from tasker_cluster.config.model import ClusterConfig
+from tasker_cluster.db.credentials import APP_ROLE
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.ports import LOOPBACK
 
-from .compose import DATABASE_USER, PASSWORD_VARIABLE, ComposeOptions, compose_document
+from .compose import APP_PASSWORD_VARIABLE, INITDB_FOLDER, PASSWORD_VARIABLE, ComposeOptions, compose_document
 from .environment import DATABASE_URL
 from .kubernetes import KubernetesOptions, instance_url, kubernetes_manifests
 
 COMPOSE_FILE = "compose.yaml"
-# Compose reads `.env` beside the compose file for its `${...}` values (here the database password).
+# Compose reads `.env` beside the compose file for its `${...}` values (here the database passwords).
 COMPOSE_ENV_FILE = ".env"
+COMPOSE_TEST_ENV_FILE = "test.env"
 KUBERNETES_ENV_FILE = "cluster.env"
+APP_ROLE_SCRIPT = Path(__file__).with_name(INITDB_FOLDER) / "app-role.sh"
 _HEADER = "# Written by `cluster export {target}` from {source}; the next export overwrites it.\n"
 _COMPOSE_ENV_HEADER = (
-    "# `cluster export compose` keeps these keys current and your own keys as they are. Compose reads\n"
-    "# POSTGRES_PASSWORD from here; the TASKER_TEST_* lists and DATABASE_URL let the harness target the deployment.\n"
+    "# `cluster export compose` keeps these keys current and your own keys as they are. Compose reads the\n"
+    "# database's passwords from here: POSTGRES_PASSWORD the superuser's, TASKER_DATABASE_PASSWORD the instances'.\n"
+)
+_COMPOSE_TEST_ENV_HEADER = (
+    "# `cluster export compose` keeps these keys current and your own keys as they are. For one harness run:\n"
+    "# `cluster test cluster --running --env-file <this file>`. Not for a shell's environment: there DATABASE_URL\n"
+    "# would steer every local `cluster` command to the deployment's database.\n"
 )
 _KUBERNETES_ENV_HEADER = (
     "# `cluster export kubernetes` keeps these keys current and your own keys as they are. The URLs resolve inside\n"
@@ -52,19 +62,30 @@ class Exported(NamedTuple):
 
 
 def export_compose(config: ClusterConfig, folder: Path, options: ComposeOptions) -> Exported:
-    """`folder/compose.yaml` and `folder/.env` (database password, kept across exports, and the URL lists)."""
+    """`folder/compose.yaml` and `folder/test.env` (the URL lists); with a database also `folder/initdb/app-role.sh`
+    (the application role, made on the database's first start) and `folder/.env` (both database passwords, made
+    once and kept across exports). ClusterError when `folder` is the project's own (its `.env` is the local CLI's)."""
     document = compose_document(config, options)
+    _refuse_project_env(config, folder / COMPOSE_ENV_FILE)
     _prepare(folder)
     path = folder / COMPOSE_FILE
     write_if_changed(path, _header("compose", config) + _dump([document]))
-    env_file = folder / COMPOSE_ENV_FILE
+    written = [path]
+    test_env_file = folder / COMPOSE_TEST_ENV_FILE
     values = env_values(config)
     if config.database.mode == "local":
-        password = _existing(env_file, PASSWORD_VARIABLE) or secrets.token_urlsafe(18)
-        values[PASSWORD_VARIABLE] = password
-        values[DATABASE_URL] = host_database_url(config, password)
-    _write_env(env_file, _COMPOSE_ENV_HEADER, values)
-    return Exported("compose", folder, [path, env_file], [], env_file, list(values))
+        env_file = folder / COMPOSE_ENV_FILE
+        passwords = {
+            variable: _existing(env_file, variable) or secrets.token_urlsafe(24)
+            for variable in (PASSWORD_VARIABLE, APP_PASSWORD_VARIABLE)
+        }
+        _write_env(env_file, _COMPOSE_ENV_HEADER, passwords)
+        # Exports before test.env kept these in .env too, where they would shadow nothing but still go stale.
+        _forget(env_file, [*values, DATABASE_URL])
+        values[DATABASE_URL] = host_database_url(config, passwords[APP_PASSWORD_VARIABLE])
+        written += [_write_script(folder / INITDB_FOLDER, APP_ROLE_SCRIPT), env_file]
+    _write_env(test_env_file, _COMPOSE_TEST_ENV_HEADER, values)
+    return Exported("compose", folder, [*written, test_env_file], [], test_env_file, list(values))
 
 
 def export_kubernetes(config: ClusterConfig, folder: Path, options: KubernetesOptions) -> Exported:
@@ -87,9 +108,27 @@ def export_kubernetes(config: ClusterConfig, folder: Path, options: KubernetesOp
 
 
 def host_database_url(config: ClusterConfig, password: str) -> str:
-    """The compose database as tools on the host reach it: its port published on loopback."""
+    """The compose database as tools on the host reach it, as the application role: its port published on loopback."""
     database = config.database
-    return f"postgresql://{DATABASE_USER}:{quote(password, safe='')}@{LOOPBACK}:{database.port}/{database.name}"
+    return f"postgresql://{APP_ROLE}:{quote(password, safe='')}@{LOOPBACK}:{database.port}/{database.name}"
+
+
+def _refuse_project_env(config: ClusterConfig, env_file: Path) -> None:
+    if env_file.resolve() == config.project.env_file.resolve():
+        raise ClusterError(
+            f"the export would write compose's {COMPOSE_ENV_FILE} into the project's own {env_file}, which every "
+            "local `cluster` command reads",
+            "pass -o with a folder of its own (the default is deploy/compose)",
+        )
+
+
+def _write_script(folder: Path, script: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    target = folder / script.name
+    write_if_changed(target, script.read_text())
+    # Executable: the image runs it rather than sourcing it into its own entry point.
+    os.chmod(target, 0o755)
+    return target
 
 
 def _prepare(folder: Path) -> None:
@@ -136,6 +175,13 @@ def _first_line(path: Path) -> str:
 
 def _existing(env_file: Path, key: str) -> str | None:
     return dotenv_values(env_file).get(key) if env_file.is_file() else None
+
+
+def _forget(env_file: Path, keys: Iterable[str]) -> None:
+    existing = dotenv_values(env_file)
+    for key in keys:
+        if key in existing:
+            unset_key(env_file, key, quote_mode="never")
 
 
 def _write_env(env_file: Path, header: str, values: dict[str, str]) -> None:

@@ -100,3 +100,5 @@ METRICS = Operation(
     replies={200: Reply("Prometheus text exposition format.", media_type="text/plain")},
 )
 HEALTH_OPERATIONS = (HEALTH, READY, DETAILED, METRICS)
+# What orchestrators, `cluster status` and metric scrapers call every few seconds on every instance.
+PROBE_PATHS = frozenset({HEALTH.path, READY.path, METRICS.path})

@@ -12,7 +12,8 @@ STEPS_ENQUEUED = Counter("tasker_steps_enqueued", "Steps this instance enqueued 
 STEPS_PROCESSED = Counter("tasker_steps_processed", "Step attempts this worker ran, by outcome", ["outcome"])
 TRANSITION_CONFLICTS = Counter(
     "tasker_transition_conflicts",
-    "Guarded state changes that found another state (a race lost, a duplicate delivery, a taken-over attempt)",
+    "Guarded state changes that found another state (a race lost, a duplicate delivery, a taken-over attempt, "
+    "a step cancelled while it ran)",
     ["kind"],
 )
 MESSAGES_ARCHIVED = Counter(

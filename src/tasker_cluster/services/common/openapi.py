@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from tasker_cluster.services.common.endpoints import Operation, Reply
 from tasker_cluster.services.common.health_views import HEALTH_OPERATIONS
 from tasker_cluster.services.common.problems import ErrorBody
+from tasker_cluster.services.common.request_body import MAX_NESTING_DEPTH
 
 OPENAPI_VERSION = "3.1.0"
 _REF = "#/components/schemas/{model}"
@@ -42,14 +43,14 @@ Every request is done exactly as sent or refused with `{{"error", "fix"}}` JSON 
 (the body is not UTF-8 JSON), 404 (no such path or resource), 405 (no such method on the path: `Allow` lists its
 methods; OPTIONS answers 204 with `Allow`; HEAD is answered wherever GET is), 409 (a state change that came too late),
 413 (the body exceeds --max-body-bytes, 1 MiB by default), 422 (not valid: unknown fields or query parameters, a key
-twice in one object, a query parameter given twice, a value that cannot be stored exactly), 503 (the database is
-unavailable: retry after `Retry-After` seconds), 500 (a bug)."""
+twice in one object, arrays and objects nested deeper than {max_depth} levels, a query parameter given twice, a value
+that cannot be stored exactly), 503 (the database is unavailable: retry after `Retry-After` seconds), 500 (a bug)."""
 
 
 def service_document(role: str, operations: Sequence[Operation]) -> dict[str, Any]:
     """The document of a service of `role` serving `operations` besides the health endpoints and this document."""
     every = [*HEALTH_OPERATIONS, OPENAPI, *operations]
-    return openapi_document(f"tasker {role}", _DESCRIPTION.format(role=role), every)
+    return openapi_document(f"tasker {role}", _DESCRIPTION.format(role=role, max_depth=MAX_NESTING_DEPTH), every)
 
 
 def openapi_document(title: str, description: str, operations: Sequence[Operation]) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 Refusals (ApiError): 413 once more than the limit has arrived (the declared Content-Length is checked first, a chunked
 body while it is read); 400 for a body that is not UTF-8 JSON (RFC 8259 §8.1); 422 for an object with a key twice
 (RFC 8259 §4 leaves its meaning to the parser: Python keeps the last value, PostgreSQL's jsonb too, the sender may
-have meant the first) and for NaN or Infinity, which are not JSON.
+have meant the first), for NaN or Infinity, which are not JSON, and for arrays and objects nested deeper than
+MAX_NESTING_DEPTH (RFC 8259 §9 lets a parser limit it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from starlette.requests import Request
@@ -19,6 +22,17 @@ from tasker_cluster.services.common.problems import ApiError
 # The default limit: far above any task request, far below what would stall an instance (issue 17 measured a 200 MB
 # body taking 19 s and 1.3 GB).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+# Levels of arrays and objects, the body's own object being the first: System.Text.Json's default (serde_json's is
+# 128), far beyond any task's context, and far below where the walks a body goes through break: Python's JSON parser,
+# pydantic and the storable check recurse once per level under a recursion limit of 1000 shared with the server's
+# own frames (a body 985 levels deep raised RecursionError), PostgreSQL's jsonb parser under its max_stack_depth.
+MAX_NESTING_DEPTH = 64
+
+# A JSON string with its escapes, and a run of anything but brackets.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -80,8 +94,26 @@ def decode_body(raw: bytes) -> str:
         ) from None
 
 
+def nesting_depth(text: str) -> int:
+    """How many levels of arrays and objects the JSON text `text` nests (0 for a lone number or string), found by
+    counting brackets outside strings, without recursion. For text that is not JSON the count is of its brackets
+    outside well-formed strings."""
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
 def parse_json(text: str) -> Any:
     """The JSON value of `text`: objects as dicts, integers as ints, every other number as an exact Decimal."""
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING_DEPTH:
+        # Refused before the parse: every walk that follows recurses once per level.
+        raise ApiError(
+            422,
+            f"the request body is nested deeper than {MAX_NESTING_DEPTH} levels: its arrays and objects nest "
+            f"{depth} levels deep",
+            f"flatten it: at most {MAX_NESTING_DEPTH} levels of arrays and objects, the body's own object counting "
+            "as the first",
+        )
     try:
         return json.loads(
             text, object_pairs_hook=_unique_keys, parse_float=Decimal, parse_int=_integer, parse_constant=_not_json

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from tasker_cluster.services.common.endpoints import Endpoint, Operation, Reply
 from tasker_cluster.services.common.metrics import TASKS_CREATED
 from tasker_cluster.services.common.problems import ApiError, ErrorBody
+from tasker_cluster.services.common.request_body import MAX_NESTING_DEPTH
 from tasker_cluster.services.orchestration.store import TaskStore
 from tasker_cluster.services.orchestration.task_request import CreateTaskRequest
 from tasker_cluster.services.orchestration.task_views import TaskListQuery, TaskPage, TaskPath, TaskView, TemplateList
@@ -34,7 +35,8 @@ CREATE_TASK = Operation(
     "createTask",
     "Create a task from a template",
     description="Done exactly as sent or refused. The body is at most the instance's --max-body-bytes (default "
-    "1 MiB), UTF-8 JSON, each key once per object.",
+    f"1 MiB), UTF-8 JSON, each key once per object, its arrays and objects nested at most {MAX_NESTING_DEPTH} "
+    "levels deep (the body's own object is the first).",
     body=CreateTaskRequest,
     replies={
         201: Reply("Created: the new task.", TaskView),
@@ -43,9 +45,9 @@ CREATE_TASK = Operation(
         404: Reply("No template has this namespace, name (and version).", ErrorBody),
         413: Reply("The body is larger than the instance accepts; do not retry it unchanged.", ErrorBody),
         422: Reply(
-            "The body is not valid: a field (`details`), a key twice in one object, a value that cannot be stored "
-            "exactly, or an idempotency key already used for a different request (`idempotency_key`, `task_uuid`, "
-            "`differs`).",
+            "The body is not valid: a field (`details`), a key twice in one object, arrays and objects nested deeper "
+            f"than {MAX_NESTING_DEPTH} levels, a value that cannot be stored exactly, or an idempotency key "
+            "already used for a different request (`idempotency_key`, `task_uuid`, `differs`).",
             ErrorBody,
         ),
         503: UNAVAILABLE,
@@ -74,7 +76,11 @@ CANCEL_TASK = Operation(
     "Cancel an unfinished task",
     path_params=TaskPath,
     replies={
-        200: Reply("Cancelled: the task, its steps not yet run cancelled.", TaskView),
+        200: Reply(
+            "Cancelled: the task, with every unfinished step cancelled, a running one included (its handler may run "
+            "on, but its outcome is refused and never completes the step).",
+            TaskView,
+        ),
         404: NO_TASK,
         409: Reply("The task had already finished: `status` is the status it ended in.", ErrorBody),
         422: INVALID,

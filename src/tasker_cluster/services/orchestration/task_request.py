@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from tasker_cluster.services.common.request_body import MAX_NESTING_DEPTH
 from tasker_cluster.services.common.storable import check_storable
 
 
@@ -38,7 +39,8 @@ class CreateTaskRequest(BaseModel):
         description="Any JSON object, stored and returned exactly as sent: numbers keep their digits and decimal "
         "places (exponents come back written out: 1e3 as 1000). Refused (422): a negative zero (jsonb has none), "
         "a number beyond PostgreSQL's numeric (131072 digits before the point, 16383 after), a NUL character or a "
-        "lone surrogate in any string.",
+        f"lone surrogate in any string, arrays and objects nested more than {MAX_NESTING_DEPTH - 1} levels deep "
+        f"counting `context` itself (the body's limit is {MAX_NESTING_DEPTH} levels, its own object the first).",
     )
     initiator: str | None = Field(None, max_length=256)
     source_system: str | None = Field(None, max_length=256)

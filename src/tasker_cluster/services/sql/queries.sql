@@ -207,11 +207,15 @@ SELECT EXISTS (SELECT 1 FROM cancelled) AS cancelled_now, task.status AS previou
 FROM task;
 
 -- name: cancel_open_steps --
--- After a task was cancelled or failed: its steps not yet running will never run (-> cancelled).
--- A separate statement from the task update, so that it sees the steps as they are once the task row is locked.
+-- After a task was cancelled: its unfinished steps will never finish (-> cancelled). A running attempt's handler
+-- may go on to its end, but its outcome is then refused by record_outcomes' guard (and recorded as `refused`) and
+-- its message deleted; should its worker die instead, claim_steps leaves the message behind: a cancelled task's
+-- step is never completed nor run again. A separate statement from the task update, so that it sees the steps as they are once the task
+-- row is locked (an outcome or a claim committed meanwhile included).
 UPDATE tasker.steps
 SET state = 'cancelled', updated_at = clock_timestamp()
-WHERE task_uuid = ANY(%(task_uuids)s::uuid[]) AND state IN ('pending', 'enqueued', 'waiting_for_retry');
+WHERE task_uuid = ANY(%(task_uuids)s::uuid[])
+  AND state IN ('pending', 'enqueued', 'in_progress', 'waiting_for_retry');
 
 -- name: lock_tasks --
 -- Lock the tasks a batch of results will advance, in one order, so that two orchestrators never deadlock.
@@ -381,11 +385,14 @@ LEFT JOIN abandoned a ON a.msg_id = msg.msg_id;
 
 -- name: record_outcomes --
 -- Record attempts' outcomes (in_progress -> complete | waiting_for_retry | error), guarded by the attempt number
--- so that an attempt taken over by another worker cannot record anything. In the same statement: report each
--- recorded outcome to the orchestration, record each refused one as a transition to 'refused' (from the state the
--- step stays in, with the late attempt's number and instance: a worker paused past its visibility timeout leaves
--- a visible trace), and delete from {queue_table} the messages of the recorded attempts and the left-behind ones
--- (stale_msg_ids).
+-- so that an attempt taken over by another worker, or one whose task was cancelled while it ran, cannot record
+-- anything. In the same statement: report each recorded outcome to the orchestration, record each refused one as a
+-- transition to 'refused' (from the state the step stays in, with the late attempt's number and instance: a worker
+-- paused past its visibility timeout, or a step cancelled under its handler, leaves a visible trace), and delete
+-- from {queue_table} the messages of the recorded attempts, of the attempts whose step was cancelled (nothing will
+-- ever run them: left in the queue, they would come back after the visibility timeout only to be left behind) and
+-- the left-behind ones (stale_msg_ids). Returns the counts, `cancelled` being the refused outcomes of cancelled
+-- steps.
 WITH outcome AS (
     SELECT *
     FROM jsonb_to_recordset(%(outcomes)s::jsonb) AS o(step_uuid uuid, attempt integer, state text, result jsonb,
@@ -408,7 +415,7 @@ refused AS (
     JOIN tasker.steps s ON s.step_uuid = outcome.step_uuid
     WHERE s.step_uuid = ANY(%(step_uuids)s::uuid[])
       AND outcome.step_uuid NOT IN (SELECT step_uuid FROM recorded)
-    RETURNING step_uuid
+    RETURNING step_uuid, from_state
 ),
 reported AS (
     INSERT INTO pgmq.q_orchestration_step_results (vt, message)
@@ -418,12 +425,20 @@ reported AS (
     FROM recorded r
     RETURNING msg_id
 ),
+cancelled_messages AS (
+    SELECT s.msg_id
+    FROM outcome
+    JOIN tasker.steps s ON s.step_uuid = outcome.step_uuid
+    WHERE s.step_uuid = ANY(%(step_uuids)s::uuid[]) AND s.state = 'cancelled' AND s.attempts = outcome.attempt
+),
 consumed AS (
     DELETE FROM pgmq.{queue_table}
-    WHERE msg_id = ANY(array(SELECT msg_id FROM recorded) || %(stale_msg_ids)s::bigint[])
+    WHERE msg_id = ANY(array(SELECT msg_id FROM recorded) || array(SELECT msg_id FROM cancelled_messages)
+                       || %(stale_msg_ids)s::bigint[])
     RETURNING msg_id
 )
 SELECT (SELECT count(*) FROM recorded) AS recorded,
        (SELECT count(*) FROM refused) AS refused,
        (SELECT count(*) FROM reported) AS reported,
-       (SELECT count(*) FROM consumed) AS consumed;
+       (SELECT count(*) FROM consumed) AS consumed,
+       (SELECT count(*) FROM refused WHERE from_state = 'cancelled') AS cancelled;

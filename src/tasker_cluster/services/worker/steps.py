@@ -247,14 +247,16 @@ class StepConsumer(QueueConsumer):
             cursor = await conn.execute(self._record_query, params)
             await wake_consumers(conn, ring_now, [""] * len(ring_now))
         row = await cursor.fetchone()
-        recorded = row[0] if row else 0
+        recorded, cancelled = (row[0], row[4]) if row else (0, 0)
         if recorded and not ring_now:
             self.waker.defer([RESULTS_QUEUE])
-        if recorded < len(outcomes):
-            TRANSITION_CONFLICTS.labels("attempt_taken_over").inc(len(outcomes) - recorded)
-            log.warning(
-                "%d step outcomes not recorded: another worker took those attempts over", len(outcomes) - recorded
-            )
+        if cancelled:
+            TRANSITION_CONFLICTS.labels("task_cancelled").inc(cancelled)
+            log.info("%d step outcomes refused: their tasks were cancelled while they ran", cancelled)
+        taken_over = len(outcomes) - recorded - cancelled
+        if taken_over:
+            TRANSITION_CONFLICTS.labels("attempt_taken_over").inc(taken_over)
+            log.warning("%d step outcomes not recorded: another worker took those attempts over", taken_over)
 
     # --- visibility ---------------------------------------------------------------------------------------------
 
