@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLUSTER := $(VENV)/bin/cluster
 STAMP := $(VENV)/.bootstrap-stamp
+TOPOLOGY := config/cluster.toml
+DEFAULT_TOPOLOGY := src/tasker_cluster/config/default_topology.toml
 
 .PHONY: bootstrap setup-env-cluster cluster-start-all cluster-status cluster-status-quick \
         cluster-logs cluster-logs-orchestration cluster-stop test lint bench
@@ -13,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# A fresh clone's topology: a copy of the packaged default, written only when missing, so the user's edits stay.
+$(TOPOLOGY):
+	mkdir -p $(@D)
+	cp $(DEFAULT_TOPOLOGY) $@
+
 # PYTHONDONTWRITEBYTECODE=1 is set machine-wide here, so nothing writes .pyc on import;
 # compile explicitly or every CLI call re-compiles the package (cheap when nothing changed).
-bootstrap: $(STAMP)
+bootstrap: $(STAMP) $(TOPOLOGY)
 	@$(PY) -m compileall -q src
 
 setup-env-cluster: bootstrap

@@ -18,6 +18,7 @@ import tomli_w
 
 from benchlib.fleet import clean_env
 from benchlib.paths import CLUSTER, REPO
+from tasker_cluster.config.sources import DEFAULT_TOPOLOGY
 from tasker_cluster.proc.ports import find_free_port_block
 
 RANGE = 10
@@ -28,7 +29,7 @@ SELECT pgmq.purge_queue(queue_name) FROM pgmq.meta;
 
 
 class ReferenceCluster:
-    """`config/cluster.toml`'s services with their own base ports, and a [database] on a free port."""
+    """The default topology's services with their own base ports, and a [database] on a free port."""
 
     def __init__(self, folder: Path) -> None:
         self.root = folder
@@ -42,7 +43,7 @@ class ReferenceCluster:
                     break
                 os.chmod(path, 0o755)
         shutil.copytree(REPO / "config" / "templates", folder / "config" / "templates")
-        with (REPO / "config" / "cluster.toml").open("rb") as file:
+        with DEFAULT_TOPOLOGY.open("rb") as file:
             self.document: dict[str, Any] = tomllib.load(file)
         base = find_free_port_block(4 * RANGE + 1)
         self.database_port = base + 4 * RANGE

@@ -3,38 +3,18 @@ from, and one clear exit-2 error per mistake. Every test loads a project folder 
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.sandbox import REPO, Sandbox, server_command, service
+from support.sandbox import Sandbox, server_command, service
 from tasker_cluster.cluster.status import quick_status
 from tasker_cluster.config.counts import split_evenly
 from tasker_cluster.config.load import load_config
 from tasker_cluster.config.model import LogRotation
 from tasker_cluster.errors import ClusterError, ConfigError
 from tasker_cluster.project import Project
-
-
-def test_default_topology_runs_two_orchestration_and_two_worker_types_on_the_documented_ports(sandbox: Sandbox) -> None:
-    # The repository's own file, in a project of the test's own: the checkout's .env and counts are never read.
-    sandbox.project.config_file.parent.mkdir(parents=True)
-    shutil.copy(REPO / "config" / "cluster.toml", sandbox.project.config_file)
-
-    topology = load_config(sandbox.project)
-
-    assert [(i.name, i.port) for i in topology.instances] == [
-        ("orchestration-1", 8080),
-        ("orchestration-2", 8081),
-        ("worker-a-1", 8100),
-        ("worker-a-2", 8101),
-        ("worker-b-1", 8102),
-        ("worker-b-2", 8103),
-    ]
-    assert topology.orchestration_urls() == ["http://127.0.0.1:8080", "http://127.0.0.1:8081"]
-    assert topology.worker_urls()[-1] == "http://127.0.0.1:8103"
 
 
 def test_worker_types_share_the_worker_range_in_file_order_unless_given_their_own_base(sandbox: Sandbox) -> None:

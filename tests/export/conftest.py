@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 from export_cli import REPO, STEERING
 
+from tasker_cluster.config.sources import DEFAULT_TOPOLOGY
 from tasker_cluster.project import Project
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """A copy of the repository's config/ (the default topology and the templates) in a folder of its own."""
+    """The packaged default topology and the repository's templates in a folder of its own (never the checkout's
+    config/cluster.toml, which is the user's)."""
     for variable in STEERING:
         monkeypatch.delenv(variable, raising=False)
     created = Project(tmp_path / "shop")
-    shutil.copytree(REPO / "config", created.root / "config", ignore=shutil.ignore_patterns("generated"))
+    shutil.copytree(REPO / "config" / "templates", created.root / "config" / "templates")
+    shutil.copy(DEFAULT_TOPOLOGY, created.config_file)
     return created

@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tasker_cluster.config.sources import DEFAULT_TOPOLOGY
 from tasker_cluster.proc.ports import LOOPBACK, find_free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ def decoy() -> Iterator[object]:
 
 
 def _copy_of_the_project(root: Path) -> Path:
-    shutil.copytree(REPO / "config", root / "config", ignore=shutil.ignore_patterns("generated"))
+    shutil.copytree(REPO / "config" / "templates", root / "config" / "templates")
+    shutil.copy(DEFAULT_TOPOLOGY, root / "config" / "cluster.toml")
     cluster_tests = root / "tests" / "cluster"
     cluster_tests.mkdir(parents=True)
     for path in (REPO / "tests" / "cluster").iterdir():

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from tasker_cluster.errors import ConfigError
 from tasker_cluster.project import Project
+
+# The topology a fresh clone runs, shipped with the package: `make` copies it to config/cluster.toml once, and from
+# then on that file is the user's (git ignores it), so tests read this one.
+DEFAULT_TOPOLOGY = Path(__file__).with_name("default_topology.toml")
 
 
 class Sources(NamedTuple):
@@ -43,7 +48,8 @@ def _read_toml(project: Project, required: bool) -> dict[str, Any]:
             return {}
         raise ConfigError(
             f"topology file {path} not found",
-            "run from a project folder, pass --project-dir, or copy config/cluster.toml from the repository",
+            f"run from a project folder, pass --project-dir, or start one from the default topology: "
+            f"mkdir -p {path.parent} && cp {DEFAULT_TOPOLOGY} {path}",
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}", "make it a readable UTF-8 text file") from None
