@@ -164,6 +164,28 @@ BAD_FILES = {
     "log-size-small": ("[logs]\nmax_bytes = 100\n" + _ONE_SERVICE, "logs.max_bytes", "greater than or equal to 4096"),
     "log-keep-negative": ("[logs]\nkeep = -1\n" + _ONE_SERVICE, "logs.keep", "greater than or equal to 0"),
     "log-unknown-key": ("[logs]\nmax_size = 1\n" + _ONE_SERVICE, "logs.max_size", "unknown key"),
+    "quoted-count": (
+        '[services.a]\nrole = "worker"\ncount = "3"\ncommand = ["x"]\n',
+        "services.a.count",
+        "not a string",
+    ),
+    "quoted-base-port": (
+        '[services.a]\nrole = "worker"\ncount = 1\nbase_port = "8100"\ncommand = ["x"]\n',
+        "services.a.base_port",
+        "not a string",
+    ),
+    "quoted-database-port": ('[database]\nport = "5433"\n' + _ONE_SERVICE, "database.port", "not a string"),
+    "quoted-grace": (
+        '[services.a]\nrole = "worker"\ncount = 1\ncommand = ["x"]\nstop_grace = "10"\n',
+        "services.a.stop_grace",
+        "not a string",
+    ),
+    "boolean-count": ('[services.a]\nrole = "worker"\ncount = true\ncommand = ["x"]\n', "services.a.count", "boolean"),
+    "database-port-is-an-instance-port": (
+        "[database]\nport = 8100\n" + _ONE_SERVICE,
+        "database.port",
+        "port 8100 is also given to a-1",
+    ),
 }
 
 
@@ -181,6 +203,23 @@ def test_a_bad_topology_file_is_one_config_error_naming_the_file_and_key(sandbox
     assert key in caught.value.message
     assert problem in caught.value.message
     assert caught.value.fix
+
+
+def test_a_quoted_number_is_refused_with_the_unquoted_form_as_the_fix(sandbox: Sandbox) -> None:
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text('[services.a]\nrole = "worker"\ncount = "3"\ncommand = ["x"]\n')
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(sandbox.project)
+
+    assert caught.value.fix == "write the number without quotes: `count = 3`"
+
+
+def test_a_database_port_inside_a_service_range_is_accepted_when_no_local_server_runs(sandbox: Sandbox) -> None:
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text('[database]\nmode = "none"\nport = 8100\n' + _ONE_SERVICE)
+
+    assert [instance.port for instance in load_config(sandbox.project).instances] == [8100]
 
 
 def test_unknown_key_error_lists_the_keys_the_table_accepts(sandbox: Sandbox) -> None:
@@ -265,3 +304,74 @@ def test_each_count_remembers_where_it_came_from(sandbox: Sandbox, monkeypatch: 
     assert from_flag["worker-a"] == ("flag", "--workers 2")
     monkeypatch.delenv("TASKER_ORCHESTRATION_INSTANCES")
     assert sandbox.config().services[0].count_origin == "file"
+
+
+_WORKER_ORIGINS = {
+    "flag": ({}, "", "--workers 30", "--workers"),
+    "environment": (
+        {"TASKER_WORKER_INSTANCES": "30"},
+        "",
+        "TASKER_WORKER_INSTANCES in the environment",
+        "TASKER_WORKER_INSTANCES in the environment",
+    ),
+    ".env": ({}, "TASKER_WORKER_INSTANCES=30\n", "TASKER_WORKER_INSTANCES in {env_file}", "{env_file}"),
+}
+
+
+@pytest.mark.parametrize("origin", sorted(_WORKER_ORIGINS))
+def test_a_count_that_overflows_its_range_blames_where_the_count_came_from_not_the_file(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    environ, dotenv, blamed, fixed = _WORKER_ORIGINS[origin]
+    sandbox.write_cluster()
+    sandbox.project.env_file.write_text(dotenv)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    env_file = str(sandbox.project.env_file)
+
+    with pytest.raises(ConfigError) as caught:
+        sandbox.config(workers=30 if origin == "flag" else None)
+
+    assert caught.value.message.startswith(blamed.format(env_file=env_file) + ": ")
+    assert "services.worker.count" not in caught.value.message
+    assert fixed.format(env_file=env_file) in caught.value.fix
+
+
+def test_a_worker_count_from_the_flag_without_a_worker_service_names_the_flag_in_the_fix(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base)})
+
+    with pytest.raises(ConfigError) as caught:
+        sandbox.config(workers=2)
+
+    assert "--workers" in caught.value.fix
+    assert "TASKER_WORKER_INSTANCES" not in caught.value.fix
+
+
+def test_a_negative_count_in_dotenv_names_the_line_to_edit(sandbox: Sandbox) -> None:
+    sandbox.write_cluster()
+    sandbox.project.env_file.write_text("TASKER_WORKER_INSTANCES=-1\n")
+
+    with pytest.raises(ConfigError) as caught:
+        sandbox.config()
+
+    assert f"TASKER_WORKER_INSTANCES in {sandbox.project.env_file}" in caught.value.message
+    assert str(sandbox.project.env_file) in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "blamed"),
+    [
+        (("--workers", "30"), {}, "--workers 30"),
+        ((), {"TASKER_ORCHESTRATION_INSTANCES": "30"}, "TASKER_ORCHESTRATION_INSTANCES in the environment"),
+    ],
+)
+def test_cli_blames_the_origin_of_a_bad_count_with_exit_2_and_no_traceback(
+    sandbox: Sandbox, args: tuple[str, ...], env: dict[str, str], blamed: str
+) -> None:
+    sandbox.write_cluster()
+
+    result = sandbox.cli("config", *args, env=env)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {blamed}: ")
+    assert "\n  fix: " in result.stderr and "Traceback" not in result.stderr

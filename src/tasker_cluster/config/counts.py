@@ -35,14 +35,31 @@ def resolve_counts(
         flag, variable = flags.get(role), COUNT_ENV[role]
         if flag is not None:
             source = f"{FLAGS[role]} {flag}"
-            counts[role] = CountOverride(_non_negative(flag, source), "flag", source)
+            counts[role] = CountOverride(_non_negative(flag, role, "flag", source), "flag", source)
         elif environ.get(variable, "").strip():
-            counts[role] = _parse(environ[variable], "environment", f"{variable} in the environment")
+            counts[role] = _parse(environ[variable], role, "environment", f"{variable} in the environment")
         elif sources.dotenv.get(variable, "").strip():
-            counts[role] = _parse(sources.dotenv[variable], ".env", f"{variable} in {sources.project.env_file}")
+            source = f"{variable} in {sources.project.env_file}"
+            counts[role] = _parse(sources.dotenv[variable], role, ".env", source)
         else:
             counts[role] = None
     return counts
+
+
+def lower_fix(role: Role, origin: CountOrigin, source: str) -> str:
+    """How to lower a count where it was set: the fix for a count that does not fit."""
+    if origin == "flag":
+        return f"pass a lower {FLAGS[role]}"
+    if origin == "file":
+        return f"lower {source}"
+    return f"lower or unset {source}"
+
+
+def unset_fix(role: Role, origin: CountOrigin, source: str) -> str:
+    """How to take an overriding count away where it was set."""
+    if origin == "flag":
+        return f"leave out {FLAGS[role]}"
+    return f"unset {source}" if origin == "environment" else f"remove {source}"
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -53,15 +70,21 @@ def split_evenly(total: int, parts: int) -> list[int]:
     return [share + (1 if index < extra else 0) for index in range(parts)]
 
 
-def _parse(text: str, origin: CountOrigin, source: str) -> CountOverride:
+def _parse(text: str, role: Role, origin: CountOrigin, source: str) -> CountOverride:
     try:
         value = int(text.strip())
     except ValueError:
-        raise ConfigError(f"{source} is {text!r}, not a whole number", "set it to an instance count, e.g. 2") from None
-    return CountOverride(_non_negative(value, source), origin, source)
+        raise ConfigError(
+            f"{source} is {text!r}, not a whole number",
+            f"set it to an instance count, e.g. 2, or {unset_fix(role, origin, source)}",
+        ) from None
+    return CountOverride(_non_negative(value, role, origin, source), origin, source)
 
 
-def _non_negative(value: int, source: str) -> int:
+def _non_negative(value: int, role: Role, origin: CountOrigin, source: str) -> int:
     if value < 0:
-        raise ConfigError(f"{source}: an instance count cannot be negative", "use 0 or more")
+        raise ConfigError(
+            f"{source}: an instance count cannot be negative",
+            f"set it to 0 or more, or {unset_fix(role, origin, source)}",
+        )
     return value

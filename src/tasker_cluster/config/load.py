@@ -5,6 +5,7 @@
     counts    flag > environment > .env > file           (counts.py)
     placement ports per service, instances per service   (placement.py)
     database  the [database] table, DATABASE_URL         (database.py)
+    ports     the local database's port is no instance's (placement.py)
 
 Every step raises ConfigError naming the file, the key and the fix; nothing is cached between commands.
 """
@@ -17,7 +18,7 @@ from typing import NamedTuple
 from tasker_cluster.config.counts import resolve_counts
 from tasker_cluster.config.database import with_external_server
 from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
-from tasker_cluster.config.placement import instances_of, place_services
+from tasker_cluster.config.placement import check_database_port, instances_of, place_services
 from tasker_cluster.config.schema import check_database, check_file
 from tasker_cluster.config.sources import Sources, read_sources
 from tasker_cluster.errors import ConfigError
@@ -37,11 +38,14 @@ def _config_from(sources: Sources, orchestration: int | None, workers: int | Non
     checked = check_file(project.config_file, sources.document)
     overrides = resolve_counts(sources, {"orchestration": orchestration, "worker": workers})
     services = place_services(project.config_file, checked.services, overrides)
+    database = with_external_server(checked.database, sources.dotenv)
+    instances = instances_of(services, project)
+    check_database_port(project.config_file, database, instances)
     return ClusterConfig(
         project=project,
-        database=with_external_server(checked.database, sources.dotenv),
+        database=database,
         services=services,
-        instances=instances_of(services, project),
+        instances=instances,
         dotenv=sources.dotenv,
         logs=checked.logs,
     )

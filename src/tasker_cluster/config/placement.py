@@ -10,8 +10,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tasker_cluster.config.counts import COUNT_ENV, CountOverride, split_evenly
-from tasker_cluster.config.model import ROLES, CountOrigin, Instance, Role, ServiceSpec
+from tasker_cluster.config.counts import CountOverride, lower_fix, split_evenly, unset_fix
+from tasker_cluster.config.model import ROLES, CountOrigin, DatabaseSpec, Instance, Role, ServiceSpec
 from tasker_cluster.config.schema import RANGE_SIZE, ServiceTable
 from tasker_cluster.errors import ConfigError
 from tasker_cluster.proc.ports import LOOPBACK
@@ -48,6 +48,20 @@ def place_services(
     return services
 
 
+def check_database_port(path: Path, database: DatabaseSpec, instances: list[Instance]) -> None:
+    """ConfigError when the local database server would listen on an instance's port: one of them could never
+    start. An external server (DATABASE_URL) or none at all takes no port of ours."""
+    if database.mode != "local" or database.external_url is not None:
+        return
+    holder = next((instance for instance in instances if instance.port == database.port), None)
+    if holder is not None:
+        raise ConfigError(
+            f"{path}: database.port: port {database.port} is also given to {holder.name}",
+            f"set database.port to a port no instance uses (they use "
+            f"{min(i.port for i in instances)}-{max(i.port for i in instances)}), or move services.{holder.service}",
+        )
+
+
 def instances_of(services: list[ServiceSpec], project: Project) -> list[Instance]:
     """Every instance, orchestration first, then workers, each role in file order."""
     instances = [_instance(service, index, project) for service in services for index in range(1, service.count + 1)]
@@ -69,7 +83,8 @@ def _effective_counts(
         if override.total and not names:
             raise ConfigError(
                 f"{override.source} asks for {override.total} {role} instances but {path} defines no {role} service",
-                f'add a [services.NAME] table with role = "{role}", or unset {COUNT_ENV[role]}',
+                f'add a [services.NAME] table with role = "{role}", or '
+                f"{unset_fix(role, override.origin, override.source)}",
             )
         for name, share in zip(names, split_evenly(override.total, len(names)), strict=True):
             counts[name] = (share, override.origin, override.source)
@@ -77,20 +92,25 @@ def _effective_counts(
 
 
 def _check_range(path: Path, service: ServiceSpec, own_base: int | None) -> None:
+    """ConfigError when the service's instances overflow its port range, blaming where its count was set: the
+    file's key, or the flag, variable or .env line that overrode it."""
+    lower = lower_fix(service.role, service.count_origin, service.count_source)
     if own_base is None:
         low = DEFAULT_BASE_PORTS[service.role]
-        fix = f"lower the count, or give services.{service.name} its own base_port"
+        fix = f"{lower}, or give services.{service.name} its own base_port"
     else:
         low = own_base
-        fix = f"lower the count: at most {RANGE_SIZE} instances per base_port; add another service for more"
+        fix = f"{lower}: at most {RANGE_SIZE} instances per base_port; add another {service.role} service for more"
     high = low + RANGE_SIZE - 1
     last = service.base_port + service.count - 1
-    if service.count and last > high:
-        raise ConfigError(
-            f"{path}: services.{service.name}.count: {service.count} instances (from {service.count_source}) "
-            f"at ports {service.base_port}-{last} overflow the {service.role} range {low}-{high}",
-            fix,
-        )
+    if not service.count or last <= high:
+        return
+    overflow = f"at ports {service.base_port}-{last} overflow the {service.role} range {low}-{high}"
+    if service.count_origin == "file":
+        raise ConfigError(f"{path}: services.{service.name}.count: {service.count} instances {overflow}", fix)
+    raise ConfigError(
+        f"{service.count_source}: {service.count} instances of services.{service.name} {overflow} of {path}", fix
+    )
 
 
 def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, source: str, base: int) -> ServiceSpec:

@@ -1,9 +1,10 @@
 """Step 2 of loading: the schema of config/cluster.toml, and one clear error naming file, key and fix per mistake.
 
 Checked by the small rules below rather than by pydantic: the schema is two tables of a few keys, and importing
-pydantic costs more CPU than a whole `status-quick` (bench/README.md, "Validation"). Values are read as pydantic's
-lax mode reads them (a count of 2.0 is 2, a number in `command` is its text) and problems are worded as pydantic
-words them, as the README and the tests quote them.
+pydantic costs more CPU than a whole `status-quick` (bench/README.md, "Validation"). Numbers must be TOML numbers, as
+pydantic's strict mode wants them: `count = "3"` or `count = true` is a mistake to point out, not a value to guess
+at (a whole float such as 2.0 still counts as 2, and a number in `command` is its text). Problems are worded as
+pydantic words them, as the README and the tests quote them.
 """
 
 from __future__ import annotations
@@ -28,20 +29,24 @@ Check = Callable[[Any], Any]
 
 
 class Invalid(Exception):
-    """A value breaks its key's rule; `at` continues the key path into a list index or a table key."""
+    """A value breaks its key's rule; `at` continues the key path into a list index or a table key. `unquoted`:
+    the number a quoted value holds ("3" for `"3"`), which the fix then suggests."""
 
-    def __init__(self, message: str, at: Location = ()) -> None:
+    def __init__(self, message: str, at: Location = (), unquoted: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.at = at
+        self.unquoted = unquoted
 
 
 class Problem(NamedTuple):
-    """One mistake: where (`loc`), which kind ("missing", "unknown", "service-name" or "invalid"), what."""
+    """One mistake: where (`loc`), which kind ("missing", "unknown", "service-name", "quoted" or "invalid"), what,
+    and for a quoted number the number itself."""
 
     loc: Location
     kind: str
     message: str
+    unquoted: str = ""
 
 
 class Field(NamedTuple):
@@ -76,35 +81,20 @@ class ClusterFile(NamedTuple):
 
 def integer(*, ge: int | None = None, le: int | None = None) -> Check:
     def check(value: Any) -> int:
-        if isinstance(value, bool | int):
-            number = int(value)
-        elif isinstance(value, float):
+        _refuse_non_numbers(value, "integer", int)
+        if isinstance(value, float):
             if not value.is_integer():
                 raise Invalid("Input should be a valid integer, got a number with a fractional part")
-            number = int(value)
-        elif isinstance(value, str):
-            try:
-                number = int(value.strip())
-            except ValueError:
-                raise Invalid("Input should be a valid integer, unable to parse string as an integer") from None
-        else:
-            raise Invalid("Input should be a valid integer")
-        return _bounded(number, ge=ge, le=le)
+            value = int(value)
+        return _bounded(value, ge=ge, le=le)
 
     return check
 
 
 def number(*, gt: float | None = None) -> Check:
     def check(value: Any) -> float:
-        if isinstance(value, bool | int | float):
-            result = float(value)
-        elif isinstance(value, str):
-            try:
-                result = float(value.strip())
-            except ValueError:
-                raise Invalid("Input should be a valid number, unable to parse string as a number") from None
-        else:
-            raise Invalid("Input should be a valid number")
+        _refuse_non_numbers(value, "number", float)
+        result = float(value)
         if gt is not None and not result > gt:
             raise Invalid(f"Input should be greater than {gt:g}")
         return result
@@ -125,6 +115,20 @@ def string(*, pattern: str | None = None, numbers: bool = False) -> Check:
         return value
 
     return check
+
+
+def _refuse_non_numbers(value: Any, kind: str, parse: Callable[[str], object]) -> None:
+    """Invalid unless `value` is a TOML integer or float (a boolean is neither, though Python says it is an int)."""
+    if isinstance(value, bool):
+        raise Invalid(f"Input should be a valid {kind}, not a boolean")
+    if isinstance(value, str):
+        try:
+            parse(value.strip())
+        except ValueError:
+            raise Invalid(f"Input should be a valid {kind}, not a string") from None
+        raise Invalid(f"Input should be a valid {kind}, not a string", unquoted=value.strip())
+    if not isinstance(value, int | float):
+        raise Invalid(f"Input should be a valid {kind}")
 
 
 def one_of(*choices: str) -> Check:
@@ -278,7 +282,8 @@ def _table(loc: Location, table: Any, fields: Sequence[Field], problems: list[Pr
         try:
             values[field.name] = field.check(table[field.name])
         except Invalid as invalid:
-            problems.append(Problem((*loc, field.name, *invalid.at), "invalid", invalid.message))
+            kind = "quoted" if invalid.unquoted else "invalid"
+            problems.append(Problem((*loc, field.name, *invalid.at), kind, invalid.message, invalid.unquoted))
     problems += _unknown_keys(loc, table, [field.name for field in fields])
     return values if len(problems) == found else None
 
@@ -327,6 +332,8 @@ def _fix_for(problem: Problem) -> str:
         return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(_accepted(problem.loc[:-1]))}"
     if problem.kind == "missing":
         return f"add `{key}` (see the comments in config/cluster.toml)"
+    if problem.kind == "quoted":
+        return f"write the number without quotes: `{problem.loc[-1]} = {problem.unquoted}`"
     if problem.kind == "service-name":
         return "name services in lower case letters and digits separated by single dashes, e.g. worker-a"
     return f"correct `{key}` (see the comments in config/cluster.toml)"
