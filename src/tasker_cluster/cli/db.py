@@ -22,8 +22,8 @@ def up(project: Project) -> int:
 
 
 def down(project: Project, *, yes: bool) -> int:
+    from tasker_cluster.cluster.database import stop_under_cluster
     from tasker_cluster.config.load import load_database_config
-    from tasker_cluster.db.control import stop_database
     from tasker_cluster.db.urls import redact
     from tasker_cluster.ui.console import print_line
 
@@ -33,8 +33,14 @@ def down(project: Project, *, yes: bool) -> int:
             f"DATABASE_URL points at an external server ({redact(database.external_url)}); it was left running",
             "pass --yes to stop it anyway, or unset DATABASE_URL to manage the project's local server",
         )
-    stopped = stop_database(project, database, force_external=yes)
+    stopped, running = stop_under_cluster(project, database, force_external=yes)
     print_line("database stopped" if stopped else "database was not running")
+    if running:
+        print_line(
+            f"warning: {', '.join(running)} still run without their database (they wait for it: `cluster db up`); "
+            "`cluster stop` stops them",
+            stderr=True,
+        )
     return 0
 
 
@@ -63,9 +69,9 @@ def url(project: Project, *, masked: bool) -> int:
 
 
 def reset(project: Project, *, yes: bool) -> int:
+    from tasker_cluster.cluster.database import reset_under_cluster
     from tasker_cluster.config.load import database_config
     from tasker_cluster.config.sources import read_sources
-    from tasker_cluster.db.control import reset_database
     from tasker_cluster.db.urls import redact
     from tasker_cluster.ui.console import print_line
 
@@ -77,7 +83,7 @@ def reset(project: Project, *, yes: bool) -> int:
         import typer
 
         typer.confirm(f"Drop and recreate the database {database.name!r}? All its data is lost.", abort=True)
-    url = reset_database(project, database, sources.dotenv, force_external=yes, announce=_announce)
+    url = reset_under_cluster(project, database, sources.dotenv, force_external=yes, announce=_announce)
     print_line(f"database reset: {redact(url)}")
     return 0
 
