@@ -220,8 +220,7 @@ def _partition(
         name = instance.name
         record = records.valid.get(name)
         if name in records.unreadable:
-            remove_record(project, name)
-            on_event(StartEvent("stale", name, "removed an unreadable PID file"))
+            record = _rewritten(project, instance, table, on_event)
         if record is None:
             found.missing.append(instance)
             continue
@@ -250,6 +249,23 @@ def _partition(
         if name not in wanted and liveness(record, table).running:
             (found.others if name in configured else found.extra).append(record)
     return found
+
+
+def _rewritten(
+    project: Project, instance: Instance, table: ProcessTable, on_event: Callable[[StartEvent], None]
+) -> InstanceRecord | None:
+    """For a PID file that holds no valid record: the record of the running instance its marks name, written
+    again; else the file is removed, as stale."""
+    from tasker_cluster.cluster.state import recover_record
+
+    record = recover_record(project, instance, table)
+    if record is None:
+        remove_record(project, instance.name)
+        on_event(StartEvent("stale", instance.name, "removed an unreadable PID file"))
+        return None
+    write_record(project, record)
+    on_event(StartEvent("stale", instance.name, f"rewrote its unreadable PID file from the marks of pid {record.pid}"))
+    return record
 
 
 def _why_stale(state: Liveness) -> str:
@@ -316,7 +332,7 @@ def _spawn_all(
                     failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
                     on_event(StartEvent("spawn-failed", instance.name, error.message))
                     continue
-                record = _record_of(instance, started.stat, token, log) if started.stat is not None else None
+                record = record_of(instance, started.stat, token, log) if started.stat is not None else None
                 live = _Live(instance, started.pid, log, started.log_offset, record, started)
                 spawned.append(live)
                 on_event(StartEvent("spawned", instance.name, f"pid {started.pid}"))
@@ -330,7 +346,7 @@ def _spawn_all(
     return spawned, failed
 
 
-def _record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> InstanceRecord:
+def record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> InstanceRecord:
     from datetime import UTC, datetime
 
     return InstanceRecord(

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
 from tasker_cluster.errors import UnknownInstance
+from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.proc.processes import ProcessTable
 from tasker_cluster.proc.records import InstanceRecord, Liveness, read_records
 from tasker_cluster.project import Project
@@ -23,8 +24,9 @@ class InstanceState(NamedTuple):
     """One instance: what the configuration says and what its PID file says (either may be missing).
 
     `liveness` is that of `record` (None without a record, or when not checked); `unreadable` marks a PID file that
-    holds no valid record. `serving`: once the leader exited, the processes of its session that run on. `escaped`:
-    processes that carry its token outside its session (looked for only when asked: it reads every environment).
+    holds no valid record (`record` is then the one rebuilt from the process its marks name, if one runs).
+    `serving`: once the leader exited, the processes of its session that run on. `escaped`: processes that carry its
+    token outside its session (looked for only when asked: it reads every environment).
     """
 
     name: str
@@ -40,6 +42,11 @@ class InstanceState(NamedTuple):
     @property
     def recorded(self) -> bool:
         return self.record is not None or self.unreadable
+
+    @property
+    def recovered(self) -> bool:
+        """Its PID file holds no valid record, but its process was found by its marks (`record` comes from it)."""
+        return self.unreadable and self.record is not None
 
     @property
     def alive(self) -> bool:
@@ -129,8 +136,35 @@ def observe(
     states += sorted(extra, key=_extra_order(config))
     if check:
         table = table or ProcessTable()
-        states = [_checked(state, alive, table) for state in states]
+        states = [_checked(_recovered(project, state, table), alive, table) for state in states]
     return ClusterState(project, config, states)
+
+
+def recover_record(project: Project, instance: Instance, table: ProcessTable) -> InstanceRecord | None:
+    """The record of a configured instance whose PID file holds none, rebuilt from the session leader whose
+    environment marks it as this instance of this project (`proc/records.marked_leader`); None when none runs.
+
+    Its port is the one it was told; its command is the topology's (what it was started with cannot be known, and
+    its command line may have changed since: exec, a process title)."""
+    from datetime import UTC, datetime
+
+    from tasker_cluster.cluster.start import record_of
+    from tasker_cluster.proc.processes import wall_clock_start
+    from tasker_cluster.proc.records import marked_leader
+
+    found = marked_leader(project, instance.name, table)
+    if found is None:
+        return None
+    stat, marks = found
+    started = datetime.fromtimestamp(wall_clock_start(stat.start_ticks), UTC).isoformat(timespec="seconds")
+    record = record_of(instance, stat, marks.token, project.log_file(instance.name))
+    return record._replace(port=marks.port, url=f"http://{LOOPBACK}:{marks.port}", started_at=started)
+
+
+def _recovered(project: Project, state: InstanceState, table: ProcessTable) -> InstanceState:
+    if not state.unreadable or state.configured is None:
+        return state
+    return state._replace(record=recover_record(project, state.configured, table))
 
 
 def _recorded(name: str, record: InstanceRecord | None) -> InstanceState:

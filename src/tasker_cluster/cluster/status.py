@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasker_cluster.cluster.state import InstanceState, observe, with_escapees
@@ -159,6 +159,16 @@ class StatusWarning(NamedTuple):
     def unreadable_config(cls, error: ClusterError) -> StatusWarning:
         return cls(f"showing what the PID records know: {error.message}", error.fix)
 
+    @classmethod
+    def corrupt_record(cls, state: InstanceState) -> StatusWarning:
+        assert state.record is not None
+        return cls(
+            f"{state.name}: its PID file holds no valid record; pid {state.record.pid} is that instance, by the marks "
+            "in its environment (this project's folder, its name, a start token)",
+            f"`cluster start {state.name}` writes its record again and leaves it running; `cluster stop {state.name}` "
+            "stops it",
+        )
+
     def as_json(self) -> dict[str, str]:
         return {"message": self.message, "fix": self.fix}
 
@@ -203,7 +213,13 @@ def quick_status(
     database_row = quick_database(project, config.database if config is not None else database)
     usage = sample_usage(_leaders(states, database_row), table)
     rows = [_with_process(s, "running", usage=usage) if s.alive else _without_process(s) for s in states]
+    warnings += _record_warnings(states)
     return ClusterStatus(_with_database_resources(database_row, usage), _known(rows, config), warnings)
+
+
+def _record_warnings(states: Sequence[InstanceState]) -> tuple[StatusWarning, ...]:
+    """One warning per instance found by its marks because its PID file holds no valid record."""
+    return tuple(StatusWarning.corrupt_record(state) for state in states if state.recovered)
 
 
 def quick_database(project: Project, database: DatabaseSpec | None) -> DatabaseRow | None:
@@ -286,7 +302,8 @@ class StatusProbe:
         instances = [_probed_row(state, self._answers.get(state.name), usage, self._baseline) for state in self._states]
         database = self._database.result() if self._database is not None else None
         database = _with_database_resources(database, usage, self._baseline)
-        return ClusterStatus(database, _known(instances, self._config), self._warnings, usage)
+        warnings = self._warnings + _record_warnings(self._states)
+        return ClusterStatus(database, _known(instances, self._config), warnings, usage)
 
     def _sample(self, states: list[InstanceState]) -> dict[str, Usage]:
         return sample_usage(_leaders(states, self._database.row if self._database is not None else None))

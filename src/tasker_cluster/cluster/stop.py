@@ -103,8 +103,11 @@ def _stop_recorded(
             results[instance.name] = result
         if target is None and instance.recorded:
             remove_record(project, instance.name)
+    recovered = {instance.name for instance in wanted if instance.recovered}
     for stopped in stopper(targets, meanwhile):
         results[stopped.name] = finish(stopped, records[stopped.name], results.get(stopped.name))
+        if stopped.name in recovered:
+            results[stopped.name] = _found_by_marks(results[stopped.name])
         if results[stopped.name].outcome != "survived":
             remove_record(project, stopped.name)
     return [results[instance.name] for instance in wanted]
@@ -113,7 +116,7 @@ def _stop_recorded(
 def classify(instance: InstanceState, timeout: float | None) -> tuple[StopTarget | None, InstanceStop | None]:
     """A group to stop, or an outcome settled without signalling anything (not running, stale record), or both
     (a dead leader whose session left processes behind). A record with no target is stale: the caller removes it."""
-    if instance.unreadable:
+    if instance.unreadable and instance.record is None:
         return None, InstanceStop(
             instance.name, "stale", None, "removed a PID file that holds no valid record; not signalled"
         )
@@ -156,6 +159,11 @@ def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | Non
         detail = "did not exit after SIGTERM; sent SIGKILL"
         return InstanceStop(stopped.name, "killed", record.pid, f"{detail} ({escaped})" if escaped else detail)
     return InstanceStop(stopped.name, "stopped", record.pid, escaped)
+
+
+def _found_by_marks(result: InstanceStop) -> InstanceStop:
+    note = "its PID file held no valid record: found by the marks in its environment"
+    return result._replace(detail=f"{note}; {result.detail}" if result.detail else note)
 
 
 def _stop_database(project: Project, database: DatabaseSpec | ClusterError, force_external: bool) -> InstanceStop:

@@ -104,6 +104,39 @@ def marker_of(pid: int) -> str | None:
     return environ[at + len(_MARKER_BYTES) : end if end >= 0 else len(environ)].decode(errors="replace")
 
 
+class InstanceMarks(NamedTuple):
+    """What an instance's environment says of it: the project folder and instance id it was started for, its port
+    and its start token (`cluster/start.instance_env`)."""
+
+    project_dir: str
+    instance: str
+    port: int
+    token: str
+
+
+_MARK_KEYS = {b"TASKER_PROJECT_DIR": "project_dir", b"TASKER_INSTANCE_ID": "instance", b"TASKER_INSTANCE_PORT": "port"}
+
+
+def instance_marks(pid: int) -> InstanceMarks | None:
+    """The marks of an instance in the process's environment; None unless it carries all of them (or it cannot be
+    read: another user's process)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            environ = file.read()
+    except OSError:
+        return None
+    found: dict[str, str] = {}
+    for entry in environ.split(b"\0"):
+        key, _, value = entry.partition(b"=")
+        if key in _MARK_KEYS:
+            found[_MARK_KEYS[key]] = value.decode(errors="replace")
+        elif key == MARKER.encode():
+            found["token"] = value.decode(errors="replace")
+    if len(found) < 4 or not found["token"] or not found["port"].isdigit():
+        return None
+    return InstanceMarks(found["project_dir"], found["instance"], int(found["port"]), found["token"])
+
+
 def descendants(leader: int) -> set[int]:
     """Children, grandchildren... of `leader`, from /proc/PID/task/TID/children (one list per thread)."""
     found: set[int] = set()
@@ -149,6 +182,7 @@ class ProcessTable:
             self._pids = list(self._stats)
         self._markers: dict[int, str | None] = dict(markers or {})
         self._ids_of: dict[int, tuple[int, int]] = {}
+        self._claims: dict[str, dict[str, list[tuple[ProcessStat, InstanceMarks]]]] = {}
 
     def pids(self) -> list[int]:
         if self._pids is None:
@@ -195,6 +229,25 @@ class ProcessTable:
                 stat = self.stat(pid)
                 if stat is not None and stat.running and stat.start_ticks >= since:
                     found[token].append(stat)
+        return found
+
+    def claimed(self, project_dir: str) -> dict[str, list[tuple[ProcessStat, InstanceMarks]]]:
+        """Running processes whose environment marks them as an instance of the project at `project_dir`, by
+        instance name, earliest started first. Reads the environment of every process, as `marked` does."""
+        if project_dir in self._claims:
+            return self._claims[project_dir]
+        found: dict[str, list[tuple[ProcessStat, InstanceMarks]]] = {}
+        me = os.getpid()
+        for pid in self.pids():
+            marks = instance_marks(pid) if pid != me else None
+            if marks is None or marks.project_dir != project_dir:
+                continue
+            stat = self.stat(pid)
+            if stat is not None and stat.running:
+                found.setdefault(marks.instance, []).append((stat, marks))
+        for processes in found.values():
+            processes.sort(key=lambda pair: pair[0].start_ticks)
+        self._claims[project_dir] = found
         return found
 
     def _ids(self, pid: int) -> tuple[int, int]:

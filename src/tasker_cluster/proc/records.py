@@ -19,7 +19,14 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import NamedTuple
 
-from tasker_cluster.proc.processes import ProcessStat, ProcessTable, boot_id, read_stat, wall_clock_start
+from tasker_cluster.proc.processes import (
+    InstanceMarks,
+    ProcessStat,
+    ProcessTable,
+    boot_id,
+    read_stat,
+    wall_clock_start,
+)
 from tasker_cluster.project import PID_SUFFIX, Project
 
 # psutil derives create_time from clock ticks since boot, so it is exact to 1/100 s and equal on every read.
@@ -210,6 +217,17 @@ def escaped(records: Iterable[InstanceRecord], table: ProcessTable) -> dict[str,
         if pids:
             found[record.name] = pids
     return found
+
+
+def marked_leader(project: Project, name: str, table: ProcessTable) -> tuple[ProcessStat, InstanceMarks] | None:
+    """The running session leader whose environment marks it as instance `name` of this project, for an instance
+    whose PID file holds no valid record: the marks prove it ours (only a start of this project writes this folder,
+    this name and a token into an environment), so it may be shown, recorded again and stopped. The earliest one:
+    a process that left the instance's session later leads a session of its own too."""
+    for stat, marks in table.claimed(str(project.root)).get(name, []):
+        if stat.pid == stat.session:
+            return stat, marks
+    return None
 
 
 def _same_process(record: InstanceRecord, stat: ProcessStat) -> bool:

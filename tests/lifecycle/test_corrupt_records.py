@@ -1,0 +1,100 @@
+"""A corrupt or hand-edited PID record does not make an instance we started a stranger: its environment carries this
+project's folder, its instance id and a start token, which prove it ours. status and start find it by that marker
+(and say once that the record is corrupt, with the fix), start writes the record again, stop stops it. A process
+without that proof is never signalled."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support.sandbox import SERVER, Sandbox, running, wait_listening
+
+_CORRUPTIONS = {
+    "truncated JSON": lambda text: text[: len(text) // 2],
+    "garbage": lambda text: "not a record\n",
+    "pid edited to a string": lambda text: json.dumps({**json.loads(text), "pid": "12x"}),
+}
+
+
+@pytest.fixture(params=sorted(_CORRUPTIONS))
+def corrupted(sandbox: Sandbox, request: pytest.FixtureRequest) -> tuple[Sandbox, int]:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    assert sandbox.start().ok
+    pid = sandbox.record("orchestration-1").pid
+    pid_file = sandbox.project.pid_file("orchestration-1")
+    pid_file.write_text(_CORRUPTIONS[request.param](pid_file.read_text()))
+    return sandbox, pid
+
+
+def test_status_quick_finds_the_instance_by_its_marker_and_reports_the_corrupt_record(
+    corrupted: tuple[Sandbox, int],
+) -> None:
+    sandbox, pid = corrupted
+
+    quick = sandbox.cli("status-quick", "--json")
+
+    row = json.loads(quick.stdout)["instances"][0]
+    assert (row["name"], row["status"], row["pid"]) == ("orchestration-1", "running", pid), quick.stdout
+    warnings = json.loads(quick.stdout)["warnings"]
+    assert len(warnings) == 1 and "orchestration-1" in warnings[0]["message"], warnings
+    assert "holds no valid record" in warnings[0]["message"]
+    assert "cluster start orchestration-1" in warnings[0]["fix"]
+
+
+def test_stop_stops_the_instance_its_marker_proves_ours_and_removes_the_record(corrupted: tuple[Sandbox, int]) -> None:
+    sandbox, pid = corrupted
+
+    stopped = sandbox.cli("stop", "orchestration-1")
+
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "orchestration-1    stopped" in stopped.stdout, stopped.stdout
+    assert not running(pid)
+    assert not sandbox.project.pid_file("orchestration-1").exists()
+
+
+def test_start_all_recognises_the_running_instance_and_writes_its_record_again(corrupted: tuple[Sandbox, int]) -> None:
+    sandbox, pid = corrupted
+
+    again = sandbox.cli("start-all")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "port-taken" not in again.stdout + again.stderr
+    assert "orchestration-1    running" in again.stdout, again.stdout
+    assert "rewrote" in again.stdout
+    assert sandbox.record("orchestration-1").pid == pid
+    assert sandbox.cli("status-quick").returncode == 0
+
+
+def test_a_process_without_this_projects_marker_is_never_signalled_despite_a_corrupt_record(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    # Marked for the same instance name, but started for another project folder: not ours.
+    env = {
+        **os.environ,
+        "TASKER_INSTANCE_ID": "orchestration-1",
+        "TASKER_INSTANCE_TOKEN": "0123456789abcdef",
+        "TASKER_PROJECT_DIR": str(sandbox.root / "elsewhere"),
+    }
+    stranger = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", str(sandbox.base), "--name", "orchestration-1"],
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_listening(sandbox.base)
+        sandbox.project.pids_dir.mkdir(parents=True, exist_ok=True)
+        sandbox.project.pid_file("orchestration-1").write_text(json.dumps({"pid": stranger.pid}))
+
+        quick = sandbox.cli("status-quick")
+        stopped = sandbox.cli("stop")
+
+        assert "running" not in quick.stdout.splitlines()[1], quick.stdout
+        assert stranger.poll() is None, "a process without our marker was signalled"
+        assert "not signalled" in stopped.stdout, stopped.stdout
+    finally:
+        stranger.kill()
+        stranger.wait()
