@@ -46,10 +46,13 @@ def test_status_quick_finds_the_instance_by_its_marker_and_reports_the_corrupt_r
     assert "cluster start orchestration-1" in warnings[0]["fix"]
 
 
-def test_stop_stops_the_instance_its_marker_proves_ours_and_removes_the_record(corrupted: tuple[Sandbox, int]) -> None:
+@pytest.mark.parametrize("names", [(), ("orchestration-1",)], ids=["every instance", "by name"])
+def test_stop_stops_the_instance_its_marker_proves_ours_and_removes_the_record(
+    corrupted: tuple[Sandbox, int], names: tuple[str, ...]
+) -> None:
     sandbox, pid = corrupted
 
-    stopped = sandbox.cli("stop", "orchestration-1")
+    stopped = sandbox.cli("stop", *names)
 
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert "orchestration-1    stopped" in stopped.stdout, stopped.stdout
@@ -95,6 +98,34 @@ def test_a_process_without_this_projects_marker_is_never_signalled_despite_a_cor
         assert "running" not in quick.stdout.splitlines()[1], quick.stdout
         assert stranger.poll() is None, "a process without our marker was signalled"
         assert "not signalled" in stopped.stdout, stopped.stdout
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_record_whose_pid_was_edited_to_a_strangers_still_finds_and_stops_the_instance_never_the_stranger(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    assert sandbox.start().ok
+    pid = sandbox.record("orchestration-1").pid
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pid_file = sandbox.project.pid_file("orchestration-1")
+        pid_file.write_text(json.dumps({**json.loads(pid_file.read_text()), "pid": stranger.pid}))
+
+        quick = sandbox.cli("status-quick")
+        again = sandbox.cli("start-all")
+        rewritten = sandbox.record("orchestration-1")
+        stopped = sandbox.cli("stop")
+
+        assert quick.stdout.splitlines()[1].split()[:3] == ["orchestration-1", "running", str(pid)], quick.stdout
+        assert "holds no valid record" in quick.stderr
+        assert again.returncode == 0 and "port-taken" not in again.stdout + again.stderr, again.stdout + again.stderr
+        assert rewritten.pid == pid
+        assert "orchestration-1    stopped" in stopped.stdout, stopped.stdout
+        assert not running(pid)
+        assert stranger.poll() is None, "the stranger the edited record named was signalled"
     finally:
         stranger.kill()
         stranger.wait()

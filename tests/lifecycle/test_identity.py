@@ -106,9 +106,12 @@ def test_a_server_without_a_record_of_its_own_is_not_claimed_by_name(sandbox: Sa
         write_record(sandbox.project, record._replace(pid=stranger.pid))
         stopped = sandbox.cli("stop")
 
-        assert "now belongs to another program" in stopped.stdout and "not signalled" in stopped.stdout
         assert stranger.poll() is None
+        # The instance itself is found by the marks in its environment, not by its command (test_corrupt_records.py).
+        assert "found by the marks in its environment" in stopped.stdout, stopped.stdout
+        assert not running(record.pid)
     finally:
         stranger.kill()
         stranger.wait()
-        os.kill(record.pid, 9)
+        if running(record.pid):
+            os.kill(record.pid, 9)

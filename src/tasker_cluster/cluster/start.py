@@ -211,6 +211,7 @@ def _partition(
 ) -> _Found:
     """Sort the instances by what their records say; stale PID files are removed on the way, unless processes the
     instance left outside its session still run (its record is what finds them)."""
+    from tasker_cluster.cluster.recovery import misrecorded
     from tasker_cluster.cluster.state import drift
 
     records = read_records(project)
@@ -225,6 +226,11 @@ def _partition(
             found.missing.append(instance)
             continue
         state = liveness(record, table)
+        if state in (Liveness.DEAD, Liveness.REUSED) and (actual := misrecorded(project, instance, record, table)):
+            write_record(project, actual)
+            detail = f"rewrote its PID file, which named pid {record.pid}, for pid {actual.pid}"
+            on_event(StartEvent("stale", name, detail))
+            record, state = actual, Liveness.ALIVE
         changed = drift(instance, record) if state.running else None
         if changed is not None:
             detail = f"{changed}: restart it"
@@ -256,9 +262,9 @@ def _rewritten(
 ) -> InstanceRecord | None:
     """For a PID file that holds no valid record: the record of the running instance its marks name, written
     again; else the file is removed, as stale."""
-    from tasker_cluster.cluster.state import recover_record
+    from tasker_cluster.cluster.recovery import recover_record
 
-    record = recover_record(project, instance, table)
+    record = recover_record(project, instance.name, instance, table)
     if record is None:
         remove_record(project, instance.name)
         on_event(StartEvent("stale", instance.name, "removed an unreadable PID file"))

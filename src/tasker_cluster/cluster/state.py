@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
 from tasker_cluster.errors import UnknownInstance
-from tasker_cluster.proc.ports import LOOPBACK
 from tasker_cluster.proc.processes import ProcessTable
 from tasker_cluster.proc.records import InstanceRecord, Liveness, read_records
 from tasker_cluster.project import Project
@@ -136,35 +135,22 @@ def observe(
     states += sorted(extra, key=_extra_order(config))
     if check:
         table = table or ProcessTable()
-        states = [_checked(_recovered(project, state, table), alive, table) for state in states]
+        states = [_recovered(project, _checked(state, alive, table), table) for state in states]
     return ClusterState(project, config, states)
 
 
-def recover_record(project: Project, instance: Instance, table: ProcessTable) -> InstanceRecord | None:
-    """The record of a configured instance whose PID file holds none, rebuilt from the session leader whose
-    environment marks it as this instance of this project (`proc/records.marked_leader`); None when none runs.
-
-    Its port is the one it was told; its command is the topology's (what it was started with cannot be known, and
-    its command line may have changed since: exec, a process title)."""
-    from datetime import UTC, datetime
-
-    from tasker_cluster.cluster.start import record_of
-    from tasker_cluster.proc.processes import wall_clock_start
-    from tasker_cluster.proc.records import marked_leader
-
-    found = marked_leader(project, instance.name, table)
-    if found is None:
-        return None
-    stat, marks = found
-    started = datetime.fromtimestamp(wall_clock_start(stat.start_ticks), UTC).isoformat(timespec="seconds")
-    record = record_of(instance, stat, marks.token, project.log_file(instance.name))
-    return record._replace(port=marks.port, url=f"http://{LOOPBACK}:{marks.port}", started_at=started)
-
-
 def _recovered(project: Project, state: InstanceState, table: ProcessTable) -> InstanceState:
-    if not state.unreadable or state.configured is None:
+    """A record that names no running instance of ours, replaced by the one rebuilt from the process its marks
+    prove to be that instance (`cluster/recovery.py`); `unreadable` then says the PID file was wrong."""
+    from tasker_cluster.cluster.recovery import misrecorded, recover_record
+
+    if state.unreadable:
+        found = recover_record(project, state.name, state.configured, table)
+    elif state.record is not None and state.liveness in (Liveness.DEAD, Liveness.REUSED):
+        found = misrecorded(project, state.configured, state.record, table)
+    else:
         return state
-    return state._replace(record=recover_record(project, state.configured, table))
+    return state if found is None else _checked(state._replace(record=found, unreadable=True), (), table)
 
 
 def _recorded(name: str, record: InstanceRecord | None) -> InstanceState:
