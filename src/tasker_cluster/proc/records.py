@@ -223,11 +223,19 @@ def marked_leader(project: Project, name: str, table: ProcessTable) -> tuple[Pro
     """The running session leader whose environment marks it as instance `name` of this project, for an instance
     whose PID file holds no valid record: the marks prove it ours (only a start of this project writes this folder,
     this name and a token into an environment), so it may be shown, recorded again and stopped. The earliest one:
-    a process that left the instance's session later leads a session of its own too."""
+    a process that left the instance's session later leads a session of its own too. Only our own user's: root
+    reads every user's environment, and another user's process may carry any marks it likes."""
     for stat, marks in table.claimed(str(project.root)).get(name, []):
-        if stat.pid == stat.session:
+        if stat.pid == stat.session and _owned_by_us(stat.pid):
             return stat, marks
     return None
+
+
+def _owned_by_us(pid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def _same_process(record: InstanceRecord, stat: ProcessStat) -> bool:
