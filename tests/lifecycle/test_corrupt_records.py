@@ -129,3 +129,28 @@ def test_a_record_whose_pid_was_edited_to_a_strangers_still_finds_and_stops_the_
     finally:
         stranger.kill()
         stranger.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting a process as another user needs root")
+def test_another_users_process_carrying_this_projects_marks_is_never_signalled(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    marks = {
+        "TASKER_INSTANCE_ID": "orchestration-1",
+        "TASKER_INSTANCE_PORT": str(sandbox.base),
+        "TASKER_INSTANCE_TOKEN": "0123456789abcdef",
+        "TASKER_PROJECT_DIR": str(sandbox.root),
+    }
+    other = subprocess.Popen(
+        ["runuser", "-u", "nobody", "--", "sleep", "60"], env={**os.environ, **marks}, start_new_session=True
+    )
+    try:
+        sandbox.project.pids_dir.mkdir(parents=True, exist_ok=True)
+        sandbox.project.pid_file("orchestration-1").write_text("not a record\n")
+
+        stopped = sandbox.cli("stop")
+
+        assert "not signalled" in stopped.stdout, stopped.stdout
+        assert other.poll() is None, "another user's process was signalled"
+    finally:
+        other.kill()
+        other.wait()
