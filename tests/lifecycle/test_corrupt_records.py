@@ -140,9 +140,7 @@ def test_another_users_process_carrying_this_projects_marks_is_never_signalled(s
         "TASKER_INSTANCE_TOKEN": "0123456789abcdef",
         "TASKER_PROJECT_DIR": str(sandbox.root),
     }
-    other = subprocess.Popen(
-        ["runuser", "-u", "nobody", "--", "sleep", "60"], env={**os.environ, **marks}, start_new_session=True
-    )
+    other = subprocess.Popen(["sleep", "60"], env={**os.environ, **marks}, start_new_session=True, user="nobody")
     try:
         sandbox.project.pids_dir.mkdir(parents=True, exist_ok=True)
         sandbox.project.pid_file("orchestration-1").write_text("not a record\n")
