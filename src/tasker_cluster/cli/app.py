@@ -23,7 +23,7 @@ def main() -> None:
         if fast is None:
             from tasker_cluster.cli.typer_app import typer_main
 
-            typer_main()
+            sys.exit(typer_main(sys.argv[1:]))
         else:
             from tasker_cluster.project import Project
 

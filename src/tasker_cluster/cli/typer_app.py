@@ -1,4 +1,5 @@
-"""The Typer app, built from the declarations in `cli/commands.py`: Typer parses, words usage errors, writes help.
+"""The Typer app, built from the declarations in `cli/commands.py`: Typer parses and writes help; a usage error
+becomes a ClusterError (exit 2) naming the command's help, so it is printed like every other error.
 
 Each command becomes a Typer callback whose signature is made from its parameters, so Typer sees exactly what an
 idiomatic `def command(ctx, as_json: bool = typer.Option(...))` would show it.
@@ -15,7 +16,11 @@ import typer
 
 from tasker_cluster.cli.commands import APP_HELP, COMMANDS, GROUPS, ROOT
 from tasker_cluster.cli.spec import Command, Flag, Param, Positional
+from tasker_cluster.errors import ClusterError
 from tasker_cluster.project import Project
+
+# `-h` as well as `--help`, on the app, every group and every command (Click passes context settings down).
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 # How a parsed command is run: the declared body by default; a test may capture the values instead.
 Invoke = Callable[[Command, Project, dict[str, Any]], int]
@@ -33,7 +38,13 @@ def run_body(command: Command, project: Project, values: dict[str, Any]) -> int:
 
 def build_app(invoke: Invoke = run_body, commands: Sequence[Command] = COMMANDS) -> typer.Typer:
     """The root app with every command and group registered."""
-    app = typer.Typer(name="cluster", help=APP_HELP, no_args_is_help=True, pretty_exceptions_enable=False)
+    app = typer.Typer(
+        name="cluster",
+        help=APP_HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings=_CONTEXT,
+    )
     app.callback()(_root_callback())
     groups: dict[str, typer.Typer] = {}
     for command in commands:
@@ -47,12 +58,53 @@ def build_app(invoke: Invoke = run_body, commands: Sequence[Command] = COMMANDS)
     return app
 
 
+def _command_path(argv: Sequence[str]) -> str:
+    """`cluster [GROUP] COMMAND` as `argv` names it, for an error Click raised without its context (an option
+    missing its value)."""
+    words = iter(argv)
+    path = ["cluster"]
+    takes_value = {name for param in ROOT if not isinstance(param, Flag) for name in param.names}
+    for word in words:
+        if word in takes_value:
+            next(words, None)
+        elif not word.startswith("-"):
+            group = path[1] if len(path) > 1 else None
+            known = {c.name for c in COMMANDS if c.group == group} | (set(GROUPS) if group is None else set())
+            if word not in known:
+                break
+            path.append(word)
+            if word not in GROUPS:
+                break
+    return " ".join(path)
+
+
 def _root_callback() -> Callable[..., None]:
     def root(ctx: typer.Context, **values: Any) -> None:
         explicit = values["project_dir"]
         ctx.obj = CliContext(project=Project.discover(explicit), debug=values["debug"])
 
-    return _with_signature(root, ROOT)
+    root = _with_signature(root, ROOT)
+    # --version is Typer's alone: eager, it answers before a command is required; it never reaches a body.
+    version = inspect.Parameter(
+        "version",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(
+            False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version, metavar=""
+        ),
+        annotation=bool,
+    )
+    signature = root.__signature__  # type: ignore[attr-defined]
+    root.__signature__ = signature.replace(parameters=[*signature.parameters.values(), version])  # type: ignore[attr-defined]
+    root.__annotations__["version"] = bool
+    return root
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"cluster {version('tasker-cluster')}")
+        raise typer.Exit(0)
 
 
 def _callback(command: Command, invoke: Invoke) -> Callable[..., None]:
@@ -144,6 +196,31 @@ def _tier_names(incomplete: str) -> list[str]:
 _COMPLETIONS: dict[str, Callable[..., list[str]]] = {"instances": _instance_names, "tiers": _tier_names}
 
 
-def typer_main() -> None:
-    """Parse sys.argv with Typer and run the command."""
-    build_app()()
+def typer_main(argv: Sequence[str]) -> int:
+    """Parse `argv` (without the program name) with Typer and run the command; its exit code.
+
+    Raises ClusterError (exit 2) for a usage error: Click's message, and the help that shows the right usage.
+    """
+    # Typer vendors Click and exports none of its usage errors but BadParameter: they are imported from there.
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    command = typer.main.get_command(build_app())
+    try:
+        return int(command.main(args=list(argv), prog_name="cluster", standalone_mode=False) or 0)
+    except NoArgsIsHelpError:
+        return 2  # the help is printed already; a missing command stays a usage error
+    except UsageError as error:
+        raise usage_error(error, argv) from None
+    except typer.Abort:
+        return 1
+
+
+def usage_error(error: Any, argv: Sequence[str]) -> ClusterError:
+    """A Click usage error as `error: <what>` / `  fix: run `<command> --help``, exit 2."""
+    message = error.format_message()
+    where = error.ctx.command_path if error.ctx is not None else _command_path(argv)
+    return ClusterError(
+        f"{message[:1].lower()}{message[1:]}",
+        f"run `{where} --help` for its usage",
+        exit_code=2,
+    )
