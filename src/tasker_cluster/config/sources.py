@@ -31,12 +31,41 @@ def read_sources(project: Project, *, config_required: bool = True) -> Sources:
 
 
 def read_dotenv(project: Project) -> dict[str, str]:
-    """.env's keys that have a value; {} when there is no .env. python-dotenv is imported only when there is one."""
+    """.env's keys that have a value; {} when there is no .env. python-dotenv is imported only when there is one.
+
+    ConfigError naming each line python-dotenv cannot parse: docker compose refuses such a file too, rather than
+    run with the keys it could read (python-dotenv would skip the line and log a bare warning per read).
+    """
     if not project.env_file.is_file():
         return {}
-    from dotenv import dotenv_values
+    from io import StringIO
 
-    return {key: value for key, value in dotenv_values(project.env_file).items() if value is not None}
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        text = project.env_file.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {project.env_file}: {error}", "make it a readable UTF-8 text file") from None
+    bad = [binding.original for binding in parse_stream(StringIO(text)) if binding.error]
+    if bad:
+        raise _unparseable(project, [(line.line, line.string.strip().splitlines()[0]) for line in bad])
+    return {key: value for key, value in dotenv_values(stream=StringIO(text)).items() if value is not None}
+
+
+def _unparseable(project: Project, lines: list[tuple[int, str]]) -> ConfigError:
+    shape = 'KEY=VALUE (quote a value with spaces: KEY="a b")'
+    if len(lines) == 1:
+        number, text = lines[0]
+        return ConfigError(
+            f"{project.env_file} line {number} could not be parsed: {text}",
+            f"write it as {shape}, start it with # to make it a comment, or delete it",
+        )
+    listed = "".join(f"\n  line {number} could not be parsed: {text}" for number, text in lines)
+    return ConfigError(
+        f"{project.env_file} has {len(lines)} lines that could not be parsed:{listed}",
+        f"write each as {shape}, start it with # to make it a comment, or delete it",
+    )
 
 
 def _read_toml(project: Project, required: bool) -> dict[str, Any]:
