@@ -26,6 +26,7 @@ class InstanceState(NamedTuple):
     holds no valid record (`record` is then the one rebuilt from the process its marks name, if one runs).
     `serving`: once the leader exited, the processes of its session that run on. `escaped`: processes that carry its
     token outside its session (looked for only when asked: it reads every environment).
+    `paused`: it runs, but every process that serves it is stopped by a signal (SIGSTOP, Ctrl-Z: process state T).
     """
 
     name: str
@@ -37,6 +38,7 @@ class InstanceState(NamedTuple):
     liveness: Liveness | None = None
     serving: tuple[int, ...] = ()
     escaped: tuple[int, ...] = ()
+    paused: bool = False
 
     @property
     def recorded(self) -> bool:
@@ -193,7 +195,8 @@ def _checked(state: InstanceState, alive: Collection[str], table: ProcessTable) 
         return state._replace(liveness=Liveness.ALIVE)
     found = liveness(record, table)
     serving = tuple(session_survivors(record, table)) if found is Liveness.SESSION else ()
-    return state._replace(liveness=found, serving=serving)
+    serves = serving or ((record.pid,) if found is Liveness.ALIVE else ())
+    return state._replace(liveness=found, serving=serving, paused=bool(serves) and all(map(table.stopped, serves)))
 
 
 def with_escapees(states: Sequence[InstanceState]) -> list[InstanceState]:

@@ -62,7 +62,8 @@ def _resources_json(resources: Resources | None) -> dict[str, Any]:
 
 
 class InstanceStatus(NamedTuple):
-    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), dead or stopped.
+    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), paused (stopped by a
+    signal: probed by neither), dead or stopped.
 
     `pid` is the leader's, or once it exited, the first process of its session that runs on (`serving` lists them).
     `drift` says how a running instance differs from what the topology now gives it; `extra` marks one the topology
@@ -212,7 +213,7 @@ def quick_status(
     states = observe(project, config, table=table).instances
     database_row = quick_database(project, config.database if config is not None else database)
     usage = sample_usage(_leaders(states, database_row), table)
-    rows = [_with_process(s, "running", usage=usage) if s.alive else _without_process(s) for s in states]
+    rows = [_with_process(s, _running(s), usage=usage) if s.alive else _without_process(s) for s in states]
     warnings += _record_warnings(states)
     return ClusterStatus(_with_database_resources(database_row, usage), _known(rows, config), warnings)
 
@@ -275,7 +276,8 @@ class StatusProbe:
         self._started = time.monotonic()
         self._timeout = timeout
         states = observe(project, config, alive=known.keys()).instances
-        self._alive = [state.record for state in states if state.alive and state.name not in known]
+        # A paused instance answers no probe: waiting for it would cost the whole timeout and say less.
+        self._alive = [s.record for s in states if s.alive and not s.paused and s.name not in known]
         self._answers: dict[str, Answers] = dict(known)
         urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
         self._batch = ProbeBatch(urls, timeout)
@@ -450,10 +452,16 @@ def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
 def _probed_row(
     state: InstanceState, answers: Answers | None, usage: Mapping[str, Usage], baseline: Mapping[str, Usage] | None
 ) -> InstanceStatus:
+    if state.alive and state.paused:
+        return _with_process(state, "paused", usage=usage, baseline=baseline)
     if state.record is None or answers is None or not state.alive:
         return _without_process(state)
     health, ready = answers
     return _probed(state, health, ready, usage, baseline)
+
+
+def _running(state: InstanceState) -> str:
+    return "paused" if state.paused else "running"
 
 
 def _without_process(state: InstanceState) -> InstanceStatus:
@@ -493,6 +501,8 @@ def _with_process(
 ) -> InstanceStatus:
     record = state.record
     assert record is not None
+    if status == "paused":
+        probe["detail"] = _paused_reason(record.pid)
     return InstanceStatus(
         name=record.name,
         service=record.service,
@@ -509,6 +519,11 @@ def _with_process(
         resources=_resources(usage.get(record.name), (baseline or {}).get(record.name)),
         **probe,
     )
+
+
+def _paused_reason(group: int) -> str:
+    # Short enough for the HEALTH column: the way back fits in a row.
+    return f"stopped by a signal: kill -CONT -- -{group}"
 
 
 def _probed(

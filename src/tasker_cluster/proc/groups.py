@@ -77,6 +77,9 @@ def stop_groups(
         for group in groups:
             exits.track(group.members)
             _signal(group, signal.SIGTERM, exits)
+            # A process stopped by a signal (SIGSTOP, Ctrl-Z) holds SIGTERM pending until continued, and would be
+            # SIGKILLed at the end of its grace period; systemd sends SIGCONT after SIGTERM for the same reason.
+            _signal(group, signal.SIGCONT, exits)
         if groups:
             # Reading every environment takes a while on a busy machine: the groups have their SIGTERM first.
             _add_escapees(groups, table, exits)
@@ -126,6 +129,7 @@ def _add_escapees(groups: Sequence[_Group], table: ProcessTable, exits: ExitWatc
         exits.track(escaped)
         for process in escaped:
             exits.send(process, signal.SIGTERM)
+            exits.send(process, signal.SIGCONT)
         group.members += escaped
         group.escaped = [process.pid for process in escaped]
 

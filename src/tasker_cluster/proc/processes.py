@@ -22,6 +22,7 @@ _MARKER_BYTES = MARKER.encode() + b"="
 _BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 # States of a process that has exited: a zombie not yet reaped (PID 1 reaps orphans lazily here), or dead.
 _EXITED = frozenset("ZXx")
+_STOPPED = frozenset("Tt")
 
 
 class ProcessStat(NamedTuple):
@@ -39,6 +40,11 @@ class ProcessStat(NamedTuple):
     @property
     def running(self) -> bool:
         return self.state not in _EXITED
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped by a signal (T: SIGSTOP, SIGTSTP, ...; t: by a tracer): it runs no code until SIGCONT."""
+        return self.state in _STOPPED
 
 
 def read_stat(pid: int) -> ProcessStat | None:
@@ -193,6 +199,11 @@ class ProcessTable:
         if pid not in self._stats:
             self._stats[pid] = read_stat(pid)
         return self._stats[pid]
+
+    def stopped(self, pid: int) -> bool:
+        """The process exists and is stopped by a signal (state T or t)."""
+        stat = self.stat(pid)
+        return stat is not None and stat.stopped
 
     def marker(self, pid: int) -> str | None:
         if pid not in self._markers:

@@ -24,6 +24,7 @@ STATUS_STYLES = {
     "running": "green",
     "ready": "green",
     "starting": "yellow",
+    "paused": "yellow",
     "started": "yellow",
     "spawned": "yellow",
     "unhealthy": "red",
