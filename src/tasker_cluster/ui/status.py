@@ -30,6 +30,7 @@ STATUS_STYLES = {
     "unhealthy": "red",
     "dead": "red",
     "stopped": "dim",
+    "gone": "dim",
     "left-running": "yellow",
     "unknown": "dim",
 }

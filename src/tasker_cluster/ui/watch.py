@@ -19,8 +19,12 @@ from tasker_cluster.ui.console import console, output_closed, plain_output, writ
 from tasker_cluster.ui.status import COLUMNS, RIGHT_ALIGNED, print_status, status_cells, status_document
 
 CHANGED_STYLE = "reverse"
-# Measures that move on every refresh: highlighting them would hide the changes that matter.
-_CONTINUOUS = frozenset({"UPTIME", "CPU", "RSS"})
+# What a change of is news: the state, and which process serves on which port. Latency, connection counts,
+# uptime, CPU and RSS move on every refresh: highlighting them would hide the changes that matter.
+_WATCHED = ("STATUS", "PID", "PORT")
+# The STATUS of a row shown once after its instance left the table (stopped as an extra, its record removed).
+GONE = "gone"
+Row = tuple[str, ...]
 
 # One refresh: the status, its CPU measured from the previous refresh's readings (None: the first refresh).
 Refresh = Callable[[Mapping[str, Usage] | None], ClusterStatus]
@@ -59,7 +63,7 @@ def _live(observe: Refresh, interval: float, stop: threading.Event) -> None:
     from rich.live import Live
 
     out = console()
-    last: dict[str, tuple[str, ...]] = {}
+    last: dict[str, Row] | None = None
     usage = None
     with Live(console=out, auto_refresh=False, transient=False) as live:
         while not stop.is_set() and not output_closed():
@@ -72,9 +76,29 @@ def _live(observe: Refresh, interval: float, stop: threading.Event) -> None:
             stop.wait(max(interval - (time.monotonic() - started), 0.0))
 
 
-def _table(cells: list[tuple[str, ...]], last: dict[str, tuple[str, ...]], status: ClusterStatus) -> object:
-    """The status table with every cell that differs from the last refresh highlighted (a new row: all of it),
-    warnings under it."""
+def changes(cells: list[Row], last: dict[str, Row] | None) -> list[tuple[Row, frozenset[str]]]:
+    """Each row with the columns to highlight against `last` (the previous refresh's rows by name; None before the
+    first): every column of a new row; STATUS, PID and PORT when changed, HEALTH with STATUS (it says why). Rows
+    that went away since follow, once, as `gone`."""
+    if last is None:
+        return [(row, frozenset()) for row in cells]
+    shown = []
+    for row in cells:
+        before = last.get(row[0])
+        if before is None:
+            shown.append((row, frozenset(COLUMNS)))
+            continue
+        changed = {column for column in _WATCHED if before[COLUMNS.index(column)] != row[COLUMNS.index(column)]}
+        shown.append((row, frozenset(changed | ({"HEALTH"} if "STATUS" in changed else set()))))
+    names = {row[0] for row in cells}
+    for name, before in last.items():
+        if name not in names:
+            shown.append(((name, GONE, before[2], before[3], "", "", "", ""), frozenset({"INSTANCE", "STATUS"})))
+    return shown
+
+
+def _table(cells: list[Row], last: dict[str, Row] | None, status: ClusterStatus) -> object:
+    """The status table with what changed since the last refresh highlighted (`changes`), warnings under it."""
     from rich.table import Table
     from rich.text import Text
 
@@ -91,12 +115,10 @@ def _table(cells: list[tuple[str, ...]], last: dict[str, tuple[str, ...]], statu
     )
     for column in COLUMNS:
         table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
-    for row in cells:
-        before = last.get(row[0])
+    for row, changed in changes(cells, last):
         texts = []
-        for position, (column, cell) in enumerate(zip(COLUMNS, row, strict=True)):
+        for column, cell in zip(COLUMNS, row, strict=True):
             style = STATUS_STYLES.get(cell, "") if column == "STATUS" else ""
-            changed = last and column not in _CONTINUOUS and (before is None or before[position] != cell)
-            texts.append(Text(cell, style=f"{style} {CHANGED_STYLE}".strip() if changed else style))
+            texts.append(Text(cell, style=f"{style} {CHANGED_STYLE}".strip() if column in changed else style))
         table.add_row(*texts)
     return table
