@@ -86,19 +86,24 @@ def test_status_reports_running_then_stopped_in_json(db_project: Project) -> Non
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pgmq.create('status_probe')")
         conn.execute("SELECT pgmq.send('status_probe', '{}'::jsonb)")
-    running = json.loads(run_cli(db_project, "db", "status", "--json").stdout)
+    answering = run_cli(db_project, "db", "status", "--json")
+    assert answering.returncode == 0, answering.stderr
+    running = json.loads(answering.stdout)
     assert running["running"] is True and running["kind"] == "local"
     assert running["pid"] == _postmaster_pid(db_project)
     assert running["pgmq_version"] and running["queue_depths"] == {"status_probe": 1}
     assert running["connections"] >= 1 and running["size_bytes"] > 0
 
     run_cli(db_project, "db", "down")
-    stopped = json.loads(run_cli(db_project, "db", "status", "--json").stdout)
+    down = run_cli(db_project, "db", "status", "--json")
+    assert down.returncode == 1, "a stopped database is not a healthy one: scripts test the exit code"
+    stopped = json.loads(down.stdout)
     assert stopped["running"] is False and stopped["pid"] is None and stopped["version"] is None
 
 
 def test_status_table_names_the_state(db_project: Project) -> None:
-    assert "stopped" in run_cli(db_project, "db", "status").stdout
+    before = run_cli(db_project, "db", "status")
+    assert "stopped" in before.stdout and before.returncode == 1
     _up(db_project)
     table = run_cli(db_project, "db", "status").stdout
     assert "running" in table and "pgmq" in table

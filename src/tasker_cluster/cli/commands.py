@@ -241,7 +241,8 @@ COMMANDS = (
     ),
     Command(
         "status",
-        "Running?, pid, port, version, data folder, size, connections, PGMQ version and queue depths.",
+        "Running?, pid, port, version, data folder, size, connections, PGMQ version and queue depths; exit 0 only "
+        "when the server runs and answers, 1 otherwise (stopped, unreachable, or no database configured).",
         "db:status",
         (Flag("as_json", ("--json",), "Print one JSON object instead of a table."),),
         group="db",

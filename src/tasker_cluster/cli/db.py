@@ -49,8 +49,10 @@ def status(project: Project, *, as_json: bool) -> int:
     from tasker_cluster.db.control import database_status
     from tasker_cluster.ui.db_status import print_database_status
 
-    print_database_status(database_status(project, load_database_config(project)), as_json=as_json)
-    return 0
+    found = database_status(project, load_database_config(project))
+    print_database_status(found, as_json=as_json)
+    # Like `status`: 0 only when healthy, so that scripts can wait on it (`until cluster db status; do ...`).
+    return 0 if found.running and found.problem is None else 1
 
 
 def url(project: Project, *, masked: bool) -> int:
