@@ -208,6 +208,9 @@ def test_start_all_brings_the_database_back_when_every_instance_already_runs(box
 
     assert "started PostgreSQL" in result.stdout
     assert " spawned " not in result.stdout  # the instances kept running; only the database was missing
+    # In topology order, as they happen: the database the instances need first, then the instances found running.
+    progress = [line.split()[0] for line in result.stdout.split("INSTANCE")[0].splitlines()]
+    assert progress.index("orchestration-1") > max(n for n, name in enumerate(progress) if name == "database")
     assert database_process(box.project, load_database_config(box.project)).running is True
 
 

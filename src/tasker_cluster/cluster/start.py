@@ -98,14 +98,15 @@ def start_instances(
         watch = ReadinessWatch(lambda result: report(_ready_event(result)), prober=prober, clock=clock)
     try:
         with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: report(StartEvent("lock-wait", "", text))):
+            database = None
+            # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
+            # First, in topology order: what the instances need comes (and is said) before them.
+            if config.database.mode == "local":
+                database = ensure_database_url(config, lambda text: report(StartEvent("database", "", text)))
             found = _partition(project, config, instances, report)
             watched = _Watched(watch, timeout)
             watched.add_all(found.running)
             refused, free = _refuse_taken_ports(found.missing, report, prober, found.owners())
-            database = None
-            # Also when every instance already runs: a start after `cluster db down` must leave the cluster whole.
-            if config.database.mode == "local":
-                database = ensure_database_url(config, lambda text: report(StartEvent("database", "", text)))
             spawned, spawn_failed = _spawn_all(config, free, database, report, watched.add, spawner)
         if watch is not None:
             results = {result.name: result for result in watch.results()}
