@@ -8,12 +8,11 @@ and so does a reader that goes away (`| head`). Each refresh measures CPU over t
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 from collections.abc import Callable, Mapping
 
 from tasker_cluster.cluster.status import ClusterStatus
+from tasker_cluster.proc.interrupts import Interrupt, deferred_interrupt
 from tasker_cluster.proc.usage import Usage
 from tasker_cluster.ui.console import console, output_closed, plain_output, write_out
 from tasker_cluster.ui.status import COLUMNS, RIGHT_ALIGNED, print_status, status_cells, status_document
@@ -31,22 +30,24 @@ Refresh = Callable[[Mapping[str, Usage] | None], ClusterStatus]
 
 
 def watch_status(observe: Refresh, interval: float, *, as_json: bool) -> int:
-    """Draw `observe(previous readings)` every `interval` seconds until Ctrl-C or the reader leaves; 0."""
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    """Draw `observe(previous readings)` every `interval` seconds until Ctrl-C or the reader leaves; 0.
+
+    Ctrl-C lets the refresh under way finish (a table is never cut in half) and ends the wait after it.
+    """
     try:
-        if as_json or plain_output():
-            _piped(observe, interval, stop, as_json=as_json)
-        else:
-            _live(observe, interval, stop)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        with deferred_interrupt() as interrupt:
+            if as_json or plain_output():
+                _piped(observe, interval, interrupt, as_json=as_json)
+            else:
+                _live(observe, interval, interrupt)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a watch is left
     return 0
 
 
-def _piped(observe: Refresh, interval: float, stop: threading.Event, *, as_json: bool) -> None:
+def _piped(observe: Refresh, interval: float, interrupt: Interrupt, *, as_json: bool) -> None:
     usage = None
-    while not stop.is_set() and not output_closed():
+    while not interrupt.requested and not output_closed():
         started = time.monotonic()
         status = observe(usage)
         usage = status.usage
@@ -56,24 +57,24 @@ def _piped(observe: Refresh, interval: float, stop: threading.Event, *, as_json:
             write_out(f"{time.strftime('%H:%M:%S')}  {'healthy' if status.healthy else 'not healthy'}\n")
             print_status(status, as_json=False)
             write_out("\n")
-        stop.wait(max(interval - (time.monotonic() - started), 0.0))
+        interrupt.sleep(max(interval - (time.monotonic() - started), 0.0))
 
 
-def _live(observe: Refresh, interval: float, stop: threading.Event) -> None:
+def _live(observe: Refresh, interval: float, interrupt: Interrupt) -> None:
     from rich.live import Live
 
     out = console()
     last: dict[str, Row] | None = None
     usage = None
     with Live(console=out, auto_refresh=False, transient=False) as live:
-        while not stop.is_set() and not output_closed():
+        while not interrupt.requested and not output_closed():
             started = time.monotonic()
             status = observe(usage)
             usage = status.usage
             cells = status_cells(status.instances, status.database)
             live.update(_table(cells, last, status), refresh=True)
             last = {row[0]: row for row in cells}
-            stop.wait(max(interval - (time.monotonic() - started), 0.0))
+            interrupt.sleep(max(interval - (time.monotonic() - started), 0.0))
 
 
 def changes(cells: list[Row], last: dict[str, Row] | None) -> list[tuple[Row, frozenset[str]]]:
