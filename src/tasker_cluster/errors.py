@@ -36,9 +36,10 @@ class UnknownInstance(ClusterError):
 
     exit_code = 2
 
-    def __init__(self, unknown: Sequence[str], valid: Sequence[str]) -> None:
-        super().__init__(
-            f"unknown instance {', '.join(unknown)}",
-            f"use instance or service names: {', '.join(valid) or '(none configured or running)'}",
-        )
+    def __init__(self, unknown: Sequence[str], instances: Sequence[str], services: Sequence[str] = ()) -> None:
+        # A service name selects all its instances, so the fix offers both kinds, services first (fewer, and what
+        # `--orchestration`-style scripts usually mean).
+        valid = [f"services {', '.join(services)}"] if services else []
+        valid.append(f"instances {', '.join(instances)}" if instances else "(no instance configured or running)")
+        super().__init__(f"unknown instance {', '.join(unknown)}", f"use one of these names: {'; '.join(valid)}")
         self.unknown = list(unknown)

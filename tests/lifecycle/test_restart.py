@@ -111,7 +111,7 @@ def test_restart_of_an_unknown_name_touches_nothing_and_exits_2(sandbox: Sandbox
     result = sandbox.cli("restart", "worker-9", "--rolling")
 
     assert result.returncode == 2
-    assert result.stderr.startswith("error: unknown instance worker-9\n  fix: use instance or service names:")
+    assert result.stderr.startswith("error: unknown instance worker-9\n  fix: use one of these names: services ")
     assert _pids(sandbox, "orchestration-1", "worker-1") == before
 
 

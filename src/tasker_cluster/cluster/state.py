@@ -94,7 +94,7 @@ class ClusterState(NamedTuple):
         services = {instance.service for instance in self.instances}
         unknown = [name for name in names if name not in services and name not in self.names()]
         if unknown:
-            raise UnknownInstance(unknown, self.names())
+            raise UnknownInstance(unknown, self.names(), list(dict.fromkeys(i.service for i in self.instances)))
         wanted = set(names)
         return [i for i in self.instances if i.name in wanted or i.service in wanted or i.role in roles]
 

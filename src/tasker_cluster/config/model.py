@@ -119,7 +119,7 @@ class ClusterConfig(NamedTuple):
         known = {instance.name for instance in self.instances} | {service.name for service in self.services}
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise UnknownInstance(unknown, self.names())
+            raise UnknownInstance(unknown, self.names(), [service.name for service in self.services])
         wanted = set(names)
         return [i for i in self.instances if i.name in wanted or i.service in wanted]
 

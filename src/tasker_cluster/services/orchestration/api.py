@@ -151,7 +151,8 @@ def _key_reused(key: str, task_uuid: str, differs: tuple[str, ...]) -> ApiError:
     # 422, as draft-ietf-httpapi-idempotency-key-header §2.7 asks for a key reused with a different payload.
     return ApiError(
         422,
-        f"idempotency key {key!r} was already used for a different request: its {', '.join(differs)} differ",
+        f"idempotency key {key!r} was already used for a different request: its {', '.join(differs)} "
+        f"{'differs' if len(differs) == 1 else 'differ'}",
         "send the first request unchanged to get its task, or use a new idempotency key for a new task",
         idempotency_key=key,
         task_uuid=task_uuid,
