@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tasker_cluster.cluster.state import InstanceState, observe, with_escapees
-from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
+from tasker_cluster.config.model import DATABASE_ROW_NAME, ClusterConfig, DatabaseSpec
 from tasker_cluster.db.quick import database_process
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.processes import ProcessTable
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 2.0
 # Seconds `status` samples CPU time over: with the kernel's 10 ms ticks, a percentage to within ~5 points.
 CPU_WINDOW = 0.2
-DATABASE_ROW_NAME = "database"
 # The statuses that need no reason: all is as it should be.
 _FINE = frozenset({"healthy", "running"})
 _STOPPED_REASON = "no PID file: not started, or stopped"

@@ -13,6 +13,8 @@ Role = Literal["orchestration", "worker"]
 ROLES: tuple[Role, ...] = ("orchestration", "worker")
 # Where a count came from, highest precedence first.
 CountOrigin = Literal["flag", "environment", ".env", "file"]
+# The name the database goes by beside the instances: status's row, start's and stop's event lines.
+DATABASE_ROW_NAME = "database"
 
 
 class DatabaseSpec(NamedTuple):

@@ -1,14 +1,18 @@
 """Reading `postmaster.pid`: is the server of a data folder running, and where? No psycopg, no network.
 
-`cluster status-quick` relies on this module alone, so it imports only psutil.
+`cluster status-quick` and start-all's closing table rely on this module: whether the server runs is read from
+/proc like an instance's liveness (`proc/processes.py`); psutil is imported only to search for orphaned backends.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import psutil
+from tasker_cluster.proc.processes import read_stat
+
+if TYPE_CHECKING:
+    import psutil
 
 PID_FILE = "postmaster.pid"
 _SERVER_NAMES = {"postgres", "postmaster"}
@@ -43,11 +47,8 @@ def read_pid_file(data_dir: Path) -> PostmasterRecord | None:
 def is_server_process(pid: int) -> bool:
     """The pid belongs to a live PostgreSQL postmaster (after a reboot the stale pid may be any other process; after
     a kill -9 the postmaster lingers as a zombie until its adoptive parent reaps it)."""
-    try:
-        process = psutil.Process(pid)
-        return process.name() in _SERVER_NAMES and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    stat = read_stat(pid)
+    return stat is not None and stat.name in _SERVER_NAMES and stat.running
 
 
 def running_postmaster(data_dir: Path) -> PostmasterRecord | None:
@@ -61,6 +62,8 @@ def running_postmaster(data_dir: Path) -> PostmasterRecord | None:
 def processes_in(data_dir: Path) -> list[psutil.Process]:
     """Live PostgreSQL processes working in this data folder: the postmaster and every backend chdir into it, so
     this finds orphans of a killed postmaster too, which no pid file names."""
+    import psutil
+
     found = []
     for process in psutil.process_iter(["name", "cwd", "status"]):
         info = process.info

@@ -27,8 +27,9 @@ _STOPPED = frozenset("Tt")
 
 class ProcessStat(NamedTuple):
     """One line of /proc/PID/stat: the process's state letter (R, S, D, Z, ...), process group, session, the clock
-    tick since boot at which it was created (`start_ticks`; `os.sysconf("SC_CLK_TCK")` per second), and the CPU
-    time it has used in user and system mode, in ticks (`cpu_ticks`)."""
+    tick since boot at which it was created (`start_ticks`; `os.sysconf("SC_CLK_TCK")` per second), the CPU
+    time it has used in user and system mode, in ticks (`cpu_ticks`), and its command name (`name`: the kernel's
+    `comm`, the executable's name cut at 15 bytes, proc(5))."""
 
     pid: int
     state: str
@@ -36,6 +37,7 @@ class ProcessStat(NamedTuple):
     session: int
     start_ticks: int
     cpu_ticks: int = 0
+    name: str = ""
 
     @property
     def running(self) -> bool:
@@ -55,10 +57,11 @@ def read_stat(pid: int) -> ProcessStat | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name in parentheses may hold spaces and parentheses itself: the fields follow its last ')'.
-    fields = text[text.rindex(b")") + 2 :].split()
-    return ProcessStat(
-        pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]), int(fields[11]) + int(fields[12])
-    )
+    end = text.rindex(b")")
+    fields = text[end + 2 :].split()
+    name = text[text.index(b"(") + 1 : end].decode(errors="replace")
+    cpu_ticks = int(fields[11]) + int(fields[12])
+    return ProcessStat(pid, fields[0].decode(), int(fields[2]), int(fields[3]), int(fields[19]), cpu_ticks, name)
 
 
 _boot_id: str | None = None

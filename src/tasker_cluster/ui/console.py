@@ -20,6 +20,22 @@ if TYPE_CHECKING:
 
 # Wide enough for the status table when output is piped, where Rich would otherwise assume 80 columns.
 PIPE_WIDTH = 140
+# The colour of each state word, wherever a state is printed (status tables, start and stop lines, watch).
+STATUS_STYLES = {
+    "healthy": "green",
+    "running": "green",
+    "ready": "green",
+    "starting": "yellow",
+    "paused": "yellow",
+    "started": "yellow",
+    "spawned": "yellow",
+    "unhealthy": "red",
+    "dead": "red",
+    "stopped": "dim",
+    "gone": "dim",
+    "left-running": "yellow",
+    "unknown": "dim",
+}
 # Set once stdout's reader has gone (see `discard_stdout`).
 _closed = False
 

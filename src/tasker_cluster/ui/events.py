@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from tasker_cluster.cluster.status import DATABASE_ROW_NAME
-from tasker_cluster.ui.console import console, plain_output, print_line, write_err
-from tasker_cluster.ui.status import STATUS_STYLES
+from tasker_cluster.config.model import DATABASE_ROW_NAME
+from tasker_cluster.ui.console import STATUS_STYLES, console, plain_output, print_line, write_err
 
 if TYPE_CHECKING:
     from rich.live import Live

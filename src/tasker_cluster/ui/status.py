@@ -14,26 +14,11 @@ from typing import TYPE_CHECKING
 
 from tasker_cluster.cluster.start_results import pids_text, runs
 from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus, Resources, StatusWarning
-from tasker_cluster.ui.console import PIPE_WIDTH, plain_output, print_table, write_err, write_out
+from tasker_cluster.ui.console import PIPE_WIDTH, STATUS_STYLES, plain_output, print_table, write_err, write_out
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-STATUS_STYLES = {
-    "healthy": "green",
-    "running": "green",
-    "ready": "green",
-    "starting": "yellow",
-    "paused": "yellow",
-    "started": "yellow",
-    "spawned": "yellow",
-    "unhealthy": "red",
-    "dead": "red",
-    "stopped": "dim",
-    "gone": "dim",
-    "left-running": "yellow",
-    "unknown": "dim",
-}
 COLUMNS = ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "CPU", "RSS", "HEALTH")
 RIGHT_ALIGNED = frozenset({"PID", "PORT", "UPTIME", "CPU", "RSS"})
 # Rich's cell padding (0, 1) without edge padding puts two spaces between columns.

@@ -103,7 +103,7 @@ def _table(cells: list[Row], last: dict[str, Row] | None, status: ClusterStatus)
     from rich.table import Table
     from rich.text import Text
 
-    from tasker_cluster.ui.status import STATUS_STYLES
+    from tasker_cluster.ui.console import STATUS_STYLES
 
     verdict = Text("healthy", style="green") if status.healthy else Text("not healthy", style="red")
     caption = "\n".join(f"warning: {warning.message}" for warning in status.warnings) or None
