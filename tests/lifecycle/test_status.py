@@ -187,6 +187,19 @@ def test_start_status_and_stop_never_import_dataclasses(sandbox: Sandbox) -> Non
     assert "worker-1" in outputs["stop"] and "stopped" in outputs["stop"]
 
 
+def test_start_all_without_a_local_database_never_imports_psutil(sandbox: Sandbox) -> None:
+    # Its import used to come in before the first spawn, through a constant: start-all reads /proc itself
+    # (proc/processes.py) and needs psutil only for a local database's orphaned backends (db/postmaster.py).
+    sandbox.write_cluster(orchestration=1, workers=1)
+
+    started = sandbox.cli_imports("start-all", ("psutil",))
+    quick = sandbox.cli_imports("status-quick", ("psutil",))
+    sandbox.cli("stop")
+
+    assert "2 ready" in started.stdout and started.stdout.endswith("LOADED []\n"), started.stdout + started.stderr
+    assert quick.stdout.count(" running ") == 2 and quick.stdout.endswith("LOADED []\n"), quick.stdout + quick.stderr
+
+
 def test_unknown_instance_names_are_refused_listing_the_valid_ones(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
 
