@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
+from tasker_cluster.cluster.start_results import SUCCESSFUL, StartOutcome
 from tasker_cluster.config.model import DATABASE_ROW_NAME
 from tasker_cluster.ui.console import STATUS_STYLES, console, plain_output, print_line, write_err
 
@@ -219,17 +220,9 @@ def _pid_text(pid: int | None) -> str:
 
 
 _DOWN = frozenset({"stopping", "stopped", "killed", "stale", "not-running"})
+# Every start outcome but success, from their one declaration (cluster/start_results.py).
+_START_FAILURES = frozenset(get_args(StartOutcome)) - SUCCESSFUL
 
 
 def _failed(state: str) -> bool:
-    return state in (
-        "port-taken",
-        "spawn-failed",
-        "exited",
-        "timeout",
-        "redirect",
-        "wrong-address",
-        "outdated",
-        "left-behind",
-        "survived",
-    )
+    return state in _START_FAILURES or state == "survived"
