@@ -71,4 +71,87 @@ def test_an_answer_that_is_not_http_is_an_error_named_for_what_went_wrong() -> N
         result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=2.0)
         thread.join(2.0)
     assert result.status_code is None
-    assert result.error == "BadStatusLine"
+    assert result.error is not None and result.error.startswith("not HTTP: ")
+
+
+def _one_answer(answer: bytes) -> tuple[socket.socket, list[bytes]]:
+    """A listener that answers its first connection with `answer` (then closes it); the request it got lands in
+    the returned list."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", find_free_port_block(1)))
+    listener.listen()
+    requests: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(4096)
+            requests.append(request)
+            connection.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, requests
+
+
+def test_the_request_names_the_host_and_port_and_asks_to_close() -> None:
+    listener, requests = _one_answer(b"HTTP/1.1 204 No Content\r\n\r\n")
+    port = listener.getsockname()[1]
+    with listener:
+        result = probe(f"http://127.0.0.1:{port}/health/ready?deep=1", timeout=2.0)
+    assert result.status_code == 204 and result.ok and result.latency_ms is not None
+    lines = requests[0].decode().split("\r\n")
+    assert lines[0] == "GET /health/ready?deep=1 HTTP/1.1"
+    assert f"Host: 127.0.0.1:{port}" in lines and "Connection: close" in lines
+
+
+def test_a_redirect_reports_where_it_leads() -> None:
+    listener, _ = _one_answer(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+    with listener:
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=2.0)
+    assert (result.status_code, result.location, result.redirect) == (302, "/elsewhere", True)
+
+
+def test_a_body_without_a_length_is_read_until_the_server_closes() -> None:
+    listener, _ = _one_answer(b"HTTP/1.0 503 Service Unavailable\r\n\r\n" + b"x" * 100_000)
+    with listener:
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=2.0)
+    assert (result.status_code, result.ok, result.error) == (503, False, None)
+
+
+def test_a_server_that_closes_without_answering_is_named_so() -> None:
+    listener, _ = _one_answer(b"")
+    with listener:
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=2.0)
+    assert (result.status_code, result.error) == (None, "closed")
+
+
+def test_half_an_answer_is_closed_not_an_answer() -> None:
+    listener, _ = _one_answer(b"HTTP/1.1 200 OK\r\nContent-Le")
+    with listener:
+        result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=2.0)
+    assert (result.status_code, result.error) == (None, "closed")
+
+
+def test_the_ipv6_loopback_is_probed_with_a_bracketed_host() -> None:
+    try:
+        listener = socket.socket(socket.AF_INET6)
+        listener.bind(("::1", find_free_port_block(1)))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    listener.listen()
+    port = listener.getsockname()[1]
+    requests: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            requests.append(connection.recv(4096))
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    threading.Thread(target=serve, daemon=True).start()
+    with listener:
+        result = probe(f"http://[::1]:{port}/health", timeout=2.0)
+    assert result.status_code == 200
+    assert f"Host: [::1]:{port}".encode() in requests[0]

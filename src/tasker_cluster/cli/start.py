@@ -29,6 +29,10 @@ def start(
     workers: int | None,
 ) -> int:
     """Start what is not running (every configured instance when `names` is empty); 0 when all started."""
+    from tasker_cluster.proc.spawn import LOG_WRITER
+
+    # Before the start core's imports: the log writer's interpreter starts on the core they leave idle.
+    LOG_WRITER.start()
     from tasker_cluster.cluster.start import start_instances
     from tasker_cluster.config.load import load_config
     from tasker_cluster.ui.events import (

@@ -1,9 +1,11 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
-Probes are plain GETs on loopback with the standard library's http.client, one thread each: httpx did the same job
-for more of start-all's CPU (its import and first client; bench/README.md), CPU taken from the very instances
-`start-all` waits for. Every probe of a batch starts at once and the batch shares one deadline, so N hung
-instances cost one timeout, not N. What the network says reaches start-all through a `Prober`, which tests script.
+Probes are plain GETs on loopback, one thread each: the request is a request line and a Host header written to a
+socket, and the answer is parsed by httptools (llhttp, the parser uvicorn serves with). httpx, and even the standard
+library's http.client (email and ssl come with it), cost start-all more CPU to import than its own work
+(bench/README.md, "Probes"), CPU taken from the very instances `start-all` waits for. Every probe of a batch starts
+at once and the batch shares one deadline, so N hung instances cost one timeout, not N. What the network says
+reaches start-all through a `Prober`, which tests script.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, urljoin, urlsplit
 
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 
@@ -32,6 +34,7 @@ _CONNECT_TIMEOUT = 0.05
 _REPORT_GRACE = 0.1
 # Health answers are a few bytes of JSON; a server that streams more is not read to the end.
 _BODY_LIMIT = 64 * 1024
+_READ_SIZE = 16 * 1024
 # Kept as they are in a path: separators and the characters RFC 3986 allows there, and `%` of what is encoded.
 _PATH_SAFE = "/%:@!$&'()*+,;=~"
 # Servers that bind `localhost` often get [::1] alone. While the IPv4 loopback refuses, the IPv6 one is tried this
@@ -87,7 +90,7 @@ class Prober(Protocol):
 
 
 class Network:
-    """The real network: http.client, connect(), bind() and psutil."""
+    """The real network: HTTP GETs, connect(), bind() and psutil."""
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         return probe(url, timeout)
@@ -136,31 +139,80 @@ class ReadyResult(NamedTuple):
 
 
 def probe(url: str, timeout: float) -> ProbeResult:
-    """One GET of `url`; `timeout` bounds the connect and each read, as a socket timeout does."""
+    """One GET of `url` (HTTP/1.1, `Connection: close`); `timeout` (seconds) bounds the connect and each read, as a
+    socket timeout does. The body is read, up to _BODY_LIMIT bytes, and dropped: a server is not cut off mid-answer.
+
+    Never raises for what the server does: `error` names it ("refused", "timeout", "closed" before an answer,
+    "not HTTP: <what the parser saw>", or the OS error's name).
+    """
     # Imported at the first use, not with the module: start-all spawns its instances before it needs HTTP.
-    import http.client
+    from httptools import HttpParserError, HttpResponseParser
 
     parts = urlsplit(url)
-    # A configured path may hold a query, spaces or non-ASCII letters: sent percent-encoded, as httpx did.
-    target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
-    # No proxy can sit between us and 127.0.0.1: http.client never reads the environment's proxy settings.
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    host = parts.hostname or "127.0.0.1"
+    answer = _Answer()
+    parser = HttpResponseParser(answer)
     started = time.perf_counter()
     try:
-        connection.request("GET", target, headers={"Connection": "close"})
-        response = connection.getresponse()
-        response.read(_BODY_LIMIT)
+        address = (host, parts.port or 80)
+        request = _request(parts, host).encode("ascii")
+        # connect() with the literal address: create_connection's getaddrinfo would load the idna codec.
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            sock.sendall(request)
+            while not answer.complete and answer.body_bytes <= _BODY_LIMIT:
+                chunk = sock.recv(_READ_SIZE)
+                if not chunk:
+                    break
+                parser.feed_data(chunk)
     except ConnectionRefusedError:
         return ProbeResult(None, None, "refused")
     except TimeoutError:
         return NOT_ANSWERED
-    except (OSError, ValueError, http.client.HTTPException) as error:
-        # ValueError: what http.client raises for a request it cannot write (InvalidURL and kin).
+    except HttpParserError as error:
+        return ProbeResult(None, None, f"not HTTP: {error}")
+    except (OSError, ValueError) as error:
+        # ValueError: a URL that cannot be requested (a bad port, a character a request line cannot hold).
         return ProbeResult(None, None, type(error).__name__)
-    finally:
-        connection.close()
-    location = response.getheader("Location") if 300 <= response.status < 400 else None
-    return ProbeResult(response.status, (time.perf_counter() - started) * 1000, None, location)
+    if not answer.headers_complete:
+        return ProbeResult(None, None, "closed")
+    status = parser.get_status_code()
+    location = answer.location if 300 <= status < 400 else None
+    return ProbeResult(status, (time.perf_counter() - started) * 1000, None, location)
+
+
+def _request(parts: SplitResult, host: str) -> str:
+    """The GET of `parts`: its path (a configured one may hold spaces or non-ASCII letters: percent-encoded, as
+    httpx does) and query, and the Host header a server expects (the port unless it is 80; IPv6 in brackets)."""
+    target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
+    authority = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != 80:
+        authority += f":{parts.port}"
+    return f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: tasker-cluster\r\nConnection: close\r\n\r\n"
+
+
+class _Answer:
+    """What httptools' callbacks report of an answer: its Location header, how far it got and its body's size."""
+
+    def __init__(self) -> None:
+        self.location: str | None = None
+        self.headers_complete = False
+        self.complete = False
+        self.body_bytes = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"location":
+            self.location = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.headers_complete = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
 
 
 def final_target(prober: Prober, url: str, answer: ProbeResult, timeout: float) -> str:
@@ -283,9 +335,6 @@ class ReadinessWatch:
         return run
 
     def _watch_listening(self) -> None:
-        # Loaded now, while the first instances start: the probe threads must not wait for it once they listen.
-        import http.client  # noqa: F401
-
         while not self._stopping.is_set():
             with self._lock:
                 while not self._listening and not self._closing:

@@ -86,6 +86,18 @@ class LogWriterProcess:
             f"check that {sys.executable} runs: the log writer is {log_writer.__file__}",
         )
 
+    def start(self) -> None:
+        """Start the writer now rather than at the first spawn, so that its interpreter starts while this one is
+        still busy on a single core (importing the start core, reading the topology) instead of beside the
+        instances. Unused, it exits when this process ends. A writer that cannot start is left to the first spawn,
+        which reports it."""
+        with self._lock:
+            try:
+                self._running()
+            except OSError:
+                # The first spawn tries again and words the error.
+                self._forget()
+
     def close(self) -> None:
         """Stop handing it pipes: it exits once the instances it serves have ended (a test's or a bench's end)."""
         with self._lock:
