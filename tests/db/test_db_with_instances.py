@@ -3,6 +3,7 @@ warns, naming them (they wait for it to come back, as after any outage). Real in
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -44,6 +45,23 @@ def test_reset_refuses_while_instances_run_naming_them_and_touches_nothing(runni
     assert "Traceback" not in result.stderr
     assert existing_data_dir(running_cluster.project) is None, "the reset went ahead"
     assert running_cluster.record("orchestration-1")  # still recorded: nothing was stopped
+
+
+def test_reset_at_a_terminal_refuses_before_it_asks(running_cluster: Sandbox) -> None:
+    """A yes must never be answered with a refusal: at a terminal, the running instances are named before the
+    question is asked. The yes is typed ahead: asked first, the command would read it, then refuse."""
+    terminal, user_side = os.openpty()
+    try:
+        os.write(terminal, b"y\n")
+        result = running_cluster.cli("db", "reset", stdin=user_side, timeout=30)
+    finally:
+        os.close(terminal)
+        os.close(user_side)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "orchestration-1, worker-1" in result.stderr
+    assert "Drop and recreate" not in result.stdout + result.stderr
+    assert existing_data_dir(running_cluster.project) is None, "the reset went ahead"
 
 
 def test_down_stops_the_database_and_warns_naming_the_instances_still_running(running_cluster: Sandbox) -> None:

@@ -187,13 +187,15 @@ def test_start_status_and_stop_never_import_dataclasses(sandbox: Sandbox) -> Non
     assert "worker-1" in outputs["stop"] and "stopped" in outputs["stop"]
 
 
-def test_start_all_without_a_local_database_never_imports_psutil(sandbox: Sandbox) -> None:
-    # Its import used to come in before the first spawn, through a constant: start-all reads /proc itself
+def test_start_all_without_a_local_database_never_imports_psutil_or_http_client(sandbox: Sandbox) -> None:
+    # psutil's import used to come in before the first spawn, through a constant: start-all reads /proc itself
     # (proc/processes.py) and needs psutil only for a local database's orphaned backends (db/postmaster.py).
+    # http.client brings email and ssl: the probes write their request themselves and parse with httptools.
     sandbox.write_cluster(orchestration=1, workers=1)
+    heavy = ("psutil", "http.client", "email.parser", "ssl")
 
-    started = sandbox.cli_imports("start-all", ("psutil",))
-    quick = sandbox.cli_imports("status-quick", ("psutil",))
+    started = sandbox.cli_imports("start-all", heavy)
+    quick = sandbox.cli_imports("status-quick", heavy)
     sandbox.cli("stop")
 
     assert "2 ready" in started.stdout and started.stdout.endswith("LOADED []\n"), started.stdout + started.stderr

@@ -84,11 +84,13 @@ class Sandbox:
         return record
 
     def cli(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: int | None = None
     ) -> subprocess.CompletedProcess[str]:
+        """`cluster ARGS` in this project; `stdin` a file descriptor (a terminal's, say), else this process's."""
         clean = {key: value for key, value in os.environ.items() if key not in STEERING}
         return subprocess.run(
             [CLUSTER, "--project-dir", str(self.root), *args],
+            stdin=stdin,
             capture_output=True,
             text=True,
             env={**clean, **(env or {})},

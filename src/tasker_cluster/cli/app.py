@@ -23,18 +23,19 @@ def main() -> NoReturn:
 
 def script() -> NoReturn:
     """The `cluster` console script: `main`, then, after a command of the fast path, an exit that skips the
-    interpreter's teardown. Freeing every module and object a command loaded costs ~8 ms of CPU after its last line
-    (bench/README.md, "Exit"), and those commands leave the teardown nothing to do: their output is flushed here,
-    their threads are daemons, and none registers work to run at exit. Any other command exits as `main` does."""
+    interpreter's teardown. Freeing every module and object a command loaded holds the command up after its last
+    line (bench/README.md, "Exit"), and those commands leave the teardown nothing to do: their output is flushed
+    here, their threads are daemons, and none registers work to run at exit. Any other command exits as `main`
+    does."""
     code, fast = _run(sys.argv[1:])
     if not fast or _threads_to_finish():
         sys.exit(code)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        # The reader left (`| head`) before the last lines: the command was cut short, as in `_run`.
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            # The reader left (`| head`) before the last lines: the command was cut short, as in `_run`.
+            code = code or 1
     os._exit(code)
 
 

@@ -71,7 +71,7 @@ def url(project: Project, *, masked: bool) -> int:
 
 
 def reset(project: Project, *, yes: bool) -> int:
-    from tasker_cluster.cluster.database import reset_under_cluster
+    from tasker_cluster.cluster.database import refuse_reset_while_running, reset_under_cluster
     from tasker_cluster.config.load import database_config
     from tasker_cluster.config.sources import read_sources
     from tasker_cluster.db.urls import redact
@@ -80,6 +80,7 @@ def reset(project: Project, *, yes: bool) -> int:
     sources = read_sources(project, config_required=False)
     database = database_config(sources)
     if not yes:
+        refuse_reset_while_running(project)
         if not sys.stdin.isatty():
             raise ClusterError(f"reset drops the database {database.name!r} and needs confirmation", "pass --yes")
         import typer

@@ -39,14 +39,21 @@ def reset_under_cluster(
     from tasker_cluster.db.control import reset_database
 
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=announce):
-        running = running_instances(project)
-        if running:
-            raise ClusterError(
-                f"{_count(running)} {_run(running)} on the database ({', '.join(running)}): a reset would drop "
-                "their tables and queues under them",
-                "`cluster stop` first, then `cluster db reset --yes` and `cluster start-all`",
-            )
+        refuse_reset_while_running(project)
         return reset_database(project, database, dotenv, force_external=force_external, announce=announce)
+
+
+def refuse_reset_while_running(project: Project) -> None:
+    """ClusterError naming the instances that run, with `cluster stop` as the fix, when any does. Also asked before
+    `db reset` asks for confirmation, so that a yes is never answered with a refusal; the check under the start
+    lock (`reset_under_cluster`) is the one that holds."""
+    running = running_instances(project)
+    if running:
+        raise ClusterError(
+            f"{_count(running)} {_run(running)} on the database ({', '.join(running)}): a reset would drop "
+            "their tables and queues under them",
+            "`cluster stop` first, then `cluster db reset --yes` and `cluster start-all`",
+        )
 
 
 def stop_under_cluster(project: Project, database: DatabaseSpec, *, force_external: bool) -> tuple[bool, list[str]]:

@@ -1,6 +1,6 @@
 """Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
 
-Probes are plain GETs on loopback, one thread each: the request is a request line and a Host header written to a
+Probes are plain GETs on loopback, one thread each: the request is a request line and three headers written to a
 socket, and the answer is parsed by httptools (llhttp, the parser uvicorn serves with). httpx, and even the standard
 library's http.client (email and ssl come with it), cost start-all more CPU to import than its own work
 (bench/README.md, "Probes"), CPU taken from the very instances `start-all` waits for. Every probe of a batch starts
@@ -32,11 +32,14 @@ _LISTEN_PAUSE = 0.005
 _CONNECT_TIMEOUT = 0.05
 # How long past its deadline a target's own thread may take to report (a request cut at the deadline).
 _REPORT_GRACE = 0.1
-# Health answers are a few bytes of JSON; a server that streams more is not read to the end.
+# Health answers are a few bytes of JSON; a server that streams more is not read to the end, nor one whose headers
+# never end (http.client stopped at a 64 KiB line or 100 headers).
 _BODY_LIMIT = 64 * 1024
+_HEAD_LIMIT = 64 * 1024
 _READ_SIZE = 16 * 1024
-# Kept as they are in a path: separators and the characters RFC 3986 allows there, and `%` of what is encoded.
-_PATH_SAFE = "/%:@!$&'()*+,;=~"
+# Kept as they are in a request target: what RFC 3986 allows in a path and a query (pchar, "/" and "?"), and `%`
+# of what is encoded already.
+_TARGET_SAFE = "/?%:@!$&'()*+,;=~"
 # Servers that bind `localhost` often get [::1] alone. While the IPv4 loopback refuses, the IPv6 one is tried this
 # often; listening there on two checks this far apart (not a server about to bind both) ends the wait.
 _OTHER_LOOPBACK_PAUSE = 0.25
@@ -141,17 +144,13 @@ class ReadyResult(NamedTuple):
 def probe(url: str, timeout: float) -> ProbeResult:
     """One GET of `url` (HTTP/1.1, `Connection: close`); `timeout` (seconds) bounds the connect and each read, as a
     socket timeout does. The body is read, up to _BODY_LIMIT bytes, and dropped: a server is not cut off mid-answer.
+    Interim answers (100 Continue and kin) are skipped; a 101 is an answer.
 
     Never raises for what the server does: `error` names it ("refused", "timeout", "closed" before an answer,
-    "not HTTP: <what the parser saw>", or the OS error's name).
+    "not HTTP", "headers too long", or the OS error's name).
     """
-    # Imported at the first use, not with the module: start-all spawns its instances before it needs HTTP.
-    from httptools import HttpParserError, HttpResponseParser
-
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
-    answer = _Answer()
-    parser = HttpResponseParser(answer)
     started = time.perf_counter()
     try:
         address = (host, parts.port or 80)
@@ -161,58 +160,99 @@ def probe(url: str, timeout: float) -> ProbeResult:
             sock.settimeout(timeout)
             sock.connect(address)
             sock.sendall(request)
-            while not answer.complete and answer.body_bytes <= _BODY_LIMIT:
-                chunk = sock.recv(_READ_SIZE)
-                if not chunk:
-                    break
-                parser.feed_data(chunk)
+            answer = _read_answer(sock)
     except ConnectionRefusedError:
         return ProbeResult(None, None, "refused")
     except TimeoutError:
         return NOT_ANSWERED
-    except HttpParserError as error:
-        return ProbeResult(None, None, f"not HTTP: {error}")
     except (OSError, ValueError) as error:
         # ValueError: a URL that cannot be requested (a bad port, a character a request line cannot hold).
         return ProbeResult(None, None, type(error).__name__)
-    if not answer.headers_complete:
-        return ProbeResult(None, None, "closed")
-    status = parser.get_status_code()
-    location = answer.location if 300 <= status < 400 else None
-    return ProbeResult(status, (time.perf_counter() - started) * 1000, None, location)
+    if answer.error is not None or answer.status is None:
+        return ProbeResult(None, None, answer.error or "closed")
+    location = answer.location if 300 <= answer.status < 400 else None
+    return ProbeResult(answer.status, (time.perf_counter() - started) * 1000, None, location)
+
+
+def request_target(path: str) -> str:
+    """A configured `health_path` / `ready_path` (with its query, if any) as an HTTP request target: spaces and
+    non-ASCII letters percent-encoded, what RFC 3986 allows in a path and a query (and `%` of what is encoded
+    already) kept. The local probes send it so, and the exports write it so into healthchecks and probes."""
+    return quote(path, safe=_TARGET_SAFE)
 
 
 def _request(parts: SplitResult, host: str) -> str:
-    """The GET of `parts`: its path (a configured one may hold spaces or non-ASCII letters: percent-encoded, as
-    httpx does) and query, and the Host header a server expects (the port unless it is 80; IPv6 in brackets)."""
-    target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
+    """The GET of `parts`: its path and query, and the Host header a server expects (the port unless it is 80;
+    IPv6 in brackets)."""
+    target = request_target(parts.path or "/") + (f"?{request_target(parts.query)}" if parts.query else "")
     authority = f"[{host}]" if ":" in host else host
     if parts.port is not None and parts.port != 80:
         authority += f":{parts.port}"
     return f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: tasker-cluster\r\nConnection: close\r\n\r\n"
 
 
+def _read_answer(sock: socket.socket) -> _Answer:
+    """Read one answer from `sock` until it is complete, the server closes, or a limit is passed (_HEAD_LIMIT
+    before the headers end, _BODY_LIMIT of body after). OSError and TimeoutError as the socket raises them."""
+    # Imported at the first use, not with the module: start-all spawns its instances before it needs HTTP.
+    from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+    answer = _Answer()
+    parser = HttpResponseParser(answer)
+    answer.status_of = parser.get_status_code
+    # Small health servers end lines with a bare LF; a probe reads one answer on a connection it closes, so there is
+    # no request to smuggle for which llhttp's strictness is meant.
+    parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+    received = 0
+    while not answer.complete:
+        chunk = sock.recv(_READ_SIZE)
+        if not chunk:
+            break
+        received += len(chunk)
+        try:
+            parser.feed_data(chunk)
+        except (HttpParserError, HttpParserUpgrade):
+            # After a 101's headers llhttp stops: what follows is another protocol. Before them: not HTTP.
+            if answer.status is None:
+                answer.error = "not HTTP"
+            break
+        if answer.status is None and received > _HEAD_LIMIT:
+            answer.error = "headers too long"
+            break
+        if answer.body_bytes > _BODY_LIMIT:
+            break
+    return answer
+
+
 class _Answer:
-    """What httptools' callbacks report of an answer: its Location header, how far it got and its body's size."""
+    """What httptools' callbacks report of an answer: its final status (None until its headers end), its Location
+    header, whether it is complete, its body's size so far; `error` when it is not an answer."""
 
     def __init__(self) -> None:
+        self.status_of: Callable[[], int] = lambda: 0
+        self.status: int | None = None
         self.location: str | None = None
-        self.headers_complete = False
         self.complete = False
         self.body_bytes = 0
+        self.error: str | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() == b"location":
             self.location = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.headers_complete = True
+        status = self.status_of()
+        if 100 <= status < 200 and status != 101:
+            # An interim answer: the final one follows on the same connection.
+            self.location = None
+            return
+        self.status = status
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
 
     def on_message_complete(self) -> None:
-        self.complete = True
+        self.complete = self.status is not None
 
 
 def final_target(prober: Prober, url: str, answer: ProbeResult, timeout: float) -> str:

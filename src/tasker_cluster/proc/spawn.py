@@ -50,9 +50,10 @@ class Spawner(Protocol):
 
 
 class LogWriterProcess:
-    """The log writer (`proc/log_writer.py`) of the instances this process spawns: started with the first spawn, in
-    a session of its own with an empty environment (no signal or environment marker meant for an instance reaches
-    it, and it never counts as one of an instance's processes), and handed each instance's pipe over a unix socket.
+    """The log writer (`proc/log_writer.py`) of the instances this process spawns: started with the first spawn or
+    before it (`start`), in a session of its own with an empty environment (no signal or environment marker meant for
+    an instance reaches it, and it never counts as one of an instance's processes), and handed each instance's pipe
+    over a unix socket.
     One per process rather than per instance: an interpreter costs ~11 MiB (bench/README.md, "Log writer"). It
     outlives this process until every instance it serves has ended; a writer found dead is replaced."""
 

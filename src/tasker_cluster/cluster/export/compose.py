@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from tasker_cluster.config.model import ClusterConfig, Instance, ServiceSpec
 from tasker_cluster.db.credentials import APP_ROLE
+from tasker_cluster.proc.probes import request_target
 
 from .environment import (
     BIND_ADDRESS,
@@ -20,7 +21,6 @@ from .environment import (
     INSTANCE_PORT,
     PROJECT_DIR,
     check_image,
-    probe_path,
     service_environment,
 )
 from .placeholders import IMAGE_PROJECT_DIR, IMAGE_PYTHON, substitute
@@ -149,7 +149,7 @@ def _database_service(config: ClusterConfig, image: str) -> dict[str, Any]:
 
 def _http_check(port: int, path: str) -> str:
     """A healthcheck in the image's Python: images may lack curl, and an HTTP error status raises (exit 1)."""
-    url = f"http://127.0.0.1:{port}{probe_path(path)}"
+    url = f"http://127.0.0.1:{port}{request_target(path)}"
     return f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from urllib.parse import quote
 
 from tasker_cluster.cluster.start import instance_deadlines
 from tasker_cluster.config.model import ServiceSpec
@@ -52,9 +51,3 @@ def project_name(folder: str) -> str:
     """The project folder's name as a DNS label (compose project names and Kubernetes label values accept it)."""
     name = re.sub(r"[^a-z0-9-]+", "-", folder.lower()).strip("-")[:63].rstrip("-")
     return name or "tasker"
-
-
-def probe_path(path: str) -> str:
-    """A `health_path` / `ready_path` as an HTTP request target: non-ASCII and spaces percent-encoded, as the local
-    probes send it; reserved characters (a query's `?`, `=`, `&`) kept."""
-    return quote(path, safe="!#$%&'()*+,/:;=?@[]~")

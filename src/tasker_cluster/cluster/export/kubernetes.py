@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from tasker_cluster.config.model import ClusterConfig, ServiceSpec
 from tasker_cluster.errors import ConfigError
+from tasker_cluster.proc.probes import request_target
 
 from .environment import (
     BIND_ADDRESS,
@@ -24,7 +25,6 @@ from .environment import (
     INSTANCE_PORT,
     PROJECT_DIR,
     check_image,
-    probe_path,
     service_environment,
 )
 from .placeholders import IMAGE_PROJECT_DIR, IMAGE_PYTHON, placeholders_in, substitute
@@ -188,7 +188,7 @@ def _field(name: str, path: str) -> dict[str, Any]:
 
 def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
-        "httpGet": {"path": probe_path(path), "port": PORT_NAME},
+        "httpGet": {"path": request_target(path), "port": PORT_NAME},
         "periodSeconds": period,
         "timeoutSeconds": _PROBE_TIMEOUT_S,
         "failureThreshold": max(1, failures),
