@@ -93,7 +93,7 @@ def _one_answer(answer: bytes, *, chunks: int = 1) -> tuple[socket.socket, list[
                     return
                 request += data
             requests.append(request)
-            size = -(-len(answer) // chunks)
+            size = max(1, -(-len(answer) // chunks))
             for start in range(0, len(answer), size):
                 try:
                     connection.sendall(answer[start : start + size])
