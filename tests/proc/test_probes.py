@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from support.listeners import listening_socket
 from tasker_cluster.proc.ports import find_free_port_block
 from tasker_cluster.proc.probes import ProbeResult, probe
 
@@ -49,17 +50,13 @@ def test_a_closed_port_is_refused() -> None:
 
 
 def test_a_server_that_never_answers_is_not_answered_within_the_timeout() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", find_free_port_block(1)))
-        listener.listen()
+    with listening_socket() as listener:
         result = probe(f"http://127.0.0.1:{listener.getsockname()[1]}/health", timeout=0.2)
     assert (result.status_code, result.error) == (None, "timeout")
 
 
 def test_an_answer_that_is_not_http_is_an_error_named_for_what_went_wrong() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", find_free_port_block(1)))
-        listener.listen()
+    with listening_socket() as listener:
 
         def answer_garbage() -> None:
             connection, _ = listener.accept()
@@ -78,9 +75,7 @@ def test_an_answer_that_is_not_http_is_an_error_named_for_what_went_wrong() -> N
 def _one_answer(answer: bytes, *, chunks: int = 1) -> tuple[socket.socket, list[bytes]]:
     """A listener that answers its first connection with `answer` (sent in `chunks` pieces, apart), then closes it;
     the request it got lands in the returned list."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", find_free_port_block(1)))
-    listener.listen()
+    listener = listening_socket()
     requests: list[bytes] = []
 
     def serve() -> None:
@@ -183,11 +178,9 @@ def test_half_an_answer_is_closed_not_an_answer() -> None:
 
 def test_the_ipv6_loopback_is_probed_with_a_bracketed_host() -> None:
     try:
-        listener = socket.socket(socket.AF_INET6)
-        listener.bind(("::1", find_free_port_block(1)))
+        listener = listening_socket("::1")
     except OSError:
         pytest.skip("this machine has no IPv6 loopback")
-    listener.listen()
     port = listener.getsockname()[1]
     requests: list[bytes] = []
 
