@@ -55,6 +55,21 @@ def test_a_changed_command_is_drift_too(sandbox: Sandbox) -> None:
     )
 
 
+def test_a_changed_probe_path_is_drift_too_and_the_old_path_is_still_probed(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base)})
+    assert sandbox.start().ok
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, ready_path="/ready")})
+
+    started = sandbox.cli("start-all")
+    status = sandbox.cli("status")
+
+    assert started.returncode == 1
+    drift = "is probed at its ready path /health/ready, the topology now says /ready: restart it"
+    assert f"orchestration-1: outdated: {drift}" in started.stderr
+    assert f"orchestration-1: {drift}" in status.stdout
+    assert status.stdout.splitlines()[1].split()[1] == "healthy", status.stdout
+
+
 def test_config_shows_every_instance_and_where_each_count_comes_from(sandbox: Sandbox) -> None:
     b = sandbox.base
     sandbox.write_topology({"orchestration": service("orchestration", 1, b), "worker": service("worker", 2, b + 10)})

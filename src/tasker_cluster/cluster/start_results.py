@@ -110,12 +110,33 @@ def not_ready_detail(instance: Instance, ready_url: str, result: ReadyResult) ->
             f"it listens on [::1]:{port} only, while its URL is on 127.0.0.1: bind it to 127.0.0.1 "
             "(TASKER_BIND_ADDRESS holds it), not to `localhost` or ::1; it is still running"
         )
-    probe = result.last_probe
-    if probe is not None and probe.answered:
-        last = f"its ready path last answered {probe.status_code}"
-    else:
-        last = f"its ready path never answered ({probe.error if probe else 'not probed'})"
-    return f"not ready after {result.elapsed:.1f} s: {last}; it is still running"
+    why = _why_not_ready(instance, ready_url, result.last_probe)
+    return f"not ready after {result.elapsed:.1f} s: {why}; it is still running"
+
+
+def _why_not_ready(instance: Instance, ready_url: str, probe: ProbeResult | None) -> str:
+    """What the last probe of a start that timed out says, and what to change for each kind of answer."""
+    path, key = instance.ready_path, f"services.{instance.service}"
+    if probe is None:
+        return "it was never probed"
+    if probe.status_code is not None and 400 <= probe.status_code < 500 and probe.status_code not in (408, 429):
+        return (
+            f"its ready path {path} answered {probe.status_code}: set {key}.ready_path to a path the instance serves "
+            "(2xx once it is ready)"
+        )
+    if probe.answered:
+        return (
+            f"its ready path {path} still answered {probe.status_code}: its log says why it is not ready, or a longer "
+            f"{key}.startup_timeout gives it time"
+        )
+    if probe.error == "refused":
+        return (
+            f"nothing listened on {urlsplit(ready_url).netloc}: its command must serve HTTP on its port (`{{port}}` in "
+            "the command, or TASKER_INSTANCE_PORT)"
+        )
+    if probe.error == "timeout":
+        return f"its ready path {path} never answered: the instance accepts connections but does not respond"
+    return f"its ready path {path} never answered with HTTP ({probe.error}): its port must serve HTTP"
 
 
 def _status_of(result: ReadyResult) -> str:

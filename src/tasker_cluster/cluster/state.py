@@ -3,8 +3,8 @@
 One `observe()` serves status, status-quick, stop and logs, so they agree on which instances exist, in which
 order, and which names are valid. An instance started with a larger count than the file's keeps its record, so it
 is listed until stopped (an "extra" instance); for `logs`, an instance of a configured service that only left a log
-file is listed too. A running instance the topology now gives another port or command has "drifted": it runs as it
-was started until it is restarted.
+file is listed too. A running instance the topology now gives another port, command or probe path has "drifted": it
+runs (and is probed) as it was started until it is restarted.
 """
 
 from __future__ import annotations
@@ -106,6 +106,14 @@ def drift(instance: Instance, record: InstanceRecord) -> str | None:
     # A record from before `start_ticks` holds the kernel's command line, which differs from argv for a script.
     if record.start_ticks is not None and record.cmdline != instance.argv:
         return "runs the command it was started with, which the topology has changed since"
+    # Its probes go where its record says, as a compose healthcheck or a pod's probes stay what the container or pod
+    # was created with: a changed path takes a restart, and is said, rather than left to look like a failing probe.
+    for kind, recorded, configured in (
+        ("ready", record.ready_path, instance.ready_path),
+        ("health", record.health_path, instance.health_path),
+    ):
+        if recorded != configured:
+            return f"is probed at its {kind} path {recorded}, the topology now says {configured}"
     return None
 
 

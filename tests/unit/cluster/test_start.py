@@ -70,7 +70,7 @@ def test_an_instance_that_never_listens_times_out_saying_it_never_answered_and_k
 
     (failed,) = report.failed
     assert (failed.name, failed.outcome) == ("orchestration-1", "timeout")
-    assert failed.detail.startswith("not ready after 2.0 s: its ready path never answered (refused)")
+    assert failed.detail.startswith(f"not ready after 2.0 s: nothing listened on 127.0.0.1:{BASE}: its command must")
     assert failed.detail.endswith("it is still running")
     assert read_record(config.project, "orchestration-1") is not None
 
@@ -84,7 +84,23 @@ def test_a_ready_path_that_keeps_answering_503_times_out_naming_the_last_answer(
     report, _ = _start(config, network, ScriptedSpawner(), timeout=1.0)
 
     assert {i.outcome for i in report.instances} == {"timeout"}
-    assert "its ready path last answered 503" in report.instances[0].detail
+    assert "its ready path /health/ready still answered 503: its log says why it is not ready, or a longer " in (
+        report.instances[0].detail
+    )
+
+
+def test_a_ready_path_the_instance_does_not_serve_times_out_naming_the_key_to_change(config: ClusterConfig) -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(
+        clock, listens_at={BASE: 1000.0, BASE + 10: 1000.0, BASE + 11: 1000.0}, answers={"/health/ready": 404}
+    )
+
+    report, _ = _start(config, network, ScriptedSpawner(), timeout=1.0)
+
+    assert report.instances[0].detail == (
+        "not ready after 1.0 s: its ready path /health/ready answered 404: set services.orchestration.ready_path to a "
+        "path the instance serves (2xx once it is ready); it is still running"
+    )
 
 
 def test_a_taken_port_is_refused_naming_its_holder_and_nothing_is_spawned_for_it(config: ClusterConfig) -> None:

@@ -1,0 +1,32 @@
+"""Why a start that timed out is not ready, from its last probe: each kind of answer names what to change."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasker_cluster.cluster.start_results import not_ready_detail
+from tasker_cluster.config.model import ClusterConfig
+from tasker_cluster.proc.probes import ProbeResult, ReadyResult
+
+
+@pytest.mark.parametrize(
+    ("probe", "why"),
+    [
+        (ProbeResult(404, 1.0, None), "its ready path /health/ready answered 404: set services.orchestration."),
+        (ProbeResult(401, 1.0, None), "answered 401: set services.orchestration.ready_path to a path the instance"),
+        (ProbeResult(503, 1.0, None), "still answered 503: its log says why it is not ready, or a longer services."),
+        (ProbeResult(429, 1.0, None), "still answered 429: its log says why"),
+        (ProbeResult(None, None, "refused"), "nothing listened on 127.0.0.1:"),
+        (ProbeResult(None, None, "timeout"), "never answered: the instance accepts connections but does not respond"),
+        (ProbeResult(None, None, "not HTTP"), "never answered with HTTP (not HTTP): its port must serve HTTP"),
+        (None, "it was never probed"),
+    ],
+)
+def test_each_last_answer_says_what_to_change(config: ClusterConfig, probe: ProbeResult | None, why: str) -> None:
+    instance = config.instances[0]
+    result = ReadyResult(instance.name, "timeout", 30.0, probe)
+
+    detail = not_ready_detail(instance, instance.ready_url, result)
+
+    assert detail.startswith("not ready after 30.0 s: ") and why in detail, detail
+    assert detail.endswith("; it is still running")
