@@ -161,3 +161,34 @@ def test_a_topology_file_that_is_not_toml_still_shows_the_running_instances_in_o
     assert result.stderr.startswith(f"warning: showing what the PID records know: {sandbox.project.config_file} is not")
     names = ["orchestration-1", "worker-a-1", "worker-a-2", "worker-b-1", "worker-b-2"]
     assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [[name, "running"] for name in names]
+
+
+@pytest.mark.parametrize("command", ["status", "status-quick"])
+def test_a_folder_without_topology_or_records_is_no_cluster_and_says_so(sandbox: Sandbox, command: str) -> None:
+    result = sandbox.cli(command)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    error, fix = result.stderr.splitlines()
+    assert error == (
+        f"error: no cluster here: {sandbox.project.config_file} not found, and no instance of {sandbox.root} has a "
+        "PID file"
+    )
+    assert fix.startswith("  fix: run from a project folder, pass --project-dir")
+
+
+def test_a_deleted_topology_file_still_shows_the_instances_its_records_name(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    sandbox.project.config_file.unlink()
+
+    result = sandbox.cli("status-quick")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"warning: showing what the PID records know: topology file {sandbox.project.config_file} not found"
+    )
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [
+        ["orchestration-1", "running"],
+        ["worker-1", "running"],
+    ]

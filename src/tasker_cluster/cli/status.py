@@ -1,13 +1,15 @@
 """`cluster status [--watch]` and `cluster status-quick`: the table of every instance, the database first.
 
-Both show what the PID records know when config/cluster.toml cannot be read, under a warning.
+Both show what the PID records know when config/cluster.toml cannot be read, under a warning; with neither the file
+nor a record (outside any project), there is nothing to show, and they say so.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tasker_cluster.project import Project
+from tasker_cluster.errors import ConfigError
+from tasker_cluster.project import PID_SUFFIX, Project
 
 if TYPE_CHECKING:
     from tasker_cluster.cluster.status import StatusWarning
@@ -22,7 +24,8 @@ def status_quick(project: Project, *, as_json: bool) -> int:
     from tasker_cluster.ui.status import print_status
 
     loaded = load_config_leniently(project)
-    report = quick_status(project, loaded.config, database=_database(loaded), warnings=_warnings(loaded))
+    _refuse_outside_a_project(project, loaded)
+    report = quick_status(project, loaded.config, database=_database(project, loaded), warnings=_warnings(loaded))
     print_status(report, as_json=as_json, summary_key="running")
     return 0 if report.running else 1
 
@@ -33,7 +36,8 @@ def status(project: Project, *, as_json: bool, timeout: float, watch: bool, inte
     from tasker_cluster.config.load import load_config_leniently
 
     loaded = load_config_leniently(project)
-    config, database, warnings = loaded.config, _database(loaded), _warnings(loaded)
+    _refuse_outside_a_project(project, loaded)
+    config, database, warnings = loaded.config, _database(project, loaded), _warnings(loaded)
     if watch:
         from tasker_cluster.ui.watch import watch_status
 
@@ -54,8 +58,26 @@ def status(project: Project, *, as_json: bool, timeout: float, watch: bool, inte
     return 0 if report.healthy else 1
 
 
-def _database(loaded: Lenient) -> DatabaseSpec | None:
-    return None if isinstance(loaded.database, Exception) else loaded.database
+def _refuse_outside_a_project(project: Project, loaded: Lenient) -> None:
+    """ConfigError (exit 2) when there is nothing to show: no topology file and no PID record, as in a folder that is
+    no project (as compose says "no configuration file provided"). A table would show the default database's port as
+    stopped, though that port may be another project's."""
+    if loaded.error is None or project.config_file.exists():
+        return
+    if any(project.pids_dir.glob(f"*{PID_SUFFIX}")):
+        return
+    raise ConfigError(
+        f"no cluster here: {project.config_file} not found, and no instance of {project.root} has a PID file",
+        loaded.error.fix,
+    )
+
+
+def _database(project: Project, loaded: Lenient) -> DatabaseSpec | None:
+    """The `[database]` table the rows are drawn from; None without one. A missing topology file gives the defaults,
+    whose port may well be another project's: the row then comes from a local server found running alone."""
+    if isinstance(loaded.database, Exception) or not project.config_file.exists():
+        return None
+    return loaded.database
 
 
 def _warnings(loaded: Lenient) -> tuple[StatusWarning, ...]:
