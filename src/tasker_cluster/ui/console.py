@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 # Wide enough for the status table when output is piped, where Rich would otherwise assume 80 columns.
 PIPE_WIDTH = 140
+# A terminal whose width is unknown: it reports 0 columns (a pty nobody sized, as under `script`, or COLUMNS=0).
+# 80 is the fallback of Rich and of shutil.get_terminal_size for the same case.
+UNKNOWN_WIDTH = 80
 # The colour of each state word, wherever a state is printed (status tables, start and stop lines, watch).
 STATUS_STYLES = {
     "healthy": "green",
@@ -97,7 +100,11 @@ def plain_output() -> bool:
 def console(*, stderr: bool = False) -> Console:
     """A Rich console on stdout (or stderr) that goes quiet instead of exiting when its reader leaves."""
     stream = sys.stderr if stderr else sys.stdout
-    return _tolerant_console_class()(file=stream, width=None if stream.isatty() else PIPE_WIDTH, highlight=False)
+    out = _tolerant_console_class()(file=stream, width=None if stream.isatty() else PIPE_WIDTH, highlight=False)
+    if out.width <= 0:
+        # Rich takes COLUMNS=0 at its word and would draw every table as nothing at all.
+        out.width = UNKNOWN_WIDTH
+    return out
 
 
 def print_table(table: object) -> None:

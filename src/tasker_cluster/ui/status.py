@@ -139,17 +139,17 @@ def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in COLUMNS[:-1]:
         table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
-    # The only column Rich may narrow: a long error (psycopg's run to 100+ characters) is cut with an ellipsis
-    # instead of squeezing the names and pids. Its cells refuse to wrap, so every row stays one line.
-    table.add_column(COLUMNS[-1], no_wrap=False)
+    add_health_column(table)
     for name, status, *middle, health in status_cells(rows, database):
-        table.add_row(
-            name,
-            Text(status, style=STATUS_STYLES.get(status, "")),
-            *middle,
-            Text(health, no_wrap=True, overflow="ellipsis"),
-        )
+        table.add_row(name, Text(status, style=STATUS_STYLES.get(status, "")), *middle, health)
     return table
+
+
+def add_health_column(table: Table) -> None:
+    """HEALTH, the only column Rich may narrow: a long reason (psycopg's errors run to 100+ characters) wraps onto
+    more lines instead of squeezing the names and pids, and is never cut, since its end often says what went wrong;
+    a word wider than the column is folded."""
+    table.add_column(COLUMNS[-1], no_wrap=False, overflow="fold")
 
 
 def format_uptime(seconds: float | None) -> str:

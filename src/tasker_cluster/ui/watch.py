@@ -15,7 +15,14 @@ from tasker_cluster.cluster.status import ClusterStatus
 from tasker_cluster.proc.interrupts import Interrupt, deferred_interrupt
 from tasker_cluster.proc.usage import Usage
 from tasker_cluster.ui.console import console, output_closed, plain_output, write_out
-from tasker_cluster.ui.status import COLUMNS, RIGHT_ALIGNED, print_status, status_cells, status_document
+from tasker_cluster.ui.status import (
+    COLUMNS,
+    RIGHT_ALIGNED,
+    add_health_column,
+    print_status,
+    status_cells,
+    status_document,
+)
 
 CHANGED_STYLE = "reverse"
 # What a change of is news: the state, and which process serves on which port. Latency, connection counts,
@@ -114,8 +121,9 @@ def _table(cells: list[Row], last: dict[str, Row] | None, status: ClusterStatus)
         title=Text.assemble(time.strftime("%H:%M:%S  "), verdict),
         caption=Text(caption, style="yellow") if caption else None,
     )
-    for column in COLUMNS:
+    for column in COLUMNS[:-1]:
         table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
+    add_health_column(table)
     for row, changed in changes(cells, last):
         texts = []
         for column, cell in zip(COLUMNS, row, strict=True):
