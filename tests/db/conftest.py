@@ -28,11 +28,14 @@ def write_config(root: Path, port: int, mode: str = "local", name: str = "tasker
     )
 
 
-def run_cli(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    project: Project, *args: str, env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
+    """`cluster ARGS` in `project`; `stdin` a file descriptor (a terminal's, say), else no input at all."""
     environment = {key: value for key, value in os.environ.items() if key not in _SCRUBBED}
     environment.update(env or {})
     argv = [sys.executable, "-m", "tasker_cluster", "--project-dir", str(project.root), *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=environment, stdin=subprocess.DEVNULL, timeout=90)
+    return subprocess.run(argv, capture_output=True, text=True, env=environment, stdin=stdin, timeout=90)
 
 
 def stop_local_server(project: Project, port: int) -> None:

@@ -140,6 +140,25 @@ def test_reset_with_yes_drops_queues_and_reinstalls_pgmq(db_project: Project) ->
         assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
 
 
+def test_reset_answered_no_at_a_terminal_says_so_exits_1_and_keeps_the_data(db_project: Project) -> None:
+    url = _up(db_project)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pgmq.create('kept')")
+    terminal, user_side = os.openpty()
+    try:
+        os.write(terminal, b"n\n")  # typed ahead of the question
+        result = run_cli(db_project, "db", "reset", stdin=user_side)
+    finally:
+        os.close(terminal)
+        os.close(user_side)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Drop and recreate the database 'tasker'?" in result.stdout
+    assert result.stderr == "reset cancelled: the database was not touched\n"
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT queue_name FROM pgmq.list_queues()").fetchall() == [("kept",)]
+
+
 def test_reset_without_yes_and_without_a_terminal_refuses(db_project: Project) -> None:
     result = run_cli(db_project, "db", "reset")
     assert result.returncode == 1

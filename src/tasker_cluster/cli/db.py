@@ -85,7 +85,14 @@ def reset(project: Project, *, yes: bool) -> int:
             raise ClusterError(f"reset drops the database {database.name!r} and needs confirmation", "pass --yes")
         import typer
 
-        typer.confirm(f"Drop and recreate the database {database.name!r}? All its data is lost.", abort=True)
+        try:
+            confirmed = typer.confirm(f"Drop and recreate the database {database.name!r}? All its data is lost.")
+        except typer.Abort:  # Ctrl-D or Ctrl-C at the question
+            confirmed = False
+        if not confirmed:
+            # A refusal, as apt's and git's "Abort.": said once, and a non-zero exit so that a script stops here.
+            print_line("reset cancelled: the database was not touched", stderr=True)
+            return 1
     url = reset_under_cluster(project, database, sources.dotenv, force_external=yes, announce=_announce)
     print_line(f"database reset: {redact(url)}")
     return 0
