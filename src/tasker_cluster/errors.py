@@ -32,7 +32,8 @@ class ConfigError(ClusterError):
 
 
 class UnknownInstance(ClusterError):
-    """Names that are neither an instance nor a service of the cluster: exit code 2, listing the valid names."""
+    """Names that are neither an instance nor a service of the cluster: exit code 2, the closest valid names first
+    (as Click suggests commands: difflib's close matches), then all of them."""
 
     exit_code = 2
 
@@ -41,5 +42,17 @@ class UnknownInstance(ClusterError):
         # `--orchestration`-style scripts usually mean).
         valid = [f"services {', '.join(services)}"] if services else []
         valid.append(f"instances {', '.join(instances)}" if instances else "(no instance configured or running)")
-        super().__init__(f"unknown instance {', '.join(unknown)}", f"use one of these names: {'; '.join(valid)}")
+        fix = f"use one of these names: {'; '.join(valid)}"
+        close = close_names(unknown, [*services, *instances])
+        if close:
+            fix = f"did you mean {close[0] if len(close) == 1 else 'one of ' + ', '.join(close)}? Otherwise {fix}"
+        super().__init__(f"unknown instance {', '.join(unknown)}", fix)
         self.unknown = list(unknown)
+
+
+def close_names(unknown: Sequence[str], valid: Sequence[str]) -> list[str]:
+    """The names in `valid` closest to each of `unknown` (difflib's ratio of at least 0.6, at most three each, the
+    closest first), without repeats."""
+    from difflib import get_close_matches
+
+    return list(dict.fromkeys(match for name in unknown for match in get_close_matches(name, valid, n=3)))

@@ -9,8 +9,9 @@ from importlib.metadata import version
 
 import pytest
 
-from support.sandbox import CLUSTER, STEERING
+from support.sandbox import CLUSTER, STEERING, Sandbox
 from tasker_cluster.cli.commands import COMMANDS
+from tasker_cluster.proc.records import read_record
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,3 +70,27 @@ def test_version_prints_the_installed_version() -> None:
 
     assert result.returncode == 0
     assert result.stdout == f"cluster {version('tasker-cluster')}\n"
+
+
+@pytest.mark.parametrize("command", ["start", "stop", "restart", "logs"])
+def test_a_misspelt_instance_name_is_answered_with_the_closest_names(command: str, sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=2, workers=1)
+
+    result = sandbox.cli(command, "orchestation-1")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: unknown instance orchestation-1",
+        "  fix: did you mean one of orchestration-1, orchestration-2, orchestration? Otherwise use one of these "
+        "names: services orchestration, worker; instances orchestration-1, orchestration-2, worker-1",
+    ]
+    assert [read_record(sandbox.project, name) for name in sandbox.config().names()] == [None] * 3, "it started one"
+
+
+def test_a_name_close_to_nothing_gets_no_suggestion(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+
+    result = sandbox.cli("stop", "zz")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[1].startswith("  fix: use one of these names: services orchestration, worker")

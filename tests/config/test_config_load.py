@@ -118,7 +118,8 @@ def test_selecting_an_unknown_instance_names_it_and_lists_the_valid_ones(sandbox
     assert caught.value.exit_code == 2
     assert "unknown instance worker-9" in caught.value.message
     assert caught.value.fix == (
-        "use one of these names: services orchestration, worker; instances orchestration-1, worker-1, worker-2"
+        "did you mean one of worker-2, worker-1, worker? Otherwise use one of these names: "
+        "services orchestration, worker; instances orchestration-1, worker-1, worker-2"
     )
     assert [i.name for i in topology.select(["worker"])] == ["worker-1", "worker-2"]
 

@@ -111,7 +111,8 @@ def test_restart_of_an_unknown_name_touches_nothing_and_exits_2(sandbox: Sandbox
     result = sandbox.cli("restart", "worker-9", "--rolling")
 
     assert result.returncode == 2
-    assert result.stderr.startswith("error: unknown instance worker-9\n  fix: use one of these names: services ")
+    assert result.stderr.startswith("error: unknown instance worker-9\n  fix: did you mean one of worker-1, worker? ")
+    assert "Otherwise use one of these names: services " in result.stderr
     assert _pids(sandbox, "orchestration-1", "worker-1") == before
 
 
