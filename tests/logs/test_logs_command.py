@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable
 
+from support.sandbox import Sandbox
 from tasker_cluster.project import Project
 
 from .conftest import FollowedLogs, RunCli, append
@@ -238,3 +239,23 @@ def test_timestamps_of_a_log_not_written_by_the_log_writer_are_a_dash(project: P
     result = run_cli("logs", "worker-a-1", "--timestamps")
 
     assert result.stdout == "worker-a-1 | -                       written by hand\n"
+
+
+def test_a_running_instance_without_a_log_is_said_to_have_written_nothing_yet(sandbox: Sandbox) -> None:
+    silent = ["{python}", "-c", "import time; time.sleep(120)"]
+    sandbox.write_topology({"sleeper": {"role": "worker", "count": 2, "base_port": sandbox.base, "command": silent}})
+    assert sandbox.start(["sleeper-1"], wait=False).ok
+    assert not sandbox.project.log_file("sleeper-1").exists()  # the log writer creates it with the first output
+
+    one = sandbox.cli("logs", "sleeper-1")
+    both = sandbox.cli("logs")
+
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == ""
+    assert re.fullmatch(
+        r"sleeper-1 has run for \d+s and written nothing yet \(its log starts with its first output\)\n", one.stderr
+    )
+    # One that runs and one that never started: each is named for what it is.
+    assert both.returncode == 0, both.stderr
+    assert both.stderr.splitlines()[0].startswith("sleeper-1 has run for ")
+    assert both.stderr.splitlines()[1].startswith("no log yet for sleeper-2 in ")

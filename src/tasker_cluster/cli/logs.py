@@ -82,27 +82,35 @@ def _print_tails(
 ) -> None:
     """Print the end of every log that exists and one line naming those that do not; without -f, a selection
     with no log at all is an error."""
+    from tasker_cluster.cluster.logs import running_since
     from tasker_cluster.errors import ClusterError
-    from tasker_cluster.ui.log_lines import print_missing_logs
+    from tasker_cluster.ui.log_lines import print_missing_logs, print_silent_instance
 
     missing = []
     for follower in followers:
         tail = follower.start_at_tail(with_partial=not keep_partial)
         if tail is None:
-            missing.append(follower.source.instance)
+            missing.append(follower.source)
             continue
         shown = tail.lines
         if not keep_partial and tail.partial is not None:
             # Nothing follows, so the unfinished last line (often a crash message) is shown as it is.
             shown = [*shown, tail.partial]
         printer.print(shown)
-    if len(missing) == len(followers) and not keep_partial:
+    absent = []
+    for source in missing:
+        started = running_since(source)
+        if started is None:
+            absent.append(source.instance)
+        else:
+            print_silent_instance(source.instance, started)
+    if len(absent) == len(followers) and not keep_partial:
         raise ClusterError(
-            f"no log file for {_listing(missing)} in {project.logs_dir}",
+            f"no log file for {_listing(absent)} in {project.logs_dir}",
             "start the instances first: cluster start-all",
         )
-    if missing:
-        print_missing_logs(_listing(missing), project.logs_dir)
+    if absent:
+        print_missing_logs(_listing(absent), project.logs_dir)
 
 
 def _stop_on_interrupt() -> threading.Event:

@@ -29,6 +29,7 @@ from tasker_cluster.errors import ClusterError
 
 if TYPE_CHECKING:
     from tasker_cluster.cluster.state import ClusterState
+    from tasker_cluster.proc.records import InstanceRecord
 
 # Per file and poll: bounds memory when a follower starts behind a burst; the loop skips its sleep while any
 # follower still has bytes to read, so catching up is not slowed down either.
@@ -71,10 +72,25 @@ class LogQuery(NamedTuple):
 
 @dataclass(frozen=True)
 class LogSource:
-    """One instance's log: its current file (followed) and the rotated ones beside it (read for the tail)."""
+    """One instance's log: its current file (followed) and the rotated ones beside it (read for the tail); the
+    instance's PID record, if it has one (`running_since` reads it when the log is missing)."""
 
     instance: str
     path: Path
+    record: InstanceRecord | None = None
+
+
+def running_since(source: LogSource) -> float | None:
+    """When the instance of `source` started (seconds since the epoch) if it runs now, else None.
+
+    A log missing while its instance runs is a silent instance, not a stopped one: the log writer
+    (`proc/log_writer.py`) creates the file with the instance's first output.
+    """
+    from tasker_cluster.proc.records import liveness
+
+    if source.record is None or not liveness(source.record).running:
+        return None
+    return source.record.create_time
 
 
 @dataclass(frozen=True)
@@ -432,7 +448,7 @@ def select_sources(state: ClusterState, names: Sequence[str] = (), roles: Sequen
     UnknownInstance for a name that is neither an instance nor a service.
     """
     chosen = state.select(names, roles) if names or roles else state.instances
-    return [LogSource(instance.name, state.project.log_file(instance.name)) for instance in chosen]
+    return [LogSource(instance.name, state.project.log_file(instance.name), instance.record) for instance in chosen]
 
 
 def _identity(status: os.stat_result) -> FileIdentity:

@@ -90,3 +90,13 @@ def stamp(time: float | None) -> str:
 
 def print_missing_logs(listing: str, logs_dir: Path) -> None:
     print_line(f"no log yet for {listing} in {logs_dir} (a log starts with its instance)", stderr=True)
+
+
+def print_silent_instance(name: str, started: float) -> None:
+    """An instance that runs (since `started`, seconds since the epoch) and has no log: it wrote nothing yet."""
+    import time
+
+    from tasker_cluster.ui.status import format_uptime
+
+    up = format_uptime(max(time.time() - started, 0.0))
+    print_line(f"{name} has run for {up} and written nothing yet (its log starts with its first output)", stderr=True)
