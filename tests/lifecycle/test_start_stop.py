@@ -119,6 +119,25 @@ def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox)
     assert not running(leader)
 
 
+def test_stop_with_timeout_0_kills_at_once_and_says_no_grace_period_was_given(sandbox: Sandbox) -> None:
+    """As `docker compose stop -t 0`: no grace period, so the instance is not blamed for ignoring SIGTERM."""
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ignore-term")})
+    assert sandbox.start().ok
+    leader = sandbox.record("orchestration-1").pid
+
+    result = sandbox.cli("stop", "--timeout", "0")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(maxsplit=4) == [
+        "orchestration-1",
+        "killed",
+        "pid",
+        str(leader),
+        "no grace period (0 s): SIGKILL right after SIGTERM\n",
+    ]
+    assert not running(leader)
+
+
 def test_an_instance_whose_leader_died_runs_on_in_its_session_until_stop_kills_the_rest(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

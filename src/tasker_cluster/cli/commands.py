@@ -150,7 +150,8 @@ COMMANDS = (
                 "timeout",
                 ("--timeout",),
                 float,
-                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace).",
+                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace); 0 kills at once, as "
+                "`docker compose stop -t 0`.",
                 min=0.0,
             ),
             Flag("with_db", ("--with-db",), "Then stop the project's local PostgreSQL too."),
@@ -187,7 +188,8 @@ COMMANDS = (
                 "grace",
                 ("--grace",),
                 float,
-                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace).",
+                "Seconds between SIGTERM and SIGKILL (default: each service's stop_grace); 0 kills at once, as "
+                "`docker compose stop -t 0`.",
                 min=0.0,
             ),
         ),

@@ -104,8 +104,10 @@ def _stop_recorded(
         if target is None and instance.recorded:
             remove_record(project, instance.name)
     recovered = {instance.name for instance in wanted if instance.recovered}
+    graces = {target.name: target.grace for target in targets}
     for stopped in stopper(targets, meanwhile):
-        results[stopped.name] = finish(stopped, records[stopped.name], results.get(stopped.name))
+        grace = graces[stopped.name]
+        results[stopped.name] = finish(stopped, records[stopped.name], results.get(stopped.name), grace=grace)
         if stopped.name in recovered:
             results[stopped.name] = _found_by_marks(results[stopped.name])
         if results[stopped.name].outcome != "survived":
@@ -142,8 +144,12 @@ def classify(instance: InstanceState, timeout: float | None) -> tuple[StopTarget
     return target, stale
 
 
-def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | None) -> InstanceStop:
-    """The instance's outcome once its group was stopped (or found empty)."""
+def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | None, *, grace: float) -> InstanceStop:
+    """The instance's outcome once its group was stopped (or found empty) with a grace period of `grace` seconds.
+
+    A grace period of 0 is a kill at once, as `docker compose stop -t 0`: SIGKILL follows SIGTERM without a wait,
+    and the detail says so instead of blaming the instance for not exiting.
+    """
     escaped = ""
     if stopped.escaped:
         pids = ", ".join(str(pid) for pid in stopped.escaped)
@@ -157,6 +163,8 @@ def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | Non
         return InstanceStop(stale.name, "stale", stale.pid, f"{stale.detail}; stopped the processes it left behind")
     if stopped.outcome == "killed":
         detail = "did not exit after SIGTERM; sent SIGKILL"
+        if grace <= 0:
+            detail = "no grace period (0 s): SIGKILL right after SIGTERM"
         return InstanceStop(stopped.name, "killed", record.pid, f"{detail} ({escaped})" if escaped else detail)
     return InstanceStop(stopped.name, "stopped", record.pid, escaped)
 

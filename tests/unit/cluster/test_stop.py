@@ -44,8 +44,8 @@ def test_a_dead_leader_is_stale_but_its_session_is_still_searched_for_leftovers(
 
     assert target is not None and target.leader_alive is False
     assert outcome is not None and outcome.outcome == "stale"
-    assert finish(GroupStop("w-1", "absent", []), _record("w-1", 4242), outcome) == outcome
-    killed = finish(GroupStop("w-1", "exited", []), _record("w-1", 4242), outcome)
+    assert finish(GroupStop("w-1", "absent", []), _record("w-1", 4242), outcome, grace=10.0) == outcome
+    killed = finish(GroupStop("w-1", "exited", []), _record("w-1", 4242), outcome, grace=10.0)
     assert killed.detail.endswith("; stopped the processes it left behind")
 
 
@@ -58,9 +58,14 @@ def test_an_unreadable_pid_file_and_a_missing_one_are_settled_without_signals() 
 def test_the_group_outcome_decides_stopped_killed_or_survived() -> None:
     record = _record("w-1", 4242)
 
-    assert finish(GroupStop("w-1", "exited", []), record, None).outcome == "stopped"
-    assert finish(GroupStop("w-1", "killed", []), record, None).detail == "did not exit after SIGTERM; sent SIGKILL"
-    survived = finish(GroupStop("w-1", "survived", [4242, 4243]), record, None)
+    assert finish(GroupStop("w-1", "exited", []), record, None, grace=10.0).outcome == "stopped"
+    assert (
+        finish(GroupStop("w-1", "killed", []), record, None, grace=10.0).detail
+        == "did not exit after SIGTERM; sent SIGKILL"
+    )
+    at_once = finish(GroupStop("w-1", "killed", []), record, None, grace=0.0)
+    assert (at_once.outcome, at_once.detail) == ("killed", "no grace period (0 s): SIGKILL right after SIGTERM")
+    survived = finish(GroupStop("w-1", "survived", [4242, 4243]), record, None, grace=10.0)
     assert (survived.outcome, survived.detail) == ("survived", "still running after SIGKILL: pid 4242, 4243")
 
 
