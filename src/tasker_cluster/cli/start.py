@@ -29,16 +29,16 @@ def start(
     workers: int | None,
 ) -> int:
     """Start what is not running (every configured instance when `names` is empty); 0 when all started."""
+    from tasker_cluster.proc.spawn import LOG_WRITER
+
+    # First of all: the log writer's interpreter starts on the core that reading the topology and importing the start
+    # core leave idle. Unused (a bad topology, an unknown name, every instance running already), it exits with this
+    # command (bench/README.md, "Log writer start").
+    LOG_WRITER.start()
     from tasker_cluster.config.load import load_config
 
     config = load_config(project, orchestration=orchestration, workers=workers)
     instances = config.select(names) if names else config.instances
-    if instances:
-        from tasker_cluster.proc.spawn import LOG_WRITER
-
-        # Before the start core's imports: the log writer's interpreter starts on the core they leave idle. Unused
-        # (every instance runs already), it exits with this command.
-        LOG_WRITER.start()
     from tasker_cluster.cluster.start import start_instances
     from tasker_cluster.ui.events import (
         StartProgress,
