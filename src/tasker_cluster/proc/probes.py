@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from tasker_cluster.proc.ports import PortHolder
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
+# An instance that has answered "not ready" for a second is one that takes its time (it waits for its database, it
+# warms up): it is then probed at most every quarter second, not 20 times a second. Each probe is a request it must
+# answer while it starts, and a line in the log of a server that logs every request; compose's healthcheck interval
+# is 30 s by default and a Kubernetes readiness probe's 10 s.
+_PATIENT_AFTER, _PATIENT_PAUSE = 1.0, 0.25
 # A ready probe that hangs must not eat the whole startup window in one go.
 _READY_REQUEST_TIMEOUT = 1.0
 # Until an instance listens, a refused TCP connect tells far more cheaply than an HTTP request that it is not
@@ -419,6 +424,7 @@ class ReadinessWatch:
 
     def _probe_until_ready(self, waiter: _Waiter) -> None:
         pause = _FIRST_PAUSE
+        patient_from = self._clock.monotonic() + _PATIENT_AFTER
         while not self._stopping.is_set() and not waiter.done.is_set():
             remaining = waiter.deadline - self._clock.monotonic()
             if waiter.target.exit_code() is not None:
@@ -440,7 +446,7 @@ class ReadinessWatch:
                 waiter.probed.set()
                 return
             self._clock.sleep(min(pause, max(waiter.deadline - self._clock.monotonic(), 0.0)))
-            pause = min(pause * 2, _MAX_PAUSE)
+            pause = min(pause * 2, _MAX_PAUSE if self._clock.monotonic() < patient_from else _PATIENT_PAUSE)
 
     def _finish(self, waiter: _Waiter, outcome: ReadyOutcome) -> None:
         with self._report_lock:

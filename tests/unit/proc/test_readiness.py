@@ -43,3 +43,16 @@ def test_an_exit_ends_the_wait_at_once_and_a_silent_port_runs_out_of_time() -> N
 
     assert (exited.outcome, silent.outcome) == ("exited", "timeout")
     assert silent.last_probe is not None and silent.last_probe.error == "refused"
+
+
+def test_an_instance_that_keeps_answering_not_ready_is_probed_less_often_after_a_second() -> None:
+    # Backing off from 5 ms to 50 ms, then to 250 ms once it has answered 503 for a second: about 20 probes in the
+    # first second, 4 a second after that, against the 20 a second it used to get throughout.
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={21004: 1000.0}, answers={"/ready": 503})
+
+    (result,) = _watch(network, _target(21004, timeout=11.0))
+
+    probes = [url for url in network.requests if url.endswith("/ready")]
+    assert result.outcome == "timeout" and result.last_probe is not None and result.last_probe.status_code == 503
+    assert 50 <= len(probes) <= 70, len(probes)
