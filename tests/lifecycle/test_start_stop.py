@@ -107,10 +107,15 @@ def test_stop_escalates_to_sigkill_when_a_child_ignores_sigterm_and_leaves_nothi
     assert not running(child) and not running(leader)
 
 
-def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox) -> None:
+def _start_a_leader_ignoring_sigterm(sandbox: Sandbox) -> int:
+    """orchestration-1 started with a server that ignores SIGTERM; its pid."""
     sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ignore-term")})
     assert sandbox.start().ok
-    leader = sandbox.record("orchestration-1").pid
+    return sandbox.record("orchestration-1").pid
+
+
+def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox) -> None:
+    leader = _start_a_leader_ignoring_sigterm(sandbox)
 
     result = sandbox.cli("stop", "--timeout", "0.2")
 
@@ -121,9 +126,7 @@ def test_stop_escalates_when_the_leader_itself_ignores_sigterm(sandbox: Sandbox)
 
 def test_stop_with_timeout_0_kills_at_once_and_says_no_grace_period_was_given(sandbox: Sandbox) -> None:
     """As `docker compose stop -t 0`: no grace period, so the instance is not blamed for ignoring SIGTERM."""
-    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--ignore-term")})
-    assert sandbox.start().ok
-    leader = sandbox.record("orchestration-1").pid
+    leader = _start_a_leader_ignoring_sigterm(sandbox)
 
     result = sandbox.cli("stop", "--timeout", "0")
 

@@ -24,8 +24,8 @@ def status_quick(project: Project, *, as_json: bool) -> int:
     from tasker_cluster.ui.status import print_status
 
     loaded = load_config_leniently(project)
-    _refuse_outside_a_project(project, loaded)
-    report = quick_status(project, loaded.config, database=_database(project, loaded), warnings=_warnings(loaded))
+    missing = _refuse_outside_a_project(project, loaded)
+    report = quick_status(project, loaded.config, database=_database(loaded, missing), warnings=_warnings(loaded))
     print_status(report, as_json=as_json, summary_key="running")
     return 0 if report.running else 1
 
@@ -36,8 +36,8 @@ def status(project: Project, *, as_json: bool, timeout: float, watch: bool, inte
     from tasker_cluster.config.load import load_config_leniently
 
     loaded = load_config_leniently(project)
-    _refuse_outside_a_project(project, loaded)
-    config, database, warnings = loaded.config, _database(project, loaded), _warnings(loaded)
+    missing = _refuse_outside_a_project(project, loaded)
+    config, database, warnings = loaded.config, _database(loaded, missing), _warnings(loaded)
     if watch:
         from tasker_cluster.ui.watch import watch_status
 
@@ -58,24 +58,25 @@ def status(project: Project, *, as_json: bool, timeout: float, watch: bool, inte
     return 0 if report.healthy else 1
 
 
-def _refuse_outside_a_project(project: Project, loaded: Lenient) -> None:
-    """ConfigError (exit 2) when there is nothing to show: no topology file and no PID record, as in a folder that is
-    no project (as compose says "no configuration file provided"). A table would show the default database's port as
-    stopped, though that port may be another project's."""
+def _refuse_outside_a_project(project: Project, loaded: Lenient) -> bool:
+    """Whether the topology file is missing (looked for only when it could not be read). ConfigError (exit 2) when
+    there is then nothing to show, no PID record either, as in a folder that is no project (as compose says "no
+    configuration file provided"): a table would show the default database's port as stopped, though that port may
+    be another project's."""
     if loaded.error is None or project.config_file.exists():
-        return
-    if any(project.pids_dir.glob(f"*{PID_SUFFIX}")):
-        return
-    raise ConfigError(
-        f"no cluster here: {project.config_file} not found, and no instance of {project.root} has a PID file",
-        loaded.error.fix,
-    )
+        return False
+    if not any(project.pids_dir.glob(f"*{PID_SUFFIX}")):
+        raise ConfigError(
+            f"no cluster here: {project.config_file} not found, and no instance of {project.root} has a PID file",
+            loaded.error.fix,
+        )
+    return True
 
 
-def _database(project: Project, loaded: Lenient) -> DatabaseSpec | None:
+def _database(loaded: Lenient, topology_missing: bool) -> DatabaseSpec | None:
     """The `[database]` table the rows are drawn from; None without one. A missing topology file gives the defaults,
     whose port may well be another project's: the row then comes from a local server found running alone."""
-    if isinstance(loaded.database, Exception) or not project.config_file.exists():
+    if isinstance(loaded.database, Exception) or topology_missing:
         return None
     return loaded.database
 

@@ -21,6 +21,8 @@ from urllib.parse import SplitResult, quote, urljoin, urlsplit
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
+    from httptools import HttpResponseParser
+
     from tasker_cluster.proc.ports import PortHolder
 
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.05
@@ -202,9 +204,8 @@ def _read_answer(sock: socket.socket) -> _Answer:
     # Imported at the first use, not with the module: start-all spawns its instances before it needs HTTP.
     from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
-    answer = _Answer()
-    parser = HttpResponseParser(answer)
-    answer.status_of = parser.get_status_code
+    answer = _Answer(HttpResponseParser)
+    parser = answer.parser
     # Small health servers end lines with a bare LF; a probe reads one answer on a connection it closes, so there is
     # no request to smuggle for which llhttp's strictness is meant.
     parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
@@ -230,11 +231,12 @@ def _read_answer(sock: socket.socket) -> _Answer:
 
 
 class _Answer:
-    """What httptools' callbacks report of an answer: its final status (None until its headers end), its Location
-    header, whether it is complete, its body's size so far; `error` when it is not an answer."""
+    """An answer as its parser (`parser_class(self)`: httptools calls back here) reports it: its final status (None
+    until its headers end), its Location header, whether it is complete, its body's size so far; `error` when it is
+    not an answer."""
 
-    def __init__(self) -> None:
-        self.status_of: Callable[[], int] = lambda: 0
+    def __init__(self, parser_class: Callable[[_Answer], HttpResponseParser]) -> None:
+        self.parser = parser_class(self)
         self.status: int | None = None
         self.location: str | None = None
         self.complete = False
@@ -246,7 +248,7 @@ class _Answer:
             self.location = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        status = self.status_of()
+        status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # An interim answer: the final one follows on the same connection.
             self.location = None
