@@ -116,6 +116,8 @@ def test_without_password_keeps_everything_else_and_can_name_a_password_file() -
 def test_up_on_a_taken_port_says_so(db_project: Project) -> None:
     port = load_database_config(db_project).port
     with socket.socket() as squatter:
+        # A listener takes the port even so; without it, TIME_WAIT left there by an earlier test refuses the bind.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((LOOPBACK, port))
         squatter.listen()
         result = run_cli(db_project, "db", "up")

@@ -3,12 +3,13 @@ named) is said, an instance on the wrong loopback and a redirecting ready path f
 
 from __future__ import annotations
 
+import errno
 import socket
 
 import pytest
 
 from support.sandbox import Sandbox, service
-from tasker_cluster.proc.ports import is_port_free, port_holder
+from tasker_cluster.proc.ports import find_free_port_block, is_port_free, port_holder
 
 
 def _leave_time_wait(port: int, *, reuse: bool) -> None:
@@ -48,17 +49,32 @@ def test_a_port_held_only_by_time_wait_of_a_reusing_server_is_free_and_an_instan
     assert "orchestration-1    ready" in result.stdout
 
 
+def _leave_blocking_time_wait() -> int:
+    """A port on which a server without SO_REUSEADDR left TIME_WAIT. The sandbox's port will not do: an earlier test's
+    reusing server may have left TIME_WAIT there, which a bind without SO_REUSEADDR refuses; another is tried then."""
+    for _ in range(20):
+        port = find_free_port_block(1)
+        try:
+            _leave_time_wait(port, reuse=False)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                continue
+            raise
+        return port
+    raise RuntimeError("every port tried was in use for a bind without SO_REUSEADDR")
+
+
 def test_time_wait_that_blocks_every_server_is_named_as_such_not_as_an_invisible_process(sandbox: Sandbox) -> None:
-    sandbox.write_cluster(orchestration=1, workers=0)
     # Left by a server that did not set SO_REUSEADDR: no server can bind the port until the kernel drops it.
-    _leave_time_wait(sandbox.base, reuse=False)
-    assert not is_port_free(sandbox.base)
+    port = _leave_blocking_time_wait()
+    sandbox.write_topology({"orchestration": service("orchestration", 1, port)})
+    assert not is_port_free(port)
 
     result = sandbox.cli("start-all")
 
     assert result.returncode == 1
     assert (
-        f"port {sandbox.base} is taken by no process: only connections in TIME_WAIT hold it, left by a server that "
+        f"port {port} is taken by no process: only connections in TIME_WAIT hold it, left by a server that "
         "did not set SO_REUSEADDR; the kernel releases it within 60 s"
     ) in result.stderr
     assert "cannot see" not in result.stderr
@@ -66,6 +82,8 @@ def test_time_wait_that_blocks_every_server_is_named_as_such_not_as_an_invisible
 
 def test_a_real_holder_is_named_with_its_pid_and_command(sandbox: Sandbox) -> None:
     with socket.socket(socket.AF_INET6) as holder:
+        # A listener takes the port even so; without it, TIME_WAIT left there by an earlier test refuses the bind.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("::", sandbox.base))  # the IPv6 wildcard takes the IPv4 loopback's port too
         holder.listen()
 

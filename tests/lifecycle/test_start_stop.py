@@ -229,6 +229,8 @@ def _record_claiming(
 def test_a_port_held_by_another_process_is_refused_naming_its_owner(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
     with socket.socket() as holder:
+        # A listener takes the port even so; without it, TIME_WAIT left there by an earlier test refuses the bind.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", sandbox.base + 10))
         holder.listen()
 
