@@ -218,6 +218,29 @@ def test_a_quoted_number_is_refused_with_the_unquoted_form_as_the_fix(sandbox: S
     assert caught.value.fix == "write the number without quotes: `count = 3`"
 
 
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("[services.a]\nrole worker\n", "\n  2 | role worker\n    |      ^"),
+        ("[services.a]\n\tcount = 1 1\n", "\n  2 |  count = 1 1\n    |            ^"),  # a tab is one column
+        ("\n" * 9 + "[services.a\n", "\n  10 | [services.a\n     |            ^"),
+        ("a = [1,\n", ""),  # the file ended early: no line to point at
+    ],
+)
+def test_a_toml_syntax_error_quotes_its_line_with_a_caret_under_the_column(
+    sandbox: Sandbox, text: str, quoted: str
+) -> None:
+    sandbox.project.config_file.parent.mkdir(parents=True)
+    sandbox.project.config_file.write_text(text)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(sandbox.project)
+
+    message = caught.value.message
+    assert message.endswith(quoted if quoted else ")")
+    assert message.count("\n") == (2 if quoted else 0)
+
+
 def test_a_database_port_inside_a_service_range_is_accepted_when_no_local_server_runs(sandbox: Sandbox) -> None:
     sandbox.project.config_file.parent.mkdir(parents=True)
     sandbox.project.config_file.write_text('[database]\nmode = "none"\nport = 8100\n' + _ONE_SERVICE)

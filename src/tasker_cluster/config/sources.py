@@ -85,4 +85,25 @@ def _read_toml(project: Project, required: bool) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}", "fix the syntax at the line and column named") from None
+        quoted = _quote(text, str(error))
+        raise ConfigError(
+            f"{path} is not valid TOML: {error}{quoted}", "fix the syntax at the line and column named"
+        ) from None
+
+
+def _quote(text: str, message: str) -> str:
+    """The line `message` points at, as rustc and ruff show it: "\n  LINE | text\n       | ^" under the column; ""
+    when the message names no line. tomllib (3.11) puts the place only in its message, as "(at line L, column C)",
+    1-based; its `lineno`/`colno` attributes arrive in Python 3.14."""
+    import re
+
+    place = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if place is None:
+        return ""
+    number, column = int(place[1]), int(place[2])
+    lines = text.splitlines()
+    if not 1 <= number <= len(lines):
+        return ""  # past the end: the file ended where more was expected, and the message says so
+    line = lines[number - 1].expandtabs(1)
+    margin = " " * len(str(number))
+    return f"\n  {number} | {line}\n  {margin} | {' ' * (min(column, len(line) + 1) - 1)}^"
