@@ -185,8 +185,10 @@ def test_one_writer_process_serves_several_pipes_and_exits_once_they_end_and_it_
     assert len(files) == len(data) // 16384 + 1
     assert b"".join(path.read_bytes() for path in files) == data
     assert second.read_bytes() == b"second log\n"
+    # Taken before close(): dropping the writer's Popen may reap it at once, and a reaped pid has no Process to find.
+    writer = psutil.Process(pid)
     writer_process.close()
-    psutil.Process(pid).wait(timeout=60)
+    writer.wait(timeout=60)
 
 
 def test_log_written_waits_for_what_the_pipe_still_holds_and_times_out_while_it_stays_open(
@@ -225,8 +227,9 @@ def test_a_killed_writer_is_replaced_at_the_next_attach(tmp_path: Path, writer_p
     write_end, _ = _pipe_into(writer_process, tmp_path / "a.log", LogRotation(16384, 3))
     killed = writer_process.pid
     assert killed is not None
+    victim = psutil.Process(killed)
     os.kill(killed, signal.SIGKILL)
-    psutil.Process(killed).wait(timeout=60)
+    victim.wait(timeout=60)
     os.close(write_end)
 
     second_end, written = _pipe_into(writer_process, tmp_path / "b.log", LogRotation(16384, 3))
