@@ -60,6 +60,9 @@ class InstanceRecord(NamedTuple):
     boot_id: str = ""
     session: int = 0
     token: str = ""
+    # How it is probed (config/model.ProbeKind); a record from before probe kinds existed was probed over HTTP.
+    probe: str = "http"
+    probe_command: tuple[str, ...] | list[str] = ()
 
     @property
     def health_url(self) -> str:
