@@ -528,6 +528,7 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         uptime_s=None,
         detail=detail,
         escaped=state.escaped,
+        probe=state.configured.probe if state.configured is not None else record.probe if record else "http",
     )
 
 
