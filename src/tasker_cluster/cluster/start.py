@@ -389,7 +389,7 @@ def record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> I
         session=stat.session,
         token=token,
         probe=instance.probe,
-        probe_command=list(instance.probe_command),
+        probe_command=tuple(instance.probe_command),
     )
 
 

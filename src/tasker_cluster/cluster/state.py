@@ -111,7 +111,7 @@ def drift(instance: Instance, record: InstanceRecord) -> str | None:
     # a failing probe.
     if record.probe != instance.probe:
         return f'is probed by "{record.probe}", the topology now says "{instance.probe}"'
-    if list(record.probe_command) != list(instance.probe_command):
+    if tuple(record.probe_command) != tuple(instance.probe_command):
         return "is probed by the probe command it was started with, which the topology has changed since"
     for kind, recorded, configured in (
         ("ready", record.ready_path, instance.ready_path),
