@@ -513,7 +513,12 @@ class ReadinessWatch:
             if remaining <= 0:
                 self._finish(waiter, "timeout")
                 return
-            waiter.last = self._check(waiter.target, waiter.address, remaining)
+            answer = self._check(waiter.target, waiter.address, remaining)
+            # A probe cut short by the end of the startup window says less than the answer before it: that one
+            # stays the last, for the timeout's message.
+            cut = not answer.answered and self._clock.monotonic() >= waiter.deadline
+            if not (cut and waiter.last is not None and waiter.last.answered):
+                waiter.last = answer
             if waiter.last.redirect:
                 # A redirect never turns into a ready answer by waiting: the ready path itself is wrong.
                 waiter.final_url = final_target(self._prober, waiter.target.url, waiter.last, _READY_REQUEST_TIMEOUT)
