@@ -332,3 +332,52 @@ def test_an_env_file_that_cannot_be_read_is_refused_before_any_test_runs(project
         f"error: --env-file {missing}: cannot read it: No such file or directory\n"
         "  fix: pass the test.env an export wrote (cluster export compose prints its path)\n"
     )
+
+
+def set_probes(project: Project, **services: dict[str, Any]) -> None:
+    """Each named service probed as given: the HTTP paths the default topology writes go with "http" only."""
+    data = tomllib.loads(project.config_file.read_text())
+    for name, keys in services.items():
+        table = data["services"][name]
+        table.pop("health_path", None)
+        table.pop("ready_path", None)
+        table.update(keys)
+    project.config_file.write_text(tomli_w.dumps(data))
+
+
+def test_each_probe_kind_becomes_its_healthcheck_and_none_has_none(project: Project) -> None:
+    set_probes(
+        project,
+        orchestration={"probe": "tcp"},
+        **{
+            "worker-a": {
+                "probe": "exec",
+                "probe_command": ["{python}", "check.py", "--port", "{port}", "{name}", "$x"],
+            },
+            "worker-b": {"probe": "none"},
+        },
+    )
+    path = project.root / "deploy" / "compose" / "compose.yaml"
+    services = export(project)["services"]
+
+    assert services["orchestration-1"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
+    assert "('127.0.0.1', 8080)" in services["orchestration-1"]["healthcheck"]["test"][3]
+    assert services["worker-a-2"]["healthcheck"]["test"] == [
+        "CMD", "python", "check.py", "--port", "8100", "worker-a-2", "$$x"
+    ]  # fmt: skip
+    assert "healthcheck" not in services["worker-b-1"]
+    # Nothing waits for a healthcheck it does not have; the database's own stays.
+    assert services["worker-b-1"]["depends_on"] == {"database": {"condition": "service_healthy"}}
+    checked = validate_compose(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_tcp_healthcheck_fails_while_nothing_listens_and_passes_once_something_does(project: Project) -> None:
+    set_probes(project, orchestration={"probe": "tcp"})
+    code = export(project)["services"]["orchestration-1"]["healthcheck"]["test"][3]
+    with answering(200) as port:
+        listening = code.replace("8080", str(port))
+        ran = subprocess.run([sys.executable, "-c", listening], capture_output=True, timeout=30, check=False)
+        assert ran.returncode == 0, ran.stderr
+    closed = subprocess.run([sys.executable, "-c", listening], capture_output=True, timeout=30, check=False)
+    assert closed.returncode == 1 and b"ConnectionRefusedError" in closed.stderr

@@ -248,3 +248,51 @@ def test_a_secret_name_kubernetes_cannot_take_is_refused(project: Project) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("error: --database-secret 'Not_Valid' is not a valid Secret name\n  fix: ")
     assert not Path(project.root / "deploy").exists()
+
+
+def set_probes(project: Project, **services: dict[str, Any]) -> None:
+    """Each named service probed as given: the HTTP paths the default topology writes go with "http" only."""
+    data = tomllib.loads(project.config_file.read_text())
+    for name, keys in services.items():
+        table = data["services"][name]
+        table.pop("health_path", None)
+        table.pop("ready_path", None)
+        table.update(keys)
+    project.config_file.write_text(tomli_w.dumps(data))
+
+
+def test_each_probe_kind_becomes_its_kubernetes_probe_and_none_has_none(project: Project) -> None:
+    set_probes(
+        project,
+        orchestration={"probe": "tcp"},
+        **{
+            "worker-a": {"probe": "exec", "probe_command": ["{python}", "check.py", "--port", "{port}", "$x"]},
+            "worker-b": {"probe": "none"},
+        },
+    )
+    manifests = export(project)
+    containers = {
+        s["metadata"]["name"]: s["spec"]["template"]["spec"]["containers"][0]
+        for s in resources(manifests, "StatefulSet")
+    }
+
+    kinds = ("startupProbe", "readinessProbe", "livenessProbe")
+    for kind in kinds:
+        assert containers["orchestration"][kind]["tcpSocket"] == {"port": "http"}
+        assert "httpGet" not in containers["orchestration"][kind]
+        # The kubelet expands no $(VAR) in an exec probe: a literal $ stays as it is.
+        assert containers["worker-a"][kind]["exec"] == {"command": ["python", "check.py", "--port", "8100", "$x"]}
+        assert kind not in containers["worker-b"]
+    for documents in manifests.values():
+        for resource in documents:
+            kubernetes_validate.validate(resource, VERSIONS[0], strict=True)
+
+
+def test_an_exec_probe_naming_the_instance_is_refused_for_kubernetes_with_the_fix(project: Project) -> None:
+    set_probes(project, orchestration={"probe": "exec", "probe_command": ["check", "{name}"]})
+    result = run_cli(project, "export", "kubernetes")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "services.orchestration.probe_command: {name} cannot be written into a Kubernetes exec probe" in result.stderr
+    )
+    assert "fix: read TASKER_INSTANCE_ID" in result.stderr

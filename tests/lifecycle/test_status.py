@@ -51,6 +51,8 @@ def test_status_reports_healthy_instances_and_a_kill_9ed_one_as_dead(sandbox: Sa
         "pid",
         "port",
         "url",
+        "probe",
+        "answer",
         "uptime_s",
         "http_status",
         "latency_ms",

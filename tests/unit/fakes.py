@@ -36,7 +36,8 @@ class JumpingClock:
 
 class ScriptedNetwork:
     """Ports listening from a given time on (on the IPv6 loopback only for `ipv6_only`); GET answers per path, a
-    redirect's with its Location; taken ports with their holders."""
+    redirect's with its Location; TCP connects that succeed where a port listens; exec probes' exit codes in turn;
+    taken ports with their holders."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class ScriptedNetwork:
         taken: Mapping[int, str] | None = None,
         redirects: Mapping[str, str] | None = None,
         ipv6_only: Sequence[int] = (),
+        exits: Sequence[int] = (0,),
     ) -> None:
         self.clock = clock
         self.listens_at = dict(listens_at or {})
@@ -54,6 +56,7 @@ class ScriptedNetwork:
         self.taken = dict(taken or {})
         self.redirects = dict(redirects or {})
         self.ipv6_only = set(ipv6_only)
+        self.exits = list(exits)
         self.requests: list[str] = []
 
     def get(self, url: str, timeout: float) -> ProbeResult:
@@ -62,6 +65,19 @@ class ScriptedNetwork:
         if path in self.redirects:
             return ProbeResult(307, 1.0, None, self.redirects[path])
         return ProbeResult(self.answers.get(path, 200), 1.0, None)
+
+    def connect(self, address: tuple[str, int], timeout: float) -> ProbeResult:
+        self.requests.append(f"tcp {address[1]}")
+        if self.listening(address):
+            return ProbeResult(None, 1.0, None, kind="tcp")
+        return ProbeResult(None, None, "refused", kind="tcp")
+
+    def run(self, argv: Sequence[str], timeout: float, cwd: str, env: dict[str, str]) -> ProbeResult:
+        """Exit codes from `exits` in turn (the last one repeats); each run takes 10 ms of the clock."""
+        self.requests.append(" ".join(argv))
+        self.clock.sleep(0.01)
+        code = self.exits.pop(0) if len(self.exits) > 1 else self.exits[0]
+        return ProbeResult(None, 10.0, None, kind="exec", exit_code=code, output="" if code == 0 else "not yet")
 
     def listening(self, address: tuple[str, int]) -> bool:
         host, port = address

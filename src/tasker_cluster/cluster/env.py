@@ -164,10 +164,8 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
         "port": instance.port,
         "url": instance.url,
         "bind_address": LOOPBACK,
-        "health_url": instance.url + instance.health_path,
-        "ready_url": instance.url + instance.ready_path,
-        "health_path": instance.health_path,
-        "ready_path": instance.ready_path,
+        "probe": instance.probe,
+        **_probe_document(instance),
         "log_file": str(project.log_file(instance.name)),
         "argv": list(instance.argv),
     }
@@ -175,6 +173,20 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
         document["database_url"] = database_url
     document["env"] = env
     return document
+
+
+def _probe_document(instance: Instance) -> dict[str, Any]:
+    """How a tool probes the instance as `start-all` does: its URLs for "http", the argv for "exec"."""
+    if instance.probe == "http":
+        return {
+            "health_url": instance.health_url,
+            "ready_url": instance.ready_url,
+            "health_path": instance.health_path,
+            "ready_path": instance.ready_path,
+        }
+    if instance.probe == "exec":
+        return {"probe_argv": list(instance.probe_command)}
+    return {}
 
 
 def write_if_changed(path: Path, text: str) -> None:

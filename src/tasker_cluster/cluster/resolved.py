@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from tasker_cluster.cluster.start import instance_env
-from tasker_cluster.config.model import ClusterConfig, Instance
+from tasker_cluster.config.model import ClusterConfig, Instance, ServiceSpec
 
 
 def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
@@ -40,8 +40,8 @@ def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
                 "count_origin": service.count_origin,
                 "base_port": service.base_port,
                 "command": list(service.command),
-                "health_path": service.health_path,
-                "ready_path": service.ready_path,
+                "probe": service.probe,
+                **_probe_keys(service),
                 "startup_timeout": service.startup_timeout,
                 "stop_grace": service.stop_grace,
             }
@@ -51,14 +51,26 @@ def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
     }
 
 
+def _probe_keys(service: ServiceSpec) -> dict[str, Any]:
+    """The keys of the service's probe kind only: paths for "http", the command for "exec"."""
+    if service.probe == "http":
+        return {"health_path": service.health_path, "ready_path": service.ready_path}
+    if service.probe == "exec":
+        return {"probe_command": list(service.probe_command)}
+    return {}
+
+
 def _instance(config: ClusterConfig, instance: Instance) -> dict[str, Any]:
+    probe: dict[str, Any] = {"ready_url": instance.ready_url} if instance.probe == "http" else {}
+    if instance.probe == "exec":
+        probe["probe_argv"] = list(instance.probe_command)
     return {
         "name": instance.name,
         "service": instance.service,
         "role": instance.role,
         "port": instance.port,
         "url": instance.url,
-        "ready_url": instance.ready_url,
+        **probe,
         "argv": list(instance.argv),
         "env": dict(instance.env),
         "env_keys": _env_keys(config, instance),

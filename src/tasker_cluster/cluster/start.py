@@ -28,6 +28,7 @@ from tasker_cluster.cluster.start_results import (
 from tasker_cluster.config.model import ClusterConfig, Instance
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
+from tasker_cluster.proc.exec_probe import probe_env
 from tasker_cluster.proc.interrupts import deferred_interrupt
 from tasker_cluster.proc.lock import start_lock
 from tasker_cluster.proc.probes import NETWORK, Prober, ReadinessWatch, ReadyResult, ReadyTarget
@@ -73,6 +74,18 @@ class _Live(NamedTuple):
     def health_url(self) -> str:
         return self.record.health_url if self.record is not None else self.instance.health_url
 
+    def ready_target(self, timeout: float, exit_code: Callable[[], int | None], project: Project) -> ReadyTarget:
+        """The readiness wait's target: probed as its record says (how it was started), else as configured."""
+        record, instance = self.record, self.instance
+        kind = record.probe if record is not None else instance.probe
+        if kind == "http":
+            return ReadyTarget(instance.name, self.ready_url, timeout, exit_code, self.health_url)
+        url = record.url if record is not None else instance.url
+        port = record.port if record is not None else instance.port
+        command = tuple(record.probe_command if record is not None else instance.probe_command)
+        env = probe_env(project.root, instance.name, port) if kind == "exec" else None
+        return ReadyTarget(instance.name, url, timeout, exit_code, None, kind, command, str(project.root), env)
+
 
 def start_instances(
     config: ClusterConfig,
@@ -104,7 +117,7 @@ def start_instances(
             if config.database.mode == "local":
                 database = ensure_database_url(config, lambda text: report(StartEvent("database", "", text)))
             found = _partition(project, config, instances, report)
-            watched = _Watched(watch, timeout)
+            watched = _Watched(watch, timeout, project)
             watched.add_all(found.running)
             refused, free = _refuse_taken_ports(found.missing, report, prober, found.owners())
             spawned, spawn_failed = _spawn_all(config, free, database, report, watched.add, spawner)
@@ -375,15 +388,18 @@ def record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> I
         boot_id=boot_id(),
         session=stat.session,
         token=token,
+        probe=instance.probe,
+        probe_command=tuple(instance.probe_command),
     )
 
 
 class _Watched:
     """Hands instances to the readiness watch as they turn up; does nothing when the start does not wait."""
 
-    def __init__(self, watch: ReadinessWatch | None, timeout: float | None) -> None:
+    def __init__(self, watch: ReadinessWatch | None, timeout: float | None, project: Project) -> None:
         self._watch = watch
         self._timeout = timeout
+        self._project = project
         # What each instance's exit check learnt of its session: a leader that exited may have left it serving.
         self.sessions: dict[str, SessionWatch] = {}
 
@@ -394,15 +410,8 @@ class _Watched:
         exit_code = _ExitCode(live)
         if exit_code.session is not None:
             self.sessions[instance.name] = exit_code.session
-        self._watch.add(
-            ReadyTarget(
-                name=instance.name,
-                url=live.ready_url,
-                timeout=self._timeout if self._timeout is not None else instance.startup_timeout,
-                exit_code=exit_code,
-                health_url=live.health_url,
-            )
-        )
+        timeout = self._timeout if self._timeout is not None else instance.startup_timeout
+        self._watch.add(live.ready_target(timeout, exit_code, self._project))
 
     def add_all(self, lives: Sequence[_Live]) -> None:
         for live in lives:

@@ -119,6 +119,10 @@ def _why_not_ready(instance: Instance, ready_url: str, probe: ProbeResult | None
     path, key = instance.ready_path, f"services.{instance.service}"
     if probe is None:
         return "it was never probed"
+    if probe.kind == "tcp":
+        return _why_not_open(key, ready_url, probe)
+    if probe.kind == "exec":
+        return _why_check_failed(key, probe)
     if probe.status_code is not None and 400 <= probe.status_code < 500 and probe.status_code not in (408, 429):
         return (
             f"its ready path {path} answered {probe.status_code}: set {key}.ready_path to a path the instance serves "
@@ -137,6 +141,38 @@ def _why_not_ready(instance: Instance, ready_url: str, probe: ProbeResult | None
     if probe.error == "timeout":
         return f"its ready path {path} never answered: the instance accepts connections but does not respond"
     return f"its ready path {path} never answered with HTTP ({probe.error}): its port must serve HTTP"
+
+
+def _why_not_open(key: str, url: str, probe: ProbeResult) -> str:
+    address = urlsplit(url).netloc
+    if probe.error == "refused":
+        return (
+            f"its TCP probe found nothing listening on {address}: its command must listen on its port (`{{port}}` in "
+            f'the command, or TASKER_INSTANCE_PORT); for a service that opens no port set {key}.probe = "exec" or '
+            '"none"'
+        )
+    return (
+        f"its TCP probe of {address} last ended in {probe.error}: the port accepts no connection; its log says why, "
+        f"or a longer {key}.startup_timeout gives it time"
+    )
+
+
+def _why_check_failed(key: str, probe: ProbeResult) -> str:
+    if probe.exit_code is not None:
+        said = f" ({probe.output})" if probe.output else ""
+        return (
+            f"its probe command last exited with {probe.exit_code}{said}: its output and the instance's log say why, "
+            f"or a longer {key}.startup_timeout gives it time"
+        )
+    if probe.error == "timeout":
+        # Here, not at the top: the status tables import this module, and status-quick loads no probe code.
+        from tasker_cluster.proc.probes import EXEC_TIMEOUT
+
+        return (
+            "its probe command did not finish within its timeout and was killed: it must exit (0 once the instance "
+            f"is ready) within {EXEC_TIMEOUT:g} s"
+        )
+    return f"its probe command could not be run ({probe.error}): correct {key}.probe_command"
 
 
 def _status_of(result: ReadyResult) -> str:

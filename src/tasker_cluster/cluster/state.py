@@ -3,7 +3,7 @@
 One `observe()` serves status, status-quick, stop and logs, so they agree on which instances exist, in which
 order, and which names are valid. An instance started with a larger count than the file's keeps its record, so it
 is listed until stopped (an "extra" instance); for `logs`, an instance of a configured service that only left a log
-file is listed too. A running instance the topology now gives another port, command or probe path has "drifted": it
+file is listed too. A running instance the topology now gives another port, command or probe has "drifted": it
 runs (and is probed) as it was started until it is restarted.
 """
 
@@ -107,7 +107,12 @@ def drift(instance: Instance, record: InstanceRecord) -> str | None:
     if record.start_ticks is not None and record.cmdline != instance.argv:
         return "runs the command it was started with, which the topology has changed since"
     # Its probes go where its record says, as a compose healthcheck or a pod's probes stay what the container or pod
-    # was created with: a changed path takes a restart, and is said, rather than left to look like a failing probe.
+    # was created with: a changed kind, command or path takes a restart, and is said, rather than left to look like
+    # a failing probe.
+    if record.probe != instance.probe:
+        return f'is probed by "{record.probe}", the topology now says "{instance.probe}"'
+    if tuple(record.probe_command) != tuple(instance.probe_command):
+        return "is probed by the probe command it was started with, which the topology has changed since"
     for kind, recorded, configured in (
         ("ready", record.ready_path, instance.ready_path),
         ("health", record.health_path, instance.health_path),

@@ -1,8 +1,9 @@
 """`status` and `status-quick`: one row per instance of the observed state, and the database's row first.
 
 status-quick reads processes only (PID records, /proc, postmaster.pid): `running`, `dead` or `stopped`. `status`
-also probes every running instance's health and ready paths and queries the database, all at once under one
-timeout, so N hung instances cost one timeout, not N, and looks for processes that left an instance's session.
+also probes every running instance as its service says (its health and ready paths, its port, its probe command;
+an instance probed by "none" is `running`) and queries the database, all at once under one timeout, so N hung
+instances cost one timeout, not N, and looks for processes that left an instance's session.
 Both say where the running cluster differs from the topology: instances it no longer has (extra), and instances
 running with another port or command than it now gives them (drift).
 
@@ -29,7 +30,10 @@ from tasker_cluster.proc.usage import Leader, Usage, cpu_percent, leader_of, sam
 from tasker_cluster.project import Project
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tasker_cluster.proc.probes import ProbeResult
+    from tasker_cluster.proc.records import InstanceRecord
 
     # (health, ready) answers of an instance, as probed by `status` or by start-all's readiness wait.
     Answers = tuple[ProbeResult, ProbeResult]
@@ -61,13 +65,15 @@ def _resources_json(resources: Resources | None) -> dict[str, Any]:
 
 
 class InstanceStatus(NamedTuple):
-    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick), paused (stopped by a
-    signal: probed by neither), dead or stopped.
+    """One row: `status` is healthy, unhealthy, starting (probed), running (status-quick, or `status` of an
+    instance whose probe is "none"), paused (stopped by a signal: probed by neither), dead or stopped.
 
     `pid` is the leader's, or once it exited, the first process of its session that runs on (`serving` lists them).
     `drift` says how a running instance differs from what the topology now gives it; `extra` marks one the topology
     no longer has; `escaped` lists processes that left its session and still run (`status` only). `detail` says why
-    a row is not healthy (the table's HEALTH column); `resources` are None without a process.
+    a row is not healthy (the table's HEALTH column); `resources` are None without a process. `probe` is how it
+    is probed (its record's kind); `answer` what its probe answered ("200", "tcp open", "exec exit 0"), None when
+    it was not probed.
     """
 
     name: str
@@ -86,6 +92,13 @@ class InstanceStatus(NamedTuple):
     serving: tuple[int, ...] = ()
     escaped: tuple[int, ...] = ()
     resources: Resources | None = None
+    probe: str = "http"
+    answer: str | None = None
+
+    @property
+    def fine(self) -> bool:
+        """As `status` wants it: healthy, or running when nothing can say more (its probe is "none")."""
+        return self.status == "healthy" or (self.status == "running" and self.probe == "none")
 
     @property
     def reason(self) -> str | None:
@@ -105,6 +118,8 @@ class InstanceStatus(NamedTuple):
             "pid": self.pid,
             "port": self.port,
             "url": self.url,
+            "probe": self.probe,
+            "answer": self.answer,
             "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
             "http_status": self.http_status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
@@ -186,7 +201,7 @@ class ClusterStatus(NamedTuple):
     def healthy(self) -> bool:
         """Every instance healthy, and the database too: instances whose database is down cannot do their work."""
         database_ok = self.database is None or self.database.status == "healthy"
-        rows_ok = bool(self.instances) and all(row.status == "healthy" for row in self.instances)
+        rows_ok = bool(self.instances) and all(row.fine for row in self.instances)
         return database_ok and rows_ok and not self.warnings
 
     @property
@@ -278,8 +293,8 @@ class StatusProbe:
         # A paused instance answers no probe: waiting for it would cost the whole timeout and say less.
         self._alive = [s.record for s in states if s.alive and not s.paused and s.name not in known]
         self._answers: dict[str, Answers] = dict(known)
-        urls = [url for record in self._alive if record for url in (record.health_url, record.ready_url)]
-        self._batch = ProbeBatch(urls, timeout)
+        self._probes = [_probes_of(project, record) for record in self._alive if record is not None]
+        self._batch = ProbeBatch([one for probes in self._probes for one in probes], timeout)
         spec = config.database if config is not None else database
         self._database = DatabaseProbe(project, spec, timeout, database_url) if with_database else None
         self._warnings = warnings
@@ -291,10 +306,13 @@ class StatusProbe:
         self._states = with_escapees(states)
 
     def result(self) -> ClusterStatus:
-        answers = self._batch.results()
-        for position, record in enumerate(self._alive):
+        answers = iter(self._batch.results())
+        for record, probes in zip(self._alive, self._probes, strict=True):
             assert record is not None
-            self._answers[record.name] = (answers[2 * position], answers[2 * position + 1])
+            got = [next(answers) for _ in probes]
+            if got:
+                # (health, ready): a TCP or exec probe's one answer is both.
+                self._answers[record.name] = (got[0], got[-1])
         if self._window is not None and self._baseline:
             first = min(reading.at for reading in self._baseline.values())
             until = min(first + self._window, self._started + self._timeout)
@@ -448,11 +466,34 @@ def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
     return Resources(cpu.percent, cpu.window_s, after.rss_bytes)
 
 
+def _probes_of(project: Project, record: InstanceRecord) -> list[Callable[[float], ProbeResult]]:
+    """The probes `status` sends an instance, by its record's kind: health then ready path, or the one TCP or exec
+    probe that serves as both; none for "none"."""
+    from tasker_cluster.proc.ports import LOOPBACK
+    from tasker_cluster.proc.probes import NETWORK
+
+    if record.probe == "none":
+        return []
+    if record.probe == "tcp":
+        return [lambda timeout: NETWORK.connect((LOOPBACK, record.port), timeout)]
+    if record.probe == "exec":
+        from tasker_cluster.proc.exec_probe import probe_env
+
+        env = probe_env(project.root, record.name, record.port)
+        return [lambda timeout: NETWORK.run(record.probe_command, timeout, str(project.root), env)]
+    return [
+        lambda timeout: NETWORK.get(record.health_url, timeout),
+        lambda timeout: NETWORK.get(record.ready_url, timeout),
+    ]
+
+
 def _probed_row(
     state: InstanceState, answers: Answers | None, usage: Mapping[str, Usage], baseline: Mapping[str, Usage] | None
 ) -> InstanceStatus:
     if state.alive and state.paused:
         return _with_process(state, "paused", usage=usage, baseline=baseline)
+    if state.alive and state.record is not None and state.record.probe == "none":
+        return _with_process(state, "running", usage=usage, baseline=baseline, detail="no probe")
     if state.record is None or answers is None or not state.alive:
         return _without_process(state)
     health, ready = answers
@@ -487,6 +528,7 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         uptime_s=None,
         detail=detail,
         escaped=state.escaped,
+        probe=state.configured.probe if state.configured is not None else record.probe if record else "http",
     )
 
 
@@ -516,6 +558,7 @@ def _with_process(
         serving=state.serving,
         escaped=state.escaped,
         resources=_resources(usage.get(record.name), (baseline or {}).get(record.name)),
+        probe=record.probe,
         **probe,
     )
 
@@ -535,6 +578,8 @@ def _probed(
     record = state.record
     assert record is not None
     in_startup = max(time.time() - record.create_time, 0.0) < record.startup_timeout
+    if record.probe != "http":
+        return _probed_once(state, ready, in_startup, usage, baseline)
     if health.ok and ready.ok:
         status, detail = "healthy", ""
     elif health.error == "refused" and _listens_on_ipv6_only(record.port):
@@ -560,6 +605,28 @@ def _probed(
         http_status=shown.status_code,
         latency_ms=max(latencies) if latencies else None,
         detail=detail,
+        answer=shown.text,
+    )
+
+
+def _probed_once(
+    state: InstanceState,
+    answer: ProbeResult,
+    in_startup: bool,
+    usage: Mapping[str, Usage],
+    baseline: Mapping[str, Usage] | None,
+) -> InstanceStatus:
+    """The row of an instance whose one TCP or exec probe is its readiness and liveness probe alike."""
+    assert state.record is not None
+    port = state.record.port
+    if answer.ok:
+        status, detail = "healthy", answer.text
+    elif answer.kind == "tcp" and answer.error == "refused" and _listens_on_ipv6_only(port):
+        status, detail = "unhealthy", f"listens on [::1]:{port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
+    else:
+        status, detail = ("starting" if in_startup else "unhealthy"), answer.text
+    return _with_process(
+        state, status, usage=usage, baseline=baseline, latency_ms=answer.latency_ms, detail=detail, answer=answer.text
     )
 
 

@@ -13,6 +13,10 @@ Role = Literal["orchestration", "worker"]
 ROLES: tuple[Role, ...] = ("orchestration", "worker")
 # Where a count came from, highest precedence first.
 CountOrigin = Literal["flag", "environment", ".env", "file"]
+# How an instance's readiness and health are probed (Kubernetes' httpGet / tcpSocket / exec probes; "none" as a pod
+# without a readiness probe or process-compose's process_started: ready once it runs).
+ProbeKind = Literal["http", "tcp", "exec", "none"]
+PROBE_KINDS: tuple[ProbeKind, ...] = ("http", "tcp", "exec", "none")
 # The name the database goes by beside the instances: status's row, start's and stop's event lines.
 DATABASE_ROW_NAME = "database"
 
@@ -58,6 +62,9 @@ class ServiceSpec(NamedTuple):
     startup_timeout: float
     stop_grace: float
     file_count: int
+    probe: ProbeKind = "http"
+    # The probe's argv template (placeholders as in `command`); empty unless `probe` is "exec".
+    probe_command: tuple[str, ...] = ()
 
 
 class RoleCount(NamedTuple):
@@ -89,6 +96,9 @@ class Instance(NamedTuple):
     ready_path: str
     startup_timeout: float
     stop_grace: float
+    probe: ProbeKind = "http"
+    # The exec probe's argv, placeholders substituted; empty unless `probe` is "exec".
+    probe_command: tuple[str, ...] = ()
 
     @property
     def health_url(self) -> str:

@@ -128,6 +128,8 @@ def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, sourc
         startup_timeout=table.startup_timeout,
         stop_grace=table.stop_grace,
         file_count=table.count,
+        probe=table.probe,  # type: ignore[arg-type]  # checked by the schema
+        probe_command=tuple(table.probe_command or ()),
     )
 
 
@@ -160,4 +162,6 @@ def _instance(service: ServiceSpec, index: int, project: Project) -> Instance:
         ready_path=service.ready_path,
         startup_timeout=service.startup_timeout,
         stop_grace=service.stop_grace,
+        probe=service.probe,
+        probe_command=tuple(arg.format_map(values) for arg in service.probe_command),
     )

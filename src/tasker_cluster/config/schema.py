@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any, NamedTuple
 
-from tasker_cluster.config.model import DatabaseSpec, LogRotation
+from tasker_cluster.config.model import PROBE_KINDS, DatabaseSpec, LogRotation
 from tasker_cluster.errors import ConfigError
 
 PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
@@ -40,13 +40,15 @@ class Invalid(Exception):
 
 
 class Problem(NamedTuple):
-    """One mistake: where (`loc`), which kind ("missing", "unknown", "service-name", "quoted" or "invalid"), what,
-    and for a quoted number the number itself."""
+    """One mistake: where (`loc`), which kind ("missing", "unknown", "service-name", "quoted", "invalid" or
+    "combination": keys that do not go together), what, for a quoted number the number itself, and for a
+    combination its own fix."""
 
     loc: Location
     kind: str
     message: str
     unquoted: str = ""
+    fix: str = ""
 
 
 class Field(NamedTuple):
@@ -69,6 +71,8 @@ class ServiceTable(NamedTuple):
     ready_path: str
     startup_timeout: float
     stop_grace: float
+    probe: str
+    probe_command: list[str] | None
 
 
 class ClusterFile(NamedTuple):
@@ -200,7 +204,11 @@ SERVICE_FIELDS = (
     Field("ready_path", string(pattern="^/", numbers=True), "/health/ready"),
     Field("startup_timeout", number(gt=0), 30.0),
     Field("stop_grace", number(gt=0), 10.0),
+    Field("probe", one_of(*PROBE_KINDS), "http"),
+    Field("probe_command", optional(string_list(min_length=1)), None),
 )
+# Keys that mean something for one probe kind only: given with another kind, they would be silently ignored.
+_HTTP_ONLY = ("health_path", "ready_path")
 # The seed's arithmetic for max_connections: 10 services x pool max 30 = 300 connections, plus head-room.
 DATABASE_FIELDS = (
     Field("mode", one_of("local", "none"), "local"),
@@ -262,8 +270,34 @@ def _services(document: Mapping[str, Any], problems: list[Problem]) -> dict[str,
             )
         values = _table(("services", name), table, SERVICE_FIELDS, problems)
         if values is not None:
-            services[name] = ServiceTable(**values)
+            found = _probe_combination(name, table, values)
+            problems += found
+            if not found:
+                services[name] = ServiceTable(**values)
     return services
+
+
+def _probe_combination(name: str, table: Mapping[str, Any], values: Mapping[str, Any]) -> list[Problem]:
+    """Problems of the probe keys taken together: `probe_command` is the exec probe's, and required by it; the
+    paths are the HTTP probe's."""
+    kind, loc = values["probe"], ("services", name)
+    if kind == "exec" and values["probe_command"] is None:
+        fix = (
+            f"add `services.{name}.probe_command`, the check to run as an argv list (exit 0 = ready), e.g. "
+            '["{python}", "check.py", "--port", "{port}"]'
+        )
+        return [Problem((*loc, "probe_command"), "combination", 'required with probe = "exec"', fix=fix)]
+    problems = []
+    if kind != "exec" and values["probe_command"] is not None:
+        fix = f'set services.{name}.probe = "exec" to run it, or remove `services.{name}.probe_command`'
+        message = f'only used with probe = "exec", and this service\'s probe is "{kind}"'
+        problems.append(Problem((*loc, "probe_command"), "combination", message, fix=fix))
+    if kind != "http":
+        for key in (key for key in _HTTP_ONLY if key in table):
+            fix = f'remove `services.{name}.{key}`, or set services.{name}.probe = "http" to probe it'
+            message = f'only used with probe = "http", and this service\'s probe is "{kind}"'
+            problems.append(Problem((*loc, key), "combination", message, fix=fix))
+    return problems
 
 
 def _table(loc: Location, table: Any, fields: Sequence[Field], problems: list[Problem]) -> dict[str, Any] | None:
@@ -327,6 +361,8 @@ def key_path(loc: Location) -> str:
 
 def _fix_for(problem: Problem) -> str:
     key = key_path(problem.loc)
+    if problem.fix:
+        return problem.fix
     if problem.kind == "unknown":
         table = key.rpartition(".")[0] or "the top level"
         return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(_accepted(problem.loc[:-1]))}"
@@ -349,6 +385,7 @@ def _accepted(table_loc: Location) -> list[str]:
 def _check_placeholders(path: Path, name: str, table: ServiceTable) -> None:
     values = [(f"services.{name}.command[{i}]", arg) for i, arg in enumerate(table.command)]
     values += [(f"services.{name}.env.{key}", value) for key, value in table.env.items()]
+    values += [(f"services.{name}.probe_command[{i}]", arg) for i, arg in enumerate(table.probe_command or ())]
     for key, value in values:
         _check_template(path, key, value)
 

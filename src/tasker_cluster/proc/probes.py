@@ -1,4 +1,7 @@
-"""Concurrent HTTP probes: one-shot health checks, and waiting until instances answer their ready path.
+"""Concurrent probes: one-shot health checks, and waiting until instances answer their ready probe.
+
+An instance is probed by its service's probe kind: an HTTP GET of its ready and health paths (the default), a TCP
+connect to its port, a command's exit code (`proc/exec_probe.py`), or not at all ("none": ready once it runs).
 
 Probes are plain GETs on loopback, one thread each: the request is a request line and three headers written to a
 socket, and the answer is parsed by httptools (llhttp, the parser uvicorn serves with). httpx, and even the standard
@@ -54,24 +57,53 @@ IPV6_LOOPBACK = "::1"
 # Redirects followed to name a ready path's final target.
 _MAX_REDIRECTS = 5
 
+# An exec probe pays a process start (an interpreter's, often), which takes seconds on a loaded machine: the 1 s of
+# an HTTP request would kill checks that were about to pass.
+EXEC_TIMEOUT = 5.0
+
 ReadyOutcome = Literal["ready", "exited", "timeout", "redirect", "wrong-address"]
 
 
 class ProbeResult(NamedTuple):
-    """One GET's answer: its status and latency, or the error that kept it from one; `location` of a redirect."""
+    """One probe's answer, by `kind`: "http" a GET's status (`location` of a redirect); "tcp" a connect (answered
+    when it connected); "exec" a command's `exit_code` and the last line it printed (`output`). `latency_ms` is the
+    probe's duration; `error` what kept it from an answer ("refused", "timeout", the OS error's name)."""
 
     status_code: int | None
     latency_ms: float | None
     error: str | None
     location: str | None = None
+    kind: str = "http"
+    exit_code: int | None = None
+    output: str = ""
 
     @property
     def ok(self) -> bool:
+        if self.kind == "exec":
+            return self.exit_code == 0
+        if self.kind == "tcp":
+            return self.error is None
         return self.status_code is not None and 200 <= self.status_code < 300
 
     @property
     def answered(self) -> bool:
+        if self.kind == "exec":
+            return self.exit_code is not None
+        if self.kind == "tcp":
+            return self.error is None
         return self.status_code is not None
+
+    @property
+    def text(self) -> str:
+        """The answer as the HEALTH column shows it: `200`, `tcp open`, `tcp refused`, `exec exit 0`,
+        `exec exit 3: <its last line>`, `exec timeout`."""
+        if self.kind == "http":
+            return str(self.status_code) if self.answered else str(self.error)
+        if not self.answered:
+            return f"{self.kind} {self.error}"
+        if self.kind == "tcp":
+            return "tcp open"
+        return f"exec exit {self.exit_code}" + (f": {self.output}" if self.output and not self.ok else "")
 
     @property
     def redirect(self) -> bool:
@@ -86,6 +118,14 @@ class Prober(Protocol):
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         """One GET of `url`; `timeout` in seconds."""
+        ...
+
+    def connect(self, address: tuple[str, int], timeout: float) -> ProbeResult:
+        """A TCP probe: one connect to `address`, closed at once."""
+        ...
+
+    def run(self, argv: Sequence[str], timeout: float, cwd: str, env: dict[str, str]) -> ProbeResult:
+        """An exec probe: `argv` run to its end or killed at `timeout`."""
         ...
 
     def listening(self, address: tuple[str, int]) -> bool:
@@ -104,6 +144,14 @@ class Network:
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         return probe(url, timeout)
+
+    def connect(self, address: tuple[str, int], timeout: float) -> ProbeResult:
+        return connect(address, timeout)
+
+    def run(self, argv: Sequence[str], timeout: float, cwd: str, env: dict[str, str]) -> ProbeResult:
+        from tasker_cluster.proc.exec_probe import run_probe_command
+
+        return run_probe_command(argv, timeout, cwd, env)
 
     def listening(self, address: tuple[str, int]) -> bool:
         return _accepts(address)
@@ -125,8 +173,9 @@ NETWORK = Network()
 class ReadyTarget(NamedTuple):
     """An instance to wait for: `exit_code` says whether it has already exited (None while it runs).
 
-    With `health_url`, the health path is probed once the instance is ready, so a status table can be drawn
-    from the answers without probing again.
+    `probe` is its kind: "http" GETs `url` (with `health_url`, the health path is probed once the instance is
+    ready, so a status table can be drawn from the answers without probing again); "tcp" connects to `url`'s host
+    and port; "exec" runs `command` in `cwd` with `env`; "none" counts it ready once spawned, while it runs.
     """
 
     name: str
@@ -134,6 +183,10 @@ class ReadyTarget(NamedTuple):
     timeout: float
     exit_code: Callable[[], int | None]
     health_url: str | None = None
+    probe: str = "http"
+    command: tuple[str, ...] = ()
+    cwd: str = "."
+    env: dict[str, str] | None = None
 
 
 class ReadyResult(NamedTuple):
@@ -179,6 +232,24 @@ def probe(url: str, timeout: float) -> ProbeResult:
         return ProbeResult(None, None, answer.error or "closed")
     location = answer.location if 300 <= answer.status < 400 else None
     return ProbeResult(answer.status, (time.perf_counter() - started) * 1000, None, location)
+
+
+def connect(address: tuple[str, int], timeout: float) -> ProbeResult:
+    """A TCP probe, as Kubernetes' tcpSocket: open when a connection is made within `timeout` seconds (then closed
+    at once); never raises ("refused", "timeout" or the OS error's name)."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    started = time.perf_counter()
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except ConnectionRefusedError:
+            return ProbeResult(None, None, "refused", kind="tcp")
+        except TimeoutError:
+            return ProbeResult(None, None, "timeout", kind="tcp")
+        except (OSError, OverflowError) as error:
+            return ProbeResult(None, None, type(error).__name__, kind="tcp")
+    return ProbeResult(None, (time.perf_counter() - started) * 1000, None, kind="tcp")
 
 
 def request_target(path: str) -> str:
@@ -277,21 +348,20 @@ def final_target(prober: Prober, url: str, answer: ProbeResult, timeout: float) 
 
 
 class ProbeBatch:
-    """GETs every URL at once from construction; `results` waits at most `timeout` from then.
+    """Runs every probe at once from construction (each is called with `timeout`); `results` waits at most
+    `timeout` from then.
 
     A socket timeout bounds each phase of a request (connect, write, read) by `timeout`, not their sum: a server
     that drips its answer would take longer, so a probe still running at the deadline counts as not answered. Its
     daemon thread ends with its request or with the program.
     """
 
-    def __init__(self, urls: Sequence[str], timeout: float) -> None:
-        self._results: list[ProbeResult | None] = [None] * len(urls)
+    def __init__(self, probes: Sequence[Callable[[float], ProbeResult]], timeout: float) -> None:
+        self._results: list[ProbeResult | None] = [None] * len(probes)
         self._threads: list[threading.Thread] = []
         self._deadline = time.monotonic() + timeout
-        if not urls:
-            return
-        for position, url in enumerate(urls):
-            thread = threading.Thread(target=self._probe_into, args=(url, timeout, position), daemon=True)
+        for position, one in enumerate(probes):
+            thread = threading.Thread(target=self._probe_into, args=(one, timeout, position), daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -300,17 +370,18 @@ class ProbeBatch:
             thread.join(max(self._deadline - time.monotonic(), 0.0))
         return [result or NOT_ANSWERED for result in self._results]
 
-    def _probe_into(self, url: str, timeout: float, position: int) -> None:
-        self._results[position] = probe(url, timeout)
+    def _probe_into(self, one: Callable[[float], ProbeResult], timeout: float, position: int) -> None:
+        self._results[position] = one(timeout)
 
 
 class ReadinessWatch:
-    """Waits for instances to answer their ready path, each from the moment it is `add`ed.
+    """Waits for instances to answer their ready probe, each from the moment it is `add`ed.
 
     Made before spawning, so that each instance is watched as soon as it is spawned. One thread checks, every few
-    ms, whether not-yet-listening instances accept connections; an instance that does gets a thread of its own for
-    HTTP probes with a short backoff. `on_result` is called once per target, from those threads, one call at a
-    time.
+    ms, whether not-yet-listening instances accept connections (an instance probed by "none" is ready there once
+    it runs); an instance that does gets a thread of its own for HTTP or TCP probes with a short backoff. An exec
+    probe needs no port: its thread starts at once. `on_result` is called once per target, from those threads, one
+    call at a time.
     """
 
     def __init__(
@@ -332,6 +403,11 @@ class ReadinessWatch:
 
     def add(self, target: ReadyTarget) -> None:
         waiter = _Waiter(target, self._clock.monotonic())
+        if target.probe == "exec":
+            with self._lock:
+                self._waiters.append(waiter)
+            threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()
+            return
         with self._lock:
             self._waiters.append(waiter)
             self._listening.append(waiter)
@@ -400,13 +476,15 @@ class ReadinessWatch:
         only, or ran out of time."""
         if waiter.target.exit_code() is not None:
             self._finish(waiter, "exited")
+        elif waiter.target.probe == "none":
+            self._finish(waiter, "ready")
         elif self._prober.listening(waiter.address):
             threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()
         elif self._listens_elsewhere_only(waiter):
-            waiter.last = ProbeResult(None, None, "refused")
+            waiter.last = ProbeResult(None, None, "refused", kind=waiter.target.probe)
             self._finish(waiter, "wrong-address")
         elif self._clock.monotonic() >= waiter.deadline:
-            waiter.last = ProbeResult(None, None, "refused")
+            waiter.last = ProbeResult(None, None, "refused", kind=waiter.target.probe)
             self._finish(waiter, "timeout")
         else:
             return False
@@ -435,20 +513,36 @@ class ReadinessWatch:
             if remaining <= 0:
                 self._finish(waiter, "timeout")
                 return
-            waiter.last = self._prober.get(waiter.target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            answer = self._check(waiter.target, waiter.address, remaining)
+            # A probe cut short by the end of the startup window says less than the answer before it: that one
+            # stays the last, for the timeout's message.
+            cut = not answer.answered and self._clock.monotonic() >= waiter.deadline
+            if not (cut and waiter.last is not None and waiter.last.answered):
+                waiter.last = answer
             if waiter.last.redirect:
                 # A redirect never turns into a ready answer by waiting: the ready path itself is wrong.
                 waiter.final_url = final_target(self._prober, waiter.target.url, waiter.last, _READY_REQUEST_TIMEOUT)
                 self._finish(waiter, "redirect")
                 return
             if waiter.last.ok:
+                if waiter.target.probe != "http":
+                    # One check serves as readiness and liveness probe alike: its answer is the health too.
+                    waiter.health = waiter.last
                 self._finish(waiter, "ready")
-                if waiter.target.health_url is not None:
+                if waiter.target.probe == "http" and waiter.target.health_url is not None:
                     waiter.health = self._prober.get(waiter.target.health_url, _READY_REQUEST_TIMEOUT)
                 waiter.probed.set()
                 return
             self._clock.sleep(min(pause, max(waiter.deadline - self._clock.monotonic(), 0.0)))
             pause = min(pause * 2, _MAX_PAUSE if self._clock.monotonic() < patient_from else _PATIENT_PAUSE)
+
+    def _check(self, target: ReadyTarget, address: tuple[str, int], remaining: float) -> ProbeResult:
+        """One ready probe of `target`'s kind, cut at the end of its startup window."""
+        if target.probe == "tcp":
+            return self._prober.connect(address, min(_READY_REQUEST_TIMEOUT, remaining))
+        if target.probe == "exec":
+            return self._prober.run(target.command, min(EXEC_TIMEOUT, remaining), target.cwd, target.env or {})
+        return self._prober.get(target.url, min(_READY_REQUEST_TIMEOUT, remaining))
 
     def _finish(self, waiter: _Waiter, outcome: ReadyOutcome) -> None:
         with self._report_lock:
@@ -456,7 +550,7 @@ class ReadinessWatch:
                 return
             elapsed = self._clock.monotonic() - waiter.started
             waiter.result = ReadyResult(waiter.target.name, outcome, elapsed, waiter.last, final_url=waiter.final_url)
-            if outcome != "ready" or waiter.target.health_url is None:
+            if outcome != "ready" or waiter.target.probe != "http" or waiter.target.health_url is None:
                 waiter.probed.set()
             waiter.done.set()
             self._on_result(waiter.result)

@@ -60,6 +60,9 @@ class InstanceRecord(NamedTuple):
     boot_id: str = ""
     session: int = 0
     token: str = ""
+    # How it is probed (config/model.ProbeKind); a record from before probe kinds existed was probed over HTTP.
+    probe: str = "http"
+    probe_command: tuple[str, ...] = ()
 
     @property
     def health_url(self) -> str:
@@ -255,4 +258,7 @@ def _parse(text: str) -> InstanceRecord:
         raise ValueError("not a PID record: pid or create_time has the wrong type")
     if record.start_ticks is not None and not isinstance(record.start_ticks, int):
         raise ValueError("not a PID record: start_ticks has the wrong type")
-    return record
+    if not isinstance(record.probe_command, list | tuple):
+        raise ValueError("not a PID record: probe_command has the wrong type")
+    # JSON holds it as a list: a tuple again, so that a record read back equals the one written.
+    return record._replace(probe_command=tuple(record.probe_command))

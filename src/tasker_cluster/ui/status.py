@@ -187,6 +187,9 @@ def format_bytes(count: int) -> str:
 
 def _health_text(row: InstanceStatus) -> str:
     latency = f" {row.latency_ms:.0f} ms" if row.latency_ms is not None else ""
+    if row.probe in ("tcp", "exec") and row.detail:
+        # "tcp open 1 ms", "exec exit 0 12 ms"; a failing check's own last line says more than its duration.
+        return f"{row.detail}{latency}" if row.status == "healthy" else row.detail
     if row.status == "healthy":
         return f"{row.http_status}{latency}"
     if row.detail:

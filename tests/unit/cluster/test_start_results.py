@@ -7,6 +7,7 @@ import pytest
 from tasker_cluster.cluster.start_results import not_ready_detail
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.proc.probes import ProbeResult, ReadyResult
+from unit.conftest import BASE
 
 
 @pytest.mark.parametrize(
@@ -30,3 +31,33 @@ def test_each_last_answer_says_what_to_change(config: ClusterConfig, probe: Prob
 
     assert detail.startswith("not ready after 30.0 s: ") and why in detail, detail
     assert detail.endswith("; it is still running")
+
+
+@pytest.mark.parametrize(
+    ("probe", "expected"),
+    [
+        (
+            ProbeResult(None, None, "refused", kind="tcp"),
+            f"its TCP probe found nothing listening on 127.0.0.1:{BASE}: its command must listen on its port",
+        ),
+        (ProbeResult(None, None, "refused", kind="tcp"), 'opens no port set services.orchestration.probe = "exec"'),
+        (ProbeResult(None, None, "timeout", kind="tcp"), f"its TCP probe of 127.0.0.1:{BASE} last ended in timeout"),
+        (
+            ProbeResult(None, 9.0, None, kind="exec", exit_code=3, output="db down"),
+            "its probe command last exited with 3 (db down): its output and the instance's log say why",
+        ),
+        (ProbeResult(None, 9.0, "timeout", kind="exec"), "did not finish within its timeout and was killed"),
+        (
+            ProbeResult(None, None, "FileNotFoundError: chek.py", kind="exec"),
+            "could not be run (FileNotFoundError: chek.py): correct services.orchestration.probe_command",
+        ),
+    ],
+)
+def test_a_timeout_says_what_the_last_probe_of_its_kind_answered_and_what_to_change(
+    config: ClusterConfig, probe: ProbeResult, expected: str
+) -> None:
+    instance = config.instances[0]
+    result = ReadyResult(instance.name, "timeout", 2.0, probe)
+    detail = not_ready_detail(instance, instance.url, result)
+    assert expected in detail, detail
+    assert "HTTP" not in detail and "ready path" not in detail

@@ -56,3 +56,65 @@ def test_an_instance_that_keeps_answering_not_ready_is_probed_less_often_after_a
     probes = [url for url in network.requests if url.endswith("/ready")]
     assert result.outcome == "timeout" and result.last_probe is not None and result.last_probe.status_code == 503
     assert 50 <= len(probes) <= 70, len(probes)
+
+
+def _kind_target(port: int, probe: str, timeout: float = 5.0, exit_code: int | None = None) -> ReadyTarget:
+    command = ("check", str(port)) if probe == "exec" else ()
+    return ReadyTarget(f"i-{port}", f"http://127.0.0.1:{port}", timeout, lambda: exit_code, None, probe, command)
+
+
+def test_a_tcp_probe_is_ready_once_a_connect_succeeds_and_sends_no_http_request() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, listens_at={21010: 1001.5})
+
+    (result,) = _watch(network, _kind_target(21010, "tcp"))
+
+    assert result.outcome == "ready" and 1.5 <= result.elapsed < 1.6
+    assert result.last_probe is not None and result.last_probe.text == "tcp open"
+    assert result.health == result.last_probe
+    assert network.requests == ["tcp 21010"]
+
+
+def test_a_tcp_probe_that_never_connects_times_out_with_a_tcp_answer() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock)
+
+    (result,) = _watch(network, _kind_target(21011, "tcp", timeout=0.5))
+
+    assert result.outcome == "timeout"
+    assert result.last_probe is not None and result.last_probe.text == "tcp refused"
+
+
+def test_an_exec_probe_needs_no_port_and_is_run_until_it_exits_0_with_the_http_backoff() -> None:
+    clock = JumpingClock()
+    # Nothing ever listens: the command alone decides.
+    network = ScriptedNetwork(clock, exits=[3, 3, 3, 0])
+
+    (result,) = _watch(network, _kind_target(21012, "exec"))
+
+    assert result.outcome == "ready"
+    assert network.requests == ["check 21012"] * 4
+    # 4 runs of 10 ms, with 5, 10 and 20 ms pauses between them.
+    assert abs(result.elapsed - 0.075) < 1e-6, result.elapsed
+    assert result.health is not None and result.health.exit_code == 0
+
+
+def test_an_exec_probe_that_keeps_failing_times_out_with_its_last_exit_and_line() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, exits=[3])
+
+    (result,) = _watch(network, _kind_target(21013, "exec", timeout=2.0))
+
+    assert result.outcome == "timeout"
+    assert result.last_probe is not None and result.last_probe.text == "exec exit 3: not yet"
+
+
+def test_no_probe_is_ready_once_spawned_and_still_running_and_an_exit_still_ends_the_wait() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock)
+
+    running, exited = _watch(network, _kind_target(21014, "none"), _kind_target(21015, "none", exit_code=1))
+
+    assert (running.outcome, exited.outcome) == ("ready", "exited")
+    assert running.elapsed < 0.01 and running.last_probe is None and running.health is None
+    assert network.requests == []

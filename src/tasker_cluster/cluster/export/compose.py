@@ -104,13 +104,7 @@ def _instance_service(service: ServiceSpec, instance: Instance, image: str, conf
         "command": [substitute(arg, values, _escape) for arg in service.command],
         "environment": environment,
         "ports": [f"127.0.0.1:{instance.port}:{service.base_port}"],
-        "healthcheck": {
-            "test": ["CMD", IMAGE_PYTHON, "-c", _escape(_http_check(service.base_port, service.ready_path))],
-            "interval": _duration(_HEALTHCHECK_INTERVAL_S),
-            "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
-            "retries": _HEALTHCHECK_RETRIES,
-            "start_period": _duration(service.startup_timeout),
-        },
+        **_healthcheck(service, values),
         "stop_grace_period": _duration(service.stop_grace),
         "restart": "on-failure",
     }
@@ -145,6 +139,33 @@ def _database_service(config: ClusterConfig, image: str) -> dict[str, Any]:
         },
         "restart": "on-failure",
     }
+
+
+def _healthcheck(service: ServiceSpec, values: dict[str, str]) -> dict[str, Any]:
+    """The instance's healthcheck by its probe kind, as a `test` argv run inside the image; "none" has none, as a
+    compose service without one (it counts as started once it runs)."""
+    if service.probe == "none":
+        return {}
+    if service.probe == "exec":
+        test = [substitute(arg, values, _escape) for arg in service.probe_command]
+    elif service.probe == "tcp":
+        test = [IMAGE_PYTHON, "-c", _tcp_check(service.base_port)]
+    else:
+        test = [IMAGE_PYTHON, "-c", _escape(_http_check(service.base_port, service.ready_path))]
+    return {
+        "healthcheck": {
+            "test": ["CMD", *test],
+            "interval": _duration(_HEALTHCHECK_INTERVAL_S),
+            "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
+            "retries": _HEALTHCHECK_RETRIES,
+            "start_period": _duration(service.startup_timeout),
+        }
+    }
+
+
+def _tcp_check(port: int) -> str:
+    """A TCP healthcheck in the image's Python (images may lack nc): a refused connect raises (exit 1)."""
+    return f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close()"
 
 
 def _http_check(port: int, path: str) -> str:

@@ -151,11 +151,7 @@ def _container(service: ServiceSpec, config: ClusterConfig, options: KubernetesO
         "command": [substitute(arg, values, _escape) for arg in service.command],
         "env": _env(service, config, options, values),
         "ports": [{"name": PORT_NAME, "containerPort": service.base_port, "protocol": "TCP"}],
-        "startupProbe": _http_probe(
-            service.health_path, _STARTUP_PERIOD_S, math.ceil(service.startup_timeout / _STARTUP_PERIOD_S)
-        ),
-        "readinessProbe": _http_probe(service.ready_path, _READINESS_PERIOD_S, _PROBE_FAILURES),
-        "livenessProbe": _http_probe(service.health_path, _LIVENESS_PERIOD_S, _PROBE_FAILURES),
+        **_probes(service, config),
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
 
@@ -186,9 +182,49 @@ def _field(name: str, path: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
-def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
+def _probes(service: ServiceSpec, config: ClusterConfig) -> dict[str, Any]:
+    """startup, readiness and liveness probes by the service's probe kind: httpGet of its health and ready paths,
+    tcpSocket, or exec of its probe command; none for "none" (a pod without a readiness probe is Ready once its
+    containers run)."""
+    if service.probe == "none":
+        return {}
+    startup_failures = math.ceil(service.startup_timeout / _STARTUP_PERIOD_S)
+    if service.probe == "http":
+        return {
+            "startupProbe": _probe({"httpGet": _http_get(service.health_path)}, _STARTUP_PERIOD_S, startup_failures),
+            "readinessProbe": _probe({"httpGet": _http_get(service.ready_path)}, _READINESS_PERIOD_S, _PROBE_FAILURES),
+            "livenessProbe": _probe({"httpGet": _http_get(service.health_path)}, _LIVENESS_PERIOD_S, _PROBE_FAILURES),
+        }
+    handler = {"tcpSocket": {"port": PORT_NAME}} if service.probe == "tcp" else {"exec": _exec(service, config)}
     return {
-        "httpGet": {"path": request_target(path), "port": PORT_NAME},
+        "startupProbe": _probe(handler, _STARTUP_PERIOD_S, startup_failures),
+        "readinessProbe": _probe(handler, _READINESS_PERIOD_S, _PROBE_FAILURES),
+        "livenessProbe": _probe(handler, _LIVENESS_PERIOD_S, _PROBE_FAILURES),
+    }
+
+
+def _http_get(path: str) -> dict[str, Any]:
+    return {"path": request_target(path), "port": PORT_NAME}
+
+
+def _exec(service: ServiceSpec, config: ClusterConfig) -> dict[str, Any]:
+    """The exec probe's command. The kubelet expands no $(VAR) there (only in command, args and env), so a
+    placeholder that needs the pod's own name or index cannot be written into it."""
+    per_pod = sorted({"name", "index"} & {name for arg in service.probe_command for name in placeholders_in(arg)})
+    if per_pod:
+        raise ConfigError(
+            f"{config.config_file}: services.{service.name}.probe_command: {{{per_pod[0]}}} cannot be written into a "
+            "Kubernetes exec probe (the kubelet expands no variables in it)",
+            f"read {INSTANCE_ID} (the pod's name, the instance's: it ends in its index) from the check's environment "
+            f"instead of {{{per_pod[0]}}}",
+        )
+    values = {"python": IMAGE_PYTHON, "port": str(service.base_port), "project_dir": IMAGE_PROJECT_DIR}
+    return {"command": [substitute(arg, values, lambda text: text) for arg in service.probe_command]}
+
+
+def _probe(handler: dict[str, Any], period: int, failures: int) -> dict[str, Any]:
+    return {
+        **handler,
         "periodSeconds": period,
         "timeoutSeconds": _PROBE_TIMEOUT_S,
         "failureThreshold": max(1, failures),

@@ -1,0 +1,122 @@
+"""Services that are not HTTP servers, with real processes: a raw TCP server (probe = "tcp"), a worker checked by a
+command (probe = "exec") and a worker with no port at all (probe = "none")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from support.sandbox import REPO, Sandbox, service
+
+SUPPORT = REPO / "tests" / "support"
+
+
+def _tcp(base: int, *options: str) -> dict[str, Any]:
+    command = ["{python}", str(SUPPORT / "tcp_server.py"), "--port", "{port}", *options]
+    return {"role": "worker", "count": 1, "base_port": base, "command": command, "probe": "tcp"}
+
+
+def _job(base: int, ready_after: str, **keys: Any) -> dict[str, Any]:
+    marker = "{project_dir}/{name}.ready"
+    command = ["{python}", str(SUPPORT / "worker.py"), "--ready-file", marker, "--ready-after", ready_after]
+    check = ["{python}", str(SUPPORT / "check_ready.py"), marker]
+    table = {"role": "worker", "count": 1, "base_port": base, "command": command}
+    return {**table, "probe": "exec", "probe_command": check, **keys}
+
+
+def _quiet(base: int, *options: str) -> dict[str, Any]:
+    command = ["{python}", str(SUPPORT / "worker.py"), *options]
+    return {"role": "worker", "count": 1, "base_port": base, "command": command, "probe": "none"}
+
+
+def _rows(stdout: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split() for line in stdout.splitlines()[1:] if line.strip()}
+
+
+def test_tcp_exec_and_no_probe_services_start_and_show_their_probes_answers(sandbox: Sandbox) -> None:
+    b = sandbox.base
+    sandbox.write_topology(
+        {
+            "web": service("orchestration", 1, b),
+            "raw": _tcp(b + 10, "--listen-after", "0.3"),
+            "job": _job(b + 11, "0.5"),
+            "quiet": _quiet(b + 12),
+        }
+    )
+
+    started = sandbox.cli("start-all", "--timeout", "60")
+    status = sandbox.cli("status")
+    answers = {row["name"]: row for row in json.loads(sandbox.cli("status", "--json").stdout)["instances"]}
+
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "4 ready" in started.stdout
+    rows = _rows(status.stdout)
+    assert status.returncode == 0, status.stdout
+    assert rows["web-1"][1] == "healthy" and rows["web-1"][8] == "200"
+    assert rows["raw-1"][1] == "healthy" and rows["raw-1"][8:10] == ["tcp", "open"]
+    assert rows["job-1"][1] == "healthy" and rows["job-1"][8:11] == ["exec", "exit", "0"]
+    assert rows["quiet-1"][1] == "running" and rows["quiet-1"][8:] == ["no", "probe"]
+    assert {name: (row["probe"], row["answer"]) for name, row in answers.items()} == {
+        "web-1": ("http", "200"),
+        "raw-1": ("tcp", "tcp open"),
+        "job-1": ("exec", "exec exit 0"),
+        "quiet-1": ("none", None),
+    }
+    # An exec probe's marker: the check really ran against what the worker wrote.
+    assert (sandbox.root / "job-1.ready").exists()
+
+
+def test_a_failing_exec_probe_is_unhealthy_with_its_last_line_and_a_dead_unprobed_worker_is_dead(
+    sandbox: Sandbox,
+) -> None:
+    b = sandbox.base
+    sandbox.write_topology({"job": _job(b, "0", startup_timeout=0.5), "quiet": _quiet(b + 1, "--exit-after", "1")})
+    assert sandbox.start(timeout=30).ok
+    (sandbox.root / "job-1.ready").unlink()
+    quiet = sandbox.record("quiet-1").pid
+
+    status = sandbox.cli("status")
+    rows = _rows(status.stdout)
+
+    assert status.returncode == 1
+    assert rows["job-1"][1] == "unhealthy", status.stdout
+    assert "exec exit 3: not ready: job-1.ready is missing" in status.stdout
+    # `none` waits for nothing, but still sees a worker that exited.
+    while sandbox.cli("status-quick").returncode == 0:
+        pass
+    assert _rows(sandbox.cli("status").stdout)["quiet-1"][1:3] == ["dead", str(quiet)]
+
+
+def test_a_start_that_times_out_says_what_the_tcp_or_exec_probe_last_answered(sandbox: Sandbox) -> None:
+    b = sandbox.base
+    sandbox.write_topology({"raw": _tcp(b, "--listen-after", "600"), "job": _job(b + 1, "600")})
+
+    started = sandbox.cli("start-all", "--timeout", "3")
+
+    assert started.returncode == 1
+    assert f"raw-1: timeout: not ready after 3.0 s: its TCP probe found nothing listening on 127.0.0.1:{b}" in (
+        started.stderr
+    )
+    assert 'for a service that opens no port set services.raw.probe = "exec" or "none"' in started.stderr
+    assert (
+        "job-1: timeout: not ready after 3.0 s: its probe command last exited with 3 (not ready: job-1.ready is "
+        "missing)"
+    ) in started.stderr
+
+
+def test_a_changed_probe_kind_is_drift_and_the_running_instance_is_left_as_it_is(sandbox: Sandbox) -> None:
+    b = sandbox.base
+    sandbox.write_topology({"raw": _tcp(b)})
+    assert sandbox.start().ok
+    pid = sandbox.record("raw-1").pid
+    sandbox.write_topology({"raw": {**_tcp(b), "probe": "none"}})
+
+    started = sandbox.cli("start-all")
+    status = sandbox.cli("status")
+
+    assert started.returncode == 1
+    assert 'raw-1: outdated: is probed by "tcp", the topology now says "none": restart it' in started.stderr
+    assert 'raw-1: is probed by "tcp", the topology now says "none": restart it' in status.stdout
+    # Still probed as it was started: its TCP probe answers.
+    assert _rows(status.stdout)["raw-1"][1] == "healthy"
+    assert sandbox.record("raw-1").pid == pid
