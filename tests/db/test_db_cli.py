@@ -140,6 +140,34 @@ def test_reset_with_yes_drops_queues_and_reinstalls_pgmq(db_project: Project) ->
         assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
 
 
+def test_reset_of_a_stopped_server_stops_it_again_and_says_so_on_stdout(db_project: Project) -> None:
+    url = _up(db_project)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pgmq.create('doomed')")
+    assert run_cli(db_project, "db", "down").returncode == 0  # as `cluster stop --with-db` leaves it
+
+    result = run_cli(db_project, "db", "reset", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    data_dir = existing_data_dir(db_project)
+    assert data_dir is not None
+    assert running_postmaster(data_dir) is None, "the reset left running a server it had to start"
+    assert processes_in(data_dir) == []
+    assert "database stopped again, as it was before the reset: `cluster db up` starts it" in result.stdout
+    assert run_cli(db_project, "db", "up").returncode == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pgmq.list_queues()").fetchone() == (0,)
+
+
+def test_reset_of_a_running_server_leaves_it_running(db_project: Project) -> None:
+    _up(db_project)
+    pid = _postmaster_pid(db_project)
+    result = run_cli(db_project, "db", "reset", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _postmaster_pid(db_project) == pid
+    assert "stopped again" not in result.stdout
+
+
 def test_reset_answered_no_at_a_terminal_says_so_exits_1_and_keeps_the_data(db_project: Project) -> None:
     url = _up(db_project)
     with psycopg.connect(url, autocommit=True) as conn:

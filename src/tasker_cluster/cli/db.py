@@ -93,8 +93,10 @@ def reset(project: Project, *, yes: bool) -> int:
             # A refusal, as apt's and git's "Abort.": said once, and a non-zero exit so that a script stops here.
             print_line("reset cancelled: the database was not touched", stderr=True)
             return 1
-    url = reset_under_cluster(project, database, sources.dotenv, force_external=yes, announce=_announce)
-    print_line(f"database reset: {redact(url)}")
+    done = reset_under_cluster(project, database, sources.dotenv, force_external=yes, announce=_announce)
+    print_line(f"database reset: {redact(done.url)}")
+    if done.stopped_again:
+        print_line("database stopped again, as it was before the reset: `cluster db up` starts it")
     return 0
 
 

@@ -10,6 +10,7 @@ Both hold the start lock, so no instance starts between the check and the change
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from tasker_cluster.cluster.state import observe
 from tasker_cluster.cluster.stop import LOCK_TIMEOUT
@@ -17,6 +18,9 @@ from tasker_cluster.config.model import DatabaseSpec
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.lock import start_lock
 from tasker_cluster.project import Project
+
+if TYPE_CHECKING:
+    from tasker_cluster.db.control import DatabaseReset
 
 
 def running_instances(project: Project) -> list[str]:
@@ -31,8 +35,8 @@ def reset_under_cluster(
     *,
     force_external: bool,
     announce: Callable[[str], None],
-) -> str:
-    """Drop and recreate the database (`db/control.reset_database`) once no instance runs; the new URL.
+) -> DatabaseReset:
+    """Drop and recreate the database (`db/control.reset_database`) once no instance runs; what it did.
 
     ClusterError naming the running instances, with `cluster stop` as the fix, when any does.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tasker_cluster.config.model import DatabaseSpec
@@ -26,6 +27,15 @@ Announce = Callable[[str], None]
 
 def _silent(_message: str) -> None:
     """The default announcer: library callers that pass none hear nothing."""
+
+
+@dataclass(frozen=True)
+class DatabaseReset:
+    """What `reset_database` did: the URL (password included) of the recreated database, and whether the local
+    server, started for the reset only, was stopped again (as it was found)."""
+
+    url: str
+    stopped_again: bool = False
 
 
 def ensure_database(
@@ -48,7 +58,7 @@ def ensure_database(
         _install_pgmq(database.external_url, say)
         return database.external_url
     with _exclusive(project):
-        return _ensure_local(project, database, dotenv, say)
+        return _ensure_local(_server(project, database, say), database, project, dotenv, say)
 
 
 def stop_database(project: Project, database: DatabaseSpec, *, force_external: bool = False) -> bool:
@@ -82,8 +92,13 @@ def reset_database(
     *,
     force_external: bool = False,
     announce: Announce | None = None,
-) -> str:
-    """Drop and recreate the project's database with PGMQ; an external one only with `force_external`."""
+) -> DatabaseReset:
+    """Drop and recreate the project's database with PGMQ; an external one only with `force_external`.
+
+    A local server that was not running is started for the reset and stopped again once it is done, as pg_upgrade
+    leaves the servers it starts for its work: a reset after `cluster stop --with-db` must not leave a server
+    running that the user had stopped (nothing of the cluster runs to need it: a reset refuses while instances do).
+    """
     from tasker_cluster.db.scratch import create_database, drop_database, with_database
 
     say = announce or _silent
@@ -91,7 +106,14 @@ def reset_database(
     external = database.external_url
     if external is None:
         with _exclusive(project):
-            return _ensure_local(project, database, dotenv, say, reset=True)
+            server = _server(project, database, say)
+            was_running = server.is_initialized() and server.running() is not None
+            url = _ensure_local(server, database, project, dotenv, say, reset=True)
+            if was_running:
+                return DatabaseReset(url)
+            server.stop()
+            say("stopped PostgreSQL again: it was not running before the reset")
+            return DatabaseReset(url, stopped_again=True)
     if not force_external:
         raise ClusterError(
             f"DATABASE_URL points at an external server ({redact(external)}); reset would drop its database",
@@ -102,7 +124,7 @@ def reset_database(
     drop_database(admin_url, _database_name(url))
     create_database(admin_url, _database_name(url))
     _install_pgmq(url, say)
-    return url
+    return DatabaseReset(url)
 
 
 def database_status(project: Project, database: DatabaseSpec) -> DatabaseStatus:
@@ -172,10 +194,15 @@ def _bring_up(server: LocalServer, database: DatabaseSpec, announce: Announce) -
 
 
 def _ensure_local(
-    project: Project, database: DatabaseSpec, dotenv: Mapping[str, str], announce: Announce, *, reset: bool = False
+    server: LocalServer,
+    database: DatabaseSpec,
+    project: Project,
+    dotenv: Mapping[str, str],
+    announce: Announce,
+    *,
+    reset: bool = False,
 ) -> str:
     """The local half of `ensure_database` (and, with `reset`, of `reset_database`), under the project's lock."""
-    server = _server(project, database, announce)
     _bring_up(server, database, announce)
     _provision(server, database.name, announce)
     if reset:
