@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,30 @@ def test_no_help_text_is_cut_on_an_80_column_terminal(command: list[str]) -> Non
 
     assert result.returncode == 0, result.stderr
     assert "…" not in result.stdout, result.stdout
+
+
+# What Typer writes in the type column of a flag or an argument: a Python type, nothing a user types.
+_PYTHON_TYPE = re.compile(r"<(bool|str|int|float|Path|list\[\w+\])>")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["db"], *([c.group, c.name] if c.group else [c.name] for c in COMMANDS)],
+    ids=lambda words: " ".join(words) or "cluster",
+)
+def test_help_shows_no_python_type_beside_flags_and_arguments(command: list[str]) -> None:
+    result = _run(*command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert not _PYTHON_TYPE.search(result.stdout), result.stdout
+
+
+def test_root_help_lists_the_completion_options_as_plain_flags() -> None:
+    lines = [" ".join(line.strip("│ ").split()) for line in _run("--help").stdout.splitlines()]
+
+    assert "--install-completion Install completion for the current shell." in lines
+    assert any(line.startswith("--show-completion Show completion for the current shell") for line in lines)
+    assert "--help -h Show this message and exit." in lines
 
 
 def test_long_option_help_keeps_every_word() -> None:

@@ -205,6 +205,7 @@ def typer_main(argv: Sequence[str]) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
     command = typer.main.get_command(build_app())
+    _untyped_help(command)
     try:
         return int(command.main(args=list(argv), prog_name="cluster", standalone_mode=False) or 0)
     except NoArgsIsHelpError:
@@ -213,6 +214,29 @@ def typer_main(argv: Sequence[str]) -> int:
         raise usage_error(error, argv) from None
     except typer.Abort:
         return 1
+
+
+def _untyped_help(command: Any) -> None:
+    """Blank the type column of every flag and argument in `command`'s help and its subcommands'.
+
+    Typer writes the Python type of each parameter there (`--install-completion <bool>`, `--help <bool>`,
+    `NAME... <list[str]>`): nothing a user types. A flag takes no value and an argument's name says what it takes, so
+    they show none, as Typer's documentation and Click's own help show them; options with a value keep theirs
+    (`--timeout S`). Typer adds the completion options and Click the help option, so they are reached here, after
+    the app is built, rather than in their declarations.
+    """
+    help_option = command.get_help_option(typer.Context(command, help_option_names=_CONTEXT["help_option_names"]))
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.display_type_rich = _no_type
+    for subcommand in getattr(command, "commands", {}).values():
+        _untyped_help(subcommand)
+
+
+def _no_type(ctx: Any) -> None:
+    return None
 
 
 def usage_error(error: Any, argv: Sequence[str]) -> ClusterError:
