@@ -69,6 +69,25 @@ def test_stop_ends_every_instance_removes_pid_files_and_is_idempotent(sandbox: S
     assert second == []
 
 
+def test_plain_stop_prints_its_lines_in_the_status_tables_order(sandbox: Sandbox) -> None:
+    # Services not in name order: the PID records alone would put alpha before zeta.
+    sandbox.write_topology(
+        {
+            "zeta": service("worker", 2, sandbox.base + 20),
+            "orchestration": service("orchestration", 1, sandbox.base),
+            "alpha": service("worker", 2, sandbox.base + 10),
+        }
+    )
+    assert sandbox.start().ok
+    table = sandbox.cli("status-quick").stdout.splitlines()[1:]
+
+    result = sandbox.cli("stop")
+
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [row.split()[0] for row in table]
+    assert [row.split()[0] for row in table] == ["orchestration-1", "zeta-1", "zeta-2", "alpha-1", "alpha-2"]
+
+
 def test_start_all_on_a_running_cluster_starts_only_what_is_missing(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=2)
     assert sandbox.start().ok

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
 def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_db: bool, yes: bool) -> int:
     """0 when nothing named still runs (and the database is stopped, if asked)."""
-    from tasker_cluster.cluster.stop import SUCCESSFUL, database_left_running, stop_instances, stop_with_database
+    from tasker_cluster.cluster.stop import (
+        SUCCESSFUL,
+        database_left_running,
+        display_order,
+        in_order,
+        stop_instances,
+        stop_with_database,
+    )
 
     if yes and not with_db:
         raise ClusterError("--yes only applies with --with-db", "add --with-db, or drop --yes", exit_code=2)
@@ -24,13 +31,17 @@ def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_
     plain = not names and not with_db
     config, database = (None, None) if plain else _configuration(project)
     left_running: list[InstanceStop | None] = [None]
+    order: list[str] = []
 
     def meanwhile() -> None:
         # The instances are shutting down: what remains to be done here costs them no time.
         import tasker_cluster.ui.events  # noqa: F401
 
         if plain:
-            _, spec = _configuration(project)
+            topology, spec = _configuration(project)
+            # Without the configuration the records alone order the results (by service name): the lines come in
+            # the status table's order, which the topology gives, so that the two read alike.
+            order.extend(display_order(project, topology))
             if not isinstance(spec, ClusterError):
                 left_running[0] = database_left_running(project, spec)
 
@@ -40,7 +51,7 @@ def stop(project: Project, *, names: Sequence[str], timeout: float | None, with_
             project, config, database, names, timeout=timeout, force_external=yes, meanwhile=meanwhile
         )
     else:
-        results = stop_instances(project, config, names, timeout=timeout, meanwhile=meanwhile)
+        results = in_order(stop_instances(project, config, names, timeout=timeout, meanwhile=meanwhile), order)
         stopped_database = left_running[0]
     from tasker_cluster.ui.events import print_stop
 

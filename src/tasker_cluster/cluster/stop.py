@@ -80,6 +80,18 @@ def database_left_running(project: Project, database: DatabaseSpec) -> InstanceS
     return InstanceStop(DATABASE, "left-running", process.pid, "`cluster stop --with-db` stops it too")
 
 
+def display_order(project: Project, config: ClusterConfig | None) -> list[str]:
+    """The instance names in the status table's order (`observe()`'s: configured ones in the topology's order, then
+    the others), from the PID records without checking a process."""
+    return observe(project, config, check=False).names()
+
+
+def in_order(results: Sequence[InstanceStop], names: Sequence[str]) -> list[InstanceStop]:
+    """`results` in the order of `names`; a result whose name is not there comes after, in its own order."""
+    position = {name: index for index, name in enumerate(names)}
+    return sorted(results, key=lambda result: position.get(result.name, len(position)))
+
+
 def _stop_recorded(
     project: Project,
     config: ClusterConfig | None,

@@ -7,7 +7,7 @@ import os
 import psutil
 
 from tasker_cluster.cluster.state import InstanceState
-from tasker_cluster.cluster.stop import classify, finish, stop_instances
+from tasker_cluster.cluster.stop import InstanceStop, classify, finish, in_order, stop_instances
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.proc.groups import GroupStop, StopTarget
 from tasker_cluster.proc.records import InstanceRecord, Liveness, read_records, write_record
@@ -92,3 +92,11 @@ def test_stop_hands_only_verified_groups_to_the_stopper_and_keeps_survivors_reco
     assert [[t.name for t in targets] for targets in handed] == [["worker-2"]]
     assert list(read_records(project).valid) == ["worker-2"]
     assert read_records(project).unreadable == []
+
+
+def test_results_are_put_in_the_given_order_and_names_it_lacks_keep_theirs_after() -> None:
+    results = [InstanceStop(name, "stopped") for name in ("b-1", "x-2", "a-1", "x-1")]
+
+    ordered = in_order(results, ["a-1", "b-1"])
+
+    assert [result.name for result in ordered] == ["a-1", "b-1", "x-2", "x-1"]
