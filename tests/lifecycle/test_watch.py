@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -100,6 +101,34 @@ def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbo
     # Redrawn in place: the cursor moves back up over the previous table instead of printing a new one below.
     assert b"\x1b[2K" in bytes(seen) or b"\x1b[1A" in bytes(seen)
     assert b"\x1b[7m" not in before_change.split(b"healthy")[0]
+
+
+def test_watch_on_a_40_column_terminal_drops_columns_instead_of_squeezing_health(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    controller, terminal = pty.openpty()
+    watch = subprocess.Popen(
+        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.2"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**_env(), "TERM": "xterm-256color", "COLUMNS": "40"},
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        _read_until(controller, b"200 ", seen, time.monotonic() + 30)
+        watch.send_signal(signal.SIGINT)
+        code = watch.wait(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        os.close(controller)
+    assert code == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", bytes(seen).decode())
+    header = next(line for line in text.splitlines() if line.startswith("INSTANCE"))
+    assert header.split() == ["INSTANCE", "STATUS", "HEALTH"]
+    assert "…" not in text
 
 
 def test_a_piped_watch_ends_with_exit_0_when_its_reader_goes_away(sandbox: Sandbox) -> None:

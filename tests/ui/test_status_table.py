@@ -17,9 +17,9 @@ _STATUSES = ("healthy", "unhealthy", "starting", "running", "dead", "stopped")
 _DETAILS = ("", "health: timeout", "ready: 503", "the PID file outlived its process", "health answered 500")
 
 
-def _rich(renderable: object, *, soft_wrap: bool = False) -> str:
+def _rich(renderable: object, *, soft_wrap: bool = False, width: int = 140) -> str:
     """What the ui's Rich path writes to a pipe: 140 columns, no colour, lines right-stripped."""
-    out = Console(file=io.StringIO(), width=140, highlight=False, force_terminal=False)
+    out = Console(file=io.StringIO(), width=width, highlight=False, force_terminal=False)
     with out.capture() as captured:
         out.print(renderable, soft_wrap=soft_wrap)
     return "".join(line.rstrip() + "\n" for line in captured.get().splitlines())
@@ -102,3 +102,57 @@ def test_cpu_and_rss_are_short_and_keep_one_decimal_where_it_says_something(
     )
 
     assert status_cells([row])[0][5:7] == cells
+
+
+def _cluster_rows() -> list[InstanceStatus]:
+    """Six running instances as `status` shows them, one of them paused (a reason in its HEALTH cell)."""
+    rows = []
+    for index, name in enumerate(["orchestration-1", "orchestration-2", "worker-a-1", "worker-a-2", "worker-b-1"]):
+        rows.append(
+            InstanceStatus(
+                name,
+                "s",
+                "worker",
+                "healthy",
+                14593 + index,
+                23000 + index,
+                None,
+                61.0,
+                200,
+                12.0,
+                resources=Resources(17.0, 0.2, 57 << 20),
+            )
+        )
+    paused = "stopped by a signal: kill -CONT -- -14599"
+    rows.append(
+        InstanceStatus("worker-b-2", "s", "worker", "paused", 14599, 23013, None, 61.0, None, None, detail=paused)
+    )
+    return rows
+
+
+_DATABASE = DatabaseRow("local", "healthy", 14576, 23050, 62.0, 28.0, detail="19/500 connections")
+
+
+@pytest.mark.parametrize(
+    ("width", "header"),
+    [
+        (80, ["INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "CPU", "RSS", "HEALTH"]),
+        (60, ["INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "HEALTH"]),
+        (40, ["INSTANCE", "STATUS", "HEALTH"]),
+    ],
+)
+def test_a_narrow_page_drops_resources_then_uptime_port_and_pid_and_keeps_every_health_word(
+    width: int, header: list[str]
+) -> None:
+    rows = _cluster_rows()
+
+    lines = _rich(status_table(rows, _DATABASE, width=width), width=width).splitlines()
+
+    assert lines[0].split() == header
+    assert "…" not in "".join(lines) and max(len(line) for line in lines) <= width
+    start = lines[0].index("HEALTH")
+    health = " ".join(line[start:].strip() for line in lines[1:])
+    assert health.startswith("SQL 28 ms, 19/500 connections 200 12 ms")
+    assert health.endswith("stopped by a signal: kill -CONT -- -14599")
+    names = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
+    assert names == ["database", *(row.name for row in rows)]

@@ -6,7 +6,10 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from support.sandbox import CLUSTER, STEERING, Sandbox, service
+from tasker_cluster.ui.status import COLUMNS, DROPPED_FIRST
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _UNPROBED = "external server: status-quick never probes"
@@ -69,3 +72,17 @@ def test_a_terminal_that_reports_zero_columns_gets_80(sandbox: Sandbox) -> None:
     assert lines[-1].split() == ["worker-1", "stopped", str(sandbox.base)]
     assert _health_column(lines) == _UNPROBED
     assert max(len(line) for line in lines) <= 80
+
+
+@pytest.mark.parametrize("columns", [40, 60])
+def test_a_narrow_terminal_drops_the_lowest_priority_columns_and_cuts_no_cell(sandbox: Sandbox, columns: int) -> None:
+    lines = _status_quick_on_a_terminal(sandbox, str(columns))
+
+    assert "…" not in "".join(lines)
+    header = lines[0].split()
+    dropped = [column for column in COLUMNS if column not in header]
+    assert header[:2] == ["INSTANCE", "STATUS"] and header[-1] == "HEALTH"
+    assert set(dropped) == set(DROPPED_FIRST[: len(dropped)]), "dropped out of priority order"
+    assert lines[-1].split()[:2] == ["worker-1", "stopped"]
+    assert _health_column(lines) == _UNPROBED
+    assert max(len(line) for line in lines) <= columns

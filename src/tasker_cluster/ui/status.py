@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from tasker_cluster.cluster.start_results import pids_text, runs
 from tasker_cluster.cluster.status import ClusterStatus, DatabaseRow, InstanceStatus, Resources, StatusWarning
-from tasker_cluster.ui.console import PIPE_WIDTH, STATUS_STYLES, plain_output, print_table, write_err, write_out
+from tasker_cluster.ui.console import (
+    PIPE_WIDTH,
+    STATUS_STYLES,
+    console,
+    plain_output,
+    print_table,
+    write_err,
+    write_out,
+)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -23,6 +31,11 @@ COLUMNS = ("INSTANCE", "STATUS", "PID", "PORT", "UPTIME", "CPU", "RSS", "HEALTH"
 RIGHT_ALIGNED = frozenset({"PID", "PORT", "UPTIME", "CPU", "RSS"})
 # Rich's cell padding (0, 1) without edge padding puts two spaces between columns.
 _GAP = "  "
+# What a terminal too narrow for every column drops, first to last, as htop shows the columns its width holds: the
+# resource figures, then UPTIME, PORT and PID. INSTANCE, STATUS and HEALTH stay: which instance is not well, and why.
+DROPPED_FIRST = ("CPU", "RSS", "UPTIME", "PORT", "PID")
+# The width HEALTH keeps before a column is dropped: a healthy answer ("200 1234 ms") on one line; a reason wraps.
+HEALTH_MIN_WIDTH = 12
 
 
 def print_status(status: ClusterStatus, *, as_json: bool, summary_key: str = "healthy") -> None:
@@ -45,7 +58,7 @@ def _print_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None) -
     if plain is not None:
         write_out(plain)
         return
-    print_table(status_table(rows, database))
+    print_table(status_table(rows, database, width=console().width))
 
 
 def status_document(status: ClusterStatus, summary_key: str = "healthy") -> dict[str, object]:
@@ -132,16 +145,56 @@ def plain_table(cells: Sequence[tuple[str, ...]]) -> str | None:
     return "".join(lines)
 
 
-def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = None) -> Table:
-    from rich.table import Table
+def status_table(rows: Sequence[InstanceStatus], database: DatabaseRow | None = None, width: int = PIPE_WIDTH) -> Table:
+    """The Rich table of the rows (the database first), with the columns a page `width` cells wide holds
+    (`fitting_columns`)."""
     from rich.text import Text
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in COLUMNS[:-1]:
+    cells = status_cells(rows, database)
+    columns = fitting_columns(cells, width)
+    table = new_table(columns)
+    for row in cells:
+        texts = [
+            Text(cell, style=STATUS_STYLES.get(cell, "") if column == "STATUS" else "")
+            for column, cell in row_cells(row, columns)
+        ]
+        table.add_row(*texts)
+    return table
+
+
+def fitting_columns(cells: Sequence[tuple[str, ...]], width: int) -> tuple[str, ...]:
+    """The COLUMNS to show on a page `width` cells wide: every one while HEALTH keeps HEALTH_MIN_WIDTH (or all it
+    needs, when less), else without those of DROPPED_FIRST, in turn, until it does. Left to itself, Rich squeezes
+    HEALTH to nothing and the other columns to an ellipsis each (40 columns: `hea…`, `2…`).
+
+    Below what INSTANCE, STATUS and HEALTH need, those three are shown and Rich narrows them as it can.
+    """
+    from rich.cells import cell_len
+
+    needs = {column: max(cell_len(row[index]) for row in [COLUMNS, *cells]) for index, column in enumerate(COLUMNS)}
+    shown = list(COLUMNS)
+    for dropped in (None, *DROPPED_FIRST):
+        if dropped is not None:
+            shown.remove(dropped)
+        fixed = sum(needs[column] for column in shown[:-1]) + len(_GAP) * (len(shown) - 1)
+        if fixed + min(needs["HEALTH"], HEALTH_MIN_WIDTH) <= width:
+            break
+    return tuple(shown)
+
+
+def row_cells(row: tuple[str, ...], columns: Sequence[str]) -> list[tuple[str, str]]:
+    """(column, cell) of `row` (in COLUMNS order) for each of `columns`."""
+    return [(column, row[COLUMNS.index(column)]) for column in columns]
+
+
+def new_table(columns: Sequence[str], **options: object) -> Table:
+    """An empty status table with `columns` (HEALTH last), Rich `options` (a title, a caption) added."""
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False, **options)
+    for column in columns[:-1]:
         table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
     add_health_column(table)
-    for name, status, *middle, health in status_cells(rows, database):
-        table.add_row(name, Text(status, style=STATUS_STYLES.get(status, "")), *middle, health)
     return table
 
 

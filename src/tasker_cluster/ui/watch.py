@@ -17,9 +17,10 @@ from tasker_cluster.proc.usage import Usage
 from tasker_cluster.ui.console import console, output_closed, plain_output, write_out
 from tasker_cluster.ui.status import (
     COLUMNS,
-    RIGHT_ALIGNED,
-    add_health_column,
+    fitting_columns,
+    new_table,
     print_status,
+    row_cells,
     status_cells,
     status_document,
 )
@@ -79,7 +80,8 @@ def _live(observe: Refresh, interval: float, interrupt: Interrupt) -> None:
             status = observe(usage)
             usage = status.usage
             cells = status_cells(status.instances, status.database)
-            live.update(_table(cells, last, status), refresh=True)
+            # The terminal's width at each refresh: a resized window gets the columns it now holds.
+            live.update(_table(cells, last, status, out.width), refresh=True)
             last = {row[0]: row for row in cells}
             interrupt.sleep(max(interval - (time.monotonic() - started), 0.0))
 
@@ -105,28 +107,25 @@ def changes(cells: list[Row], last: dict[str, Row] | None) -> list[tuple[Row, fr
     return shown
 
 
-def _table(cells: list[Row], last: dict[str, Row] | None, status: ClusterStatus) -> object:
-    """The status table with what changed since the last refresh highlighted (`changes`), warnings under it."""
-    from rich.table import Table
+def _table(cells: list[Row], last: dict[str, Row] | None, status: ClusterStatus, width: int) -> object:
+    """The status table with what changed since the last refresh highlighted (`changes`), warnings under it, with
+    the columns a terminal `width` cells wide holds."""
     from rich.text import Text
 
     from tasker_cluster.ui.console import STATUS_STYLES
 
     verdict = Text("healthy", style="green") if status.healthy else Text("not healthy", style="red")
     caption = "\n".join(f"warning: {warning.message}" for warning in status.warnings) or None
-    table = Table(
-        box=None,
-        header_style="bold",
-        pad_edge=False,
+    shown = changes(cells, last)
+    columns = fitting_columns([row for row, _ in shown], width)
+    table = new_table(
+        columns,
         title=Text.assemble(time.strftime("%H:%M:%S  "), verdict),
         caption=Text(caption, style="yellow") if caption else None,
     )
-    for column in COLUMNS[:-1]:
-        table.add_column(column, justify="right" if column in RIGHT_ALIGNED else "left", no_wrap=True)
-    add_health_column(table)
-    for row, changed in changes(cells, last):
+    for row, changed in shown:
         texts = []
-        for column, cell in zip(COLUMNS, row, strict=True):
+        for column, cell in row_cells(row, columns):
             style = STATUS_STYLES.get(cell, "") if column == "STATUS" else ""
             texts.append(Text(cell, style=f"{style} {CHANGED_STYLE}".strip() if column in changed else style))
         table.add_row(*texts)
