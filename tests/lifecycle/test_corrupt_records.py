@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from support.sandbox import SERVER, Sandbox, running, wait_listening
+from unit.fakes import NO_SUCH_PID
 
 _CORRUPTIONS = {
     "truncated JSON": lambda text: text[: len(text) // 2],
@@ -129,6 +131,52 @@ def test_a_record_whose_pid_was_edited_to_a_strangers_still_finds_and_stops_the_
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def _edit_pid(sandbox: Sandbox, name: str, **fields: object) -> None:
+    pid_file = sandbox.project.pid_file(name)
+    pid_file.write_text(json.dumps({**json.loads(pid_file.read_text()), **fields}))
+
+
+def test_a_pid_edited_to_a_dead_one_is_told_from_a_command_that_backgrounded_and_its_instance_kept(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    assert sandbox.start().ok
+    pid = sandbox.record("orchestration-1").pid
+    _edit_pid(sandbox, "orchestration-1", pid=NO_SUCH_PID)
+
+    quick = sandbox.cli("status-quick")
+    again = sandbox.cli("start-all")
+    _edit_pid(sandbox, "orchestration-1", pid=NO_SUCH_PID)
+    stopped = sandbox.cli("stop")
+
+    said = quick.stdout + quick.stderr + again.stdout + again.stderr + stopped.stdout + stopped.stderr
+    assert "background" not in said, said
+    assert quick.stdout.splitlines()[1].split()[:3] == ["orchestration-1", "running", str(pid)], quick.stdout
+    assert f"rewrote its PID file, which named pid {NO_SUCH_PID}, for pid {pid}" in again.stdout, again.stdout
+    assert again.returncode == 0 and "port-taken" not in again.stdout, again.stdout
+    line = next(line for line in stopped.stdout.splitlines() if line.startswith("orchestration-1"))
+    assert line.split()[1:4] == ["stopped", "pid", str(pid)], stopped.stdout
+    assert f"its PID file named pid {NO_SUCH_PID}, which is not its process" in line
+    assert not running(pid)
+
+
+def test_an_edited_record_whose_marks_prove_nothing_is_never_signalled(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=0)
+    assert sandbox.start().ok
+    pid = sandbox.record("orchestration-1").pid
+    # The token no longer matches what the instance carries: nothing proves the session's leader this record's.
+    _edit_pid(sandbox, "orchestration-1", pid=NO_SUCH_PID, token="0123456789abcdef")
+    try:
+        stopped = sandbox.cli("stop")
+
+        assert running(pid), "a process the record could not prove ours was signalled"
+        line = next(line for line in stopped.stdout.splitlines() if line.startswith("orchestration-1"))
+        assert line.split()[1] == "stale" and "the file was edited" in line and "not signalled" in line, line
+        assert "background" not in stopped.stdout
+    finally:
+        os.kill(pid, signal.SIGKILL)  # started by this test
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting a process as another user needs root")

@@ -240,7 +240,7 @@ def _partition(
             found.missing.append(instance)
             continue
         state = liveness(record, table)
-        if state in (Liveness.DEAD, Liveness.REUSED) and (actual := misrecorded(project, instance, record, table)):
+        if state.misnamed and (actual := misrecorded(project, instance, record, table)):
             write_record(project, actual)
             detail = f"rewrote its PID file, which named pid {record.pid}, for pid {actual.pid}"
             on_event(StartEvent("stale", name, detail))
@@ -293,6 +293,8 @@ def _why_stale(state: Liveness) -> str:
         return " (now another program's)"
     if state is Liveness.REBOOTED:
         return " (recorded before the last boot)"
+    if state is Liveness.MISRECORDED:
+        return " (not the leader of the session it records: the file was edited)"
     return ""
 
 

@@ -161,7 +161,7 @@ def _recovered(project: Project, state: InstanceState, table: ProcessTable) -> I
 
     if state.unreadable:
         found = recover_record(project, state.name, state.configured, table)
-    elif state.record is not None and state.liveness in (Liveness.DEAD, Liveness.REUSED):
+    elif state.record is not None and state.liveness is not None and state.liveness.misnamed:
         found = misrecorded(project, state.configured, state.record, table)
     else:
         return state

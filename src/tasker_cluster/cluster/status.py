@@ -514,6 +514,8 @@ def _without_process(state: InstanceState) -> InstanceStatus:
         status, detail = "dead", "the recorded PID now belongs to another program"
     elif state.liveness is Liveness.REBOOTED:
         status, detail = "dead", "the PID file was written before the last boot"
+    elif state.liveness is Liveness.MISRECORDED:
+        status, detail = "dead", "the PID file names a pid that never led its session: it was edited"
     else:
         status, detail = "dead", "the PID file outlived its process"
     record = state.record

@@ -15,7 +15,7 @@ from tasker_cluster.config.model import ClusterConfig, DatabaseSpec
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.groups import GroupStop, StopTarget, stop_groups
 from tasker_cluster.proc.lock import start_lock
-from tasker_cluster.proc.records import InstanceRecord, Liveness, remove_record
+from tasker_cluster.proc.records import InstanceRecord, Liveness, read_record, remove_record
 from tasker_cluster.project import Project
 
 # Stop waits for a start in progress, so it never misses an instance being spawned; this bounds that wait.
@@ -121,7 +121,7 @@ def _stop_recorded(
         grace = graces[stopped.name]
         results[stopped.name] = finish(stopped, records[stopped.name], results.get(stopped.name), grace=grace)
         if stopped.name in recovered:
-            results[stopped.name] = _found_by_marks(results[stopped.name])
+            results[stopped.name] = _found_by_marks(project, results[stopped.name])
         if results[stopped.name].outcome != "survived":
             remove_record(project, stopped.name)
     return [results[instance.name] for instance in wanted]
@@ -146,6 +146,13 @@ def classify(instance: InstanceState, timeout: float | None) -> tuple[StopTarget
         return None, InstanceStop(instance.name, "stale", record.pid, detail)
     if instance.liveness is Liveness.REBOOTED:
         detail = f"pid {record.pid} was recorded before the last boot; removed the stale PID file, not signalled"
+        return None, InstanceStop(instance.name, "stale", record.pid, detail)
+    if instance.liveness is Liveness.MISRECORDED:
+        # Its session may serve on, but nothing proves it this record's: its marks named no process (recovery).
+        detail = (
+            f"pid {record.pid} is gone and never led the session the file records ({record.session}): "
+            "the file was edited; removed it, not signalled"
+        )
         return None, InstanceStop(instance.name, "stale", record.pid, detail)
     target = StopTarget(instance.name, record.pid, record.start_ticks, False, grace, session, record.token)
     if instance.liveness is Liveness.SESSION:
@@ -181,8 +188,13 @@ def finish(stopped: GroupStop, record: InstanceRecord, stale: InstanceStop | Non
     return InstanceStop(stopped.name, "stopped", record.pid, escaped)
 
 
-def _found_by_marks(result: InstanceStop) -> InstanceStop:
-    note = "its PID file held no valid record: found by the marks in its environment"
+def _found_by_marks(project: Project, result: InstanceStop) -> InstanceStop:
+    try:
+        named = read_record(project, result.name)
+    except ValueError:
+        named = None
+    why = "held no valid record" if named is None else f"named pid {named.pid}, which is not its process"
+    note = f"its PID file {why}: found by the marks in its environment"
     return result._replace(detail=f"{note}; {result.detail}" if result.detail else note)
 
 

@@ -78,17 +78,27 @@ _FIELDS = frozenset(InstanceRecord._fields)
 
 class Liveness(Enum):
     """ALIVE: the leader runs. SESSION: the leader exited, other processes of its session run on. DEAD: nothing of
-    it runs. REUSED: its pid now belongs to another program. REBOOTED: it was recorded before the last boot."""
+    it runs. REUSED: its pid now belongs to another program. REBOOTED: it was recorded before the last boot.
+    MISRECORDED: its pid is gone and is not the leader of the session it records, which every record we write
+    names: the pid was edited (or the file came from another start), so its session's processes say nothing about
+    a leader that exited; only the instance's marks can name what runs for it (`cluster/recovery.py`)."""
 
     ALIVE = "alive"
     SESSION = "session"
     DEAD = "dead"
     REUSED = "reused"
     REBOOTED = "rebooted"
+    MISRECORDED = "misrecorded"
 
     @property
     def running(self) -> bool:
         return self in (Liveness.ALIVE, Liveness.SESSION)
+
+    @property
+    def misnamed(self) -> bool:
+        """The record names no process of its instance on this boot: its instance may still run under another pid,
+        which only the instance's marks can prove (`cluster/recovery.misrecorded`)."""
+        return self in (Liveness.DEAD, Liveness.REUSED, Liveness.MISRECORDED)
 
 
 class Records(NamedTuple):
@@ -152,6 +162,11 @@ def liveness(record: InstanceRecord, table: ProcessTable | None = None) -> Liven
         return Liveness.REUSED
     if leader is not None and leader.running:
         return Liveness.ALIVE
+    if record.session not in (0, record.pid):
+        # An instance is spawned as its session's leader and recorded as such: a gone pid that is not the leader
+        # never started that session, so the session serving on is no sign that it put itself in the background
+        # (with a hand-edited pid, the leader it names as exited may well be the one still serving).
+        return Liveness.MISRECORDED
     if record.start_ticks is None or not session_survivors(record, table or ProcessTable()):
         return Liveness.DEAD
     return Liveness.SESSION

@@ -100,3 +100,13 @@ def test_results_are_put_in_the_given_order_and_names_it_lacks_keep_theirs_after
     ordered = in_order(results, ["a-1", "b-1"])
 
     assert [result.name for result in ordered] == ["a-1", "b-1", "x-2", "x-1"]
+
+
+def test_a_misrecorded_pid_is_never_signalled_and_says_the_file_was_edited() -> None:
+    state = _state("w-1", Liveness.MISRECORDED)._replace(record=_record("w-1", 4242)._replace(session=4000))
+
+    target, outcome = classify(state, None)
+
+    assert target is None
+    assert outcome is not None and outcome.outcome == "stale"
+    assert "never led the session the file records (4000)" in outcome.detail and "not signalled" in outcome.detail

@@ -40,6 +40,19 @@ def test_once_the_leader_is_gone_only_marked_running_members_of_its_session_coun
     assert liveness(_record(token="other"), table) is Liveness.DEAD
 
 
+def test_a_gone_pid_that_never_led_the_recorded_session_is_misrecorded_not_a_command_that_backgrounded() -> None:
+    session = NO_SUCH_PID + 10
+    # The session's own leader serves on, marked, with the record's start tick: the record's pid was edited.
+    table = ProcessTable([_stat(session, session=session, start=START)], {session: "tok"})
+    edited = _record(session=session)  # pid LEADER (gone), session led by another pid
+    daemonized = _record(pid=session + 1, session=session + 1)
+    table_daemonized = ProcessTable([_stat(session + 2, session=session + 1)], {session + 2: "tok"})
+
+    assert liveness(edited, table) is Liveness.MISRECORDED
+    assert not Liveness.MISRECORDED.running and Liveness.MISRECORDED.misnamed
+    assert liveness(daemonized, table_daemonized) is Liveness.SESSION
+
+
 def test_a_record_without_a_token_or_start_tick_has_no_session_to_outlive_it() -> None:
     table = ProcessTable([_stat(NO_SUCH_PID + 1)], {NO_SUCH_PID + 1: ""})
 
