@@ -430,9 +430,7 @@ def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(s
     assert read_record(sandbox.project, "worker-1") is None
     results = sandbox.stop()
     assert {result.name: result.outcome for result in results} == {name: "stopped" for name in spawned}
-    assert not any(
-        psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids.values()
-    )
+    assert not any(running(pid) for pid in pids.values())
 
 
 def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox: Sandbox) -> None:
@@ -480,4 +478,4 @@ def test_a_sigint_during_the_spawn_loop_spawns_nothing_more_and_records_what_run
     pid = sandbox.record("orchestration-1").pid
     assert [read_record(sandbox.project, name) for name in ("orchestration-2", "worker-1", "worker-2")] == [None] * 3
     assert [result.outcome for result in sandbox.stop()] == ["stopped"]
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not running(pid)

@@ -12,6 +12,7 @@ import psutil
 import pytest
 from scripted_orchestration import scripted_topology
 
+from support.sandbox import running
 from tasker_cluster.proc.records import read_records
 from tasker_cluster.project import Project
 from tasker_cluster.testing import HarnessError, MultiInstanceTestManager, TaskRequest
@@ -86,7 +87,7 @@ def test_shutdown_stops_every_instance_and_removes_the_folder(source_project: Pr
     pids = [record.pid for record in read_records(cluster.project).valid.values()]
     cluster.shutdown()
     assert not root.exists()
-    assert not [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert not [pid for pid in pids if running(pid)]
 
 
 def test_a_failed_start_names_the_instance_and_leaves_nothing_behind(
