@@ -381,3 +381,19 @@ def test_the_tcp_healthcheck_fails_while_nothing_listens_and_passes_once_somethi
         assert ran.returncode == 0, ran.stderr
     closed = subprocess.run([sys.executable, "-c", listening], capture_output=True, timeout=30, check=False)
     assert closed.returncode == 1 and b"ConnectionRefusedError" in closed.stderr
+
+
+def test_a_probe_timeout_becomes_the_healthchecks_timeout_and_bounds_the_checks_own_socket(project: Project) -> None:
+    set_probes(
+        project,
+        orchestration={"probe": "tcp", "probe_timeout": 0.5},
+        **{"worker-a": {"probe_timeout": 12}, "worker-b": {"probe": "exec", "probe_command": ["check"]}},
+    )
+    path = project.root / "deploy" / "compose" / "compose.yaml"
+    services = export(project)["services"]
+
+    tcp, http, default = (services[name]["healthcheck"] for name in ("orchestration-1", "worker-a-1", "worker-b-1"))
+    assert (tcp["timeout"], http["timeout"], default["timeout"]) == ("500ms", "12s", "4s")
+    assert "timeout=0.5)" in tcp["test"][3] and "timeout=12)" in http["test"][3]
+    checked = validate_compose(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

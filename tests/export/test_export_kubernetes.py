@@ -296,3 +296,22 @@ def test_an_exec_probe_naming_the_instance_is_refused_for_kubernetes_with_the_fi
         "services.orchestration.probe_command: {name} cannot be written into a Kubernetes exec probe" in result.stderr
     )
     assert "fix: read TASKER_INSTANCE_ID" in result.stderr
+
+
+def test_a_probe_timeout_becomes_every_probes_timeout_seconds_rounded_up_and_the_default_stays_2(
+    project: Project,
+) -> None:
+    set_probes(project, orchestration={"probe_timeout": 7}, **{"worker-a": {"probe": "tcp", "probe_timeout": 0.5}})
+    manifests = export(project)
+    containers = {
+        s["metadata"]["name"]: s["spec"]["template"]["spec"]["containers"][0]
+        for s in resources(manifests, "StatefulSet")
+    }
+
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert containers["orchestration"][kind]["timeoutSeconds"] == 7
+        assert containers["worker-a"][kind]["timeoutSeconds"] == 1
+        assert containers["worker-b"][kind]["timeoutSeconds"] == 2
+    for documents in manifests.values():
+        for resource in documents:
+            kubernetes_validate.validate(resource, VERSIONS[0], strict=True)

@@ -16,10 +16,10 @@ def _tcp(base: int, *options: str) -> dict[str, Any]:
     return {"role": "worker", "count": 1, "base_port": base, "command": command, "probe": "tcp"}
 
 
-def _job(base: int, ready_after: str, **keys: Any) -> dict[str, Any]:
+def _job(base: int, ready_after: str, *check_options: str, **keys: Any) -> dict[str, Any]:
     marker = "{project_dir}/{name}.ready"
     command = ["{python}", str(SUPPORT / "worker.py"), "--ready-file", marker, "--ready-after", ready_after]
-    check = ["{python}", str(SUPPORT / "check_ready.py"), marker]
+    check = ["{python}", str(SUPPORT / "check_ready.py"), marker, *check_options]
     table = {"role": "worker", "count": 1, "base_port": base, "command": command}
     return {**table, "probe": "exec", "probe_command": check, **keys}
 
@@ -120,3 +120,33 @@ def test_a_changed_probe_kind_is_drift_and_the_running_instance_is_left_as_it_is
     # Still probed as it was started: its TCP probe answers.
     assert _rows(status.stdout)["raw-1"][1] == "healthy"
     assert sandbox.record("raw-1").pid == pid
+
+
+def test_a_probe_timeout_lets_a_slow_ready_path_answer_and_kills_a_slower_check_in_start_all_and_status(
+    sandbox: Sandbox,
+) -> None:
+    # The ready path answers after 1.5 s, past the 1 s a request gets by default; the check looks after 1.5 s, well
+    # within the 5 s a command gets by default, and within status's --timeout.
+    b = sandbox.base
+    slow_web = service("orchestration", 1, b, "--answer-after", "1.5", probe_timeout=4, startup_timeout=20)
+    sandbox.write_topology(
+        {"web": slow_web, "job": _job(b + 10, "0", "--delay", "1.5", probe_timeout=0.5, startup_timeout=3)}
+    )
+
+    started = sandbox.cli("start-all")
+    status = sandbox.cli("status", "--timeout", "6")
+
+    assert started.returncode == 1, started.stdout + started.stderr
+    assert "web-1" in started.stdout and "ready" in _rows_of_events(started.stdout)["web-1"]
+    assert (
+        "job-1: timeout: not ready after 3.0 s: its probe command did not finish within its timeout and was killed: "
+        "it must exit (0 once the instance is ready) within 0.5 s, or a longer services.job.probe_timeout gives it time"
+    ) in started.stderr
+    rows = _rows(status.stdout)
+    assert rows["web-1"][1] == "healthy", status.stdout
+    assert rows["job-1"][1] == "unhealthy" and rows["job-1"][8:] == ["exec", "timeout"], status.stdout
+    assert sandbox.record("job-1").probe_timeout == 0.5
+
+
+def _rows_of_events(stdout: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in stdout.splitlines() if line.strip()}

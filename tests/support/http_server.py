@@ -1,13 +1,13 @@
 """A tiny real HTTP server used as the instance command in lifecycle tests (stdlib only, starts fast).
 
 GET /health answers --health-status (200); GET /health/ready answers 503 until --ready-after seconds have passed,
-then 200. Options make it misbehave the ways real services do: slow to listen, hung, deaf to SIGTERM, with a
-child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child holding memory
-or sharing it. With --echo-env NAME, GET /env answers the named variables of its environment as JSON, so a test
-can see what its start handed it. Others behave as real programs do that are hard on a process manager: a new
-process title (setproctitle), serving from a forked child after the parent exits (backgrounding), serving from a
-double-forked daemon in a session of its own, a helper that does so while the server stays, listening on [::1]
-only, a ready path that redirects.
+then 200. Options make it misbehave the ways real services do: slow to listen, slow to answer, hung, deaf to
+SIGTERM, with a child deaf to SIGTERM, dying at start-up with a message on stderr, busy on a core, or with a child
+holding memory or sharing it. With --echo-env NAME, GET /env answers the named variables of its environment as
+JSON, so a test can see what its start handed it. Others behave as real programs do that are hard on a process
+manager: a new process title (setproctitle), serving from a forked child after the parent exits (backgrounding),
+serving from a double-forked daemon in a session of its own, a helper that does so while the server stays,
+listening on [::1] only, a ready path that redirects.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--listen-after", type=float, default=0.0, help="seconds before binding the port")
     parser.add_argument("--health-status", type=int, default=200)
     parser.add_argument("--hang", action="store_true", help="accept connections but never answer")
+    parser.add_argument("--answer-after", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM")
     parser.add_argument("--child-ignoring-term", type=Path, help="spawn a child deaf to SIGTERM, its pid in this file")
     parser.add_argument("--exit-early", metavar="MESSAGE", help="print MESSAGE on stderr and exit 3 before listening")
@@ -71,6 +72,7 @@ def handler_class(args: argparse.Namespace, started: float) -> type[BaseHTTPRequ
         def do_GET(self) -> None:
             if args.hang:
                 threading.Event().wait()
+            time.sleep(args.answer_after)
             if self.path == "/health":
                 self._answer(args.health_status)
             elif self.path == "/health/ready" and args.ready_redirect:

@@ -37,7 +37,7 @@ class JumpingClock:
 class ScriptedNetwork:
     """Ports listening from a given time on (on the IPv6 loopback only for `ipv6_only`); GET answers per path, a
     redirect's with its Location; TCP connects that succeed where a port listens; exec probes' exit codes in turn;
-    taken ports with their holders."""
+    taken ports with their holders. `timeouts` holds the timeout each probe was given, in order."""
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class ScriptedNetwork:
         taken: Mapping[int, str] | None = None,
         redirects: Mapping[str, str] | None = None,
         ipv6_only: Sequence[int] = (),
-        exits: Sequence[int] = (0,),
+        exits: Sequence[int | None] = (0,),
     ) -> None:
         self.clock = clock
         self.listens_at = dict(listens_at or {})
@@ -58,9 +58,11 @@ class ScriptedNetwork:
         self.ipv6_only = set(ipv6_only)
         self.exits = list(exits)
         self.requests: list[str] = []
+        self.timeouts: list[float] = []
 
     def get(self, url: str, timeout: float) -> ProbeResult:
         self.requests.append(url)
+        self.timeouts.append(timeout)
         path = "/" + (url.split("/", 3)[3] if url.count("/") >= 3 else "")
         if path in self.redirects:
             return ProbeResult(307, 1.0, None, self.redirects[path])
@@ -68,15 +70,21 @@ class ScriptedNetwork:
 
     def connect(self, address: tuple[str, int], timeout: float) -> ProbeResult:
         self.requests.append(f"tcp {address[1]}")
+        self.timeouts.append(timeout)
         if self.listening(address):
             return ProbeResult(None, 1.0, None, kind="tcp")
         return ProbeResult(None, None, "refused", kind="tcp")
 
     def run(self, argv: Sequence[str], timeout: float, cwd: str, env: dict[str, str]) -> ProbeResult:
-        """Exit codes from `exits` in turn (the last one repeats); each run takes 10 ms of the clock."""
+        """Exit codes from `exits` in turn (the last one repeats); each run takes 10 ms of the clock, but a None
+        hangs until it is killed at `timeout`."""
         self.requests.append(" ".join(argv))
-        self.clock.sleep(0.01)
+        self.timeouts.append(timeout)
         code = self.exits.pop(0) if len(self.exits) > 1 else self.exits[0]
+        if code is None:
+            self.clock.sleep(timeout)
+            return ProbeResult(None, timeout * 1000, "timeout", kind="exec")
+        self.clock.sleep(0.01)
         return ProbeResult(None, 10.0, None, kind="exec", exit_code=code, output="" if code == 0 else "not yet")
 
     def listening(self, address: tuple[str, int]) -> bool:

@@ -176,17 +176,20 @@ def instance_document(project: Project, instance: Instance, database_url: str | 
 
 
 def _probe_document(instance: Instance) -> dict[str, Any]:
-    """How a tool probes the instance as `start-all` does: its URLs for "http", the argv for "exec"."""
+    """How a tool probes the instance as `start-all` does: its URLs for "http", the argv for "exec", and the
+    seconds a probe may take when the service sets them (TOML has no null for its kind's default)."""
+    timeout = {} if instance.probe_timeout is None else {"probe_timeout": instance.probe_timeout}
     if instance.probe == "http":
         return {
             "health_url": instance.health_url,
             "ready_url": instance.ready_url,
             "health_path": instance.health_path,
             "ready_path": instance.ready_path,
+            **timeout,
         }
     if instance.probe == "exec":
-        return {"probe_argv": list(instance.probe_command)}
-    return {}
+        return {"probe_argv": list(instance.probe_command), **timeout}
+    return timeout
 
 
 def write_if_changed(path: Path, text: str) -> None:

@@ -52,12 +52,14 @@ def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
 
 
 def _probe_keys(service: ServiceSpec) -> dict[str, Any]:
-    """The keys of the service's probe kind only: paths for "http", the command for "exec"."""
+    """The keys of the service's probe kind only: paths for "http", the command for "exec"; `probe_timeout` when
+    set (TOML has no null for its kind's default)."""
+    timeout = {} if service.probe_timeout is None else {"probe_timeout": service.probe_timeout}
     if service.probe == "http":
-        return {"health_path": service.health_path, "ready_path": service.ready_path}
+        return {"health_path": service.health_path, "ready_path": service.ready_path, **timeout}
     if service.probe == "exec":
-        return {"probe_command": list(service.probe_command)}
-    return {}
+        return {"probe_command": list(service.probe_command), **timeout}
+    return timeout
 
 
 def _instance(config: ClusterConfig, instance: Instance) -> dict[str, Any]:

@@ -75,16 +75,22 @@ class _Live(NamedTuple):
         return self.record.health_url if self.record is not None else self.instance.health_url
 
     def ready_target(self, timeout: float, exit_code: Callable[[], int | None], project: Project) -> ReadyTarget:
-        """The readiness wait's target: probed as its record says (how it was started), else as configured."""
+        """The readiness wait's target: probed as its record says (how it was started), else as configured; each
+        probe timed as configured, as its startup window is."""
         record, instance = self.record, self.instance
         kind = record.probe if record is not None else instance.probe
+        probe_timeout = instance.probe_timeout
         if kind == "http":
-            return ReadyTarget(instance.name, self.ready_url, timeout, exit_code, self.health_url)
+            return ReadyTarget(
+                instance.name, self.ready_url, timeout, exit_code, self.health_url, probe_timeout=probe_timeout
+            )
         url = record.url if record is not None else instance.url
         port = record.port if record is not None else instance.port
         command = tuple(record.probe_command if record is not None else instance.probe_command)
         env = probe_env(project.root, instance.name, port) if kind == "exec" else None
-        return ReadyTarget(instance.name, url, timeout, exit_code, None, kind, command, str(project.root), env)
+        return ReadyTarget(
+            instance.name, url, timeout, exit_code, None, kind, command, str(project.root), env, probe_timeout
+        )
 
 
 def start_instances(
@@ -392,6 +398,7 @@ def record_of(instance: Instance, stat: ProcessStat, token: str, log: Path) -> I
         token=token,
         probe=instance.probe,
         probe_command=tuple(instance.probe_command),
+        probe_timeout=instance.probe_timeout,
     )
 
 

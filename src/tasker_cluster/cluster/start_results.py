@@ -122,7 +122,7 @@ def _why_not_ready(instance: Instance, ready_url: str, probe: ProbeResult | None
     if probe.kind == "tcp":
         return _why_not_open(key, ready_url, probe)
     if probe.kind == "exec":
-        return _why_check_failed(key, probe)
+        return _why_check_failed(key, probe, instance.probe_timeout)
     if probe.status_code is not None and 400 <= probe.status_code < 500 and probe.status_code not in (408, 429):
         return (
             f"its ready path {path} answered {probe.status_code}: set {key}.ready_path to a path the instance serves "
@@ -157,7 +157,7 @@ def _why_not_open(key: str, url: str, probe: ProbeResult) -> str:
     )
 
 
-def _why_check_failed(key: str, probe: ProbeResult) -> str:
+def _why_check_failed(key: str, probe: ProbeResult, probe_timeout: float | None) -> str:
     if probe.exit_code is not None:
         said = f" ({probe.output})" if probe.output else ""
         return (
@@ -166,11 +166,12 @@ def _why_check_failed(key: str, probe: ProbeResult) -> str:
         )
     if probe.error == "timeout":
         # Here, not at the top: the status tables import this module, and status-quick loads no probe code.
-        from tasker_cluster.proc.probes import EXEC_TIMEOUT
+        from tasker_cluster.proc.probes import attempt_timeout
 
         return (
             "its probe command did not finish within its timeout and was killed: it must exit (0 once the instance "
-            f"is ready) within {EXEC_TIMEOUT:g} s"
+            f"is ready) within {attempt_timeout('exec', probe_timeout):g} s, or a longer {key}.probe_timeout gives "
+            "it time"
         )
     return f"its probe command could not be run ({probe.error}): correct {key}.probe_command"
 

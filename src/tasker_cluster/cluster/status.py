@@ -468,22 +468,26 @@ def _resources(after: Usage | None, before: Usage | None) -> Resources | None:
 
 def _probes_of(project: Project, record: InstanceRecord) -> list[Callable[[float], ProbeResult]]:
     """The probes `status` sends an instance, by its record's kind: health then ready path, or the one TCP or exec
-    probe that serves as both; none for "none"."""
+    probe that serves as both; none for "none". Each is given the batch's timeout, or the instance's shorter
+    `probe_timeout`: a probe slower than that has failed, as Kubernetes' timeoutSeconds says."""
     from tasker_cluster.proc.ports import LOOPBACK
     from tasker_cluster.proc.probes import NETWORK
+
+    def timed(timeout: float) -> float:
+        return timeout if record.probe_timeout is None else min(record.probe_timeout, timeout)
 
     if record.probe == "none":
         return []
     if record.probe == "tcp":
-        return [lambda timeout: NETWORK.connect((LOOPBACK, record.port), timeout)]
+        return [lambda timeout: NETWORK.connect((LOOPBACK, record.port), timed(timeout))]
     if record.probe == "exec":
         from tasker_cluster.proc.exec_probe import probe_env
 
         env = probe_env(project.root, record.name, record.port)
-        return [lambda timeout: NETWORK.run(record.probe_command, timeout, str(project.root), env)]
+        return [lambda timeout: NETWORK.run(record.probe_command, timed(timeout), str(project.root), env)]
     return [
-        lambda timeout: NETWORK.get(record.health_url, timeout),
-        lambda timeout: NETWORK.get(record.ready_url, timeout),
+        lambda timeout: NETWORK.get(record.health_url, timed(timeout)),
+        lambda timeout: NETWORK.get(record.ready_url, timed(timeout)),
     ]
 
 

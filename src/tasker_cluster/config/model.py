@@ -65,6 +65,8 @@ class ServiceSpec(NamedTuple):
     probe: ProbeKind = "http"
     # The probe's argv template (placeholders as in `command`); empty unless `probe` is "exec".
     probe_command: tuple[str, ...] = ()
+    # Seconds one probe may take before it counts as failed; None: its kind's default (`proc/probes.py`).
+    probe_timeout: float | None = None
 
 
 class RoleCount(NamedTuple):
@@ -99,6 +101,7 @@ class Instance(NamedTuple):
     probe: ProbeKind = "http"
     # The exec probe's argv, placeholders substituted; empty unless `probe` is "exec".
     probe_command: tuple[str, ...] = ()
+    probe_timeout: float | None = None
 
     @property
     def health_url(self) -> str:

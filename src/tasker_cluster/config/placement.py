@@ -130,6 +130,7 @@ def _spec(name: str, table: ServiceTable, count: int, origin: CountOrigin, sourc
         file_count=table.count,
         probe=table.probe,  # type: ignore[arg-type]  # checked by the schema
         probe_command=tuple(table.probe_command or ()),
+        probe_timeout=table.probe_timeout,
     )
 
 
@@ -164,4 +165,5 @@ def _instance(service: ServiceSpec, index: int, project: Project) -> Instance:
         stop_grace=service.stop_grace,
         probe=service.probe,
         probe_command=tuple(arg.format_map(values) for arg in service.probe_command),
+        probe_timeout=service.probe_timeout,
     )

@@ -73,6 +73,7 @@ class ServiceTable(NamedTuple):
     stop_grace: float
     probe: str
     probe_command: list[str] | None
+    probe_timeout: float | None
 
 
 class ClusterFile(NamedTuple):
@@ -206,6 +207,8 @@ SERVICE_FIELDS = (
     Field("stop_grace", number(gt=0), 10.0),
     Field("probe", one_of(*PROBE_KINDS), "http"),
     Field("probe_command", optional(string_list(min_length=1)), None),
+    # None: each kind's own default (`proc/probes.attempt_timeout`).
+    Field("probe_timeout", optional(number(gt=0)), None),
 )
 # Keys that mean something for one probe kind only: given with another kind, they would be silently ignored.
 _HTTP_ONLY = ("health_path", "ready_path")
@@ -279,7 +282,7 @@ def _services(document: Mapping[str, Any], problems: list[Problem]) -> dict[str,
 
 def _probe_combination(name: str, table: Mapping[str, Any], values: Mapping[str, Any]) -> list[Problem]:
     """Problems of the probe keys taken together: `probe_command` is the exec probe's, and required by it; the
-    paths are the HTTP probe's."""
+    paths are the HTTP probe's; `probe_timeout` times a probe, which "none" never runs."""
     kind, loc = values["probe"], ("services", name)
     if kind == "exec" and values["probe_command"] is None:
         fix = (
@@ -288,6 +291,10 @@ def _probe_combination(name: str, table: Mapping[str, Any], values: Mapping[str,
         )
         return [Problem((*loc, "probe_command"), "combination", 'required with probe = "exec"', fix=fix)]
     problems = []
+    if kind == "none" and values["probe_timeout"] is not None:
+        fix = f"remove `services.{name}.probe_timeout`, or set services.{name}.probe to the kind of check to time"
+        message = 'only used with a probe, and this service\'s probe is "none"'
+        problems.append(Problem((*loc, "probe_timeout"), "combination", message, fix=fix))
     if kind != "exec" and values["probe_command"] is not None:
         fix = f'set services.{name}.probe = "exec" to run it, or remove `services.{name}.probe_command`'
         message = f'only used with probe = "exec", and this service\'s probe is "{kind}"'

@@ -170,12 +170,21 @@ class Network:
 NETWORK = Network()
 
 
+def attempt_timeout(kind: str, probe_timeout: float | None) -> float:
+    """Seconds one ready probe of `kind` may take during a start: the service's `probe_timeout` when it sets one,
+    else 5 s for "exec" (EXEC_TIMEOUT) and 1 s for an HTTP request or a TCP connect."""
+    if probe_timeout is not None:
+        return probe_timeout
+    return EXEC_TIMEOUT if kind == "exec" else _READY_REQUEST_TIMEOUT
+
+
 class ReadyTarget(NamedTuple):
     """An instance to wait for: `exit_code` says whether it has already exited (None while it runs).
 
     `probe` is its kind: "http" GETs `url` (with `health_url`, the health path is probed once the instance is
     ready, so a status table can be drawn from the answers without probing again); "tcp" connects to `url`'s host
     and port; "exec" runs `command` in `cwd` with `env`; "none" counts it ready once spawned, while it runs.
+    Each probe may take `probe_timeout` seconds (None: its kind's default, `attempt_timeout`).
     """
 
     name: str
@@ -187,6 +196,11 @@ class ReadyTarget(NamedTuple):
     command: tuple[str, ...] = ()
     cwd: str = "."
     env: dict[str, str] | None = None
+    probe_timeout: float | None = None
+
+    @property
+    def attempt_timeout(self) -> float:
+        return attempt_timeout(self.probe, self.probe_timeout)
 
 
 class ReadyResult(NamedTuple):
@@ -430,7 +444,7 @@ class ReadinessWatch:
                 raise self._error
             self._finish(waiter, "timeout")
             # The health probe follows the ready answer at once; its own timeout bounds this wait.
-            waiter.probed.wait(_READY_REQUEST_TIMEOUT + _REPORT_GRACE)
+            waiter.probed.wait(waiter.target.attempt_timeout + _REPORT_GRACE)
             assert waiter.result is not None
             results.append(waiter.result._replace(health=waiter.health))
         return results
@@ -521,7 +535,9 @@ class ReadinessWatch:
                 waiter.last = answer
             if waiter.last.redirect:
                 # A redirect never turns into a ready answer by waiting: the ready path itself is wrong.
-                waiter.final_url = final_target(self._prober, waiter.target.url, waiter.last, _READY_REQUEST_TIMEOUT)
+                waiter.final_url = final_target(
+                    self._prober, waiter.target.url, waiter.last, waiter.target.attempt_timeout
+                )
                 self._finish(waiter, "redirect")
                 return
             if waiter.last.ok:
@@ -530,7 +546,7 @@ class ReadinessWatch:
                     waiter.health = waiter.last
                 self._finish(waiter, "ready")
                 if waiter.target.probe == "http" and waiter.target.health_url is not None:
-                    waiter.health = self._prober.get(waiter.target.health_url, _READY_REQUEST_TIMEOUT)
+                    waiter.health = self._prober.get(waiter.target.health_url, waiter.target.attempt_timeout)
                 waiter.probed.set()
                 return
             self._clock.sleep(min(pause, max(waiter.deadline - self._clock.monotonic(), 0.0)))
@@ -538,11 +554,12 @@ class ReadinessWatch:
 
     def _check(self, target: ReadyTarget, address: tuple[str, int], remaining: float) -> ProbeResult:
         """One ready probe of `target`'s kind, cut at the end of its startup window."""
+        timeout = min(target.attempt_timeout, remaining)
         if target.probe == "tcp":
-            return self._prober.connect(address, min(_READY_REQUEST_TIMEOUT, remaining))
+            return self._prober.connect(address, timeout)
         if target.probe == "exec":
-            return self._prober.run(target.command, min(EXEC_TIMEOUT, remaining), target.cwd, target.env or {})
-        return self._prober.get(target.url, min(_READY_REQUEST_TIMEOUT, remaining))
+            return self._prober.run(target.command, timeout, target.cwd, target.env or {})
+        return self._prober.get(target.url, timeout)
 
     def _finish(self, waiter: _Waiter, outcome: ReadyOutcome) -> None:
         with self._report_lock:

@@ -63,6 +63,8 @@ class InstanceRecord(NamedTuple):
     # How it is probed (config/model.ProbeKind); a record from before probe kinds existed was probed over HTTP.
     probe: str = "http"
     probe_command: tuple[str, ...] = ()
+    # Seconds one probe may take; None: its kind's default. Like startup_timeout, what it was started with.
+    probe_timeout: float | None = None
 
     @property
     def health_url(self) -> str:
@@ -275,5 +277,7 @@ def _parse(text: str) -> InstanceRecord:
         raise ValueError("not a PID record: start_ticks has the wrong type")
     if not isinstance(record.probe_command, list | tuple):
         raise ValueError("not a PID record: probe_command has the wrong type")
+    if record.probe_timeout is not None and not isinstance(record.probe_timeout, int | float):
+        raise ValueError("not a PID record: probe_timeout has the wrong type")
     # JSON holds it as a list: a tuple again, so that a record read back equals the one written.
     return record._replace(probe_command=tuple(record.probe_command))

@@ -61,3 +61,15 @@ def test_a_timeout_says_what_the_last_probe_of_its_kind_answered_and_what_to_cha
     detail = not_ready_detail(instance, instance.url, result)
     assert expected in detail, detail
     assert "HTTP" not in detail and "ready path" not in detail
+
+
+@pytest.mark.parametrize(("probe_timeout", "limit"), [(None, "within 5 s"), (0.5, "within 0.5 s")])
+def test_a_killed_probe_command_names_the_limit_it_passed_and_the_key_that_sets_it(
+    config: ClusterConfig, probe_timeout: float | None, limit: str
+) -> None:
+    instance = config.instances[0]._replace(probe="exec", probe_timeout=probe_timeout)
+    result = ReadyResult(instance.name, "timeout", 2.0, ProbeResult(None, 9.0, "timeout", kind="exec"))
+    detail = not_ready_detail(instance, instance.url, result)
+    assert f"(0 once the instance is ready) {limit}, or a longer services.orchestration.probe_timeout gives it" in (
+        detail
+    ), detail

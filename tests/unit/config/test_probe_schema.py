@@ -76,3 +76,35 @@ def test_an_unknown_kind_and_a_shell_string_command_are_refused() -> None:
 def test_an_unknown_placeholder_in_the_probe_command_is_refused() -> None:
     error = _refused(probe="exec", probe_command=["check", "{host}"])
     assert "services.w.probe_command[1]: unknown placeholder {host}" in error.message
+
+
+def test_a_probe_timeout_is_seconds_for_any_probing_kind_and_unset_leaves_each_kinds_default() -> None:
+    assert _checked().probe_timeout is None
+    assert _checked(probe_timeout=2.5).probe_timeout == 2.5
+    assert _checked(probe="tcp", probe_timeout=1).probe_timeout == 1.0
+    assert _checked(probe="exec", probe_command=["check"], probe_timeout=30).probe_timeout == 30.0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem", "fix"),
+    [
+        (0, "Input should be greater than 0", "correct `services.w.probe_timeout`"),
+        (-1.5, "Input should be greater than 0", "correct `services.w.probe_timeout`"),
+        ("3", "Input should be a valid number, not a string", "write the number without quotes: `probe_timeout = 3`"),
+        (True, "Input should be a valid number, not a boolean", "correct `services.w.probe_timeout`"),
+    ],
+)
+def test_a_probe_timeout_that_is_no_positive_number_is_refused_naming_file_key_and_fix(
+    value: object, problem: str, fix: str
+) -> None:
+    error = _refused(probe_timeout=value)
+    assert error.message == f"{FILE}: services.w.probe_timeout: {problem}"
+    assert error.fix.startswith(fix)
+
+
+def test_a_probe_timeout_without_a_probe_is_refused_rather_than_silently_ignored() -> None:
+    error = _refused(probe="none", probe_timeout=3)
+    assert error.message == (
+        f'{FILE}: services.w.probe_timeout: only used with a probe, and this service\'s probe is "none"'
+    )
+    assert error.fix == "remove `services.w.probe_timeout`, or set services.w.probe to the kind of check to time"

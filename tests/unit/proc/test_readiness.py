@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from tasker_cluster.proc.probes import ReadinessWatch, ReadyResult, ReadyTarget
 from unit.fakes import JumpingClock, ScriptedNetwork
 
@@ -118,3 +121,36 @@ def test_no_probe_is_ready_once_spawned_and_still_running_and_an_exit_still_ends
     assert (running.outcome, exited.outcome) == ("ready", "exited")
     assert running.elapsed < 0.01 and running.last_probe is None and running.health is None
     assert network.requests == []
+
+
+def _timeouts(target: ReadyTarget, **script: Any) -> tuple[ReadyResult, dict[str, list[float]]]:
+    """The target's result alone on a scripted network that listens at once, and the timeout of each probe sent,
+    by request."""
+    network = ScriptedNetwork(JumpingClock(), listens_at={urlsplit(target.url).port or 80: 1000.0}, **script)
+    (result,) = _watch(network, target)
+    sent: dict[str, list[float]] = {}
+    for request, timeout in zip(network.requests, network.timeouts, strict=True):
+        sent.setdefault(request, []).append(timeout)
+    return result, sent
+
+
+def test_each_kind_is_given_its_default_timeout_per_probe_1_s_for_http_and_tcp_and_5_s_for_a_command() -> None:
+    http, tcp, command = _target(21020), _kind_target(21021, "tcp"), _kind_target(21022, "exec", timeout=30.0)
+
+    assert _timeouts(http)[1] == {"http://127.0.0.1:21020/ready": [1.0], "http://127.0.0.1:21020/health": [1.0]}
+    assert _timeouts(tcp)[1] == {"tcp 21021": [1.0]}
+    result, sent = _timeouts(command, exits=[None, 0])
+    assert result.outcome == "ready" and sent == {"check 21022": [5.0, 5.0]}
+
+
+def test_a_probe_timeout_bounds_each_probe_of_every_kind_and_a_command_past_it_is_run_again() -> None:
+    http = _target(21023)._replace(probe_timeout=3.0)
+    tcp = _kind_target(21024, "tcp")._replace(probe_timeout=0.25)
+    command = _kind_target(21025, "exec", timeout=30.0)._replace(probe_timeout=2.0)
+
+    assert _timeouts(http)[1] == {"http://127.0.0.1:21023/ready": [3.0], "http://127.0.0.1:21023/health": [3.0]}
+    assert _timeouts(tcp)[1] == {"tcp 21024": [0.25]}
+    result, sent = _timeouts(command, exits=[None, None, 0])
+    assert result.outcome == "ready" and sent == {"check 21025": [2.0, 2.0, 2.0]}
+    # Killed at 2 s twice, with 5 and 10 ms pauses, then it exits 0 in 10 ms.
+    assert abs(result.elapsed - 4.025) < 1e-6, result.elapsed

@@ -49,6 +49,8 @@ def _password(variable: str) -> str:
 _RESERVED = {INSTANCE_ID, INSTANCE_PORT, BIND_ADDRESS, PROJECT_DIR, DATABASE_URL, "PGPASSWORD"}
 _HEALTHCHECK_INTERVAL_S = 5
 _HEALTHCHECK_TIMEOUT_S = 4
+# The check's own connect/read timeout, inside the healthcheck's: a refusal or silence is its exit 1, not a kill.
+_CHECK_SOCKET_TIMEOUT_S = 3
 _HEALTHCHECK_RETRIES = 3
 
 
@@ -143,35 +145,37 @@ def _database_service(config: ClusterConfig, image: str) -> dict[str, Any]:
 
 def _healthcheck(service: ServiceSpec, values: dict[str, str]) -> dict[str, Any]:
     """The instance's healthcheck by its probe kind, as a `test` argv run inside the image; "none" has none, as a
-    compose service without one (it counts as started once it runs)."""
+    compose service without one (it counts as started once it runs). Its `timeout` is the service's
+    `probe_timeout`, which then bounds the check's own socket too."""
     if service.probe == "none":
         return {}
+    socket_timeout = service.probe_timeout or _CHECK_SOCKET_TIMEOUT_S
     if service.probe == "exec":
         test = [substitute(arg, values, _escape) for arg in service.probe_command]
     elif service.probe == "tcp":
-        test = [IMAGE_PYTHON, "-c", _tcp_check(service.base_port)]
+        test = [IMAGE_PYTHON, "-c", _tcp_check(service.base_port, socket_timeout)]
     else:
-        test = [IMAGE_PYTHON, "-c", _escape(_http_check(service.base_port, service.ready_path))]
+        test = [IMAGE_PYTHON, "-c", _escape(_http_check(service.base_port, service.ready_path, socket_timeout))]
     return {
         "healthcheck": {
             "test": ["CMD", *test],
             "interval": _duration(_HEALTHCHECK_INTERVAL_S),
-            "timeout": _duration(_HEALTHCHECK_TIMEOUT_S),
+            "timeout": _duration(service.probe_timeout or _HEALTHCHECK_TIMEOUT_S),
             "retries": _HEALTHCHECK_RETRIES,
             "start_period": _duration(service.startup_timeout),
         }
     }
 
 
-def _tcp_check(port: int) -> str:
+def _tcp_check(port: int, timeout: float) -> str:
     """A TCP healthcheck in the image's Python (images may lack nc): a refused connect raises (exit 1)."""
-    return f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close()"
+    return f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout={timeout:g}).close()"
 
 
-def _http_check(port: int, path: str) -> str:
+def _http_check(port: int, path: str, timeout: float) -> str:
     """A healthcheck in the image's Python: images may lack curl, and an HTTP error status raises (exit 1)."""
     url = f"http://127.0.0.1:{port}{request_target(path)}"
-    return f"import urllib.request; urllib.request.urlopen({url!r}, timeout=3)"
+    return f"import urllib.request; urllib.request.urlopen({url!r}, timeout={timeout:g})"
 
 
 def _escape(text: str) -> str:

@@ -189,18 +189,22 @@ def _probes(service: ServiceSpec, config: ClusterConfig) -> dict[str, Any]:
     if service.probe == "none":
         return {}
     startup_failures = math.ceil(service.startup_timeout / _STARTUP_PERIOD_S)
-    if service.probe == "http":
-        return {
-            "startupProbe": _probe({"httpGet": _http_get(service.health_path)}, _STARTUP_PERIOD_S, startup_failures),
-            "readinessProbe": _probe({"httpGet": _http_get(service.ready_path)}, _READINESS_PERIOD_S, _PROBE_FAILURES),
-            "livenessProbe": _probe({"httpGet": _http_get(service.health_path)}, _LIVENESS_PERIOD_S, _PROBE_FAILURES),
-        }
-    handler = {"tcpSocket": {"port": PORT_NAME}} if service.probe == "tcp" else {"exec": _exec(service, config)}
+    # timeoutSeconds is a whole number of seconds, at least 1: a shorter probe_timeout is rounded up.
+    timeout = math.ceil(service.probe_timeout) if service.probe_timeout is not None else _PROBE_TIMEOUT_S
+    health, ready = _handlers(service, config)
     return {
-        "startupProbe": _probe(handler, _STARTUP_PERIOD_S, startup_failures),
-        "readinessProbe": _probe(handler, _READINESS_PERIOD_S, _PROBE_FAILURES),
-        "livenessProbe": _probe(handler, _LIVENESS_PERIOD_S, _PROBE_FAILURES),
+        "startupProbe": _probe(health, _STARTUP_PERIOD_S, startup_failures, timeout),
+        "readinessProbe": _probe(ready, _READINESS_PERIOD_S, _PROBE_FAILURES, timeout),
+        "livenessProbe": _probe(health, _LIVENESS_PERIOD_S, _PROBE_FAILURES, timeout),
     }
+
+
+def _handlers(service: ServiceSpec, config: ClusterConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (health, ready) handlers of the service's probe kind: its two paths, or one tcpSocket or exec for both."""
+    if service.probe == "http":
+        return {"httpGet": _http_get(service.health_path)}, {"httpGet": _http_get(service.ready_path)}
+    handler = {"tcpSocket": {"port": PORT_NAME}} if service.probe == "tcp" else {"exec": _exec(service, config)}
+    return handler, handler
 
 
 def _http_get(path: str) -> dict[str, Any]:
@@ -222,11 +226,11 @@ def _exec(service: ServiceSpec, config: ClusterConfig) -> dict[str, Any]:
     return {"command": [substitute(arg, values, lambda text: text) for arg in service.probe_command]}
 
 
-def _probe(handler: dict[str, Any], period: int, failures: int) -> dict[str, Any]:
+def _probe(handler: dict[str, Any], period: int, failures: int, timeout: int) -> dict[str, Any]:
     return {
         **handler,
         "periodSeconds": period,
-        "timeoutSeconds": _PROBE_TIMEOUT_S,
+        "timeoutSeconds": timeout,
         "failureThreshold": max(1, failures),
     }
 
