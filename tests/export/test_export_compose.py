@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tasker_cluster.cluster.export.files import APP_ROLE_SCRIPT
 from tasker_cluster.config.load import load_config
+from tasker_cluster.containers.compose import ComposeProject
 from tasker_cluster.db.pgmq_install import ensure_pgmq
 from tasker_cluster.db.scratch import create_database, drop_database
 from tasker_cluster.project import Project
@@ -364,6 +365,10 @@ def test_each_probe_kind_becomes_its_healthcheck_and_none_has_none(project: Proj
     assert "('127.0.0.1', 8080)" in services["orchestration-1"]["healthcheck"]["test"][3]
     assert services["worker-a-2"]["healthcheck"]["test"] == [
         "CMD", "python", "check.py", "--port", "8100", "worker-a-2", "$$x"
+    ]  # fmt: skip
+    # What the compose harness runs in the container (`podman exec`): the test as compose reads it.
+    assert ComposeProject("p", path).healthcheck_tests()["worker-a-2"] == [
+        "python", "check.py", "--port", "8100", "worker-a-2", "$x"
     ]  # fmt: skip
     assert "healthcheck" not in services["worker-b-1"]
     # Nothing waits for a healthcheck it does not have; the database's own stays.

@@ -56,6 +56,19 @@ class ComposeProject(NamedTuple):
         inspected = json.loads(podman.run(["inspect", *listed], what=f"inspect the containers of {self.name}").stdout)
         return {entry["Config"]["Labels"][SERVICE_LABEL]: _container(entry) for entry in inspected}
 
+    def healthcheck_tests(self) -> dict[str, list[str]]:
+        """Each service's healthcheck `test` as its file gives it, by service name: the argv after "CMD", with
+        compose's `$$` read as the `$` it stands for. Services without a healthcheck are absent."""
+        import yaml
+
+        services = yaml.safe_load(self.file.read_text())["services"]
+        tests = {}
+        for service, entry in services.items():
+            test = entry.get("healthcheck", {}).get("test")
+            if test and test[0] == "CMD":
+                tests[service] = [arg.replace("$$", "$") for arg in test[1:]]
+        return tests
+
     def logs(self, podman: Podman, container: str, lines: int) -> list[str]:
         result = podman.run(["logs", "--tail", str(lines), container], what=f"read the log of {container}", check=False)
         return (result.stdout + result.stderr).splitlines()[-lines:]

@@ -50,6 +50,10 @@ class Podman:
     ) -> subprocess.CompletedProcess[str]:
         return self._run(["podman-compose", *args], what=what, timeout=timeout, check=check)
 
+    def exec_argv(self, container: str, argv: Sequence[str]) -> list[str]:
+        """The command line that runs `argv` inside the running `container` (run it with `env`)."""
+        return ["podman", "exec", container, *argv]
+
     def image_exists(self, tag: str) -> bool:
         return self.run(["image", "exists", tag], what=f"look up {tag}", check=False).returncode == 0
 

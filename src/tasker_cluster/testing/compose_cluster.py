@@ -2,7 +2,8 @@
 ports, brought up with podman-compose, waited for with our own probes, and taken down leaving nothing.
 
 podman runs no healthchecks without systemd, and podman-compose ignores `condition: service_healthy`: readiness is
-judged here, the database by a connection and each instance by its ready path through its published port.
+judged here, the database by a connection and each instance by its service's probe kind, as start-all judges it
+(`compose_readiness.py`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from tasker_cluster.config.model import ROLES, Instance
 from tasker_cluster.containers.compose import ComposeProject, Container
 from tasker_cluster.containers.engine import Podman
-from tasker_cluster.proc.probes import ReadinessWatch, ReadyResult, ReadyTarget
+from tasker_cluster.proc.probes import ReadinessWatch, ReadyResult
+from tasker_cluster.testing.compose_readiness import compose_ready_target
 from tasker_cluster.testing.errors import HarnessError
 from tasker_cluster.testing.faults import unknown_instance
 
@@ -23,6 +24,8 @@ DATABASE_SERVICE = "database"
 # A SIGKILLed process is gone within milliseconds; a busy machine may take a few seconds.
 _SIGNAL_WAIT_S = 10.0
 _LOG_LINES = 12
+# Each look at the containers' states is a `podman ps` and `podman inspect`.
+_RUNNING_PAUSE_S = 0.5
 
 
 class ComposeFaults:
@@ -72,7 +75,7 @@ class ComposeFaults:
         self._podman.run(["stop", "--time", f"{max(1, round(grace))}", container.name], what=f"stop {instance}")
 
     def start(self, instance: str) -> None:
-        """Running (started unless the engine restarted it already) and answering its ready path."""
+        """Running (started unless the engine restarted it already) and ready by its probe."""
         self.start_all([instance], self._ready_timeout)
 
     def restart(self, instance: str) -> None:
@@ -97,8 +100,8 @@ class ComposeFaults:
         self._wait_for_database()
 
     def start_all(self, names: list[str], timeout: float) -> None:
-        """Each named instance running and ready within `timeout` seconds; HarnessError with the log of each that
-        is not, naming the fix."""
+        """Each named instance running and ready by its service's probe kind within `timeout` seconds
+        (`compose_readiness.py`); HarnessError with the log of each that is not, naming the fix."""
         containers = self._deployment.containers(self._podman)
         for name in names:
             self._instance(name)
@@ -107,13 +110,29 @@ class ComposeFaults:
                     f"the container of {name} is gone", f"check `podman ps -a` for {self._deployment.name}"
                 )
             self._run_again(containers[name], name)
+        tests = self._deployment.healthcheck_tests()
+        cwd = str(self._deployment.file.parent)
         watch = ReadinessWatch(lambda result: None)
         for name in names:
             instance = self._instances[name]
-            watch.add(ReadyTarget(name, instance.ready_url, timeout, lambda: None))
+            watch.add(compose_ready_target(instance, containers[name].name, tests, self._podman, timeout, cwd))
+        unprobed = [name for name in names if self._instances[name].probe == "none"]
         late = [result for result in watch.results() if result.outcome != "ready"]
+        late += self._not_running(unprobed, timeout)
         if late:
             raise HarnessError(self._describe_late(late), f"read the logs: podman logs {self._deployment.name}_NAME_1")
+
+    def _not_running(self, names: list[str], timeout: float) -> list[ReadyResult]:
+        """Instances probed by "none", whose container still does not run after `timeout` seconds (running is
+        ready for them; the engine may be restarting one as it is started)."""
+        started = time.monotonic()
+        while True:
+            containers = self._deployment.containers(self._podman)
+            stopped = [name for name in names if containers[name].state != "running"]
+            elapsed = time.monotonic() - started
+            if not stopped or elapsed > timeout:
+                return [ReadyResult(name, "timeout", elapsed, None) for name in stopped]
+            time.sleep(_RUNNING_PAUSE_S)
 
     def logs(self, service: str, lines: int = _LOG_LINES) -> list[str]:
         return self._deployment.logs(self._podman, self._container(service).name, lines)
@@ -176,7 +195,9 @@ class ComposeFaults:
         lines = [f"{len(late)} instances of the compose deployment are not ready:"]
         for result in late:
             probe = result.last_probe
-            seen = f"last answer {probe.status_code}" if probe and probe.status_code else "never answered"
+            seen = f"last answer {probe.text}" if probe and probe.answered else "never answered"
+            if self._instances[result.name].probe == "none":
+                seen = "its container does not run"
             lines.append(f"  {result.name}: {result.outcome} after {result.elapsed:.1f} s, {seen}")
             try:
                 lines += [f"    | {line}" for line in self.logs(result.name)]
