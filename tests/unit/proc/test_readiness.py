@@ -154,3 +154,28 @@ def test_a_probe_timeout_bounds_each_probe_of_every_kind_and_a_command_past_it_i
     assert result.outcome == "ready" and sent == {"check 21025": [2.0, 2.0, 2.0]}
     # Killed at 2 s twice, with 5 and 10 ms pauses, then it exits 0 in 10 ms.
     assert abs(result.elapsed - 4.025) < 1e-6, result.elapsed
+
+
+def test_a_probe_cut_short_by_the_end_of_the_startup_window_keeps_the_answer_before_it_for_the_message() -> None:
+    clock = JumpingClock()
+    # It answers "exit 3" once, then hangs: the run in flight when the 2 s window ends is killed there, and says
+    # less about the instance than the exit before it.
+    network = ScriptedNetwork(clock, exits=[3, None])
+
+    (result,) = _watch(network, _kind_target(21030, "exec", timeout=2.0))
+
+    assert network.requests == ["check 21030"] * 2
+    assert network.timeouts[1] < 2.0
+    assert result.outcome == "timeout"
+    assert result.last_probe is not None and result.last_probe.text == "exec exit 3: not yet"
+
+
+def test_a_probe_that_times_out_while_the_window_still_runs_is_the_last_answer() -> None:
+    clock = JumpingClock()
+    # Its own 0.5 s limit ends each hanging run well inside the window: the instance no longer answers in time.
+    network = ScriptedNetwork(clock, exits=[3, None])
+
+    (result,) = _watch(network, _kind_target(21031, "exec", timeout=2.0)._replace(probe_timeout=0.5))
+
+    assert result.outcome == "timeout"
+    assert result.last_probe is not None and result.last_probe.text == "exec timeout"
