@@ -122,7 +122,11 @@ def test_a_record_whose_pid_was_edited_to_a_strangers_still_finds_and_stops_the_
         stopped = sandbox.cli("stop")
 
         assert quick.stdout.splitlines()[1].split()[:3] == ["orchestration-1", "running", str(pid)], quick.stdout
-        assert "holds no valid record" in quick.stderr
+        # The file is a valid record: the warning names the pid it holds, as stop does, not a corrupt file.
+        assert f"orchestration-1: its PID file names pid {stranger.pid}, which is not its process; pid {pid} is" in (
+            quick.stderr
+        ), quick.stderr
+        assert "holds no valid record" not in quick.stderr
         assert again.returncode == 0 and "port-taken" not in again.stdout + again.stderr, again.stdout + again.stderr
         assert rewritten.pid == pid
         assert "orchestration-1    stopped" in stopped.stdout, stopped.stdout
@@ -154,6 +158,9 @@ def test_a_pid_edited_to_a_dead_one_is_told_from_a_command_that_backgrounded_and
     said = quick.stdout + quick.stderr + again.stdout + again.stderr + stopped.stdout + stopped.stderr
     assert "background" not in said, said
     assert quick.stdout.splitlines()[1].split()[:3] == ["orchestration-1", "running", str(pid)], quick.stdout
+    assert f"its PID file names pid {NO_SUCH_PID}, which is not its process; pid {pid} is that instance" in (
+        quick.stderr
+    ), quick.stderr
     assert f"rewrote its PID file, which named pid {NO_SUCH_PID}, for pid {pid}" in again.stdout, again.stdout
     assert again.returncode == 0 and "port-taken" not in again.stdout, again.stdout
     line = next(line for line in stopped.stdout.splitlines() if line.startswith("orchestration-1"))

@@ -27,6 +27,7 @@ class InstanceState(NamedTuple):
     `serving`: once the leader exited, the processes of its session that run on. `escaped`: processes that carry its
     token outside its session (looked for only when asked: it reads every environment).
     `paused`: it runs, but every process that serves it is stopped by a signal (SIGSTOP, Ctrl-Z: process state T).
+    `named_pid`: the pid a valid but edited PID file named, when `record` was rebuilt from the instance's marks.
     """
 
     name: str
@@ -39,6 +40,7 @@ class InstanceState(NamedTuple):
     serving: tuple[int, ...] = ()
     escaped: tuple[int, ...] = ()
     paused: bool = False
+    named_pid: int | None = None
 
     @property
     def recorded(self) -> bool:
@@ -46,7 +48,8 @@ class InstanceState(NamedTuple):
 
     @property
     def recovered(self) -> bool:
-        """Its PID file holds no valid record, but its process was found by its marks (`record` comes from it)."""
+        """Its PID file holds no valid record (or names another pid: `named_pid`), but its process was found by its
+        marks (`record` comes from it)."""
         return self.unreadable and self.record is not None
 
     @property
@@ -159,13 +162,16 @@ def _recovered(project: Project, state: InstanceState, table: ProcessTable) -> I
     prove to be that instance (`cluster/recovery.py`); `unreadable` then says the PID file was wrong."""
     from tasker_cluster.cluster.recovery import misrecorded, recover_record
 
+    named = None
     if state.unreadable:
         found = recover_record(project, state.name, state.configured, table)
     elif state.record is not None and state.liveness is not None and state.liveness.misnamed:
-        found = misrecorded(project, state.configured, state.record, table)
+        found, named = misrecorded(project, state.configured, state.record, table), state.record.pid
     else:
         return state
-    return state if found is None else _checked(state._replace(record=found, unreadable=True), (), table)
+    if found is None:
+        return state
+    return _checked(state._replace(record=found, unreadable=True, named_pid=named), (), table)
 
 
 def _recorded(name: str, record: InstanceRecord | None) -> InstanceState:

@@ -176,10 +176,14 @@ class StatusWarning(NamedTuple):
 
     @classmethod
     def corrupt_record(cls, state: InstanceState) -> StatusWarning:
+        """For an instance found by its marks: its PID file held no valid record, or named another pid."""
         assert state.record is not None
+        file = "holds no valid record"
+        if state.named_pid is not None:
+            file = f"names pid {state.named_pid}, which is not its process"
         return cls(
-            f"{state.name}: its PID file holds no valid record; pid {state.record.pid} is that instance, by the marks "
-            "in its environment (this project's folder, its name, a start token)",
+            f"{state.name}: its PID file {file}; pid {state.record.pid} is that instance, by the marks in its "
+            "environment (this project's folder, its name, a start token)",
             f"`cluster start {state.name}` writes its record again and leaves it running; `cluster stop {state.name}` "
             "stops it",
         )
@@ -233,7 +237,8 @@ def quick_status(
 
 
 def _record_warnings(states: Sequence[InstanceState]) -> tuple[StatusWarning, ...]:
-    """One warning per instance found by its marks because its PID file holds no valid record."""
+    """One warning per instance found by its marks because its PID file holds no valid record or named another
+    pid."""
     return tuple(StatusWarning.corrupt_record(state) for state in states if state.recovered)
 
 
