@@ -87,6 +87,24 @@ def test_a_failing_exec_probe_is_unhealthy_with_its_last_line_and_a_dead_unprobe
     assert _rows(sandbox.cli("status").stdout)["quiet-1"][1:3] == ["dead", str(quiet)]
 
 
+def test_a_no_probe_service_that_exits_at_start_is_reported_exited_with_its_code_and_log_not_ready(
+    sandbox: Sandbox,
+) -> None:
+    b = sandbox.base
+    boom = ["{python}", "-c", "import sys; print('boom'); sys.exit(3)"]
+    crashing = {"role": "worker", "count": 1, "base_port": b, "command": boom, "probe": "none"}
+    sandbox.write_topology({"boom": crashing, "quiet": _quiet(b + 1)})
+
+    started = sandbox.cli("start-all", "--timeout", "30")
+
+    assert started.returncode == 1, started.stdout + started.stderr
+    events = _rows_of_events(started.stdout)
+    assert events["boom-1"][0] == "exited" and events["quiet-1"][0] == "ready", started.stdout
+    assert "boom-1: exited: exited with code 3 before it was ready" in started.stderr
+    assert "    | boom" in started.stderr
+    assert "quiet-1" not in started.stderr
+
+
 def test_a_start_that_times_out_says_what_the_tcp_or_exec_probe_last_answered(sandbox: Sandbox) -> None:
     b = sandbox.base
     sandbox.write_topology({"raw": _tcp(b, "--listen-after", "600"), "job": _job(b + 1, "600")})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -53,6 +54,10 @@ LOG_TAIL_LINES = 10
 # How long an exited instance's log may take to be complete; longer only if something it started holds its output.
 LOG_WRITTEN_TIMEOUT = 1.0
 _LOG_TAIL_BYTES = 64 * 1024
+# Supervisor's `startsecs` (default 1 s): an instance with no probe counts as started once it has stayed up this
+# long, so that one that exits at once (a bad argument, a missing module) is reported with its exit code and log,
+# not as ready. Not a key: a service that needs longer to show it works has a probe to say so ("exec").
+NO_PROBE_STAY_UP = 1.0
 
 
 class _Live(NamedTuple):
@@ -88,9 +93,18 @@ class _Live(NamedTuple):
         port = record.port if record is not None else instance.port
         command = tuple(record.probe_command if record is not None else instance.probe_command)
         env = probe_env(project.root, instance.name, port) if kind == "exec" else None
-        return ReadyTarget(
+        target = ReadyTarget(
             instance.name, url, timeout, exit_code, None, kind, command, str(project.root), env, probe_timeout
         )
+        return target._replace(stay_up=self.stay_up) if kind == "none" else target
+
+    @property
+    def stay_up(self) -> float:
+        """What is left of its NO_PROBE_STAY_UP window: all of it when spawned now, the rest of it (by its record's
+        start time) for one an earlier start (`--no-wait`) left running."""
+        if self.spawned is not None or self.record is None:
+            return NO_PROBE_STAY_UP
+        return max(NO_PROBE_STAY_UP - (time.time() - self.record.create_time), 0.0)
 
 
 def start_instances(

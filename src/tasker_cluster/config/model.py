@@ -14,7 +14,7 @@ ROLES: tuple[Role, ...] = ("orchestration", "worker")
 # Where a count came from, highest precedence first.
 CountOrigin = Literal["flag", "environment", ".env", "file"]
 # How an instance's readiness and health are probed (Kubernetes' httpGet / tcpSocket / exec probes; "none" as a pod
-# without a readiness probe or process-compose's process_started: ready once it runs).
+# without a readiness probe or process-compose's process_started: ready once it has stayed up supervisor's startsecs).
 ProbeKind = Literal["http", "tcp", "exec", "none"]
 PROBE_KINDS: tuple[ProbeKind, ...] = ("http", "tcp", "exec", "none")
 # The name the database goes by beside the instances: status's row, start's and stop's event lines.

@@ -1,7 +1,8 @@
 """Concurrent probes: one-shot health checks, and waiting until instances answer their ready probe.
 
 An instance is probed by its service's probe kind: an HTTP GET of its ready and health paths (the default), a TCP
-connect to its port, a command's exit code (`proc/exec_probe.py`), or not at all ("none": ready once it runs).
+connect to its port, a command's exit code (`proc/exec_probe.py`), or not at all ("none": ready once it has stayed
+up for its `stay_up` window).
 
 Probes are plain GETs on loopback, one thread each: the request is a request line and three headers written to a
 socket, and the answer is parsed by httptools (llhttp, the parser uvicorn serves with). httpx, and even the standard
@@ -183,7 +184,8 @@ class ReadyTarget(NamedTuple):
 
     `probe` is its kind: "http" GETs `url` (with `health_url`, the health path is probed once the instance is
     ready, so a status table can be drawn from the answers without probing again); "tcp" connects to `url`'s host
-    and port; "exec" runs `command` in `cwd` with `env`; "none" counts it ready once spawned, while it runs.
+    and port; "exec" runs `command` in `cwd` with `env`; "none" counts it ready once it has run `stay_up` seconds
+    from being added (at most its whole `timeout`), so that one that exits at once is seen to exit.
     Each probe may take `probe_timeout` seconds (None: its kind's default, `attempt_timeout`).
     """
 
@@ -197,6 +199,7 @@ class ReadyTarget(NamedTuple):
     cwd: str = "."
     env: dict[str, str] | None = None
     probe_timeout: float | None = None
+    stay_up: float = 0.0
 
     @property
     def attempt_timeout(self) -> float:
@@ -392,10 +395,10 @@ class ReadinessWatch:
     """Waits for instances to answer their ready probe, each from the moment it is `add`ed.
 
     Made before spawning, so that each instance is watched as soon as it is spawned. One thread checks, every few
-    ms, whether not-yet-listening instances accept connections (an instance probed by "none" is ready there once
-    it runs); an instance that does gets a thread of its own for HTTP or TCP probes with a short backoff. An exec
-    probe needs no port: its thread starts at once. `on_result` is called once per target, from those threads, one
-    call at a time.
+    ms, whether not-yet-listening instances accept connections (an instance probed by "none" is ready there once it
+    has stayed up its window: all such windows run at once, not one after the other); an instance that does gets a
+    thread of its own for HTTP or TCP probes with a short backoff. An exec probe needs no port: its thread starts at
+    once. `on_result` is called once per target, from those threads, one call at a time.
     """
 
     def __init__(
@@ -491,6 +494,8 @@ class ReadinessWatch:
         if waiter.target.exit_code() is not None:
             self._finish(waiter, "exited")
         elif waiter.target.probe == "none":
+            if self._clock.monotonic() < waiter.started + min(waiter.target.stay_up, waiter.target.timeout):
+                return False
             self._finish(waiter, "ready")
         elif self._prober.listening(waiter.address):
             threading.Thread(target=self._guarded(self._probe_until_ready), args=(waiter,), daemon=True).start()

@@ -123,6 +123,24 @@ def test_no_probe_is_ready_once_spawned_and_still_running_and_an_exit_still_ends
     assert network.requests == []
 
 
+def test_no_probe_is_ready_only_once_it_has_stayed_up_its_window_and_the_windows_run_at_once() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock)
+    # One that exits half-way through its window, as a program refusing its arguments does a moment after spawn.
+    crashing = _kind_target(21016, "none")._replace(stay_up=1.0, exit_code=lambda: 3 if clock.now >= 1000.5 else None)
+    steady = [_kind_target(port, "none")._replace(stay_up=1.0) for port in (21017, 21018, 21019)]
+    # A window longer than the startup window ends with it.
+    short = _kind_target(21020, "none", timeout=0.3)._replace(stay_up=1.0)
+
+    exited, *ready, cut = _watch(network, crashing, *steady, short)
+
+    assert exited.outcome == "exited" and 0.5 <= exited.elapsed < 0.51, exited
+    # Three windows of 1 s end together at 1 s, not at 1, 2 and 3 s.
+    assert [(r.outcome, 1.0 <= r.elapsed < 1.01) for r in ready] == [("ready", True)] * 3, ready
+    assert cut.outcome == "ready" and 0.3 <= cut.elapsed < 0.31, cut
+    assert network.requests == []
+
+
 def _timeouts(target: ReadyTarget, **script: Any) -> tuple[ReadyResult, dict[str, list[float]]]:
     """The target's result alone on a scripted network that listens at once, and the timeout of each probe sent,
     by request."""
