@@ -4,6 +4,8 @@ command (probe = "exec") and a worker with no port at all (probe = "none")."""
 from __future__ import annotations
 
 import json
+import socket
+from contextlib import ExitStack
 from typing import Any
 
 from support.sandbox import REPO, Sandbox, service
@@ -103,6 +105,26 @@ def test_a_no_probe_service_that_exits_at_start_is_reported_exited_with_its_code
     assert "boom-1: exited: exited with code 3 before it was ready" in started.stderr
     assert "    | boom" in started.stderr
     assert "quiet-1" not in started.stderr
+
+
+def test_only_instances_probed_on_their_port_are_refused_when_it_is_taken(sandbox: Sandbox) -> None:
+    b = sandbox.base
+    sandbox.write_topology({"quiet": _quiet(b), "job": _job(b + 1, "0"), "web": service("orchestration", 1, b + 2)})
+    with ExitStack() as holders:
+        for port in (b, b + 1, b + 2):
+            holder = holders.enter_context(socket.socket())
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+
+        started = sandbox.cli("start-all", "--timeout", "30")
+
+    events = _rows_of_events(started.stdout)
+    assert started.returncode == 1, started.stdout + started.stderr
+    # A worker that opens no port and one checked by a command are given their port but never refused for it.
+    assert events["quiet-1"][0] == "ready" and events["job-1"][0] == "ready", started.stdout
+    assert events["web-1"][0] == "port-taken" and "1 instance failed to start" in started.stderr
+    assert sandbox.record("quiet-1").port == b
 
 
 def test_a_start_that_times_out_says_what_the_tcp_or_exec_probe_last_answered(sandbox: Sandbox) -> None:

@@ -321,10 +321,11 @@ def _why_stale(state: Liveness) -> str:
 def _refuse_taken_ports(
     instances: Sequence[Instance], on_event: Callable[[StartEvent], None], prober: Prober, owners: dict[int, str]
 ) -> tuple[list[InstanceStart], list[Instance]]:
+    """Refuse the instances known to listen whose port is taken (naming its holder); the rest are free to spawn."""
     refused: list[InstanceStart] = []
     free: list[Instance] = []
     for instance in instances:
-        if prober.port_free(instance.port):
+        if not instance.listens or prober.port_free(instance.port):
             free.append(instance)
             continue
         holder = prober.port_holder(instance.port)

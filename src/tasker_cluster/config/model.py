@@ -17,6 +17,10 @@ CountOrigin = Literal["flag", "environment", ".env", "file"]
 # without a readiness probe or process-compose's process_started: ready once it has stayed up supervisor's startsecs).
 ProbeKind = Literal["http", "tcp", "exec", "none"]
 PROBE_KINDS: tuple[ProbeKind, ...] = ("http", "tcp", "exec", "none")
+# The kinds whose probe is answered on the instance's port: only these say that it listens there. Like docker
+# compose and process-compose, which check a port only when a service declares one, start-all checks these ports
+# alone before spawning; an "exec" or "none" instance that listens on a taken port fails by itself, in its log.
+LISTENING_PROBES: frozenset[ProbeKind] = frozenset({"http", "tcp"})
 # The name the database goes by beside the instances: status's row, start's and stop's event lines.
 DATABASE_ROW_NAME = "database"
 
@@ -102,6 +106,11 @@ class Instance(NamedTuple):
     # The exec probe's argv, placeholders substituted; empty unless `probe` is "exec".
     probe_command: tuple[str, ...] = ()
     probe_timeout: float | None = None
+
+    @property
+    def listens(self) -> bool:
+        """Whether its probe says it listens on `port` (LISTENING_PROBES); it is given the port either way."""
+        return self.probe in LISTENING_PROBES
 
     @property
     def health_url(self) -> str:

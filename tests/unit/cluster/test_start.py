@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import tomllib
+
+import tomli_w
 
 from tasker_cluster.cluster.start import start_instances
 from tasker_cluster.cluster.start_results import StartEvent
+from tasker_cluster.config.load import load_config
 from tasker_cluster.config.model import ClusterConfig
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.records import InstanceRecord, read_record, read_records
@@ -117,6 +121,30 @@ def test_a_taken_port_is_refused_naming_its_holder_and_nothing_is_spawned_for_it
     assert refused.detail == f"port {BASE} is taken by pid 42 (python3 -m http.server)"
     assert len(spawner.spawned) == 2
     assert StartEvent("port-taken", "orchestration-1", refused.detail) in events
+
+
+def test_a_taken_port_refuses_only_instances_whose_probe_is_answered_on_it(config: ClusterConfig) -> None:
+    document = tomllib.loads(config.config_file.read_text())
+    document["services"]["worker"].update(probe="exec", probe_command=["check", "{port}"])
+    document["services"]["spare"] = {**document["services"]["worker"], "probe": "none", "base_port": BASE + 20}
+    del document["services"]["spare"]["probe_command"]
+    config.config_file.write_text(tomli_w.dumps(document))
+    config = load_config(config.project)
+    clock = JumpingClock()
+    taken = {port: f"pid 42 (holder of {port})" for port in (BASE, BASE + 10, BASE + 11, BASE + 20, BASE + 21)}
+    network = ScriptedNetwork(clock, listens_at={BASE: 1000.0}, taken=taken)
+    spawner = ScriptedSpawner()
+
+    report, _ = _start(config, network, spawner)
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "port-taken"),
+        ("worker-1", "ready"),
+        ("worker-2", "ready"),
+        ("spare-1", "ready"),
+        ("spare-2", "ready"),
+    ]
+    assert [argv[-1] for argv in spawner.spawned] == [str(BASE + 10), str(BASE + 11), str(BASE + 20), str(BASE + 21)]
 
 
 def test_a_program_that_cannot_be_run_is_a_spawn_failure_and_the_others_still_start(config: ClusterConfig) -> None:
