@@ -127,6 +127,33 @@ def test_only_instances_probed_on_their_port_are_refused_when_it_is_taken(sandbo
     assert sandbox.record("quiet-1").port == b
 
 
+def test_a_probe_command_that_cannot_be_started_fails_the_start_at_once_naming_the_key(sandbox: Sandbox) -> None:
+    b = sandbox.base
+    not_a_program = sandbox.root / "check.txt"
+    not_a_program.write_text("exit 0\n")
+    not_a_program.chmod(0o644)
+    sandbox.write_topology(
+        {
+            "missing": _job(b, "0", startup_timeout=30) | {"probe_command": ["no-such-checker"]},
+            "plain": _job(b + 1, "0", startup_timeout=30) | {"probe_command": [str(not_a_program)]},
+        }
+    )
+
+    started = sandbox.cli("start-all")
+
+    assert started.returncode == 1, started.stdout + started.stderr
+    # At once: a timeout's outcome would come only at the end of the 30 s startup window.
+    assert (
+        "missing-1: probe-error: its probe command could not be run (FileNotFoundError: no-such-checker): correct "
+        "services.missing.probe_command; it is still running"
+    ) in started.stderr
+    assert (
+        f"plain-1: probe-error: its probe command could not be run (PermissionError: {not_a_program}): correct "
+        "services.plain.probe_command; it is still running"
+    ) in started.stderr
+    assert "fix: change what each message names, then run the command again" in started.stderr
+
+
 def test_a_start_that_times_out_says_what_the_tcp_or_exec_probe_last_answered(sandbox: Sandbox) -> None:
     b = sandbox.base
     sandbox.write_topology({"raw": _tcp(b, "--listen-after", "600"), "job": _job(b + 1, "600")})

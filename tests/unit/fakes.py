@@ -37,7 +37,8 @@ class JumpingClock:
 class ScriptedNetwork:
     """Ports listening from a given time on (on the IPv6 loopback only for `ipv6_only`); GET answers per path, a
     redirect's with its Location; TCP connects that succeed where a port listens; exec probes' exit codes in turn;
-    taken ports with their holders. `timeouts` holds the timeout each probe was given, in order."""
+    taken ports with their holders; with `cannot_run`, every exec probe's command fails to start with that error.
+    `timeouts` holds the timeout each probe was given, in order."""
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class ScriptedNetwork:
         redirects: Mapping[str, str] | None = None,
         ipv6_only: Sequence[int] = (),
         exits: Sequence[int | None] = (0,),
+        cannot_run: str | None = None,
     ) -> None:
         self.clock = clock
         self.listens_at = dict(listens_at or {})
@@ -57,6 +59,7 @@ class ScriptedNetwork:
         self.redirects = dict(redirects or {})
         self.ipv6_only = set(ipv6_only)
         self.exits = list(exits)
+        self.cannot_run = cannot_run
         self.requests: list[str] = []
         self.timeouts: list[float] = []
 
@@ -80,6 +83,8 @@ class ScriptedNetwork:
         hangs until it is killed at `timeout`."""
         self.requests.append(" ".join(argv))
         self.timeouts.append(timeout)
+        if self.cannot_run is not None:
+            return ProbeResult(None, None, self.cannot_run, kind="exec", cannot_run=True)
         code = self.exits.pop(0) if len(self.exits) > 1 else self.exits[0]
         if code is None:
             self.clock.sleep(timeout)

@@ -23,6 +23,7 @@ StartOutcome = Literal[
     "timeout",
     "redirect",
     "wrong-address",
+    "probe-error",
     "outdated",
     "left-behind",
 ]
@@ -39,6 +40,7 @@ EventKind = Literal[
     "timeout",
     "redirect",
     "wrong-address",
+    "probe-error",
     "outdated",
     "left-behind",
 ]
@@ -90,7 +92,8 @@ class StartReport(NamedTuple):
 
 
 def not_ready_detail(instance: Instance, ready_url: str, result: ReadyResult) -> str:
-    """Why `instance` is not ready, and for a redirect or the wrong loopback, what to change."""
+    """Why `instance` is not ready, and for a redirect, the wrong loopback or a probe command that cannot be run,
+    what to change."""
     if result.outcome == "redirect":
         target = result.final_url or ""
         parts = urlsplit(target)
@@ -110,6 +113,9 @@ def not_ready_detail(instance: Instance, ready_url: str, result: ReadyResult) ->
             f"it listens on [::1]:{port} only, while its URL is on 127.0.0.1: bind it to 127.0.0.1 "
             "(TASKER_BIND_ADDRESS holds it), not to `localhost` or ::1; it is still running"
         )
+    if result.outcome == "probe-error" and result.last_probe is not None:
+        key = f"services.{instance.service}"
+        return f"{_why_check_failed(key, result.last_probe, instance.probe_timeout)}; it is still running"
     why = _why_not_ready(instance, ready_url, result.last_probe)
     return f"not ready after {result.elapsed:.1f} s: {why}; it is still running"
 

@@ -8,6 +8,7 @@ hangs past its timeout is killed whole (its children too), and no process of it 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from tasker_cluster.proc.probes import ProbeResult
 _DRAIN_TIMEOUT = 0.5
 # The HEALTH column and the timeout message quote one line, not a traceback.
 _OUTPUT_CHARS = 160
+# What starting a command fails with when it is missing or not a program: trying again cannot help. Other errors
+# (no memory, too many processes) may pass.
+_NEVER_RUNS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
 
 
 def probe_env(project_root: Path, name: str, port: int) -> dict[str, str]:
@@ -41,7 +45,7 @@ def run_probe_command(argv: Sequence[str], timeout: float, cwd: str, env: dict[s
 
     Never raises for what the command does: `exit_code` is its exit status (-N for a signal), `output` the last
     non-empty line of its stderr, else of its stdout; `error` is "timeout", or the OS error that kept it from
-    starting ("FileNotFoundError: check.py"), with `exit_code` None.
+    starting ("FileNotFoundError: check.py"), with `exit_code` None and `cannot_run` when no later run can start.
     """
     started = time.perf_counter()
     try:
@@ -55,7 +59,8 @@ def run_probe_command(argv: Sequence[str], timeout: float, cwd: str, env: dict[s
             start_new_session=True,
         )
     except OSError as error:
-        return ProbeResult(None, None, f"{type(error).__name__}: {argv[0]}", kind="exec")
+        never = isinstance(error, _NEVER_RUNS) or error.errno == errno.ENOEXEC
+        return ProbeResult(None, None, f"{type(error).__name__}: {argv[0]}", kind="exec", cannot_run=never)
     try:
         out, err = process.communicate(timeout=max(timeout, 0.0))
     except subprocess.TimeoutExpired:

@@ -62,13 +62,15 @@ _MAX_REDIRECTS = 5
 # an HTTP request would kill checks that were about to pass.
 EXEC_TIMEOUT = 5.0
 
-ReadyOutcome = Literal["ready", "exited", "timeout", "redirect", "wrong-address"]
+ReadyOutcome = Literal["ready", "exited", "timeout", "redirect", "wrong-address", "probe-error"]
 
 
 class ProbeResult(NamedTuple):
     """One probe's answer, by `kind`: "http" a GET's status (`location` of a redirect); "tcp" a connect (answered
     when it connected); "exec" a command's `exit_code` and the last line it printed (`output`). `latency_ms` is the
-    probe's duration; `error` what kept it from an answer ("refused", "timeout", the OS error's name)."""
+    probe's duration; `error` what kept it from an answer ("refused", "timeout", the OS error's name);
+    `cannot_run` that an exec probe's command could not be started at all (not found, not executable), so that no
+    later run can answer either."""
 
     status_code: int | None
     latency_ms: float | None
@@ -77,6 +79,7 @@ class ProbeResult(NamedTuple):
     kind: str = "http"
     exit_code: int | None = None
     output: str = ""
+    cannot_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -208,7 +211,8 @@ class ReadyTarget(NamedTuple):
 
 class ReadyResult(NamedTuple):
     """How a wait ended: ready, exited, timeout, "redirect" (the ready path answers 3xx; `final_url` is where its
-    redirects lead) or "wrong-address" (it listens on the IPv6 loopback only, while its URL is IPv4)."""
+    redirects lead), "wrong-address" (it listens on the IPv6 loopback only, while its URL is IPv4) or "probe-error"
+    (its probe command cannot be started: `last_probe.cannot_run`)."""
 
     name: str
     outcome: ReadyOutcome
@@ -538,6 +542,10 @@ class ReadinessWatch:
             cut = not answer.answered and self._clock.monotonic() >= waiter.deadline
             if not (cut and waiter.last is not None and waiter.last.answered):
                 waiter.last = answer
+            if waiter.last.cannot_run:
+                # Not found or not executable: no later run can succeed, so the startup window is not waited out.
+                self._finish(waiter, "probe-error")
+                return
             if waiter.last.redirect:
                 # A redirect never turns into a ready answer by waiting: the ready path itself is wrong.
                 waiter.final_url = final_target(

@@ -180,7 +180,7 @@ def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
         fixes.append(f"stop what their last run left behind: `cluster stop {' '.join(left)}`")
     if any(instance.outcome == "port-taken" for instance in failed):
         fixes.append("stop the process named as holding the port, or give the service another base_port")
-    if any(instance.outcome in ("redirect", "wrong-address", "timeout") for instance in failed):
+    if any(instance.outcome in ("redirect", "wrong-address", "probe-error", "timeout") for instance in failed):
         fixes.append("change what each message names")
     if any(instance.outcome in ("exited", "spawn-failed") for instance in failed):
         fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")

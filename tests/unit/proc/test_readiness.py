@@ -112,6 +112,17 @@ def test_an_exec_probe_that_keeps_failing_times_out_with_its_last_exit_and_line(
     assert result.last_probe is not None and result.last_probe.text == "exec exit 3: not yet"
 
 
+def test_an_exec_probe_whose_command_cannot_be_started_ends_the_wait_at_once_and_is_not_run_again() -> None:
+    clock = JumpingClock()
+    network = ScriptedNetwork(clock, cannot_run="FileNotFoundError: check")
+
+    (result,) = _watch(network, _kind_target(21032, "exec", timeout=30.0))
+
+    assert result.outcome == "probe-error" and result.elapsed == 0.0
+    assert result.last_probe is not None and result.last_probe.error == "FileNotFoundError: check"
+    assert network.requests == ["check 21032"]
+
+
 def test_no_probe_is_ready_once_spawned_and_still_running_and_an_exit_still_ends_the_wait() -> None:
     clock = JumpingClock()
     network = ScriptedNetwork(clock)
