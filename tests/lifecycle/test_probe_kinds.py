@@ -4,6 +4,7 @@ command (probe = "exec") and a worker with no port at all (probe = "none")."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from contextlib import ExitStack
 from typing import Any
@@ -152,6 +153,40 @@ def test_a_probe_command_that_cannot_be_started_fails_the_start_at_once_naming_t
         "services.plain.probe_command; it is still running"
     ) in started.stderr
     assert "fix: change what each message names, then run the command again" in started.stderr
+
+
+def test_a_start_or_restart_whose_instance_is_ready_but_fails_its_health_path_fails_naming_the_fix(
+    sandbox: Sandbox,
+) -> None:
+    b = sandbox.base
+    sandbox.write_topology(
+        {
+            "web": service("orchestration", 1, b, health_path="/missing"),
+            "sick": service("worker", 1, b + 10, "--health-status", "503"),
+            "fine": service("worker", 1, b + 11),
+        }
+    )
+
+    started = sandbox.cli("start-all", "--timeout", "30")
+    restarted = sandbox.cli("restart", "web-1", "--timeout", "30")
+
+    assert started.returncode == 1, started.stdout + started.stderr
+    events = _rows_of_events(started.stdout)
+    assert events["web-1"][0] == "unhealthy" and events["web-1"][3:] == ["health", "answered", "404"], events
+    assert events["sick-1"][0] == "unhealthy" and events["fine-1"][0] == "ready", events
+    assert re.search(
+        r"\nweb-1: unhealthy: ready in [0-9.]+ s, but its health path /missing answered 404: set "
+        r"services\.web\.health_path to a path the instance serves \(2xx while it is healthy\); it is still running\n",
+        started.stderr,
+    ), started.stderr
+    assert re.search(
+        r"\nsick-1: unhealthy: ready in [0-9.]+ s, but its health path /health answered 503: the instance reports "
+        r"itself unhealthy, its log says why; it is still running\n",
+        started.stderr,
+    ), started.stderr
+    assert "fix: change what each message names, then run the command again" in started.stderr
+    assert restarted.returncode == 1, restarted.stdout + restarted.stderr
+    assert "web-1: unhealthy: ready in" in restarted.stderr and "fine-1" not in restarted.stderr
 
 
 def test_a_start_that_times_out_says_what_the_tcp_or_exec_probe_last_answered(sandbox: Sandbox) -> None:

@@ -22,9 +22,11 @@ from tasker_cluster.cluster.start_results import (
     StartEvent,
     StartReport,
     background_note,
+    failing_health,
     not_ready_detail,
     pids_text,
     runs,
+    unhealthy_detail,
 )
 from tasker_cluster.config.model import ClusterConfig, Instance
 from tasker_cluster.errors import ClusterError
@@ -443,6 +445,9 @@ class _Watched:
 
 
 def _ready_event(result: ReadyResult) -> StartEvent:
+    health = failing_health(result)
+    if health is not None:
+        return StartEvent("unhealthy", result.name, f"{result.elapsed:.2f} s, health answered {health.text}")
     return StartEvent(result.outcome, result.name, f"{result.elapsed:.2f} s")
 
 
@@ -481,6 +486,10 @@ def _outcome(project: Project, live: _Live, result: ReadyResult, session: Sessio
     unless processes it left outside its session still run: the record is what `stop` finds them by."""
     name, pid, log = live.instance.name, live.pid, str(live.log)
     note = _background_note(live, session)
+    health = failing_health(result)
+    if health is not None:
+        detail = unhealthy_detail(live.instance, health, result.elapsed)
+        return InstanceStart(name, "unhealthy", pid, detail=detail, log=log, elapsed=result.elapsed, note=note)
     if result.outcome == "ready":
         answers = (result.health, result.last_probe) if result.health and result.last_probe else None
         return InstanceStart(name, "ready", pid, log=log, elapsed=result.elapsed, answers=answers, note=note)

@@ -24,6 +24,7 @@ StartOutcome = Literal[
     "redirect",
     "wrong-address",
     "probe-error",
+    "unhealthy",
     "outdated",
     "left-behind",
 ]
@@ -41,6 +42,7 @@ EventKind = Literal[
     "redirect",
     "wrong-address",
     "probe-error",
+    "unhealthy",
     "outdated",
     "left-behind",
 ]
@@ -118,6 +120,28 @@ def not_ready_detail(instance: Instance, ready_url: str, result: ReadyResult) ->
         return f"{_why_check_failed(key, result.last_probe, instance.probe_timeout)}; it is still running"
     why = _why_not_ready(instance, ready_url, result.last_probe)
     return f"not ready after {result.elapsed:.1f} s: {why}; it is still running"
+
+
+def failing_health(result: ReadyResult) -> ProbeResult | None:
+    """The health path's answer of an instance found ready when it is not 2xx: it answers its ready path (Kubernetes'
+    readiness) but not its health path (liveness), which Kubernetes would restart it for, so it is not up. None
+    otherwise, also when the health probe got no answer in time (`status` shows it)."""
+    health = result.health
+    if result.outcome != "ready" or health is None or health.kind != "http" or not health.answered or health.ok:
+        return None
+    return health
+
+
+def unhealthy_detail(instance: Instance, health: ProbeResult, elapsed: float) -> str:
+    """Why an instance ready in `elapsed` seconds is not up (`failing_health`), and what to change."""
+    path, code = instance.health_path, health.status_code
+    said = f"ready in {elapsed:.2f} s, but its health path {path} answered {code}"
+    if code is not None and 300 <= code < 500 and code not in (408, 429):
+        return (
+            f"{said}: set services.{instance.service}.health_path to a path the instance serves (2xx while it is "
+            "healthy); it is still running"
+        )
+    return f"{said}: the instance reports itself unhealthy, its log says why; it is still running"
 
 
 def _why_not_ready(instance: Instance, ready_url: str, probe: ProbeResult | None) -> str:

@@ -450,10 +450,12 @@ class ReadinessWatch:
             if self._error is not None:
                 raise self._error
             self._finish(waiter, "timeout")
-            # The health probe follows the ready answer at once; its own timeout bounds this wait.
+            # The health probe follows the ready answer at once; its own timeout bounds this wait. One that still
+            # has not answered (a server that drips its answer) is reported without it.
             waiter.probed.wait(waiter.target.attempt_timeout + _REPORT_GRACE)
+            self._report_health(waiter, None)
             assert waiter.result is not None
-            results.append(waiter.result._replace(health=waiter.health))
+            results.append(waiter.result)
         return results
 
     def close(self) -> None:
@@ -558,9 +560,9 @@ class ReadinessWatch:
                     # One check serves as readiness and liveness probe alike: its answer is the health too.
                     waiter.health = waiter.last
                 self._finish(waiter, "ready")
-                if waiter.target.probe == "http" and waiter.target.health_url is not None:
-                    waiter.health = self._prober.get(waiter.target.health_url, waiter.target.attempt_timeout)
-                waiter.probed.set()
+                if _health_follows(waiter.target):
+                    health = self._prober.get(waiter.target.health_url or "", waiter.target.attempt_timeout)
+                    self._report_health(waiter, health)
                 return
             self._clock.sleep(min(pause, max(waiter.deadline - self._clock.monotonic(), 0.0)))
             pause = min(pause * 2, _MAX_PAUSE if self._clock.monotonic() < patient_from else _PATIENT_PAUSE)
@@ -579,11 +581,30 @@ class ReadinessWatch:
             if waiter.result is not None:
                 return
             elapsed = self._clock.monotonic() - waiter.started
-            waiter.result = ReadyResult(waiter.target.name, outcome, elapsed, waiter.last, final_url=waiter.final_url)
-            if outcome != "ready" or waiter.target.probe != "http" or waiter.target.health_url is None:
-                waiter.probed.set()
+            waiter.result = ReadyResult(
+                waiter.target.name, outcome, elapsed, waiter.last, waiter.health, final_url=waiter.final_url
+            )
             waiter.done.set()
+            if outcome == "ready" and _health_follows(waiter.target):
+                # Reported with its health answer (`_report_health`): a start says at once what it found.
+                return
+            waiter.probed.set()
             self._on_result(waiter.result)
+
+    def _report_health(self, waiter: _Waiter, health: ProbeResult | None) -> None:
+        """Report a ready HTTP target with the answer of its health path (None: none came in time), once."""
+        with self._report_lock:
+            if waiter.probed.is_set() or waiter.result is None:
+                return
+            waiter.health = health
+            waiter.result = waiter.result._replace(health=health)
+            waiter.probed.set()
+            self._on_result(waiter.result)
+
+
+def _health_follows(target: ReadyTarget) -> bool:
+    """Whether the health path is probed once the ready path answered (an HTTP target with a `health_url`)."""
+    return target.probe == "http" and target.health_url is not None
 
 
 class _Waiter:

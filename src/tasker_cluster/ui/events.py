@@ -180,7 +180,7 @@ def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
         fixes.append(f"stop what their last run left behind: `cluster stop {' '.join(left)}`")
     if any(instance.outcome == "port-taken" for instance in failed):
         fixes.append("stop the process named as holding the port, or give the service another base_port")
-    if any(instance.outcome in ("redirect", "wrong-address", "probe-error", "timeout") for instance in failed):
+    if any(instance.outcome in _FIX_IN_MESSAGE for instance in failed):
         fixes.append("change what each message names")
     if any(instance.outcome in ("exited", "spawn-failed") for instance in failed):
         fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")
@@ -220,6 +220,8 @@ def _pid_text(pid: int | None) -> str:
 
 
 _DOWN = frozenset({"stopping", "stopped", "killed", "stale", "not-running"})
+# Outcomes whose message names the key or the cause to change.
+_FIX_IN_MESSAGE = frozenset({"redirect", "wrong-address", "probe-error", "unhealthy", "timeout"})
 # Every start outcome but success, from their one declaration (cluster/start_results.py).
 _START_FAILURES = frozenset(get_args(StartOutcome)) - SUCCESSFUL
 

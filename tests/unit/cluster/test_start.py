@@ -123,6 +123,44 @@ def test_a_taken_port_is_refused_naming_its_holder_and_nothing_is_spawned_for_it
     assert StartEvent("port-taken", "orchestration-1", refused.detail) in events
 
 
+def test_a_ready_instance_whose_health_path_answers_non_2xx_is_unhealthy_naming_the_key_or_its_log(
+    config: ClusterConfig,
+) -> None:
+    config = _edited(config, orchestration={"health_path": "/missing"})
+    clock = JumpingClock()
+    listens = {BASE: 1000.0, BASE + 10: 1000.0, BASE + 11: 1000.0}
+    network = ScriptedNetwork(clock, listens_at=listens, answers={"/missing": 404, "/health": 503})
+
+    report, events = _start(config, network, ScriptedSpawner())
+
+    assert [(i.name, i.outcome) for i in report.instances] == [
+        ("orchestration-1", "unhealthy"),
+        ("worker-1", "unhealthy"),
+        ("worker-2", "unhealthy"),
+    ]
+    assert not report.ok and not report.probes
+    assert report.instances[0].detail.endswith(
+        "but its health path /missing answered 404: set services.orchestration.health_path to a path the instance "
+        "serves (2xx while it is healthy); it is still running"
+    )
+    assert report.instances[1].detail.startswith("ready in 0.0")
+    assert report.instances[1].detail.endswith(
+        "but its health path /health answered 503: the instance reports itself unhealthy, its log says why; it is "
+        "still running"
+    )
+    assert [e.kind for e in events if e.kind in ("ready", "unhealthy")] == ["unhealthy"] * 3
+    assert StartEvent("unhealthy", "orchestration-1", "0.00 s, health answered 404") in events
+
+
+def _edited(config: ClusterConfig, **services: dict[str, object]) -> ClusterConfig:
+    """`config` with keys of its services changed, loaded again."""
+    document = tomllib.loads(config.config_file.read_text())
+    for name, keys in services.items():
+        document["services"][name].update(keys)
+    config.config_file.write_text(tomli_w.dumps(document))
+    return load_config(config.project)
+
+
 def test_a_taken_port_refuses_only_instances_whose_probe_is_answered_on_it(config: ClusterConfig) -> None:
     document = tomllib.loads(config.config_file.read_text())
     document["services"]["worker"].update(probe="exec", probe_command=["check", "{port}"])
