@@ -85,7 +85,7 @@ def test_every_instance_is_a_service_of_its_own_published_on_loopback_at_its_loc
         assert entry["ports"] == [f"127.0.0.1:{instance.port}:{base}"]
         assert entry["command"][entry["command"].index("--port") + 1] == str(base)
         assert entry["command"][entry["command"].index("--name") + 1] == instance.name
-        assert entry["command"][0] == "python"
+        assert entry["command"][0] == "python3"
         assert entry["environment"]["TASKER_INSTANCE_ID"] == instance.name
         assert entry["environment"]["TASKER_BIND_ADDRESS"] == "0.0.0.0"
         assert entry["environment"]["DATABASE_URL"] == "postgresql://tasker@database:5432/tasker"
@@ -99,7 +99,7 @@ def test_probes_and_the_graceful_stop_come_from_the_topology(project: Project) -
     entry = export(project)["services"]["orchestration-2"]
 
     check = entry["healthcheck"]
-    assert check["test"][:3] == ["CMD", "python", "-c"]
+    assert check["test"][:3] == ["CMD", "python3", "-c"]
     assert "'http://127.0.0.1:8080/health/ready?deep=1'" in check["test"][3]
     assert check["start_period"] == "12500ms"
     assert entry["stop_grace_period"] == "3s"
@@ -150,7 +150,7 @@ def test_placeholders_are_mapped_into_the_container_and_dollar_signs_stay_litera
         orchestration={"env": {"WHERE": "{python} {port} {index} {name} {project_dir}", "PRICE": "$5 or ${{X}}"}},
     )
     environment = export(project)["services"]["orchestration-2"]["environment"]
-    assert environment["WHERE"] == "python 8080 2 orchestration-2 /app"
+    assert environment["WHERE"] == "python3 8080 2 orchestration-2 /app"
     assert environment["PRICE"] == "$$5 or $${X}"
 
 
@@ -361,14 +361,14 @@ def test_each_probe_kind_becomes_its_healthcheck_and_none_has_none(project: Proj
     path = project.root / "deploy" / "compose" / "compose.yaml"
     services = export(project)["services"]
 
-    assert services["orchestration-1"]["healthcheck"]["test"][:3] == ["CMD", "python", "-c"]
+    assert services["orchestration-1"]["healthcheck"]["test"][:3] == ["CMD", "python3", "-c"]
     assert "('127.0.0.1', 8080)" in services["orchestration-1"]["healthcheck"]["test"][3]
     assert services["worker-a-2"]["healthcheck"]["test"] == [
-        "CMD", "python", "check.py", "--port", "8100", "worker-a-2", "$$x"
+        "CMD", "python3", "check.py", "--port", "8100", "worker-a-2", "$$x"
     ]  # fmt: skip
     # What the compose harness runs in the container (`podman exec`): the test as compose reads it.
     assert ComposeProject("p", path).healthcheck_tests()["worker-a-2"] == [
-        "python", "check.py", "--port", "8100", "worker-a-2", "$x"
+        "python3", "check.py", "--port", "8100", "worker-a-2", "$x"
     ]  # fmt: skip
     assert "healthcheck" not in services["worker-b-1"]
     # Nothing waits for a healthcheck it does not have; the database's own stays.

@@ -144,7 +144,7 @@ def test_placeholders_reach_the_pod_through_the_downward_api(project: Project) -
     assert env["HOME_DIR"]["value"] == "/app"
     assert env["TASKER_BIND_ADDRESS"]["value"] == "0.0.0.0"
     assert container["command"] == [
-        "python",
+        "python3",
         "-m",
         "tasker_cluster.services.orchestration",
         "--port",
@@ -281,7 +281,7 @@ def test_each_probe_kind_becomes_its_kubernetes_probe_and_none_has_none(project:
         assert containers["orchestration"][kind]["tcpSocket"] == {"port": "http"}
         assert "httpGet" not in containers["orchestration"][kind]
         # The kubelet expands no $(VAR) in an exec probe: a literal $ stays as it is.
-        assert containers["worker-a"][kind]["exec"] == {"command": ["python", "check.py", "--port", "8100", "$x"]}
+        assert containers["worker-a"][kind]["exec"] == {"command": ["python3", "check.py", "--port", "8100", "$x"]}
         assert kind not in containers["worker-b"]
     for documents in manifests.values():
         for resource in documents:

@@ -1,7 +1,7 @@
 """The placeholders of `command` and `env` ({python}, {port}, {index}, {name}, {project_dir}) inside a container.
 
 Locally they name the host's interpreter, the instance's own port and the project folder. In a container the
-interpreter is the image's `python`, every instance of a service listens on the service's base port (each in its own
+interpreter is the image's `python3`, every instance of a service listens on the service's base port (each in its own
 network namespace), and the project is the image's working folder (see the repository's Containerfile).
 """
 
@@ -12,7 +12,9 @@ from string import Formatter
 
 # The services' image (Containerfile) installs the project here and puts its interpreter first on PATH.
 IMAGE_PROJECT_DIR = "/app"
-IMAGE_PYTHON = "python"
+# `python3`, not `python`: Debian's and Ubuntu's python3 packages, Alpine's and distroless images have no `python`
+# without an extra package, while every Python 3 install has `python3`, a virtual environment included (ours).
+IMAGE_PYTHON = "python3"
 
 
 def substitute(template: str, values: Mapping[str, str], escape: Callable[[str], str]) -> str:
