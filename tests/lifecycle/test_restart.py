@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+import httpx
+
 from support.availability import AvailabilityProbe
-from support.sandbox import Sandbox, server_command, service
+from support.sandbox import Sandbox, running, server_command, service
 
 READY = "/health/ready"
 
@@ -138,3 +140,53 @@ def test_restart_starts_a_stopped_instance_and_gives_it_the_new_grace_and_timeou
     assert ("orchestration-1", "not-running") in events
     assert ("deaf-1", "killed") in events
     assert ("orchestration-1", "ready") in events and ("deaf-1", "ready") in events
+
+
+def test_restart_of_an_extra_instance_starts_it_again_on_its_port_with_its_services_settings(
+    sandbox: Sandbox,
+) -> None:
+    """An instance started with a larger count is the cluster's, as a scaled compose replica is its project's: stop
+    and logs know it, so restart does too."""
+    worker = service("worker", 2, sandbox.base + 10, "--echo-env", "GREETING", env={"GREETING": "hi {name}"})
+    sandbox.write_topology({"worker": worker})
+    assert sandbox.cli("start-all", "--workers", "3").returncode == 0
+    before = sandbox.record("worker-3")
+
+    result = sandbox.cli("restart", "worker-3")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = sandbox.record("worker-3")
+    assert after.pid != before.pid and after.port == before.port == sandbox.base + 12
+    assert httpx.get(f"http://127.0.0.1:{after.port}/env").json() == {"GREETING": "hi worker-3"}
+    assert ("worker-3", "ready") in _events(result.stdout)
+    quick = sandbox.cli("status-quick")
+    assert "worker-3: not in the topology any more" in quick.stdout, quick.stdout
+    assert sandbox.cli("stop", "worker-3").returncode == 0
+
+
+def test_restart_takes_no_counts_and_says_what_to_use_instead(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+
+    result = sandbox.cli("restart", "--workers", "3")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no such option: --workers")
+    assert "fix: restart takes no counts: it restarts what runs, an extra instance by its name" in result.stderr
+    assert "`cluster start-all --workers N`" in result.stderr
+
+
+def test_restart_of_an_extra_instance_whose_service_is_gone_says_why_and_leaves_it_running(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {"orchestration": service("orchestration", 1, sandbox.base), "spare": service("worker", 1, sandbox.base + 10)}
+    )
+    assert sandbox.start().ok
+    before = sandbox.record("spare-1").pid
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base)})
+
+    result = sandbox.cli("restart", "spare-1")
+
+    assert result.returncode == 1
+    assert "error: spare-1 runs, but the topology no longer has its service spare" in result.stderr
+    assert "fix: `cluster stop spare-1` stops it; to restart it instead, put [services.spare] back" in result.stderr
+    assert sandbox.record("spare-1").pid == before and running(before)
+    assert sandbox.cli("stop", "spare-1").returncode == 0

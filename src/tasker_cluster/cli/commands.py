@@ -26,6 +26,10 @@ ROOT = (
     Flag("debug", ("--debug",), "Print a traceback for unexpected errors."),
 )
 
+_RESTART_COUNTS = (
+    "restart takes no counts: it restarts what runs, an extra instance by its name (`cluster restart worker-a-3`); "
+    "to change how many run, use `cluster start-all {flag} N`"
+)
 _JSON = Flag("as_json", ("--json",), "Print JSON instead of a table.")
 _START = (
     Flag("wait", ("--wait",), "Wait until every instance answers its ready path.", default=True, off=("--no-wait",)),
@@ -167,7 +171,7 @@ COMMANDS = (
             Positional(
                 "names",
                 "NAME",
-                "Instance or service names (default: every configured instance).",
+                "Instance or service names (default: every configured instance and every running extra one).",
                 many=True,
                 completes="instances",
             ),
@@ -193,6 +197,9 @@ COMMANDS = (
                 min=0.0,
             ),
         ),
+        # Counts say how many instances run, which start-all settles (as `docker compose up --scale`, not
+        # `restart`); restart restarts what runs, an extra instance by its name.
+        instead=tuple((flag, _RESTART_COUNTS.format(flag=flag)) for flag in ("--workers", "--orchestration")),
     ),
     Command(
         "logs",

@@ -11,15 +11,15 @@ from tasker_cluster.project import Project
 def restart(
     project: Project, *, names: Sequence[str], rolling: bool, timeout: float | None, grace: float | None
 ) -> int:
-    """Restart the named instances or services (every configured instance when `names` is empty); 0 when every
-    one is ready again."""
+    """Restart the named instances or services (every configured and every running extra instance when `names` is
+    empty); 0 when every one is ready again."""
     from tasker_cluster.cli.start import print_closing_status
-    from tasker_cluster.cluster.restart import restart_instances, rolling_order
+    from tasker_cluster.cluster.restart import restart_instances, restart_targets, rolling_order
     from tasker_cluster.config.load import load_config
     from tasker_cluster.ui.events import StartProgress, print_interrupted_restart, restart_failure, restart_summary
 
     config = load_config(project)
-    instances = config.select(names) if names else config.instances
+    instances = restart_targets(config, names)
     shown = rolling_order(instances) if rolling else instances
     with StartProgress([instance.name for instance in shown]) as progress:
         try:

@@ -58,6 +58,7 @@ class Command(NamedTuple):
 
     `run` names the body as "module:function" under `tasker_cluster.cli`; it is called as
     `function(project, **values)` and returns the exit code. `fast`: the fast path may run its plain forms.
+    `instead`: options of other commands a user may try here, each with the fix its "no such option" error gives.
     """
 
     name: str
@@ -66,6 +67,7 @@ class Command(NamedTuple):
     params: tuple[Param, ...] = ()
     group: str | None = None
     fast: bool = False
+    instead: tuple[tuple[str, str], ...] = ()
 
     def body(self) -> object:
         from importlib import import_module

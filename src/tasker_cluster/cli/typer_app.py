@@ -243,8 +243,8 @@ def usage_error(error: Any, argv: Sequence[str]) -> ClusterError:
     """A Click usage error as `error: <what>` / `  fix: run `<command> --help``, exit 2."""
     message = error.format_message()
     where = error.ctx.command_path if error.ctx is not None else _command_path(argv)
+    declared = next((c for c in COMMANDS if " ".join(["cluster", *filter(None, (c.group, c.name))]) == where), None)
+    instead = dict(declared.instead if declared is not None else ()).get(getattr(error, "option_name", None) or "")
     return ClusterError(
-        f"{message[:1].lower()}{message[1:]}",
-        f"run `{where} --help` for its usage",
-        exit_code=2,
+        f"{message[:1].lower()}{message[1:]}", instead or f"run `{where} --help` for its usage", exit_code=2
     )

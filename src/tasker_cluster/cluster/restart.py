@@ -4,6 +4,10 @@ A rolling restart takes one instance at a time, orchestration first, then each w
 order, and stops the next one only once the last one answers its ready path: with two or more orchestration
 instances, the orchestration API keeps answering throughout. The first instance that fails (survives SIGKILL, or
 is not ready in time) ends the roll; the report says which instances were restarted and which were not reached.
+
+Which names are valid is `observe()`'s rule, as for `stop` and `logs`: a running extra instance (started with a
+larger count, as docker compose keeps a scaled replica in its project) is restarted too, as its service now
+defines it, on the port it was started on.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from typing import NamedTuple
 
 from tasker_cluster.cluster.start import start_instances
 from tasker_cluster.cluster.start_results import StartEvent, StartReport
+from tasker_cluster.cluster.state import InstanceState, observe
 from tasker_cluster.cluster.stop import SUCCESSFUL as STOPPED
 from tasker_cluster.cluster.stop import InstanceStop, stop_instances
 from tasker_cluster.config.model import ROLES, ClusterConfig, Instance
+from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.clock import SYSTEM_CLOCK, Clock
 from tasker_cluster.proc.groups import GroupStop, stop_groups
 from tasker_cluster.proc.probes import NETWORK, Prober
@@ -67,6 +73,46 @@ class RestartReport(NamedTuple):
         urls = [report.database_url for report in reports if report.database_url is not None]
         instances = [instance for report in reports for instance in report.instances]
         return StartReport(instances, urls[-1] if urls else None)
+
+
+def restart_targets(config: ClusterConfig, names: Sequence[str]) -> list[Instance]:
+    """The instances to restart: the named instances and services (default: all), each configured one as the
+    topology gives it and each running extra one as its service now would (`extra_instance`). A stopped extra one
+    is left out of a service or of the default, and named alone it is an error: nothing runs to restart.
+    UnknownInstance for a name `observe()` does not know."""
+    state = observe(config.project, config)
+    chosen = state.select(names) if names else state.instances
+    for instance in chosen:
+        if instance.configured is None and not instance.alive and instance.name in names:
+            raise ClusterError(
+                f"{instance.name} is not running and the topology no longer has it: there is nothing to restart",
+                f"`cluster stop {instance.name}` removes its PID file; `cluster start-all` with a larger count starts "
+                "it again",
+            )
+    return [
+        instance.configured or extra_instance(config, instance)
+        for instance in chosen
+        if instance.configured is not None or instance.alive
+    ]
+
+
+def extra_instance(config: ClusterConfig, state: InstanceState) -> Instance:
+    """A running instance beyond its service's count, as its service now defines it (command, env, probe), on the
+    port its record says it runs on. ClusterError when its service is gone: the record keeps its command but not the
+    environment the service gave it, so it could not be started as it was."""
+    from tasker_cluster.config.placement import service_instance
+
+    service = next((service for service in config.services if service.name == state.service), None)
+    index = state.name.removeprefix(f"{state.service}-")
+    if service is None or not index.isdigit() or state.record is None:
+        raise ClusterError(
+            f"{state.name} runs, but the topology no longer has its service {state.service or '(unknown)'}: its PID "
+            "record keeps its command, not the environment its service gave it, so it cannot be started again as it "
+            "was",
+            f"`cluster stop {state.name}` stops it; to restart it instead, put [services.{state.service}] back in "
+            f"{config.config_file}",
+        )
+    return service_instance(service, int(index), config.project, port=state.record.port)
 
 
 def rolling_order(instances: Sequence[Instance]) -> list[Instance]:

@@ -64,7 +64,9 @@ def check_database_port(path: Path, database: DatabaseSpec, instances: list[Inst
 
 def instances_of(services: list[ServiceSpec], project: Project) -> list[Instance]:
     """Every instance, orchestration first, then workers, each role in file order."""
-    instances = [_instance(service, index, project) for service in services for index in range(1, service.count + 1)]
+    instances = [
+        service_instance(service, index, project) for service in services for index in range(1, service.count + 1)
+    ]
     instances.sort(key=lambda instance: ROLES.index(instance.role))
     return instances
 
@@ -146,9 +148,11 @@ def _python() -> str:
     return sys.executable
 
 
-def _instance(service: ServiceSpec, index: int, project: Project) -> Instance:
+def service_instance(service: ServiceSpec, index: int, project: Project, port: int | None = None) -> Instance:
+    """Instance `index` (1-based) of `service`, on its placed port unless `port` is given: an instance beyond the
+    service's count keeps the port it was started on, which the placement may now give another instance."""
     name = f"{service.name}-{index}"
-    port = service.base_port + index - 1
+    port = service.base_port + index - 1 if port is None else port
     values = {"python": _python(), "port": port, "index": index, "name": name, "project_dir": project.root}
     return Instance(
         name=name,
