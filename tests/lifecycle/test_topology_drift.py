@@ -70,6 +70,26 @@ def test_a_changed_probe_path_is_drift_too_and_the_old_path_is_still_probed(sand
     assert status.stdout.splitlines()[1].split()[1] == "healthy", status.stdout
 
 
+def test_two_changes_are_both_named_by_start_all_status_and_status_json(sandbox: Sandbox) -> None:
+    sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base)})
+    assert sandbox.start().ok
+    changed = service("orchestration", 1, sandbox.base, "--ready-after", "0.1", ready_path="/ready")
+    sandbox.write_topology({"orchestration": changed})
+
+    started = sandbox.cli("start-all")
+    status = sandbox.cli("status")
+    as_json = sandbox.cli("status", "--json")
+
+    both = (
+        "runs the command it was started with, which the topology has changed since; "
+        "is probed at its ready path /health/ready, the topology now says /ready"
+    )
+    assert started.returncode == 1
+    assert f"orchestration-1: outdated: {both}: restart it" in started.stderr
+    assert f"orchestration-1: {both}: restart it" in status.stdout
+    assert json.loads(as_json.stdout)["instances"][0]["drift"] == both
+
+
 def test_config_shows_every_instance_and_where_each_count_comes_from(sandbox: Sandbox) -> None:
     b = sandbox.base
     sandbox.write_topology({"orchestration": service("orchestration", 1, b), "worker": service("worker", 2, b + 10)})

@@ -103,26 +103,50 @@ class ClusterState(NamedTuple):
 
 
 def drift(instance: Instance, record: InstanceRecord) -> str | None:
-    """What differs between a running instance's record and what the topology now gives it, or None."""
-    if record.port != instance.port:
-        return f"runs on {record.port}, the topology now says {instance.port}"
+    """Every way a running instance's record differs from what the topology now gives it, joined by "; " in one
+    line (port, command, probe), or None: each is said at once, rather than one hiding the next until undone."""
+    found = [
+        f"runs on {record.port}, the topology now says {instance.port}" if record.port != instance.port else None,
+        "runs the command it was started with, which the topology has changed since"
+        if _command_changed(instance, record)
+        else None,
+        *_probe_drift(instance, record),
+    ]
+    return "; ".join(text for text in found if text is not None) or None
+
+
+def _command_changed(instance: Instance, record: InstanceRecord) -> bool:
     # A record from before `start_ticks` holds the kernel's command line, which differs from argv for a script.
-    if record.start_ticks is not None and record.cmdline != instance.argv:
-        return "runs the command it was started with, which the topology has changed since"
+    return record.start_ticks is not None and record.cmdline != _at_recorded_port(instance.argv, instance, record)
+
+
+def _at_recorded_port(args: Sequence[str], instance: Instance, record: InstanceRecord) -> list[str]:
+    """`args` as the topology would give them at the recorded port: a `{port}` in a command follows a moved port,
+    which is said once, as such, rather than as a changed command too."""
+    return [arg.replace(str(instance.port), str(record.port)) for arg in args]
+
+
+def _probe_drift(instance: Instance, record: InstanceRecord) -> list[str | None]:
     # Its probes go where its record says, as a compose healthcheck or a pod's probes stay what the container or pod
     # was created with: a changed kind, command or path takes a restart, and is said, rather than left to look like
-    # a failing probe.
+    # a failing probe. A changed kind brings its own command or paths: the kind alone says it.
     if record.probe != instance.probe:
-        return f'is probed by "{record.probe}", the topology now says "{instance.probe}"'
-    if tuple(record.probe_command) != tuple(instance.probe_command):
-        return "is probed by the probe command it was started with, which the topology has changed since"
+        return [f'is probed by "{record.probe}", the topology now says "{instance.probe}"']
+    found: list[str | None] = [
+        "is probed by the probe command it was started with, which the topology has changed since"
+        if list(record.probe_command) != _at_recorded_port(instance.probe_command, instance, record)
+        else None
+    ]
     for kind, recorded, configured in (
         ("ready", record.ready_path, instance.ready_path),
         ("health", record.health_path, instance.health_path),
     ):
-        if recorded != configured:
-            return f"is probed at its {kind} path {recorded}, the topology now says {configured}"
-    return None
+        found.append(
+            f"is probed at its {kind} path {recorded}, the topology now says {configured}"
+            if recorded != configured
+            else None
+        )
+    return found
 
 
 def observe(

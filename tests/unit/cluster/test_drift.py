@@ -49,3 +49,24 @@ def test_a_changed_probe_command_is_drift_also_when_the_record_holds_it_as_a_jso
 def test_a_record_written_before_probe_kinds_existed_counts_as_probed_over_http(config: ClusterConfig) -> None:
     fields = {key: value for key, value in _record(config)._asdict().items() if key not in ("probe", "probe_command")}
     assert drift(config.instances[0], InstanceRecord(**fields)) is None
+
+
+def test_every_difference_is_named_in_one_line_in_the_topologys_order(config: ClusterConfig) -> None:
+    instance = config.instances[0]
+    moved = instance._replace(port=instance.port + 1, argv=[*instance.argv, "--verbose"], health_path="/alive")
+
+    assert drift(moved, _record(config)) == (
+        f"runs on {instance.port}, the topology now says {instance.port + 1}; "
+        "runs the command it was started with, which the topology has changed since; "
+        f"is probed at its health path {instance.health_path}, the topology now says /alive"
+    )
+
+
+def test_a_moved_port_that_the_command_names_is_said_once_as_a_moved_port(config: ClusterConfig) -> None:
+    instance = config.instances[0]
+    assert str(instance.port) in instance.argv
+    moved = instance._replace(
+        port=instance.port + 1, argv=[arg.replace(str(instance.port), str(instance.port + 1)) for arg in instance.argv]
+    )
+
+    assert drift(moved, _record(config)) == f"runs on {instance.port}, the topology now says {instance.port + 1}"

@@ -251,12 +251,14 @@ def test_a_running_instance_the_topology_moved_is_outdated_never_probed_nor_resp
 
     me = read_stat(os.getpid())
     assert me is not None
-    # This test's own process stands for an instance started when the topology gave worker-1 another port.
+    # This test's own process stands for an instance started when the topology gave worker-1 another port, which
+    # its command names as the topology's `{port}` placed it then.
+    moved = [arg.replace(str(config.instances[1].port), str(BASE + 50)) for arg in config.instances[1].argv]
     record = InstanceRecord(
         "worker-1",
         me.pid,
         1.0,
-        config.instances[1].argv,
+        moved,
         BASE + 50,
         f"http://127.0.0.1:{BASE + 50}",
         "worker",
