@@ -259,6 +259,17 @@ def test_the_printed_test_hint_scopes_the_deployments_variables_to_one_command(p
     assert hint == "test it: cluster test cluster --running --env-file deploy/compose/test.env"
 
 
+def test_the_printed_run_line_names_the_project_as_the_file_does(project: Project) -> None:
+    """podman-compose 1.0 (Debian 12's) ignores the file's `name:` and takes the folder's, "compose" for every
+    export: the line names the project itself, with the -p that both tools accept."""
+    result = run_cli(project, "export", "compose")
+    assert result.returncode == 0, result.stderr
+    name = yaml.safe_load((project.root / "deploy" / "compose" / "compose.yaml").read_text())["name"]
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("run it:")]
+    run = f"-p {name} -f deploy/compose/compose.yaml up -d"
+    assert line == f"run it:  podman-compose {run}   (or docker compose {run})"
+
+
 @pytest.mark.db
 def test_the_app_role_script_makes_a_login_role_that_owns_the_database_and_is_no_superuser(
     pg_server: Any,

@@ -173,6 +173,21 @@ def test_the_database_url_comes_from_a_secret_and_is_never_inlined(project: Proj
         assert database == {"name": "DATABASE_URL", "valueFrom": reference}
 
 
+@pytest.mark.parametrize(("mode", "advice"), [("local", "; the database Secret tasker-db first)"), ("none", ")")])
+def test_the_run_line_asks_for_the_database_secret_only_when_the_manifests_read_one(
+    project: Project, mode: str, advice: str
+) -> None:
+    data = tomllib.loads(project.config_file.read_text())
+    data["database"]["mode"] = mode
+    project.config_file.write_text(tomli_w.dumps(data))
+
+    result = run_cli(project, "export", "kubernetes", "--database-secret", "tasker-db")
+
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("run it:")]
+    assert line == f"run it:  kubectl apply -f deploy/kubernetes/   (Kubernetes >= 1.28{advice}"
+
+
 def test_probes_and_grace_period_come_from_the_topology(project: Project) -> None:
     settings = {"ready_path": "/health/ready?deep=1", "health_path": "/alive", "startup_timeout": 9, "stop_grace": 7.5}
     edit_topology(project, **{"worker-b": settings})

@@ -20,9 +20,15 @@ def print_exported(config: ClusterConfig, exported: Exported) -> None:
     print_line(f"{len(config.instances)} instances: {', '.join(config.names())}")
     folder = project.shown(exported.folder)
     if exported.target == "compose":
-        print_line(f"run it:  podman-compose -f {folder}/compose.yaml up -d   (or docker compose)")
+        # The project named on the command line too: podman-compose 1.0 (Debian 12's) ignores the file's `name:` and
+        # takes the folder's name, which is "compose" for every export. Both tools accept -p.
+        run = f"-p {exported.project_name} -f {folder}/compose.yaml up -d"
+        print_line(f"run it:  podman-compose {run}   (or docker compose {run})")
+    elif exported.database_secret is not None:
+        secret = f"the database Secret {exported.database_secret} first"
+        print_line(f"run it:  kubectl apply -f {folder}/   (Kubernetes >= 1.28; {secret})")
     else:
-        print_line(f"run it:  kubectl apply -f {folder}/   (Kubernetes >= 1.28; the database Secret first)")
+        print_line(f"run it:  kubectl apply -f {folder}/   (Kubernetes >= 1.28)")
     # Scoped to the one command: exported in the shell, DATABASE_URL and the URL lists would steer every later local
     # `cluster` command to the deployment.
     print_line(f"test it: cluster test cluster --running --env-file {project.shown(exported.env_file)}")

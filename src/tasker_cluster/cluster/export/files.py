@@ -51,7 +51,8 @@ _KUBERNETES_ENV_HEADER = (
 
 
 class Exported(NamedTuple):
-    """What an export wrote: the files (in order), the stale ones it removed, and the env file's keys."""
+    """What an export wrote: the files (in order), the stale ones it removed, and the env file's keys; the project
+    name the deployment runs under, and the Secret its manifests read DATABASE_URL from (None: they read none)."""
 
     target: str
     folder: Path
@@ -59,6 +60,8 @@ class Exported(NamedTuple):
     removed: list[Path]
     env_file: Path
     env_keys: list[str]
+    project_name: str
+    database_secret: str | None = None
 
 
 def export_compose(config: ClusterConfig, folder: Path, options: ComposeOptions) -> Exported:
@@ -85,7 +88,7 @@ def export_compose(config: ClusterConfig, folder: Path, options: ComposeOptions)
         values[DATABASE_URL] = host_database_url(config, passwords[APP_PASSWORD_VARIABLE])
         written += [_write_script(folder / INITDB_FOLDER, APP_ROLE_SCRIPT), env_file]
     _write_env(test_env_file, _COMPOSE_TEST_ENV_HEADER, values)
-    return Exported("compose", folder, [*written, test_env_file], [], test_env_file, list(values))
+    return Exported("compose", folder, [*written, test_env_file], [], test_env_file, list(values), options.project_name)
 
 
 def export_kubernetes(config: ClusterConfig, folder: Path, options: KubernetesOptions) -> Exported:
@@ -104,7 +107,10 @@ def export_kubernetes(config: ClusterConfig, folder: Path, options: KubernetesOp
     specs = {service.name: service for service in config.services}
     values = env_values(config, lambda instance: instance_url(specs[instance.service], instance.index))
     _write_env(env_file, _KUBERNETES_ENV_HEADER, values)
-    return Exported("kubernetes", folder, [*written, env_file], removed, env_file, list(values))
+    secret = options.database_secret if config.database.mode == "local" else None
+    return Exported(
+        "kubernetes", folder, [*written, env_file], removed, env_file, list(values), options.project_name, secret
+    )
 
 
 def host_database_url(config: ClusterConfig, password: str) -> str:
