@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
+
 from support.sandbox import Sandbox, service
 
 
@@ -120,3 +122,28 @@ def test_config_shows_every_instance_and_where_each_count_comes_from(sandbox: Sa
     assert {"TASKER_INSTANCE_ID", "TASKER_INSTANCE_PORT", "TASKER_INSTANCE_TOKEN"} <= set(worker["env_keys"])
     assert json.loads(as_json.stdout)["counts"]["orchestration"]["origin"] == "file"
     assert f"note: 3 worker instances from TASKER_WORKER_INSTANCES in {sandbox.project.env_file}" in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("database", "env", "shown"),
+    [
+        ("none", {}, {"mode": "none"}),
+        ("local", {"DATABASE_URL": "postgresql://app@127.0.0.1:1/app"}, {"mode": "local", "external": True}),
+    ],
+    ids=["no-database", "external"],
+)
+def test_config_shows_no_local_port_for_a_database_that_has_none(
+    sandbox: Sandbox, database: str, env: dict[str, str], shown: dict[str, object]
+) -> None:
+    """As docker compose config shows only what is defined: without a database there is no port, and with an
+    external one its URL's source counts, not the local server's port, which nothing uses."""
+    sandbox.write_topology({"worker": service("worker", 1, sandbox.base)}, database=database)
+
+    result = sandbox.cli("config", env=env)
+
+    assert result.returncode == 0, result.stderr
+    document = tomllib.loads(result.stdout)["database"]
+    assert "port" not in document
+    assert {key: document[key] for key in shown} == shown
+    if env:
+        assert document["external_source"] == "environment"

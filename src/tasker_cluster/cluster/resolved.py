@@ -10,12 +10,11 @@ import os
 from typing import Any
 
 from tasker_cluster.cluster.start import instance_env
-from tasker_cluster.config.model import ClusterConfig, Instance, ServiceSpec
+from tasker_cluster.config.model import ClusterConfig, DatabaseSpec, Instance, ServiceSpec
 
 
 def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
     """The resolved topology as plain data (TOML/JSON-ready): `counts`, `database`, `services`, `instances`."""
-    database = config.database
     return {
         "counts": {
             count.role: {
@@ -26,13 +25,7 @@ def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
             }
             for count in config.role_counts()
         },
-        "database": {
-            "mode": database.mode,
-            "port": database.port,
-            "name": database.name,
-            "external": database.external_url is not None,
-            **({"external_source": database.external_source} if database.external_source else {}),
-        },
+        "database": _database(config.database),
         "services": {
             service.name: {
                 "role": service.role,
@@ -49,6 +42,16 @@ def resolved_topology(config: ClusterConfig) -> dict[str, Any]:
         },
         "instances": [_instance(config, instance) for instance in config.instances],
     }
+
+
+def _database(database: DatabaseSpec) -> dict[str, Any]:
+    """What the instances' database is, as docker compose config shows only what is defined: no server and no
+    port without a database (mode "none"), the URL's source rather than the unused local port for an external one."""
+    if database.mode == "none":
+        return {"mode": "none"}
+    if database.external_url is not None:
+        return {"mode": database.mode, "external": True, "external_source": database.external_source}
+    return {"mode": database.mode, "port": database.port, "name": database.name, "external": False}
 
 
 def _probe_keys(service: ServiceSpec) -> dict[str, Any]:
