@@ -298,6 +298,23 @@ def test_a_command_that_does_not_exist_fails_that_instance_only(sandbox: Sandbox
     assert "no-such-program-x" in report.failed[0].detail
 
 
+def test_a_command_that_cannot_run_gets_its_own_fix_once_and_no_pointer_to_log_lines(sandbox: Sandbox) -> None:
+    sandbox.write_topology(
+        {"worker": {"role": "worker", "count": 1, "base_port": sandbox.base, "command": ["no-such-program-x"]}}
+    )
+
+    result = sandbox.cli("start-all")
+
+    assert result.returncode == 1
+    assert "worker-1: spawn-failed: cannot run 'no-such-program-x': " in result.stderr
+    fixes = [line for line in result.stderr.splitlines() if line.lstrip().startswith("fix:")]
+    assert fixes == [
+        "  fix: check the service's `command` in config/cluster.toml: the program must exist and be executable, "
+        "then run the command again"
+    ], result.stderr
+    assert "log lines" not in result.stderr
+
+
 def test_readiness_timeout_names_the_instance_and_leaves_it_running(sandbox: Sandbox) -> None:
     sandbox.write_topology({"orchestration": service("orchestration", 1, sandbox.base, "--listen-after", "600")})
 

@@ -374,7 +374,9 @@ def _spawn_all(
                         rotation=config.logs,
                     )
                 except ClusterError as error:
-                    failed.append(InstanceStart(instance.name, "spawn-failed", detail=str(error), log=str(log)))
+                    failed.append(
+                        InstanceStart(instance.name, "spawn-failed", detail=error.message, log=str(log), fix=error.fix)
+                    )
                     on_event(StartEvent("spawn-failed", instance.name, error.message))
                     continue
                 record = record_of(instance, started.stat, token, log) if started.stat is not None else None

@@ -57,7 +57,7 @@ class StartEvent(NamedTuple):
 
 class InstanceStart(NamedTuple):
     """One instance's outcome. `note` warns of what worked but should not be so (a command that put itself in the
-    background)."""
+    background); `fix` is the fix of a failure that knows its own (a command that cannot be run)."""
 
     name: str
     outcome: StartOutcome
@@ -69,6 +69,7 @@ class InstanceStart(NamedTuple):
     # (health, ready) answers seen by the readiness wait: the status table after a start is drawn from them.
     answers: tuple[ProbeResult, ProbeResult] | None = None
     note: str = ""
+    fix: str = ""
 
 
 class StartReport(NamedTuple):

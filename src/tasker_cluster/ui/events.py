@@ -182,8 +182,13 @@ def start_failure_fix(failed: Sequence[InstanceStart]) -> str:
         fixes.append("stop the process named as holding the port, or give the service another base_port")
     if any(instance.outcome in _FIX_IN_MESSAGE for instance in failed):
         fixes.append("change what each message names")
-    if any(instance.outcome in ("exited", "spawn-failed") for instance in failed):
+    # A spawn that failed names its own fix; it never ran, so it has no log lines to point at.
+    fixes += dict.fromkeys(instance.fix for instance in failed if instance.outcome == "spawn-failed" and instance.fix)
+    exited = [instance for instance in failed if instance.outcome == "exited"]
+    if any(instance.log_tail for instance in exited):
         fixes.append("read the log lines above (or `cluster logs NAME`) and fix the cause")
+    elif exited:
+        fixes.append("find why it exits without a word (`cluster config` shows the command it runs) and fix the cause")
     return "; ".join(fixes) + ", then run the command again"
 
 
