@@ -3,7 +3,9 @@ from, and one clear exit-2 error per mistake. Every test loads a project folder 
 
 from __future__ import annotations
 
+import shlex
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -216,6 +218,30 @@ def test_a_quoted_number_is_refused_with_the_unquoted_form_as_the_fix(sandbox: S
         load_config(sandbox.project)
 
     assert caught.value.fix == "write the number without quotes: `count = 3`"
+
+
+@pytest.mark.parametrize(
+    ("key", "written", "suggested"),
+    [
+        ("command", "python3 server.py --name 'my worker'", '["python3", "server.py", "--name", "my worker"]'),
+        ("probe_command", "python3 check.py", '["python3", "check.py"]'),
+    ],
+)
+def test_a_command_written_as_one_string_is_refused_with_its_list_form_as_the_fix(
+    sandbox: Sandbox, key: str, written: str, suggested: str
+) -> None:
+    """The command is never run through a shell; the string is split as a shell would split it for the fix only."""
+    table = {"role": "worker", "count": 1, "command": ["x"], "probe": "exec", "probe_command": ["x"]}
+    sandbox.write_topology({"a": {**table, key: written}})
+
+    result = sandbox.cli("start-all")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {sandbox.project.config_file}: services.a.{key}: Input should be a valid list\n"
+        f"  fix: write it as a list of arguments: `{key} = {suggested}`\n"
+    )
+    assert tomllib.loads(f"{key} = {suggested}")[key] == shlex.split(written)
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,14 @@ from string import Formatter
 from typing import Any, NamedTuple
 
 from tasker_cluster.config.model import PROBE_KINDS, DatabaseSpec, LogRotation
+from tasker_cluster.config.sources import DEFAULT_TOPOLOGY
 from tasker_cluster.errors import ConfigError
 
 PLACEHOLDERS = ("python", "port", "index", "name", "project_dir")
 # Ports a service's range may start at: its RANGE_SIZE ports must fit below 65536.
 RANGE_SIZE = 10
+# The user's file may have no comments (it need not be a copy of the default); the packaged default has them.
+DEFAULT_TOPOLOGY_HINT = f"each key is explained in the default topology, {DEFAULT_TOPOLOGY}"
 _SERVICE_NAME = r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$"
 _REQUIRED: Any = object()
 
@@ -32,11 +35,13 @@ class Invalid(Exception):
     """A value breaks its key's rule; `at` continues the key path into a list index or a table key. `unquoted`:
     the number a quoted value holds ("3" for `"3"`), which the fix then suggests."""
 
-    def __init__(self, message: str, at: Location = (), unquoted: str = "") -> None:
+    def __init__(self, message: str, at: Location = (), unquoted: str = "", as_list: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.at = at
         self.unquoted = unquoted
+        # A string where an argv list belongs, as the TOML list the fix suggests.
+        self.as_list = as_list
 
 
 class Problem(NamedTuple):
@@ -176,12 +181,28 @@ def string_list(*, min_length: int = 0) -> Check:
 
     def check(value: Any) -> list[str]:
         if not isinstance(value, list):
-            raise Invalid("Input should be a valid list")
+            raise Invalid("Input should be a valid list", as_list=_argv_suggestion(value))
         if len(value) < min_length:
             raise Invalid(f"List should have at least {min_length} item after validation, not {len(value)}")
         return [_at(position, item, element) for position, element in enumerate(value)]
 
     return check
+
+
+def _argv_suggestion(value: Any) -> str:
+    """A command written as one string, split as a shell would split it, written as a TOML list: for the fix only,
+    since a command is never run through a shell. Empty for anything but a string."""
+    import json
+    import shlex
+
+    if not isinstance(value, str):
+        return ""
+    try:
+        words = shlex.split(value)
+    except ValueError:  # an unclosed quote
+        words = value.split()
+    # A JSON list of strings is a TOML array.
+    return json.dumps(words)
 
 
 def string_table() -> Check:
@@ -324,7 +345,8 @@ def _table(loc: Location, table: Any, fields: Sequence[Field], problems: list[Pr
             values[field.name] = field.check(table[field.name])
         except Invalid as invalid:
             kind = "quoted" if invalid.unquoted else "invalid"
-            problems.append(Problem((*loc, field.name, *invalid.at), kind, invalid.message, invalid.unquoted))
+            fix = f"write it as a list of arguments: `{field.name} = {invalid.as_list}`" if invalid.as_list else ""
+            problems.append(Problem((*loc, field.name, *invalid.at), kind, invalid.message, invalid.unquoted, fix))
     problems += _unknown_keys(loc, table, [field.name for field in fields])
     return values if len(problems) == found else None
 
@@ -374,12 +396,12 @@ def _fix_for(problem: Problem) -> str:
         table = key.rpartition(".")[0] or "the top level"
         return f"remove `{key}` or correct its spelling; {table} accepts: {', '.join(_accepted(problem.loc[:-1]))}"
     if problem.kind == "missing":
-        return f"add `{key}` (see the comments in config/cluster.toml)"
+        return f"add `{key}` ({DEFAULT_TOPOLOGY_HINT})"
     if problem.kind == "quoted":
         return f"write the number without quotes: `{problem.loc[-1]} = {problem.unquoted}`"
     if problem.kind == "service-name":
         return "name services in lower case letters and digits separated by single dashes, e.g. worker-a"
-    return f"correct `{key}` (see the comments in config/cluster.toml)"
+    return f"correct `{key}` ({DEFAULT_TOPOLOGY_HINT})"
 
 
 def _accepted(table_loc: Location) -> list[str]:
