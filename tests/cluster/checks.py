@@ -15,6 +15,7 @@ from records import ServerRecords, StepHistory
 from workloads import clean_path, expected_results
 
 from tasker_cluster.testing import BlockingManager, CreatedTask, RetryLog, TaskRequest
+from tasker_cluster.words import counted
 
 TERMINAL_TASK = frozenset({"complete", "error", "cancelled"})
 
@@ -68,7 +69,9 @@ def created_as_requested(records: ServerRecords, run: ScenarioRun) -> None:
 def finished_as(records: ServerRecords, uuids: Collection[str], allowed: Collection[str]) -> None:
     rows = records.tasks(list(uuids))
     wrong = {uuid: rows[uuid].status for uuid in uuids if uuid in rows and rows[uuid].status not in allowed}
-    assert not wrong, f"{len(wrong)} task(s) ended other than {sorted(allowed)}: {dict(list(wrong.items())[:5])}"
+    assert not wrong, (
+        f"{counted(len(wrong), 'task')} ended other than {sorted(allowed)}: {dict(list(wrong.items())[:5])}"
+    )
 
 
 def task_histories_clean(records: ServerRecords, run: ScenarioRun) -> None:

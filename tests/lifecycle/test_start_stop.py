@@ -450,8 +450,18 @@ def test_a_start_interrupted_half_way_records_what_it_spawned_so_stop_finds_it(s
     assert not any(running(pid) for pid in pids.values())
 
 
-def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox: Sandbox) -> None:
-    sandbox.write_cluster(1, 1, "--ready-after", "30")
+@pytest.mark.parametrize(
+    ("workers", "said"),
+    [
+        (1, "2 instances started and still running (orchestration-1, worker-1); `cluster status` shows them"),
+        (0, "1 instance started and still running (orchestration-1); `cluster status` shows it"),
+    ],
+    ids=["two", "one"],
+)
+def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(
+    sandbox: Sandbox, workers: int, said: str
+) -> None:
+    sandbox.write_cluster(1, workers, "--ready-after", "30")
     clean = {key: value for key, value in os.environ.items() if key not in STEERING}
     process = subprocess.Popen(
         [CLUSTER, "--project-dir", str(sandbox.root), "start-all"],
@@ -462,7 +472,7 @@ def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox:
     )
     assert process.stdout is not None
     spawned = 0
-    while spawned < 2:
+    while spawned < 1 + workers:
         line = process.stdout.readline()
         assert line, "start-all ended before spawning both instances"
         spawned += " spawned " in line
@@ -470,11 +480,11 @@ def test_ctrl_c_during_start_all_names_what_keeps_running_and_exits_130(sandbox:
     _, errors = process.communicate(timeout=20)
 
     assert process.returncode == 130
-    assert "interrupted: 2 instance(s) started and still running (orchestration-1, worker-1)" in errors
+    assert f"interrupted: {said}" in errors
     assert "Traceback" not in errors
     stopped = sandbox.cli("stop")
     assert stopped.returncode == 0
-    assert stopped.stdout.count(" stopped ") == 2
+    assert stopped.stdout.count(" stopped ") == 1 + workers
 
 
 def test_a_sigint_during_the_spawn_loop_spawns_nothing_more_and_records_what_runs(sandbox: Sandbox) -> None:

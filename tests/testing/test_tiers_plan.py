@@ -100,7 +100,11 @@ def test_the_last_line_says_when_cluster_scenarios_were_skipped() -> None:
     assert total_line(clean) == "total: 5 passed, 0 failed, 1 skipped"
     skipped = [_result(TierCounts("unit", passed=3), TierCounts("cluster", passed=2, skipped=3, failed=1))]
     assert total_line(skipped) == (
-        "total: 5 passed, 1 failed, 3 skipped; 3 cluster scenario(s) skipped: this run did not prove what they check"
+        "total: 5 passed, 1 failed, 3 skipped; 3 cluster scenarios skipped: this run did not prove what they check"
+    )
+    one = [_result(TierCounts("cluster", passed=2, skipped=1))]
+    assert total_line(one) == (
+        "total: 2 passed, 0 failed, 1 skipped; 1 cluster scenario skipped: this run did not prove what they check"
     )
 
 

@@ -18,6 +18,7 @@ from tasker_cluster.config.model import DatabaseSpec
 from tasker_cluster.errors import ClusterError
 from tasker_cluster.proc.lock import start_lock
 from tasker_cluster.project import Project
+from tasker_cluster.words import counted
 
 if TYPE_CHECKING:
     from tasker_cluster.db.control import DatabaseReset
@@ -54,8 +55,8 @@ def refuse_reset_while_running(project: Project) -> None:
     running = running_instances(project)
     if running:
         raise ClusterError(
-            f"{_count(running)} {_run(running)} on the database ({', '.join(running)}): a reset would drop "
-            "their tables and queues under them",
+            f"{counted(len(running), 'instance')} {_run(running)} on the database ({', '.join(running)}): a reset "
+            "would drop their tables and queues under them",
             "`cluster stop` first, then `cluster db reset --yes` and `cluster start-all`",
         )
 
@@ -68,10 +69,6 @@ def stop_under_cluster(project: Project, database: DatabaseSpec, *, force_extern
     with start_lock(project, timeout=LOCK_TIMEOUT, on_wait=lambda text: None):
         stopped = stop_database(project, database, force_external=force_external)
         return stopped, running_instances(project) if stopped else []
-
-
-def _count(names: list[str]) -> str:
-    return f"{len(names)} instance" if len(names) == 1 else f"{len(names)} instances"
 
 
 def _run(names: list[str]) -> str:

@@ -15,6 +15,7 @@ from tasker_cluster.testing.config import ClusterConfig
 from tasker_cluster.testing.consistency import compare_tasks, describe_differences
 from tasker_cluster.testing.errors import ClusterNotHealthyError, InconsistentTaskError
 from tasker_cluster.testing.models import Task
+from tasker_cluster.words import counted
 
 _FIRST_PROBE_PAUSE = 0.02
 
@@ -108,7 +109,7 @@ class OrchestrationCluster:
         if failed:
             described = "; ".join(probe.describe() if probe else "never probed" for probe in failed)
             raise ClusterNotHealthyError(
-                f"{len(failed)} of {len(clients)} instance(s) not ready after the deadline: {described}",
+                f"{len(failed)} of {counted(len(clients), 'instance')} not ready after the deadline: {described}",
                 "check `cluster status` and the instances' logs (`cluster logs NAME`)",
             )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasker_cluster.testing.models import Task
+from tasker_cluster.words import counted
 
 # Fields fixed when the task is created: they must match on every instance even while the task is still running.
 CREATION_FIELDS: frozenset[str] = frozenset({"task_uuid", "namespace", "name", "version", "context", "created_by"})
@@ -53,6 +54,6 @@ def compare_tasks(
 
 
 def describe_differences(task_uuid: str, differences: list[FieldDifference]) -> str:
-    lines = [f"task {task_uuid} differs between instances on {len(differences)} field(s):"]
+    lines = [f"task {task_uuid} differs between instances on {counted(len(differences), 'field')}:"]
     lines += [f"  {difference.describe()}" for difference in differences]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from tasker_cluster.testing.retry import (
     is_connection_error,
     is_transient_error,
 )
+from tasker_cluster.words import counted
 
 # Tasks finish roughly in creation order, so once this many pending tasks in a row are still running, the rest of
 # the round is skipped: a 500-task wait costs about one GET per task plus a few per round, not 500 per round.
@@ -280,6 +281,6 @@ def _timeout_error(pending: list[str], last_seen: dict[str, str], total: int, ti
     shown = ", ".join(f"{u} ({last_seen.get(u, 'never read')})" for u in pending[:10])
     more = f" and {len(pending) - 10} more" if len(pending) > 10 else ""
     return TaskTimeoutError(
-        f"{len(pending)} of {total} task(s) not in a terminal state after {timeout:g}s: {shown}{more}",
+        f"{len(pending)} of {counted(total, 'task')} not in a terminal state after {timeout:g}s: {shown}{more}",
         "check the workers are running and reading their queues (`cluster status`, `cluster logs --workers`)",
     )

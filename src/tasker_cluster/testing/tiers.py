@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasker_cluster.errors import ClusterError
+from tasker_cluster.words import counted
 
 TIERS: tuple[str, ...] = ("unit", "db", "messaging", "services", "cluster")
 # `compose`: the cluster tier against the project's topology deployed with podman-compose (testing/compose_cluster).
@@ -235,7 +236,7 @@ def total_line(results: Sequence[PhaseResult]) -> str:
     line = f"total: {sum(c.passed for c in counts)} passed, {failed} failed, {sum(c.skipped for c in counts)} skipped"
     scenarios = sum(c.skipped for c in counts if c.tier == "cluster")
     if scenarios:
-        line += f"; {scenarios} cluster scenario(s) skipped: this run did not prove what they check"
+        line += f"; {counted(scenarios, 'cluster scenario')} skipped: this run did not prove what they check"
     return line
 
 

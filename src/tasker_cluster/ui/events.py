@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, get_args
 from tasker_cluster.cluster.start_results import SUCCESSFUL, StartOutcome
 from tasker_cluster.config.model import DATABASE_ROW_NAME
 from tasker_cluster.ui.console import STATUS_STYLES, console, plain_output, print_line, write_err
+from tasker_cluster.words import counted
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -101,9 +102,10 @@ class StartProgress:
 def print_interrupted_start(started: Sequence[str]) -> None:
     """After Ctrl-C: what was spawned is recorded and keeps running (its own session); say so."""
     if started:
+        them = "it" if len(started) == 1 else "them"
         write_err(
-            f"interrupted: {len(started)} instance(s) started and still running ({', '.join(started)}); "
-            "`cluster status` shows them, `cluster stop` stops them\n"
+            f"interrupted: {counted(len(started), 'instance')} started and still running ({', '.join(started)}); "
+            f"`cluster status` shows {them}, `cluster stop` stops {them}\n"
         )
 
 
@@ -166,8 +168,7 @@ def start_failure_message(failed: Sequence[InstanceStart]) -> str:
         elif instance.log and instance.outcome in ("exited", "timeout"):
             block += f"\n  ({instance.log} has no output from this run)"
         blocks.append(block)
-    noun = "instance" if len(failed) == 1 else "instances"
-    return f"{len(failed)} {noun} failed to start:\n" + "\n".join(blocks)
+    return f"{counted(len(failed), 'instance')} failed to start:\n" + "\n".join(blocks)
 
 
 def start_failure_fix(failed: Sequence[InstanceStart]) -> str:

@@ -305,7 +305,7 @@ class StepConsumer(QueueConsumer):
         if unfinished:
             try:
                 released = await self._set_visibility(unfinished, 0)
-                log.info("released %d unfinished step(s) to other workers", released)
+                log.info("released %d unfinished %s to other workers", released, "step" if released == 1 else "steps")
             except Exception as error:
                 log.warning(
                     "could not release %d unfinished steps (they reappear after %d s): %s",
