@@ -210,6 +210,31 @@ def test_paths_that_hold_only_cluster_tests_pass_without_the_tiers_below(tmp_pat
     assert _summary_row(result.stdout, "cluster")[1] == "1"
 
 
+def test_a_phase_under_xdist_that_the_arguments_leave_empty_is_skipped_without_running(tmp_path: Path) -> None:
+    """Its run would start the xdist workers to collect nothing; collecting alone says so first."""
+    scenario = "import pytest\n\n@pytest.mark.cluster\ndef test_scenario():\n    pass\n"
+    project = _project(tmp_path, {"test_plain.py": "def test_plain():\n    pass\n", "test_scenario.py": scenario})
+    result = _cluster_test(project, "cluster", "--workers", "2", "--", "tests/test_scenario.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    skipped = "skipped: none of the tests the pytest arguments chose is in this phase (collected, not run)"
+    assert f"== cluster test: unit..services  {skipped}" in result.stdout
+    assert "phase unit..services: skipped: none of the tests the pytest arguments chose is in it" in result.stdout
+    assert "-n 2" not in result.stdout, "the phase's pytest (with its xdist workers) never ran"
+    assert _summary_row(result.stdout, "cluster")[1] == "1"
+
+
+def test_the_summary_gives_short_test_times_to_the_hundredth_and_pytests_own_session_time(tmp_path: Path) -> None:
+    sleeping = "import time\n\ndef test_sleeps():\n    time.sleep(0.03)\n"
+    project = _project(tmp_path, {"test_sleeps.py": sleeping})
+    result = _cluster_test(project, "unit", "--workers", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = _summary_row(result.stdout, "unit")[5]
+    assert re.fullmatch(r"\d\.\d\d s", shown) and float(shown.split()[0]) >= 0.03, shown
+    phase = re.search(r"phase unit: passed in \S+ s \(pytest's session \d+\.\d+ s, its tests (\S+ s)\)", result.stdout)
+    assert phase, result.stdout
+    assert phase[1] == shown
+
+
 def test_arguments_that_select_nothing_in_any_phase_still_fail_with_5(tmp_path: Path) -> None:
     project = _project(tmp_path, {"test_tiers.py": TIERED_TESTS})
     result = _cluster_test(project, "cluster", "--workers", "0", "--", "-k", "no_such_test")

@@ -72,14 +72,25 @@ def test_a_report_cut_short_is_an_unreadable_report_not_a_crash(tmp_path: Path) 
     report.write_text('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"><testcase ')
     with pytest.raises(ElementTree.ParseError):
         read_junit(report)
-    tiers, figures, problem = read_report(report, 137)
+    tiers, figures, problem, _ = read_report(report, 137)
     assert (tiers, figures) == ([], [])
     assert problem is not None and "phase-1-unit.xml is cut short or malformed" in problem
     assert problem.endswith("pytest was killed by signal 9")
 
 
+def test_the_report_gives_pytests_session_time_beside_each_tiers_tests_time(tmp_path: Path) -> None:
+    report = tmp_path / "phase-1-unit.xml"
+    report.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" time="3.55">'
+        '<testcase name="a" time="0.002"/><testcase name="b" time="0.001"/></testsuite></testsuites>'
+    )
+    tiers, _, problem, session = read_report(report, 0)
+    assert problem is None and session == 3.55
+    assert [(counts.tier, counts.passed, round(counts.duration, 3)) for counts in tiers] == [("collection", 2, 0.003)]
+
+
 def test_a_usage_error_is_not_reported_as_a_kill(tmp_path: Path) -> None:
-    _, _, problem = read_report(tmp_path / "never-written.xml", 4)
+    _, _, problem, _ = read_report(tmp_path / "never-written.xml", 4)
     assert problem == "pytest exited 4 before writing its JUnit report"
 
 

@@ -27,7 +27,7 @@ def test(
     from tasker_cluster.testing.config import read_env_file
     from tasker_cluster.testing.tiers import overall_exit_code, plan, run_phases
     from tasker_cluster.ui.test_progress import progress_runner
-    from tasker_cluster.ui.test_summary import announce_phase, print_summary
+    from tasker_cluster.ui.test_summary import announce_phase, announce_skipped, print_summary
 
     phases = plan(tier, workers, only=only)
     if env_file is not None:
@@ -42,6 +42,7 @@ def test(
             keep_cluster=keep,
             running=running,
             on_phase=announce_phase,
+            on_skip=announce_skipped,
             runner=progress_runner(),
         )
     print_summary(tier, results)

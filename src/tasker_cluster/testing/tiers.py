@@ -13,7 +13,7 @@ import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tasker_cluster.errors import ClusterError
@@ -65,6 +65,10 @@ class PhaseResult:
     report_problem: str | None = None
     # pytest arguments chose the tests (paths, -k, ...): a phase with none of them collects nothing, rightly.
     narrowed: bool = False
+    # Not run: collecting alone found none of the chosen tests in it (testing/selection.py).
+    skipped: bool = False
+    # pytest's own session time (its JUnit report's), which its terminal line states too.
+    session_seconds: float | None = None
 
     @property
     def empty(self) -> bool:
@@ -161,11 +165,15 @@ def run_phases(
     keep_cluster: bool = False,
     running: bool = False,
     on_phase: Callable[[Phase, list[str]], None] = lambda phase, argv: None,
+    on_skip: Callable[[Phase], None] = lambda phase: None,
     runner: Runner | None = None,
 ) -> list[PhaseResult]:
     """Run each phase's pytest in `root` with `runner` (default: its output straight to this process's terminal);
-    a pytest killed by signal N exits 128 + N, as a shell reports it."""
+    a pytest killed by signal N exits 128 + N, as a shell reports it. When pytest arguments chose the tests, a
+    phase with xdist workers in a plan of several is collected alone first, and skipped when it holds none of them
+    (`on_skip`), as its run would collect nothing after starting its workers."""
     from tasker_cluster.testing.progress import run_pytest
+    from tasker_cluster.testing.selection import collects_nothing
 
     report_dir.mkdir(parents=True, exist_ok=True)
     results: list[PhaseResult] = []
@@ -173,36 +181,52 @@ def run_phases(
         junit = report_dir / f"phase-{number}-{phase.label.replace('.', '_')}.xml"
         junit.unlink(missing_ok=True)
         argv = pytest_argv(phase, junit, extra_args, keep_cluster=keep_cluster, running=running)
-        on_phase(phase, argv)
         started = time.monotonic()
+        if extra_args and phase.workers and len(phases) > 1:
+            plain = pytest_argv(replace(phase, workers=0), junit, extra_args, running=running)
+            if collects_nothing([arg for arg in plain if not arg.startswith("--junitxml")], root):
+                on_skip(phase)
+                elapsed = time.monotonic() - started
+                results.append(PhaseResult(phase, argv, NO_TESTS_COLLECTED, elapsed, narrowed=True, skipped=True))
+                continue
+        on_phase(phase, argv)
         code = runner(phase, argv, root) if runner is not None else run_pytest(argv, root)
-        tiers, figures, problem = read_report(junit, code)
+        tiers, figures, problem, session = read_report(junit, code)
         elapsed = time.monotonic() - started
-        results.append(PhaseResult(phase, argv, code, elapsed, tiers, figures, problem, narrowed=bool(extra_args)))
+        narrowed = bool(extra_args)
+        results.append(PhaseResult(phase, argv, code, elapsed, tiers, figures, problem, narrowed, False, session))
         if code in _STOP_EARLY_CODES:
             break
     return results
 
 
-def read_report(junit: Path, exit_code: int) -> tuple[list[TierCounts], list[tuple[str, str]], str | None]:
-    """`read_junit`'s counts and figures, or none and the reason why (a missing or truncated report)."""
+def read_report(
+    junit: Path, exit_code: int
+) -> tuple[list[TierCounts], list[tuple[str, str]], str | None, float | None]:
+    """`read_junit`'s counts, figures and session time, or none and the reason why (a missing or truncated
+    report)."""
     ended = f"pytest was killed by signal {exit_code - 128}" if exit_code > 128 else f"pytest exited {exit_code}"
     try:
-        return (*read_junit(junit), None)
+        counts, figures, session = read_junit(junit)
     except FileNotFoundError:
-        return [], [], f"{ended} before writing its JUnit report"
+        return [], [], f"{ended} before writing its JUnit report", None
     except ElementTree.ParseError as error:
-        return [], [], f"its JUnit report {junit.name} is cut short or malformed ({error}); {ended}"
+        return [], [], f"its JUnit report {junit.name} is cut short or malformed ({error}); {ended}", None
+    return counts, figures, None, session
 
 
-def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:
-    """Counts per tier (in tier order) and the scenario figures ("figures" properties) from a JUnit XML report.
+def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]], float | None]:
+    """Counts per tier (in tier order), the scenario figures ("figures" properties) and pytest's session time in
+    seconds (its testsuite's `time`; None without one) from a JUnit XML report.
 
     FileNotFoundError when there is none, ElementTree.ParseError when it is not complete XML.
     """
     counts: dict[str, TierCounts] = {}
     figures: list[tuple[str, str]] = []
-    for case in ElementTree.parse(path).getroot().iter("testcase"):
+    root = ElementTree.parse(path).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    session = float(suite.get("time", "0") or 0) if suite is not None else None
+    for case in root.iter("testcase"):
         # An interrupted pytest (Ctrl-C) closes its report with a nameless, empty testcase: no test at all.
         if case.get("name") is None and len(case) == 0:
             continue
@@ -215,7 +239,7 @@ def read_junit(path: Path) -> tuple[list[TierCounts], list[tuple[str, str]]]:
         if "figures" in properties:
             figures.append((case.get("name", ""), properties["figures"]))
     order = {tier: index for index, tier in enumerate(TIERS)}
-    return sorted(counts.values(), key=lambda entry: order.get(entry.tier, len(order))), figures
+    return sorted(counts.values(), key=lambda entry: order.get(entry.tier, len(order))), figures, session
 
 
 def _outcome(case: ElementTree.Element) -> str:

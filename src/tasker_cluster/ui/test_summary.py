@@ -21,6 +21,18 @@ def announce_phase(phase: Phase, argv: list[str]) -> None:
     console().print(Text.assemble((f"== cluster test: {phase.label}", "bold"), f"  {shown}"), soft_wrap=True)
 
 
+def announce_skipped(phase: Phase) -> None:
+    from rich.text import Text
+
+    console().print(
+        Text.assemble(
+            (f"== cluster test: {phase.label}", "bold"),
+            "  skipped: none of the tests the pytest arguments chose is in this phase (collected, not run)",
+        ),
+        soft_wrap=True,
+    )
+
+
 def print_summary(tier: str, results: list[PhaseResult]) -> None:
     _summarize(console(), tier, results)
 
@@ -45,18 +57,24 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 _count(counts.failed, "red"),
                 _count(counts.errors, "red"),
                 _count(counts.skipped, "yellow"),
-                f"{counts.duration:.1f} s",
+                seconds(counts.duration),
             )
     console.print(table)
     nothing_at_all = all(result.empty for result in results)
     for result in results:
+        if result.skipped:
+            console.print(
+                f"phase {result.phase.label}: [dim]skipped: none of the tests the pytest arguments chose is in it "
+                f"(collected in {result.wall_seconds:.1f} s, not run)[/dim]"
+            )
+            continue
         if result.empty and result.ok and not nothing_at_all:
             verdict = "[dim]no test of this phase among the tests the pytest arguments chose[/dim]"
         elif result.ok and not result.empty:
             verdict = "[green]passed[/green]"
         else:
             verdict = f"[red]failed (pytest exit {result.exit_code})[/red]"
-        console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s")
+        console.print(f"phase {result.phase.label}: {verdict} in {result.wall_seconds:.1f} s{_times(result)}")
         if result.report_problem is not None:
             console.print(f"[red]no test counts for {result.phase.label}:[/red] {result.report_problem}")
         if result.empty and (not result.ok or nothing_at_all):
@@ -65,6 +83,23 @@ def _summarize(console: Console, tier: str, results: list[PhaseResult]) -> None:
                 "a tier with no tests is a failure; check the markers and the paths given to pytest"
             )
     console.print(total_line(results), markup=False, highlight=False)
+
+
+def seconds(value: float) -> str:
+    """A duration for the summary: to 0.1 s from 10 s up, to 0.01 s below, so that short tests never show 0.0."""
+    if 0 < value < 0.005:
+        return "<0.01 s"
+    return f"{value:.1f} s" if value >= 10 else f"{value:.2f} s"
+
+
+def _times(result: PhaseResult) -> str:
+    """pytest's own session time, and the tests' (TEST TIME, their setup, call and teardown): the rest is pytest's
+    start-up and collection; under xdist the tests' times add up over its workers."""
+    if result.session_seconds is None or not result.tiers:
+        return ""
+    tests = seconds(sum(counts.duration for counts in result.tiers))
+    over = ", summed over its workers" if result.phase.workers else ""
+    return f" (pytest's session {seconds(result.session_seconds)}, its tests {tests}{over})"
 
 
 def _print_figures(console: Console, figures: list[tuple[str, str]]) -> None:
