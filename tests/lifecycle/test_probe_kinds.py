@@ -94,7 +94,9 @@ def test_a_no_probe_service_that_exits_at_start_is_reported_exited_with_its_code
     sandbox: Sandbox,
 ) -> None:
     b = sandbox.base
-    boom = ["{python}", "-c", "import sys; print('boom'); sys.exit(3)"]
+    # -I -S: no site-packages to import, so that even a loaded machine runs it to its exit well inside the 1 s an
+    # instance probed by "none" must stay up.
+    boom = ["{python}", "-I", "-S", "-c", "import sys; print('boom'); sys.exit(3)"]
     crashing = {"role": "worker", "count": 1, "base_port": b, "command": boom, "probe": "none"}
     sandbox.write_topology({"boom": crashing, "quiet": _quiet(b + 1)})
 
