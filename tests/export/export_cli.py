@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
+
+import tomli_w
 
 from tasker_cluster.project import Project
 
@@ -29,3 +33,14 @@ def run_cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def set_probes(project: Project, **services: dict[str, Any]) -> None:
+    """Each named service probed as given: the HTTP paths the default topology writes go with "http" only."""
+    data = tomllib.loads(project.config_file.read_text())
+    for name, keys in services.items():
+        table = data["services"][name]
+        table.pop("health_path", None)
+        table.pop("ready_path", None)
+        table.update(keys)
+    project.config_file.write_text(tomli_w.dumps(data))

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 import tomli_w
 import yaml
-from export_cli import run_cli
+from export_cli import run_cli, set_probes
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -344,17 +344,6 @@ def test_an_env_file_that_cannot_be_read_is_refused_before_any_test_runs(project
         f"error: --env-file {missing}: cannot read it: No such file or directory\n"
         "  fix: pass the test.env an export wrote (cluster export compose prints its path)\n"
     )
-
-
-def set_probes(project: Project, **services: dict[str, Any]) -> None:
-    """Each named service probed as given: the HTTP paths the default topology writes go with "http" only."""
-    data = tomllib.loads(project.config_file.read_text())
-    for name, keys in services.items():
-        table = data["services"][name]
-        table.pop("health_path", None)
-        table.pop("ready_path", None)
-        table.update(keys)
-    project.config_file.write_text(tomli_w.dumps(data))
 
 
 def test_each_probe_kind_becomes_its_healthcheck_and_none_has_none(project: Project) -> None:

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import tomli_w
 import yaml
-from export_cli import run_cli
+from export_cli import run_cli, set_probes
 
 from tasker_cluster.config.load import load_config
 from tasker_cluster.project import Project
@@ -263,17 +263,6 @@ def test_a_secret_name_kubernetes_cannot_take_is_refused(project: Project) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("error: --database-secret 'Not_Valid' is not a valid Secret name\n  fix: ")
     assert not Path(project.root / "deploy").exists()
-
-
-def set_probes(project: Project, **services: dict[str, Any]) -> None:
-    """Each named service probed as given: the HTTP paths the default topology writes go with "http" only."""
-    data = tomllib.loads(project.config_file.read_text())
-    for name, keys in services.items():
-        table = data["services"][name]
-        table.pop("health_path", None)
-        table.pop("ready_path", None)
-        table.update(keys)
-    project.config_file.write_text(tomli_w.dumps(data))
 
 
 def test_each_probe_kind_becomes_its_kubernetes_probe_and_none_has_none(project: Project) -> None:

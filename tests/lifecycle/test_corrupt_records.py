@@ -113,8 +113,7 @@ def test_a_record_whose_pid_was_edited_to_a_strangers_still_finds_and_stops_the_
     pid = sandbox.record("orchestration-1").pid
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        pid_file = sandbox.project.pid_file("orchestration-1")
-        pid_file.write_text(json.dumps({**json.loads(pid_file.read_text()), "pid": stranger.pid}))
+        _edit_pid(sandbox, "orchestration-1", pid=stranger.pid)
 
         quick = sandbox.cli("status-quick")
         again = sandbox.cli("start-all")

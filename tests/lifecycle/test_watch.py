@@ -11,6 +11,8 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 
@@ -71,20 +73,32 @@ def test_piped_watch_prints_a_table_per_interval_shows_a_crash_and_exits_0_on_ct
     assert "not healthy" in text.splitlines()[-1] or "not healthy" in text
 
 
-def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbox: Sandbox) -> None:
-    sandbox.write_cluster(orchestration=1, workers=1)
-    assert sandbox.start().ok
+@contextmanager
+def _watch_on_a_terminal(sandbox: Sandbox, columns: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`status --watch` with a pseudo-terminal of `columns` as its terminal; yields it and the terminal's other end,
+    and kills it if the test left it running."""
     controller, terminal = pty.openpty()
     watch = subprocess.Popen(
         [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.2"],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
-        env={**_env(), "TERM": "xterm-256color", "COLUMNS": "120"},
+        env={**_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)},
     )
     os.close(terminal)
-    seen = bytearray()
     try:
+        yield watch, controller
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+        os.close(controller)
+
+
+def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbox: Sandbox) -> None:
+    sandbox.write_cluster(orchestration=1, workers=1)
+    assert sandbox.start().ok
+    seen = bytearray()
+    with _watch_on_a_terminal(sandbox, columns=120) as (watch, controller):
         deadline = time.monotonic() + 30
         _read_until(controller, b"healthy", seen, deadline)
         _kill(sandbox, "worker-1")
@@ -94,10 +108,6 @@ def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbo
         _read_until(controller, b"\x1b[7m", seen, deadline)
         watch.send_signal(signal.SIGINT)
         code = watch.wait(timeout=10)
-    finally:
-        if watch.poll() is None:
-            watch.kill()
-        os.close(controller)
     assert code == 0
     # Redrawn in place: the cursor moves back up over the previous table instead of printing a new one below.
     assert b"\x1b[2K" in bytes(seen) or b"\x1b[1A" in bytes(seen)
@@ -107,24 +117,11 @@ def test_watch_on_a_terminal_redraws_in_place_and_highlights_what_changed(sandbo
 def test_watch_on_a_40_column_terminal_drops_columns_instead_of_squeezing_health(sandbox: Sandbox) -> None:
     sandbox.write_cluster(orchestration=1, workers=1)
     assert sandbox.start().ok
-    controller, terminal = pty.openpty()
-    watch = subprocess.Popen(
-        [CLUSTER, "--project-dir", str(sandbox.root), "status", "--watch", "--interval", "0.2"],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env={**_env(), "TERM": "xterm-256color", "COLUMNS": "40"},
-    )
-    os.close(terminal)
     seen = bytearray()
-    try:
+    with _watch_on_a_terminal(sandbox, columns=40) as (watch, controller):
         _read_until(controller, b"200 ", seen, time.monotonic() + 30)
         watch.send_signal(signal.SIGINT)
         code = watch.wait(timeout=10)
-    finally:
-        if watch.poll() is None:
-            watch.kill()
-        os.close(controller)
     assert code == 0
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", bytes(seen).decode())
     header = next(line for line in text.splitlines() if line.startswith("INSTANCE")).split()

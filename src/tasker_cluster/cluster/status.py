@@ -594,8 +594,7 @@ def _probed(
     if health.ok and ready.ok:
         status, detail = "healthy", ""
     elif health.error == "refused" and _listens_on_ipv6_only(record.port):
-        status = "unhealthy"
-        detail = f"listens on [::1]:{record.port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
+        status, detail = "unhealthy", _wrong_loopback(record.port)
     elif not health.answered:
         status, detail = ("starting" if in_startup else "unhealthy"), f"health: {health.error}"
     elif not health.ok:
@@ -633,7 +632,7 @@ def _probed_once(
     if answer.ok:
         status, detail = "healthy", answer.text
     elif answer.kind == "tcp" and answer.error == "refused" and _listens_on_ipv6_only(port):
-        status, detail = "unhealthy", f"listens on [::1]:{port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
+        status, detail = "unhealthy", _wrong_loopback(port)
     else:
         status, detail = ("starting" if in_startup else "unhealthy"), answer.text
     return _with_process(
@@ -645,6 +644,10 @@ def _redirect_fix(answer: ProbeResult, key: str) -> str:
     if not answer.redirect:
         return ""
     return f" -> {answer.location}: set {key} to the final path"
+
+
+def _wrong_loopback(port: int) -> str:
+    return f"listens on [::1]:{port} only, probes go to 127.0.0.1: bind it to 127.0.0.1"
 
 
 def _listens_on_ipv6_only(port: int) -> bool:
